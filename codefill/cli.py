@@ -1,0 +1,177 @@
+"""The `codefill` command."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from . import __version__
+
+DESCRIPTION = """\
+codefill: a self-hosted code-completion server with an OpenAI-compatible API.
+
+Editors (or any OpenAI client) send the code before the cursor as `prompt` and
+the code after it as `suffix` to POST /v1/completions; codefill answers with
+what goes in between, from a local model.
+
+Start here:
+  codefill serve                      serve the default model on 127.0.0.1:8000
+  codefill serve --model my.gguf      serve your own GGUF model (e.g. Qwen2.5-Coder)
+  codefill models list                models codefill knows by name, and FIM families
+  codefill models fetch               download the default model ahead of time
+
+Every `serve` option can also be set as an environment variable (CODEFILL_PORT=9000)
+or in a TOML config file (--config codefill.toml, keys as in `serve --help`).
+"""
+
+
+def _add_serve(sub) -> None:
+    p = sub.add_parser("serve", help="run the completion server",
+                       description="Run the OpenAI-compatible completion server.",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter, argument_default=argparse.SUPPRESS)
+    p.add_argument("--config", metavar="FILE", help="TOML file with settings (same names as these flags, with _)")
+    p.add_argument("--model", help="GGUF file, catalogue name (default: the bundled SmolLM2) or hf:REPO_ID:FILENAME")
+    p.add_argument("--engine", choices=["llama.cpp"], help="inference engine (default llama.cpp, on the CPU)")
+    p.add_argument("--host", help="interface to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port (default 8000)")
+    p.add_argument("--served-model-name", dest="served_model_name",
+                   help="the model id clients send (default: the model's name)")
+    p.add_argument("--fim-family", dest="fim_family",
+                   help="FIM template family; detected from the model's tokens when not given "
+                        "(see `codefill models families`)")
+    p.add_argument("--n-ctx", dest="n_ctx", type=int, help="context window in tokens (default 4096)")
+    p.add_argument("--threads", dest="n_threads", type=int, help="CPU threads (default: all cores)")
+    p.add_argument("--n-batch", dest="n_batch", type=int, help="prompt tokens per evaluation step (default 256)")
+    p.add_argument("--max-body-bytes", dest="max_body_bytes", type=int, help="largest request body (default 4 MiB)")
+    p.add_argument("--log-level", dest="log_level", choices=["debug", "info", "warning", "error"])
+    p.set_defaults(func=cmd_serve)
+
+
+def _add_models(sub) -> None:
+    p = sub.add_parser("models", help="list, fetch and inspect models",
+                       description="Models codefill knows, and their fill-in-the-middle families.")
+    msub = p.add_subparsers(dest="models_cmd", required=True, metavar="COMMAND")
+    ls = msub.add_parser("list", help="models known by name, and whether they are downloaded")
+    ls.set_defaults(func=cmd_models_list)
+    fetch = msub.add_parser("fetch", help="download a model by name if needed, and print its path "
+                                          "(default: the default model)")
+    fetch.add_argument("name", nargs="?", default="default")
+    fetch.set_defaults(func=cmd_models_fetch)
+    fam = msub.add_parser("families", help="FIM families and their templates")
+    fam.set_defaults(func=cmd_models_families)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="codefill", description=DESCRIPTION,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"codefill {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_serve(sub)
+    _add_models(sub)
+    return parser
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(level=level.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def _fail(message: str) -> int:
+    print(f"codefill: error: {message}", file=sys.stderr)
+    return 2
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from codefill.config import load_settings
+    from codefill.models.families import get_family
+    from codefill.models.store import ModelNotFound, resolve_model
+    from codefill.server.app import create_app
+    from codefill.server.engines.llama_cpp import LlamaCppEngine
+
+    options = vars(args).copy()
+    config = options.pop("config", None)
+    for key in ("command", "func"):
+        options.pop(key, None)
+    try:
+        settings = load_settings(config, **options)
+    except (ValidationError, FileNotFoundError, ValueError) as exc:
+        return _fail(str(exc))
+    _setup_logging(settings.log_level)
+    if settings.fim_family:
+        try:
+            get_family(settings.fim_family)
+        except ValueError as exc:
+            return _fail(str(exc))
+    try:
+        path = resolve_model(settings.model)
+    except ModelNotFound as exc:
+        return _fail(str(exc))
+    with open(path, "rb") as f:
+        if f.read(4) != b"GGUF":
+            return _fail(f"{path} is not a GGUF file (llama.cpp needs GGUF; see README: using your own model)")
+    model_id = settings.served_model_name or _model_id(settings.model, path)
+    engine = LlamaCppEngine(path, model_id=model_id, n_ctx=settings.n_ctx, n_threads=settings.n_threads,
+                            n_batch=settings.n_batch, family=settings.fim_family)
+    app = create_app(engine, served_names=[model_id], max_body_bytes=settings.max_body_bytes,
+                     max_choices=settings.max_choices, default_temperature=settings.default_temperature)
+    print(f"codefill: serving {model_id} on http://{settings.host}:{settings.port} (model loading...)",
+          file=sys.stderr, flush=True)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level,
+                timeout_graceful_shutdown=5)
+    return 0
+
+
+def _model_id(spec: str, path: Path) -> str:
+    from codefill.models.store import ALIASES, CATALOGUE
+
+    name = ALIASES.get(spec, spec)
+    return name if name in CATALOGUE else path.stem
+
+
+def cmd_models_list(_: argparse.Namespace) -> int:
+    from codefill.models.store import ALIASES, CATALOGUE, model_dir
+
+    print(f"model directory: {model_dir()}")
+    for name, m in CATALOGUE.items():
+        aliases = ", ".join(a for a, n in ALIASES.items() if n == name)
+        state = "downloaded" if (model_dir() / m.filename).exists() else "not downloaded"
+        print(f"  {name}  [{state}]  aliases: {aliases}\n      {m.description}\n      FIM family: {m.family}")
+    print("\nAny GGUF file works too: codefill serve --model PATH (the FIM family is detected from its tokens).")
+    return 0
+
+
+def cmd_models_fetch(args: argparse.Namespace) -> int:
+    from codefill.models.store import ModelNotFound, resolve_model
+
+    try:
+        print(resolve_model(args.name))
+    except ModelNotFound as exc:
+        return _fail(str(exc))
+    return 0
+
+
+def cmd_models_families(_: argparse.Namespace) -> int:
+    from codefill.models.families import FAMILIES
+
+    for f in FAMILIES.values():
+        print(f"{f.name:16} {f.description}")
+        print(f"{'':16} template: {f.template or '(prefix only)'}")
+        if f.stop_tokens:
+            print(f"{'':16} stops on: {' '.join(f.stop_tokens)}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    return args.func(args) or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,96 @@
+"""HTTP only: routes, and turning the service's results into responses."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+from typing import TypeVar
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from sse_starlette import EventSourceResponse
+
+from ..metrics import CONTENT_TYPE
+from .errors import error_response
+from .protocol import Completion, CompletionRequest, ErrorResponse, Model, ModelList
+
+router = APIRouter()
+T = TypeVar("T")
+
+_ERRORS = {code: {"model": ErrorResponse} for code in (400, 404, 413, 503)}
+
+
+async def _cancel_on_disconnect(request: Request, work: Awaitable[T]) -> T:
+    """Run `work`, cancelling it if the client hangs up before it is done."""
+    task = asyncio.ensure_future(work)
+
+    async def watch() -> None:
+        while True:
+            message = await request.receive()
+            if message["type"] == "http.disconnect":
+                task.cancel()
+                request.app.state.metrics.cancelled.inc()
+                return
+
+    watcher = asyncio.create_task(watch())
+    try:
+        return await task
+    finally:
+        watcher.cancel()
+
+
+@router.post("/v1/completions", response_model=Completion, responses=_ERRORS,
+             summary="Complete code at the cursor (prompt + suffix = fill-in-the-middle)")
+async def create_completion(body: CompletionRequest, request: Request):
+    service = request.app.state.service
+    request_id = request.headers.get("x-request-id")
+    if body.stream:
+        events = service.stream(body)  # raises before the first byte on bad input
+
+        async def counted():
+            try:
+                async for event in events:
+                    yield event
+            except asyncio.CancelledError:
+                request.app.state.metrics.cancelled.inc()
+                raise
+
+        return EventSourceResponse(counted(), sep="\n", ping=15,
+                                   headers={"X-Request-Id": request_id} if request_id else None)
+    completion = await _cancel_on_disconnect(request, service.complete(body))
+    return JSONResponse(completion.model_dump(exclude_none=False),
+                        headers={"X-Request-Id": request_id} if request_id else None)
+
+
+@router.get("/v1/models", response_model=ModelList)
+async def list_models(request: Request):
+    engine = request.app.state.engine
+    names = request.app.state.service.served_names
+    if not engine.ready:
+        return ModelList(data=[Model(id=n, created=0) for n in names])
+    info = engine.info
+    return ModelList(data=[Model(id=n, created=info.created, max_model_len=info.n_ctx, fim_family=info.family)
+                           for n in names])
+
+
+@router.get("/health", summary="Alive: answers while the model loads too")
+async def health():
+    return {"status": "ok"}
+
+
+@router.get("/ready", summary="Ready: the model is loaded and completions are served",
+            responses={503: {"model": ErrorResponse}})
+async def ready(request: Request):
+    engine = request.app.state.engine
+    failure = request.app.state.load_error
+    if failure is not None:
+        return error_response(503, f"The model failed to load: {failure}", code="model_load_failed")
+    if not engine.ready:
+        return error_response(503, "The model is still loading.", code="model_loading", headers={"Retry-After": "5"})
+    info = engine.info
+    return {"status": "ready", "model": info.id, "family": info.family, "n_ctx": info.n_ctx}
+
+
+@router.get("/metrics", summary="Prometheus metrics")
+async def metrics(request: Request):
+    return Response(request.app.state.metrics.render(), media_type=CONTENT_TYPE)

@@ -1,0 +1,287 @@
+"""The completions handler: request in, completion (or a stream of chunks) out.
+
+It takes an `Engine` (the protocol, not a concrete engine), builds each
+prompt with the model family's FIM template, runs the engine and passes its
+text through the post-processing pipeline. A choice ends when the engine
+stops or when a filter has seen enough; in both cases the engine's iterator
+is closed, which stops generation at once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+from codefill.models.families import FimFamily, get_family
+
+from ..engines.base import Engine, GenerationRequest, GenerationResult, SamplingParams
+from ..metrics import Metrics
+from ..postprocess import Cursor, build_pipeline, model_prefix, resolve_mode
+from ..prompt import BuiltPrompt, build_prompt
+from .errors import APIError, error_body
+from .protocol import (
+    Completion,
+    CompletionChoice,
+    CompletionRequest,
+    CompletionUsage,
+    Logprobs,
+    PromptTokensDetails,
+    new_completion_id,
+)
+
+log = logging.getLogger("codefill.serving")
+
+# Room the prompt needs at the very least next to max_tokens.
+_MIN_PROMPT_ROOM = 16
+
+
+@dataclass
+class _Prompt:
+    """One prompt of the request, as text (for FIM, echo and post-processing)."""
+
+    text: str
+    token_ids: list[int] | None = None
+
+
+@dataclass
+class _Choice:
+    index: int
+    text: list[str] = field(default_factory=list)
+    logprobs: Logprobs | None = None
+    finish_reason: str | None = None
+    result: GenerationResult = field(default_factory=GenerationResult)
+
+
+@dataclass
+class _Delta:
+    index: int
+    text: str
+    logprobs: Logprobs | None = None
+    finish_reason: str | None = None
+
+
+class CompletionService:
+    def __init__(self, engine: Engine, *, served_names: list[str], max_choices: int,
+                 default_temperature: float, metrics: Metrics, family: FimFamily | None = None) -> None:
+        self.engine = engine
+        self.served_names = served_names
+        self.max_choices = max_choices
+        self.default_temperature = default_temperature
+        self.metrics = metrics
+        self._family = family
+
+    @property
+    def family(self) -> FimFamily:
+        return self._family or get_family(self.engine.info.family)
+
+    # -- checks ----------------------------------------------------------------
+
+    def _check(self, req: CompletionRequest) -> tuple[list[_Prompt], int]:
+        if not self.engine.ready:
+            raise APIError(503, "The model is still loading; try again in a few seconds.",
+                           code="model_loading", headers={"Retry-After": "5"})
+        if req.model not in self.served_names:
+            raise APIError(404, f"The model '{req.model}' does not exist. This server serves: "
+                           f"{', '.join(self.served_names)}.", param="model", code="model_not_found")
+        if req.extra_fields:
+            log.info("ignoring unknown request fields: %s", ", ".join(req.extra_fields))
+        if req.echo and req.logprobs is not None:
+            raise APIError(400, "echo together with logprobs is not supported: prompt tokens are not scored.",
+                           param="logprobs", code="unsupported_parameter")
+        prompts = self._prompts(req)
+        if len(prompts) * req.n > self.max_choices:
+            raise APIError(400, f"This request asks for {len(prompts) * req.n} completions "
+                           f"({len(prompts)} prompts x n={req.n}); the limit is {self.max_choices}.", param="n")
+        n_ctx = self.engine.info.n_ctx
+        max_tokens = req.max_tokens if req.max_tokens is not None else n_ctx // 4
+        if max_tokens > n_ctx - _MIN_PROMPT_ROOM:
+            raise APIError(400, f"max_tokens ({max_tokens}) is too large: the model's context is {n_ctx} tokens "
+                           f"and at most {n_ctx - _MIN_PROMPT_ROOM} of them can be generated.", param="max_tokens")
+        return prompts, max_tokens
+
+    def _prompts(self, req: CompletionRequest) -> list[_Prompt]:
+        p = req.prompt
+        if isinstance(p, str):
+            return [_Prompt(p)]
+        if all(isinstance(x, str) for x in p):
+            return [_Prompt(x) for x in p]
+        batches = [p] if all(isinstance(x, int) for x in p) else p
+        n_vocab = self.engine.n_vocab
+        out = []
+        for ids in batches:
+            if not ids:
+                raise APIError(400, "prompt must not contain an empty list of tokens.", param="prompt")
+            bad = next((t for t in ids if not 0 <= t < n_vocab), None)
+            if bad is not None:
+                raise APIError(400, f"prompt token id {bad} is out of range: the vocabulary has {n_vocab} tokens.",
+                               param="prompt", code="invalid_token")
+            out.append(_Prompt(self.engine.detokenize(list(ids)), list(ids)))
+        return out
+
+    # -- one choice ------------------------------------------------------------
+
+    def _build(self, prompt: _Prompt, req: CompletionRequest, max_tokens: int) -> BuiltPrompt:
+        budget = self.engine.info.n_ctx - max_tokens
+        if prompt.token_ids is not None and req.suffix is None:
+            ids = prompt.token_ids[-budget:]
+            return BuiltPrompt(ids, prompt.text, "", trimmed_prefix_chars=int(len(ids) < len(prompt.token_ids)))
+        built = build_prompt(self.engine, self.family, prompt.text, req.suffix, budget)
+        if built.trimmed:
+            log.warning("prompt trimmed to fit the context: %d prefix and %d suffix characters dropped",
+                        built.trimmed_prefix_chars, built.trimmed_suffix_chars)
+        return built
+
+    async def _run_choice(self, choice: _Choice, prompt: _Prompt, req: CompletionRequest,
+                          max_tokens: int, request_id: str) -> AsyncIterator[_Delta]:
+        mode = resolve_mode(req.mode, has_suffix=req.suffix is not None,
+                            cursor=Cursor.at(prompt.text, req.suffix or ""))
+        pipeline = build_pipeline(mode=mode, stops=req.stop_list, prefix=prompt.text, suffix=req.suffix)
+        shown = _Prompt(model_prefix(prompt.text)) if mode != "raw" and prompt.token_ids is None else prompt
+        built = self._build(shown, req, max_tokens)
+        sampling = SamplingParams(
+            temperature=req.temperature if req.temperature is not None else self.default_temperature,
+            top_p=req.top_p,
+            presence_penalty=req.presence_penalty,
+            frequency_penalty=req.frequency_penalty,
+            seed=None if req.seed is None else req.seed + choice.index,
+        )
+        gen = GenerationRequest(built.tokens, max_tokens, sampling, top_logprobs=req.logprobs,
+                                request_id=request_id)
+        offset = 0
+        if req.echo:
+            offset = len(prompt.text)
+            yield _Delta(choice.index, prompt.text)
+        stream = self.engine.generate(gen, choice.result)
+        try:
+            async for token in stream:
+                text = pipeline.push(token.text)
+                lp = None
+                if req.logprobs is not None:
+                    lp = Logprobs(text_offset=[offset], token_logprobs=[token.logprob], tokens=[token.text],
+                                  top_logprobs=[token.top_logprobs])
+                offset += len(text)
+                if text or lp:
+                    yield _Delta(choice.index, text, lp)
+                if pipeline.done:
+                    break
+        finally:
+            await stream.aclose()
+        tail = pipeline.finish()
+        # A filter that ended the text ended it on purpose: "stop", even if
+        # the engine ran out of max_tokens at the same moment.
+        reason = "length" if choice.result.finish_reason == "length" and not pipeline.stopped_by else "stop"
+        yield _Delta(choice.index, tail, None, reason)
+
+    async def _deltas(self, req: CompletionRequest, choices: list[_Choice], prompts: list[_Prompt],
+                      max_tokens: int, request_id: str) -> AsyncIterator[_Delta]:
+        for choice in choices:
+            prompt = prompts[choice.index // req.n]
+            async for delta in self._run_choice(choice, prompt, req, max_tokens, request_id):
+                yield delta
+
+    def _usage(self, choices: list[_Choice], n: int) -> CompletionUsage:
+        # A prompt is counted once however many completions it gets.
+        prompt_tokens = sum(c.result.prompt_tokens for c in choices if c.index % n == 0)
+        cached = sum(c.result.cached_prompt_tokens for c in choices if c.index % n == 0)
+        completion_tokens = sum(c.result.completion_tokens for c in choices)
+        return CompletionUsage(prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
+                               total_tokens=prompt_tokens + completion_tokens,
+                               prompt_tokens_details=PromptTokensDetails(cached_tokens=cached))
+
+    def _record(self, usage: CompletionUsage, started: float, first_token: float | None, stream: bool) -> None:
+        self.metrics.observe_completion(
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+            cached_tokens=usage.prompt_tokens_details.cached_tokens if usage.prompt_tokens_details else 0,
+            duration=time.monotonic() - started,
+            first_token=(first_token - started) if first_token else None,
+            stream=stream,
+        )
+
+    # -- entry points ----------------------------------------------------------
+
+    async def complete(self, req: CompletionRequest, request_id: str | None = None) -> Completion:
+        prompts, max_tokens = self._check(req)
+        started = time.monotonic()
+        completion_id = request_id or new_completion_id()
+        choices = [_Choice(i) for i in range(len(prompts) * req.n)]
+        first_token = None
+        async for delta in self._deltas(req, choices, prompts, max_tokens, completion_id):
+            choice = choices[delta.index]
+            choice.text.append(delta.text)
+            if delta.text and first_token is None:
+                first_token = time.monotonic()
+            if delta.logprobs is not None:
+                choice.logprobs = _merge_logprobs(choice.logprobs, delta.logprobs)
+            if delta.finish_reason:
+                choice.finish_reason = delta.finish_reason
+        usage = self._usage(choices, req.n)
+        self._record(usage, started, first_token, stream=False)
+        return Completion(
+            id=completion_id,
+            model=req.model,
+            choices=[
+                CompletionChoice(index=c.index, text="".join(c.text), finish_reason=c.finish_reason,
+                                 logprobs=(c.logprobs or Logprobs()) if req.logprobs is not None else None)
+                for c in choices
+            ],
+            usage=usage,
+        )
+
+    def stream(self, req: CompletionRequest, request_id: str | None = None) -> AsyncIterator[dict]:
+        """Validate now (errors become HTTP statuses), then stream SSE events."""
+        prompts, max_tokens = self._check(req)
+        return self._stream(req, prompts, max_tokens, request_id or new_completion_id())
+
+    async def _stream(self, req: CompletionRequest, prompts: list[_Prompt], max_tokens: int,
+                      completion_id: str) -> AsyncIterator[dict]:
+        started = time.monotonic()
+        created = int(time.time())
+        choices = [_Choice(i) for i in range(len(prompts) * req.n)]
+        first_token = None
+        include_usage = bool(req.stream_options and req.stream_options.include_usage)
+
+        def chunk(choices_payload: list[dict], usage: dict | None = None) -> dict:
+            body = {"id": completion_id, "object": "text_completion", "created": created, "model": req.model,
+                    "choices": choices_payload}
+            if include_usage:
+                body["usage"] = usage
+            return {"data": json.dumps(body, ensure_ascii=False)}
+
+        try:
+            async for delta in self._deltas(req, choices, prompts, max_tokens, completion_id):
+                if not delta.text and delta.finish_reason is None and delta.logprobs is None:
+                    continue
+                if delta.text and first_token is None:
+                    first_token = time.monotonic()
+                yield chunk([{
+                    "index": delta.index,
+                    "text": delta.text,
+                    "logprobs": delta.logprobs.model_dump() if delta.logprobs else None,
+                    "finish_reason": delta.finish_reason,
+                }])
+            usage = self._usage(choices, req.n)
+            self._record(usage, started, first_token, stream=True)
+            if include_usage:
+                yield chunk([], usage.model_dump())
+        except APIError as exc:
+            yield {"data": json.dumps(exc.body())}
+        except Exception:
+            log.exception("error during a stream")
+            yield {"data": json.dumps(error_body(500, "The server had an error while generating this completion.",
+                                                 code="internal_error"))}
+        yield {"data": "[DONE]"}
+
+
+def _merge_logprobs(a: Logprobs | None, b: Logprobs) -> Logprobs:
+    if a is None:
+        return b
+    return Logprobs(
+        text_offset=a.text_offset + b.text_offset,
+        token_logprobs=a.token_logprobs + b.token_logprobs,
+        tokens=a.tokens + b.tokens,
+        top_logprobs=a.top_logprobs + b.top_logprobs,
+    )

@@ -1,0 +1,135 @@
+"""The FastAPI application: wiring of engine, service, middleware and routes.
+
+The model loads in the background after the server starts, so `/health`
+answers at once and `/ready` and `/v1/completions` say 503 until it is in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from .api.errors import error_body, install_error_handlers
+from .api.router import router
+from .api.serving import CompletionService
+from .engines.base import Engine
+from .metrics import Metrics
+
+log = logging.getLogger("codefill.server")
+
+
+class BodySizeLimit:
+    """413 for request bodies over `max_bytes`, counted as they arrive (a
+    missing or false Content-Length does not get past it). The body is read
+    here, up to the limit, and handed on as one message."""
+
+    def __init__(self, app, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            return await self.app(scope, receive, send)
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            return await self._reject(send)
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client left before sending its body
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                return await self._reject(send)
+            chunks.append(chunk)
+            if not message.get("more_body"):
+                break
+        replayed = False
+
+        async def replay():
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _reject(self, send) -> None:
+        body = json.dumps(error_body(413, f"The request body is larger than the limit of {self.max_bytes} bytes.",
+                                     code="request_too_large")).encode()
+        await send({"type": "http.response.start", "status": 413,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+
+
+class RequestMetrics:
+    """Counts requests by route and status, and how many are in flight."""
+
+    def __init__(self, app, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        status = 500
+
+        async def send_status(message):
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        self.metrics.in_flight.inc()
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            self.metrics.in_flight.dec()
+            route = scope.get("route")
+            endpoint = getattr(route, "path", "other")
+            self.metrics.requests.labels(endpoint, str(status)).inc()
+
+
+def create_app(engine: Engine, *, served_names: list[str], max_body_bytes: int = 4 * 1024 * 1024,
+               max_choices: int = 16, default_temperature: float = 0.0) -> FastAPI:
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        async def load() -> None:
+            try:
+                await engine.start()
+                log.info("ready: serving %s", ", ".join(served_names))
+            except Exception as exc:
+                app.state.load_error = str(exc)
+                log.error("the model failed to load: %s", exc)
+
+        loading = asyncio.create_task(load())
+        try:
+            yield
+        finally:
+            loading.cancel()
+            await engine.close()
+
+    app = FastAPI(
+        title="codefill",
+        summary="OpenAI-compatible code completion: prompt + suffix = fill-in-the-middle",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.engine = engine
+    app.state.metrics = metrics
+    app.state.load_error = None
+    app.state.service = CompletionService(engine, served_names=served_names, max_choices=max_choices,
+                                          default_temperature=default_temperature, metrics=metrics)
+    install_error_handlers(app)
+    app.include_router(router)
+    app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
+    app.add_middleware(RequestMetrics, metrics=metrics)
+    return app

@@ -1,0 +1,98 @@
+"""The Engine protocol: what the serving layer needs from an inference engine.
+
+An engine turns prompt tokens into a stream of generated tokens. Everything
+else (FIM templates, stop strings, post-processing, sessions) lives above it,
+once, so a second engine (vLLM) gets all of it for free.
+
+Cancellation is part of the contract: when the consumer stops iterating
+(`aclose()`, a task cancelled because the client left), the engine stops
+generating within one token.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+
+@dataclass(frozen=True)
+class SamplingParams:
+    temperature: float = 0.0
+    top_p: float = 1.0
+    presence_penalty: float = 0.0
+    frequency_penalty: float = 0.0
+    seed: int | None = None
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    prompt_tokens: list[int]
+    max_tokens: int
+    sampling: SamplingParams = field(default_factory=SamplingParams)
+    # Extra token ids that end generation (the family's end tokens); the
+    # model's own end-of-generation tokens always do.
+    stop_token_ids: frozenset[int] = frozenset()
+    # How many alternatives to report per token (OpenAI `logprobs`); None: no logprobs.
+    top_logprobs: int | None = None
+    # Identifies the request in logs and metrics.
+    request_id: str = ""
+
+
+@dataclass(frozen=True)
+class GeneratedToken:
+    token_id: int
+    # Text this token completes. Empty while a multi-byte character is still
+    # incomplete; the bytes come out with the token that finishes it.
+    text: str
+    logprob: float | None = None
+    top_logprobs: dict[str, float] | None = None
+
+
+@dataclass
+class GenerationResult:
+    """Filled in by the engine as it goes; complete when the stream ends."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    # Prompt tokens whose KV state was reused instead of recomputed.
+    cached_prompt_tokens: int = 0
+    finish_reason: Literal["stop", "length", "cancelled"] | None = None
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    id: str
+    path: str
+    n_ctx: int
+    architecture: str | None
+    family: str
+    created: int
+
+
+class Engine(Protocol):
+    """An inference engine behind codefill's API."""
+
+    @property
+    def info(self) -> ModelInfo: ...
+
+    @property
+    def ready(self) -> bool: ...
+
+    @property
+    def n_vocab(self) -> int: ...
+
+    async def start(self) -> None:
+        """Load the model; `ready` is True afterwards."""
+
+    async def close(self) -> None: ...
+
+    def tokenize(self, text: str, *, special: bool = False, add_bos: bool = False) -> list[int]: ...
+
+    def detokenize(self, tokens: list[int]) -> str: ...
+
+    def has_special_token(self, text: str) -> bool: ...
+
+    def generate(self, request: GenerationRequest, result: GenerationResult) -> AsyncIterator[GeneratedToken]:
+        """Stream generated tokens; stop early when the iterator is closed."""
+        ...

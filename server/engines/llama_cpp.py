@@ -1,0 +1,282 @@
+"""The embedded default engine: llama.cpp through llama-cpp-python, on the CPU.
+
+One `Llama` context does all the work, so requests take turns: a single
+worker thread runs them one after another while the event loop stays free
+(`/health` answers during a long generation; llama.cpp releases the GIL while
+it computes). The context keeps its KV cache between requests, and a request
+only evaluates the tokens its prompt does not share with the previous one.
+
+Prefill runs in chunks of `n_batch` tokens and generation one token at a time;
+between any two, the worker checks whether the request was cancelled, so a
+client that leaves stops the work within one chunk or one token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import logging
+import math
+import os
+import queue
+import random
+import threading
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .base import GeneratedToken, GenerationRequest, GenerationResult, ModelInfo
+
+log = logging.getLogger("codefill.engine.llama_cpp")
+
+_DONE = object()
+
+
+@dataclass
+class _Job:
+    request: GenerationRequest
+    result: GenerationResult
+    loop: asyncio.AbstractEventLoop
+    out: asyncio.Queue
+    cancelled: threading.Event = field(default_factory=threading.Event)
+
+    def emit(self, item) -> None:
+        try:
+            self.loop.call_soon_threadsafe(self.out.put_nowait, item)
+        except RuntimeError:  # event loop closed: nobody is listening any more
+            self.cancelled.set()
+
+
+class LlamaCppEngine:
+    def __init__(
+        self,
+        model_path: str | Path,
+        *,
+        model_id: str,
+        n_ctx: int = 4096,
+        n_threads: int | None = None,
+        n_batch: int = 256,
+        family: str | None = None,
+    ) -> None:
+        self._path = Path(model_path)
+        self._model_id = model_id
+        self._n_ctx = n_ctx
+        self._n_threads = n_threads or os.cpu_count() or 1
+        self._n_batch = n_batch
+        self._family_override = family
+        self._llm = None
+        self._info: ModelInfo | None = None
+        self._jobs: queue.Queue[_Job | None] = queue.Queue()
+        self._worker: threading.Thread | None = None
+        self._eog_ids: frozenset[int] = frozenset()
+
+    # -- lifecycle -----------------------------------------------------------
+
+    @property
+    def ready(self) -> bool:
+        return self._info is not None
+
+    @property
+    def info(self) -> ModelInfo:
+        if self._info is None:
+            raise RuntimeError("the model is still loading")
+        return self._info
+
+    async def start(self) -> None:
+        await asyncio.to_thread(self._load)
+        self._worker = threading.Thread(target=self._work, name="llama-cpp-worker", daemon=True)
+        self._worker.start()
+
+    def _load(self) -> None:
+        from llama_cpp import Llama
+
+        from codefill.models.families import detect_family, get_family
+
+        started = time.monotonic()
+        llm = Llama(
+            model_path=str(self._path),
+            n_ctx=self._n_ctx,
+            n_batch=self._n_batch,
+            n_threads=self._n_threads,
+            n_threads_batch=self._n_threads,
+            verbose=False,
+        )
+        self._llm = llm
+        arch = llm.metadata.get("general.architecture")
+        family = get_family(self._family_override) if self._family_override else detect_family(self, arch)
+        self._eog_ids = frozenset(
+            t for t in (self._single_special(s) for s in family.stop_tokens) if t is not None
+        )
+        self._family = family
+        self._info = ModelInfo(
+            id=self._model_id,
+            path=str(self._path),
+            n_ctx=llm.n_ctx(),
+            architecture=arch,
+            family=family.name,
+            created=int(self._path.stat().st_mtime),
+        )
+        log.info(
+            "loaded %s (%s, family %s, n_ctx %d) in %.1fs",
+            self._path.name, arch, family.name, llm.n_ctx(), time.monotonic() - started,
+        )
+
+    async def close(self) -> None:
+        if self._worker is not None:
+            self._jobs.put(None)
+            await asyncio.to_thread(self._worker.join, 10)
+            self._worker = None
+        if self._llm is not None:
+            self._llm.close()
+            self._llm = None
+
+    # -- vocabulary ----------------------------------------------------------
+
+    @property
+    def n_vocab(self) -> int:
+        return self._llm.n_vocab()
+
+    def tokenize(self, text: str, *, special: bool = False, add_bos: bool = False) -> list[int]:
+        if not text and not add_bos:
+            return []
+        return self._llm.tokenize(text.encode("utf-8"), add_bos=add_bos, special=special)
+
+    def detokenize(self, tokens: list[int]) -> str:
+        return self._llm.detokenize(tokens).decode("utf-8", errors="replace")
+
+    def _single_special(self, text: str) -> int | None:
+        ids = self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=True)
+        if len(ids) != 1:
+            return None
+        plain = self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=False)
+        return ids[0] if plain != ids else None
+
+    def has_special_token(self, text: str) -> bool:
+        return self._single_special(text) is not None
+
+    @property
+    def family_stop_ids(self) -> frozenset[int]:
+        return self._eog_ids
+
+    # -- generation ----------------------------------------------------------
+
+    async def generate(self, request: GenerationRequest, result: GenerationResult) -> AsyncIterator[GeneratedToken]:
+        if not self.ready:
+            raise RuntimeError("the model is still loading")
+        job = _Job(request, result, asyncio.get_running_loop(), asyncio.Queue())
+        self._jobs.put(job)
+        try:
+            while True:
+                item = await job.out.get()
+                if item is _DONE:
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            # Runs when the consumer stops early too (aclose, task cancelled):
+            # the worker sees the flag before its next token.
+            job.cancelled.set()
+
+    def _work(self) -> None:
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                return
+            if job.cancelled.is_set():
+                job.result.finish_reason = "cancelled"
+                job.emit(_DONE)
+                continue
+            try:
+                self._run(job)
+            except Exception as exc:  # reported to the waiting request, never kills the worker
+                log.exception("generation failed")
+                job.emit(exc)
+            job.emit(_DONE)
+
+    def _prefill(self, job: _Job, tokens: list[int]) -> bool:
+        """Evaluate what the KV cache lacks of `tokens`; False if cancelled."""
+        llm = self._llm
+        cached = llm.input_ids[: llm.n_tokens].tolist()
+        common = 0
+        for a, b in zip(cached, tokens):
+            if a != b:
+                break
+            common += 1
+        # The last prompt token is always evaluated so its logits are fresh.
+        common = min(common, len(tokens) - 1)
+        job.result.cached_prompt_tokens = common
+        llm.n_tokens = common
+        for start in range(common, len(tokens), self._n_batch):
+            if job.cancelled.is_set():
+                # What was evaluated so far stays valid cache for the next request.
+                return False
+            llm.eval(tokens[start : start + self._n_batch])
+        return True
+
+    def _run(self, job: _Job) -> None:
+        llm = self._llm
+        req = job.request
+        result = job.result
+        tokens = list(req.prompt_tokens)
+        result.prompt_tokens = len(tokens)
+        if not self._prefill(job, tokens):
+            result.finish_reason = "cancelled"
+            return
+        if req.max_tokens == 0:
+            result.finish_reason = "length"
+            return
+        s = req.sampling
+        llm.set_seed(s.seed if s.seed is not None else random.randrange(2**31))
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        stop_ids = req.stop_token_ids | self._eog_ids
+        vocab = llm._model.vocab
+        import llama_cpp
+
+        generated = 0
+        for token in llm.generate(
+            tokens,
+            top_k=0,
+            top_p=s.top_p,
+            min_p=0.0,
+            typical_p=1.0,
+            temp=s.temperature,
+            repeat_penalty=1.0,
+            frequency_penalty=s.frequency_penalty,
+            presence_penalty=s.presence_penalty,
+        ):
+            if job.cancelled.is_set():
+                result.finish_reason = "cancelled"
+                return
+            if token in stop_ids or llama_cpp.llama_vocab_is_eog(vocab, token):
+                result.finish_reason = "stop"
+                return
+            generated += 1
+            result.completion_tokens = generated
+            logprob, top = self._logprobs(token, req.top_logprobs) if req.top_logprobs is not None else (None, None)
+            text = decoder.decode(llm.detokenize([token]))
+            job.emit(GeneratedToken(token, text, logprob, top))
+            if generated >= req.max_tokens:
+                result.finish_reason = "length"
+                return
+
+    def _logprobs(self, token: int, top_n: int) -> tuple[float, dict[str, float] | None]:
+        """Log-probabilities from the logits that produced `token`."""
+        import llama_cpp
+        import numpy as np
+
+        llm = self._llm
+        n_vocab = llm.n_vocab()
+        ptr = llama_cpp.llama_get_logits_ith(llm._ctx.ctx, -1)
+        logits = np.ctypeslib.as_array(ptr, shape=(n_vocab,)).astype(np.float64)
+        top_logit = logits.max()
+        log_z = top_logit + math.log(np.exp(logits - top_logit).sum())
+        logprob = float(logits[token] - log_z)
+        if top_n <= 0:
+            return logprob, {}
+        best = np.argpartition(-logits, top_n)[:top_n]
+        top = {}
+        for t in sorted(best, key=lambda i: -logits[i]):
+            top[llm.detokenize([int(t)]).decode("utf-8", errors="replace")] = float(logits[t] - log_z)
+        return logprob, top

@@ -1,0 +1,250 @@
+"""The filters of the post-processing pipeline, smallest first.
+
+Each one fixes one thing users see go wrong in code completions; each has its
+own tests in tests/unit/test_filters.py.
+"""
+
+from __future__ import annotations
+
+from .pipeline import StreamFilter
+
+
+def _longest_tail_that_starts(text: str, candidates: list[str]) -> int:
+    """Length of the longest end of `text` that is a proper start of a candidate."""
+    best = 0
+    for c in candidates:
+        for k in range(min(len(c) - 1, len(text)), best, -1):
+            if text.endswith(c[:k]):
+                best = k
+                break
+    return best
+
+
+class StopSequences(StreamFilter):
+    """OpenAI `stop`: end before the first stop sequence; it is not returned.
+
+    A stop sequence can arrive split over several tokens, so the end of the
+    text that could still become one is held back."""
+
+    def __init__(self, stops: list[str]) -> None:
+        self.stops = [s for s in stops if s]
+        self.held = ""
+
+    def push(self, text: str) -> str:
+        buf = self.held + text
+        cut = min((i for i in (buf.find(s) for s in self.stops) if i >= 0), default=-1)
+        if cut >= 0:
+            self.done = True
+            self.held = ""
+            return buf[:cut]
+        keep = _longest_tail_that_starts(buf, self.stops)
+        self.held = buf[len(buf) - keep :] if keep else ""
+        return buf[: len(buf) - keep]
+
+    def flush(self) -> str:
+        out, self.held = self.held, ""
+        return out
+
+
+class CodeFence(StreamFilter):
+    """Chat-tuned models wrap code in Markdown fences: drop an opening
+    ```` ```lang ```` line and end at the closing fence."""
+
+    FENCE = "```"
+
+    def __init__(self) -> None:
+        self.state = "start"  # start -> body
+        self.held = ""
+
+    def push(self, text: str) -> str:
+        buf = self.held + text
+        self.held = ""
+        if self.state == "start":
+            head = buf.lstrip()
+            if not head or (len(head) < len(self.FENCE) and self.FENCE.startswith(head)):
+                self.held = buf  # cannot tell yet
+                return ""
+            if head.startswith(self.FENCE):
+                newline = head.find("\n")
+                if newline < 0:
+                    self.held = buf  # the fence's info string is still coming
+                    return ""
+                buf = head[newline + 1 :]
+                self.state = "body"
+                return self._body(buf, at_line_start=True)
+            self.state = "body"
+        return self._body(buf, at_line_start=False)
+
+    def _body(self, buf: str, at_line_start: bool) -> str:
+        if at_line_start and buf.startswith(self.FENCE):
+            self.done = True
+            return ""
+        end = buf.find("\n" + self.FENCE)
+        if end >= 0:
+            self.done = True
+            return buf[:end]
+        keep = _longest_tail_that_starts(buf, ["\n" + self.FENCE])
+        if at_line_start and len(buf) < len(self.FENCE) and self.FENCE.startswith(buf):
+            keep = len(buf)
+        self.held = buf[len(buf) - keep :] if keep else ""
+        return buf[: len(buf) - keep]
+
+    def flush(self) -> str:
+        out, self.held = self.held, ""
+        if self.state == "start":
+            return "" if out.lstrip().startswith(self.FENCE) else out
+        return out
+
+
+class LeadingBlankLines(StreamFilter):
+    """Blank lines before the first code are not code.
+
+    At the start of an empty line they are dropped, and so is indentation the
+    editor already has. After code on the cursor's line, several newlines
+    become one: the completion starts on the next line.
+
+    `indent_in_prompt=False` says the cursor line's indentation was taken out
+    of the prompt (see `model_prefix`), so the model writes it again and it is
+    removed here."""
+
+    def __init__(self, cursor_line_prefix: str, indent_in_prompt: bool = True) -> None:
+        self.line_prefix = cursor_line_prefix
+        self.on_blank_line = not cursor_line_prefix.strip()
+        self.indent_in_prompt = indent_in_prompt
+        self.held = ""
+        self.started = False
+
+    def push(self, text: str) -> str:
+        if self.started:
+            return text
+        buf = self.held + text
+        if not buf.strip():
+            self.held = buf
+            return ""
+        self.started = True
+        self.held = ""
+        content_at = len(buf) - len(buf.lstrip())
+        lead, rest = buf[:content_at], buf[content_at:]
+        if "\n" not in lead and self.indent_in_prompt:
+            return buf
+        indent = lead[lead.rfind("\n") + 1 :]
+        if self.on_blank_line:
+            # Continue on the cursor's line, which already has its indentation.
+            if indent.startswith(self.line_prefix):
+                indent = indent[len(self.line_prefix) :]
+            return indent + rest
+        return "\n" + indent + rest
+
+    def flush(self) -> str:
+        self.held = ""  # only whitespace arrived: never answer with whitespace alone
+        return ""
+
+
+def model_prefix(prefix: str) -> str:
+    """The prefix as the model should see it: without the indentation of an
+    otherwise empty cursor line. Models tokenize indentation together with
+    the code after it; a prompt that ends in bare spaces is one they rarely
+    saw in training, and they continue it badly."""
+    line = prefix.rsplit("\n", 1)[-1]
+    return prefix[: len(prefix) - len(line)] if line and not line.strip() else prefix
+
+
+class SingleLine(StreamFilter):
+    """Answer one line: the rest of the cursor's line, or, when the cursor is
+    at the end of a line and the completion starts with a newline, the next line."""
+
+    def __init__(self, allow_next_line: bool) -> None:
+        self.allow_next_line = allow_next_line
+        self.content = False
+        self.newline_used = False
+
+    def push(self, text: str) -> str:
+        for i, ch in enumerate(text):
+            if ch == "\n":
+                if self.content or self.newline_used or not self.allow_next_line:
+                    self.done = True
+                    return text[:i]
+                self.newline_used = True
+            elif not ch.isspace():
+                self.content = True
+        return text
+
+
+class SuffixRepeat(StreamFilter):
+    """End before a line that repeats the next line of code after the cursor:
+    the model would otherwise write again what the file already has."""
+
+    def __init__(self, suffix: str) -> None:
+        following = next((ln.strip() for ln in suffix.split("\n")[1:] if ln.strip()), "")
+        self.targets = [following] if following else []
+        self.line = ""  # the completion's current, unfinished line
+
+    def push(self, text: str) -> str:
+        if not self.targets:
+            return text
+        out = []
+        buf = self.line + text
+        lines = buf.split("\n")
+        for complete in lines[:-1]:
+            if complete.strip() and complete.strip() in self.targets:
+                self.done = True
+                self.line = ""
+                return "".join(out)
+            out.append(complete + "\n")
+        self.line = lines[-1]
+        stripped = self.line.strip()
+        if stripped and any(t.startswith(stripped) for t in self.targets):
+            return "".join(out)  # might become a repeat: hold the line
+        out.append(self.line)
+        self.line = ""
+        return "".join(out)
+
+    def flush(self) -> str:
+        line, self.line = self.line, ""
+        if line.strip() and line.strip() in self.targets:
+            return ""
+        return line
+
+
+class SuffixOverlap(StreamFilter):
+    """On the cursor's line, drop the end of the completion that the text after
+    the cursor already holds: `foo(|)` completed with `x)` gives `x`."""
+
+    def __init__(self, suffix_line: str) -> None:
+        self.rest = suffix_line.strip()
+        self.held = ""
+
+    def push(self, text: str) -> str:
+        if not self.rest:
+            return text
+        buf = self.held + text
+        keep = min(len(buf), len(self.rest) + len(buf) - len(buf.rstrip()))
+        self.held = buf[len(buf) - keep :]
+        return buf[: len(buf) - keep]
+
+    def flush(self) -> str:
+        tail, self.held = self.held, ""
+        if not self.rest or "\n" in tail:
+            return tail
+        body = tail.rstrip()
+        for k in range(min(len(body), len(self.rest)), 0, -1):
+            if body.endswith(self.rest[:k]):
+                return body[: len(body) - k].rstrip()
+        return tail
+
+
+class TrailingWhitespace(StreamFilter):
+    """Whitespace at the very end of a completion is held and dropped."""
+
+    def __init__(self) -> None:
+        self.held = ""
+
+    def push(self, text: str) -> str:
+        buf = self.held + text
+        body = buf.rstrip()
+        self.held = buf[len(body) :]
+        return body
+
+    def flush(self) -> str:
+        self.held = ""
+        return ""

@@ -1,0 +1,104 @@
+"""From a request's prompt and suffix to the tokens the model sees.
+
+The model family decides the layout (`FimFamily.segments`); this module fits
+it into the context window. When prefix + suffix + max_tokens do not fit, the
+prompt is trimmed on purpose, from the far ends: whole lines are dropped from
+the start of the prefix and from the end of the suffix, keeping the code
+nearest the cursor. The suffix gets at most a quarter of the budget, the
+prefix the rest. Trimmed requests are still answered, and the server logs
+how much was dropped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from codefill.models.families import FimFamily, Segment
+
+from .engines.base import Engine
+
+SUFFIX_SHARE = 0.25
+# A token is rarely longer than this many characters; used to cut huge texts
+# before tokenizing them.
+_MAX_CHARS_PER_TOKEN = 16
+
+
+@dataclass(frozen=True)
+class BuiltPrompt:
+    tokens: list[int]
+    prefix: str  # as used, after trimming
+    suffix: str
+    trimmed_prefix_chars: int = 0
+    trimmed_suffix_chars: int = 0
+
+    @property
+    def trimmed(self) -> bool:
+        return bool(self.trimmed_prefix_chars or self.trimmed_suffix_chars)
+
+
+def _fit_lines(engine: Engine, text: str, budget: int, *, keep_end: bool) -> str:
+    """The longest run of whole lines of `text` at its end (keep_end) or start
+    that tokenizes to at most `budget` tokens."""
+    if budget <= 0 or not text:
+        return ""
+    if len(text) > budget * _MAX_CHARS_PER_TOKEN:
+        limit = budget * _MAX_CHARS_PER_TOKEN
+        text = text[-limit:] if keep_end else text[:limit]
+    if len(engine.tokenize(text)) <= budget:
+        return text
+    lines = text.splitlines(keepends=True)
+
+    def candidate(n: int) -> str:
+        return "".join(lines[len(lines) - n :] if keep_end else lines[:n])
+
+    lo, hi = 0, len(lines)  # lo lines fit, hi lines may not
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if len(engine.tokenize(candidate(mid))) <= budget:
+            lo = mid
+        else:
+            hi = mid - 1
+    if lo > 0:
+        return candidate(lo)
+    # Not even the nearest line fits: keep the characters nearest the cursor.
+    line = lines[-1] if keep_end else lines[0]
+    tokens = engine.tokenize(line)
+    kept = tokens[len(tokens) - budget :] if keep_end else tokens[:budget]
+    return engine.detokenize(kept)
+
+
+def build_prompt(engine: Engine, family: FimFamily, prefix: str, suffix: str | None, budget: int) -> BuiltPrompt:
+    """Tokens for `family`'s FIM prompt of prefix/suffix within `budget` tokens."""
+    use_fim = family.supports_fim and suffix is not None
+    suffix_text = suffix if use_fim else ""
+
+    def tokens_for(p: str, s: str) -> list[int]:
+        segments = family.segments(p, s) if use_fim else ([] if not p else [Segment(p)])
+        out: list[int] = []
+        for i, seg in enumerate(segments):
+            out += engine.tokenize(seg.text, special=seg.special, add_bos=(i == 0))
+        return out or engine.tokenize("", add_bos=True)
+
+    tokens = tokens_for(prefix, suffix_text)
+    if len(tokens) <= budget:
+        return BuiltPrompt(tokens, prefix, suffix or "")
+
+    markers = len(tokens_for("", "")) if use_fim else len(engine.tokenize("", add_bos=True))
+    room = max(budget - markers, 0)
+    suffix_budget = min(len(engine.tokenize(suffix_text)), int(room * SUFFIX_SHARE)) if suffix_text else 0
+    new_suffix = _fit_lines(engine, suffix_text, suffix_budget, keep_end=False)
+    prefix_budget = room - len(engine.tokenize(new_suffix))
+    new_prefix = _fit_lines(engine, prefix, prefix_budget, keep_end=True)
+    tokens = tokens_for(new_prefix, new_suffix)
+    # Separate tokenization of pieces can differ by a token at the seams.
+    while len(tokens) > budget and new_prefix:
+        new_prefix = new_prefix[1:]
+        tokens = tokens_for(new_prefix, new_suffix)
+    return BuiltPrompt(
+        tokens,
+        new_prefix,
+        (suffix or "") if not use_fim else new_suffix,
+        trimmed_prefix_chars=len(prefix) - len(new_prefix),
+        trimmed_suffix_chars=(len(suffix_text) - len(new_suffix)) if use_fim else 0,
+    )
+
