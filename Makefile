@@ -7,6 +7,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# pip warns once per package about local index folders some machines configure; hide only that line.
+QUIET_PIP := { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
 .PHONY: run test install model clean
 
@@ -17,12 +19,12 @@ $(BIN)/python:
 # on 2 cores. pip keeps the built wheel in its cache, so later installs take seconds.
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	@echo ">>> installing codefill into $(VENV) (the first time, llama.cpp is compiled: about 5 minutes)"
-	$(BIN)/pip install --disable-pip-version-check -e . 2>&1 | grep -v "is ignored: it is neither" || test $${PIPESTATUS[0]} -eq 0
+	set -o pipefail; $(BIN)/pip install --disable-pip-version-check -e . 2>&1 | $(QUIET_PIP)
 	@touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed
 	@echo ">>> installing test dependencies"
-	$(BIN)/pip install --disable-pip-version-check -e ".[test]" 2>&1 | grep -v "is ignored: it is neither" || test $${PIPESTATUS[0]} -eq 0
+	set -o pipefail; $(BIN)/pip install --disable-pip-version-check -e ".[test]" 2>&1 | $(QUIET_PIP)
 	@touch $@
 
 install: $(VENV)/.installed
