@@ -74,12 +74,22 @@ def _describe_validation_error(exc: RequestValidationError) -> tuple[str, str | 
         return "The request body is empty; send a JSON object.", None, "invalid_json"
     ctx = err.get("ctx") or {}
     param = ctx.get("param") or (".".join(_clean_loc(loc)) or None)
-    message = err.get("msg", "invalid value")
+    message = err.get("msg", "invalid value").removeprefix("Value error, ")
     if kind == "missing":
-        message = f"'{param}' is a required parameter."
+        return f"'{param}' is a required parameter.", param, "missing_required_parameter"
+    same_field = [e for e in errors if _clean_loc([str(p) for p in e.get("loc", ()) if p != "body"])[:1] == loc[:1]]
+    if param in _UNION_TYPES and len(same_field) > 1:
+        # Every member of a union failed: say what the field may be, not why each member failed.
+        message = f"Invalid type for '{param}': expected {_UNION_TYPES[param]}."
     elif param and not ctx.get("param"):
         message = f"Invalid value for '{param}': {message}"
-    return message, param, "invalid_value" if kind != "missing" else "missing_required_parameter"
+    return message, param, "invalid_value"
+
+
+_UNION_TYPES = {
+    "prompt": "a string, a list of strings, a list of token ids, or a list of lists of token ids",
+    "stop": "a string or a list of up to 4 strings",
+}
 
 
 def _clean_loc(loc: list[str]) -> list[str]:
@@ -108,13 +118,16 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         message = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail)
-        if exc.status_code == 404 and message == "Not Found":
+        code = None
+        if exc.status_code == 400 and message == "There was an error parsing the body":
+            message, code = "The request body could not be read as JSON text (is it UTF-8?).", "invalid_json"
+        elif exc.status_code == 404 and message == "Not Found":
             message = "No such endpoint. This server serves /v1/completions, /v1/models, /health, /ready."
         elif exc.status_code == 405:
             message = "Method not allowed for this endpoint."
         else:
             message = message or HTTPStatus(exc.status_code).phrase
-        return error_response(exc.status_code, message, headers=getattr(exc, "headers", None))
+        return error_response(exc.status_code, message, code=code, headers=getattr(exc, "headers", None))
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

@@ -192,9 +192,8 @@ class SuffixRepeat(StreamFilter):
                 return "".join(out)
             out.append(complete + "\n")
         self.line = lines[-1]
-        stripped = self.line.strip()
-        if stripped and any(t.startswith(stripped) for t in self.targets):
-            return "".join(out)  # might become a repeat: hold the line
+        if any(t.startswith(self.line.strip()) for t in self.targets):
+            return "".join(out)  # might still become a repeat: hold the line
         out.append(self.line)
         self.line = ""
         return "".join(out)

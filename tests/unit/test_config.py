@@ -1,0 +1,46 @@
+"""Settings come from flags, then CODEFILL_* variables, then a TOML file, then defaults."""
+
+import pytest
+
+from codefill.cli import build_parser
+from codefill.config import load_settings
+
+
+def test_defaults(monkeypatch):
+    monkeypatch.delenv("CODEFILL_PORT", raising=False)
+    s = load_settings()
+    assert (s.host, s.port, s.model, s.engine) == ("127.0.0.1", 8000, "default", "llama.cpp")
+
+
+def test_precedence_flag_over_env_over_file(tmp_path, monkeypatch):
+    config = tmp_path / "codefill.toml"
+    config.write_text('port = 7000\nn_ctx = 2048\nhost = "0.0.0.0"\n')
+    assert load_settings(config).port == 7000
+    monkeypatch.setenv("CODEFILL_PORT", "7100")
+    s = load_settings(config)
+    assert (s.port, s.n_ctx, s.host) == (7100, 2048, "0.0.0.0")
+    assert load_settings(config, port=7200).port == 7200
+
+
+def test_bad_values_are_refused(tmp_path):
+    with pytest.raises(Exception, match="port"):
+        load_settings(port=70000)
+    config = tmp_path / "bad.toml"
+    config.write_text("no_such_setting = 1\n")
+    with pytest.raises(Exception, match="no_such_setting"):
+        load_settings(config)
+    with pytest.raises(FileNotFoundError):
+        load_settings(tmp_path / "missing.toml")
+
+
+def test_cli_passes_only_given_flags():
+    args = build_parser().parse_args(["serve", "--port", "9001", "--n-ctx", "1024"])
+    given = {k: v for k, v in vars(args).items() if k not in ("command", "func")}
+    assert given == {"port": 9001, "n_ctx": 1024}
+
+
+def test_help_is_for_newcomers(capsys):
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--help"])
+    out = capsys.readouterr().out
+    assert "codefill serve" in out and "/v1/completions" in out and "CODEFILL_" in out

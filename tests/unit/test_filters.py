@@ -1,0 +1,174 @@
+"""Each post-processing filter on its own, then the pipelines the server builds.
+
+Streaming must give the same answer as one piece: every case is checked fed
+whole and fed one character at a time."""
+
+import pytest
+
+from codefill.server.postprocess import Cursor, build_pipeline, model_prefix, resolve_mode, run_to_end
+from codefill.server.postprocess.filters import (
+    CodeFence,
+    LeadingBlankLines,
+    SingleLine,
+    StopSequences,
+    SuffixOverlap,
+    SuffixRepeat,
+    TrailingWhitespace,
+)
+from codefill.server.postprocess.pipeline import Pipeline
+
+
+def both_ways(make_filters, text):
+    """Run `text` through fresh filters whole and char by char; both must agree."""
+    whole = run_to_end(Pipeline(make_filters()), [text])
+    chars = run_to_end(Pipeline(make_filters()), list(text))
+    assert whole == chars, (whole, chars)
+    return whole
+
+
+# --- StopSequences -----------------------------------------------------------
+
+def test_stop_sequence_cuts_before_it():
+    assert both_ways(lambda: [StopSequences(["\n\n", "END"])], "a = 1\nb = 2\n\nc = 3") == "a = 1\nb = 2"
+    assert both_ways(lambda: [StopSequences(["END"])], "xxENyyEND zz") == "xxENyy"
+
+
+def test_stop_sequence_split_across_tokens_is_held_back():
+    p = Pipeline([StopSequences(["STOP"])])
+    assert p.push("abc ST") == "abc "
+    assert p.push("O") == ""
+    assert p.push("P and more") == ""
+    assert p.done
+
+
+def test_partial_stop_is_released_when_it_does_not_complete():
+    p = Pipeline([StopSequences(["STOP"])])
+    assert p.push("ST") == ""
+    assert p.push("ART") == "START"
+
+
+# --- CodeFence ---------------------------------------------------------------
+
+def test_code_fence_is_removed_and_closing_fence_ends():
+    assert both_ways(lambda: [CodeFence()], "```python\nreturn a + b\n```\nSome prose") == "return a + b"
+    assert both_ways(lambda: [CodeFence()], "\n```\nx = 1\n```") == "x = 1"
+
+
+def test_text_without_fence_passes_unchanged():
+    assert both_ways(lambda: [CodeFence()], "x = `cmd`\ny = 2") == "x = `cmd`\ny = 2"
+    assert both_ways(lambda: [CodeFence()], "``") == "``"
+
+
+def test_fence_alone_is_nothing():
+    assert both_ways(lambda: [CodeFence()], "```") == ""
+
+
+# --- LeadingBlankLines -------------------------------------------------------
+
+def test_blank_lines_before_code_dropped_on_empty_line():
+    assert both_ways(lambda: [LeadingBlankLines("")], "\n\n\nreturn 1") == "return 1"
+
+
+def test_editor_indentation_is_not_repeated():
+    assert both_ways(lambda: [LeadingBlankLines("    ")], "\n\n    return 1") == "return 1"
+    # The model left the indentation out of the prompt and writes it again.
+    assert both_ways(lambda: [LeadingBlankLines("    ", indent_in_prompt=False)], "    return 1") == "return 1"
+    assert both_ways(lambda: [LeadingBlankLines("    ", indent_in_prompt=False)], "        x") == "    x"
+
+
+def test_after_code_several_newlines_become_one():
+    assert both_ways(lambda: [LeadingBlankLines("def f():")], "\n\n\n    return 1") == "\n    return 1"
+
+
+def test_whitespace_only_completion_is_empty():
+    assert both_ways(lambda: [LeadingBlankLines("")], "\n \n\t\n") == ""
+
+
+# --- SingleLine --------------------------------------------------------------
+
+def test_single_line_stops_at_end_of_line():
+    assert both_ways(lambda: [SingleLine(allow_next_line=False)], "x + 1)\nprint(x)") == "x + 1)"
+
+
+def test_single_line_at_end_of_line_may_answer_the_next_line():
+    assert both_ways(lambda: [SingleLine(allow_next_line=True)], "\n    return 1\n    x") == "\n    return 1"
+
+
+def test_single_line_mid_line_never_breaks_the_line():
+    assert both_ways(lambda: [SingleLine(allow_next_line=False)], "\n    return 1") == ""
+
+
+# --- SuffixRepeat ------------------------------------------------------------
+
+def test_stops_before_repeating_the_next_line():
+    suffix = "\n    return total\n"
+    text = "total = a + b\n    return total\n\nprint(1)"
+    assert both_ways(lambda: [SuffixRepeat(suffix)], text) == "total = a + b\n"
+
+
+def test_similar_but_different_line_is_kept():
+    suffix = "\n    return total\n"
+    assert both_ways(lambda: [SuffixRepeat(suffix)], "x\n    return total + 1") == "x\n    return total + 1"
+
+
+# --- SuffixOverlap -----------------------------------------------------------
+
+@pytest.mark.parametrize("completion,rest,expected", [
+    ("x)", ")", "x"),            # foo(|) must not answer x))
+    ("x))", "))", "x"),
+    ("x)):", "):", "x)"),
+    ("a, b", ")", "a, b"),       # no overlap: unchanged
+    ("x) ", ")", "x"),
+])
+def test_suffix_overlap(completion, rest, expected):
+    assert both_ways(lambda: [SuffixOverlap(rest)], completion) == expected
+
+
+# --- TrailingWhitespace ------------------------------------------------------
+
+def test_trailing_whitespace_dropped_inner_kept():
+    assert both_ways(lambda: [TrailingWhitespace()], "a = 1  \n  b = 2 \n\n") == "a = 1  \n  b = 2"
+
+
+# --- the pipelines the server builds ------------------------------------------
+
+def run(text, *, prefix, suffix, mode="auto", stops=()):
+    resolved = resolve_mode(mode, has_suffix=suffix is not None, cursor=Cursor.at(prefix, suffix or ""))
+    return both_ways(lambda: build_pipeline(mode=resolved, stops=list(stops), prefix=prefix, suffix=suffix).filters,
+                     text)
+
+
+def test_mid_line_cursor_gets_one_line_without_the_closing_bracket():
+    assert run("x))\nprint(1)", prefix="print(foo(", suffix=")\n") == "x)"
+
+
+def test_cursor_at_end_of_line_gets_next_line_in_single_line_mode():
+    assert run("\n\n    return a + b\n\nmore", prefix="def add(a, b):", suffix="\n", mode="single_line") \
+        == "\n    return a + b"
+
+
+def test_empty_indented_line_multi_line_until_suffix_repeats():
+    prefix = "def add(a, b):\n    "
+    suffix = "\n    return total\n"
+    text = "    total = a + b\n    return total\n"
+    # The model sees the prefix without the trailing indent, and writes it itself.
+    assert model_prefix(prefix) == "def add(a, b):\n"
+    assert run(text, prefix=prefix, suffix=suffix) == "total = a + b"
+
+
+def test_chat_model_fence_and_blank_lines():
+    assert run("\n```python\nreturn 1\n```\n", prefix="def one():\n    ", suffix="\n") == "    return 1".strip()
+
+
+def test_without_suffix_it_is_a_plain_completion():
+    assert resolve_mode("auto", has_suffix=False, cursor=Cursor.at("x", "")) == "raw"
+    assert run("  abc\n\n", prefix="x", suffix=None) == "  abc\n\n"
+
+
+def test_raw_mode_applies_only_stop_sequences():
+    assert run("```\nabc###def", prefix="x", suffix="y", mode="raw", stops=["###"]) == "```\nabc"
+
+
+def test_model_prefix_keeps_lines_with_code():
+    assert model_prefix("x = 1\n    y") == "x = 1\n    y"
+    assert model_prefix("x = 1\n") == "x = 1\n"

@@ -1,0 +1,59 @@
+"""Fitting prefix + suffix into the context window (one char = one token here)."""
+
+from codefill.models.families import FAMILIES
+from codefill.server.prompt import build_prompt
+from tests.fakes import FakeEngine
+
+STARCODER = FAMILIES["starcoder"]
+NONE = FAMILIES["none"]
+
+
+def engine():
+    return FakeEngine(special_tokens=STARCODER.markers)
+
+
+def test_fits_untouched():
+    e = engine()
+    built = build_prompt(e, STARCODER, "abc", "xyz", budget=100)
+    assert e.detokenize(built.tokens) == "<fim_prefix>abc<fim_suffix>xyz<fim_middle>"
+    assert not built.trimmed
+
+
+def test_markers_become_special_tokens_and_text_does_not():
+    e = engine()
+    built = build_prompt(e, STARCODER, "s = '<fim_middle>'", "", budget=100)
+    assert built.tokens.count(-3) == 1  # only the template's own <fim_middle>
+
+
+def test_trims_far_ends_on_line_boundaries():
+    e = engine()
+    prefix = "".join(f"p{i:03}\n" for i in range(100))  # 5 chars a line
+    suffix = "".join(f"s{i:03}\n" for i in range(100))
+    built = build_prompt(e, STARCODER, prefix, suffix, budget=103)
+    assert len(built.tokens) <= 103
+    assert built.prefix.endswith("p099\n") and built.prefix.startswith("p")  # whole lines, nearest kept
+    assert built.suffix.startswith("s000\n") and built.suffix.endswith("\n")
+    assert len(built.suffix) <= 0.25 * 100  # the suffix gets at most a quarter
+    assert built.trimmed_prefix_chars + len(built.prefix) == len(prefix)
+
+
+def test_short_suffix_leaves_room_to_prefix():
+    e = engine()
+    prefix = "x\n" * 500
+    built = build_prompt(e, STARCODER, prefix, "end\n", budget=203)
+    assert built.suffix == "end\n"
+    assert len(built.tokens) <= 203 and len(built.tokens) >= 200
+
+
+def test_one_enormous_line_keeps_the_characters_nearest_the_cursor():
+    e = engine()
+    built = build_prompt(e, NONE, "a" * 1000 + "END", None, budget=10)
+    assert e.detokenize(built.tokens).endswith("END")
+    assert len(built.tokens) <= 10
+
+
+def test_prefix_only_family_ignores_the_suffix_for_the_prompt():
+    e = engine()
+    built = build_prompt(e, NONE, "abc", "xyz", budget=100)
+    assert e.detokenize(built.tokens) == "abc"
+    assert built.suffix == "xyz"  # still there for post-processing
