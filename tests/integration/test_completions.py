@@ -1,0 +1,225 @@
+"""The real thing: a live `codefill serve` with the real default model, queried
+over HTTP with the real `openai` client."""
+
+import asyncio
+import time
+
+import httpx
+import openai
+import pytest
+
+pytestmark = pytest.mark.integration
+
+FIB = "def fibonacci(n):\n    if n < 2:\n        return n\n    return "
+
+
+@pytest.fixture(scope="module")
+def client(live_server):
+    return openai.OpenAI(base_url=live_server.base_url, api_key="not-needed", max_retries=0)
+
+
+@pytest.fixture
+def aclient(live_server):
+    return openai.AsyncOpenAI(base_url=live_server.base_url, api_key="not-needed", max_retries=0)
+
+
+def test_plain_completion(client, live_server):
+    r = client.completions.create(model=live_server.model, prompt=FIB, max_tokens=12)
+    assert r.object == "text_completion"
+    assert r.choices[0].text.strip()
+    assert r.choices[0].finish_reason in ("stop", "length")
+    assert r.usage.prompt_tokens > 10
+    assert 0 < r.usage.completion_tokens <= 12
+
+
+def test_fim_mid_line_is_one_line(client, live_server):
+    r = client.completions.create(model=live_server.model, prompt="result = compute(", suffix=")\nprint(result)\n",
+                                  max_tokens=24)
+    text = r.choices[0].text
+    assert "\n" not in text
+    assert not text.endswith(")") or text.count("(") >= text.count(")")  # the suffix's ) is not repeated
+    assert r.choices[0].finish_reason == "stop"
+
+
+def test_fim_at_end_of_line_answers_next_line(client, live_server):
+    r = client.completions.create(model=live_server.model, prompt="def add(a, b):", suffix="\n",
+                                  max_tokens=24, extra_body={"mode": "single_line"})
+    text = r.choices[0].text
+    assert text.startswith("\n") and text.count("\n") == 1 and text.strip()
+
+
+def test_streaming_gives_same_text_as_whole(client, live_server):
+    whole = client.completions.create(model=live_server.model, prompt=FIB, suffix="\n", max_tokens=20)
+    chunks = list(client.completions.create(model=live_server.model, prompt=FIB, suffix="\n", max_tokens=20,
+                                            stream=True, stream_options={"include_usage": True}))
+    text_chunks = [c for c in chunks if c.choices]
+    assert len(text_chunks) > 1
+    assert all(c.choices[0].finish_reason is None for c in text_chunks[:-1])
+    assert text_chunks[-1].choices[0].finish_reason in ("stop", "length")
+    assert "".join(c.choices[0].text for c in text_chunks) == whole.choices[0].text
+    assert chunks[-1].usage.completion_tokens == whole.usage.completion_tokens
+
+
+def test_streaming_without_suffix(client, live_server):
+    stream = client.completions.create(model=live_server.model, prompt=FIB, max_tokens=8, stream=True)
+    text = "".join(c.choices[0].text for c in stream if c.choices)
+    assert text
+
+
+def test_n_two_and_prompt_list(client, live_server):
+    r = client.completions.create(model=live_server.model, prompt=["import os\n", "x = 1\n"], n=2, max_tokens=4,
+                                  temperature=0.8, seed=7)
+    assert sorted(c.index for c in r.choices) == [0, 1, 2, 3]
+    again = client.completions.create(model=live_server.model, prompt=["import os\n", "x = 1\n"], n=2,
+                                      max_tokens=4, temperature=0.8, seed=7)
+    assert [c.text for c in again.choices] == [c.text for c in r.choices]  # a seed makes it repeatable
+
+
+def test_stop_sequences(client, live_server):
+    r = client.completions.create(model=live_server.model, prompt="Count: 1, 2, 3,", max_tokens=30, stop=[" 6"])
+    assert " 6" not in r.choices[0].text
+    assert r.choices[0].finish_reason == "stop"
+
+
+def test_echo(client, live_server):
+    r = client.completions.create(model=live_server.model, prompt=FIB, max_tokens=4, echo=True)
+    assert r.choices[0].text.startswith(FIB) and len(r.choices[0].text) > len(FIB)
+
+
+def test_logprobs(client, live_server):
+    r = client.completions.create(model=live_server.model, prompt=FIB, max_tokens=4, logprobs=2)
+    lp = r.choices[0].logprobs
+    assert len(lp.tokens) == len(lp.token_logprobs) == len(lp.top_logprobs) == 4
+    assert all(x <= 0 for x in lp.token_logprobs)
+    assert all(len(t) == 2 for t in lp.top_logprobs)
+    # greedy decoding: the chosen token is the most likely one
+    assert lp.token_logprobs[0] == pytest.approx(max(lp.top_logprobs[0].values()), abs=1e-4)
+
+
+def test_max_tokens_zero_warms_the_cache(client, live_server):
+    prompt = "".join(f"value_{i} = {i}\n" for i in range(150))
+    client.completions.create(model=live_server.model, prompt=prompt, max_tokens=0)
+    r = client.completions.create(model=live_server.model, prompt=prompt + "value_", max_tokens=2)
+    assert r.usage.prompt_tokens_details.cached_tokens >= r.usage.prompt_tokens - 5
+
+
+def test_models_list(client, live_server):
+    models = client.models.list()
+    assert [m.id for m in models.data] == [live_server.model]
+
+
+# --- bad input: the right status and an OpenAI error, and the server keeps serving
+
+@pytest.mark.parametrize("kwargs,status,param", [
+    ({"max_tokens": -1}, 400, "max_tokens"),
+    ({"stop": ["a", "b", "c", "d", "e"]}, 400, "stop"),
+    ({"temperature": "warm"}, 400, "temperature"),
+    ({"model": "no-such-model"}, 404, "model"),
+    ({"max_tokens": 100_000}, 400, "max_tokens"),
+    ({"prompt": [1, 2, 10**9]}, 400, "prompt"),
+])
+def test_bad_input_gets_openai_error(client, live_server, kwargs, status, param):
+    args = {"model": live_server.model, "prompt": "x = ", "max_tokens": 4, **kwargs}
+    with pytest.raises(openai.APIStatusError) as info:
+        client.completions.create(**args)
+    assert info.value.status_code == status
+    assert info.value.body["param"] == param
+    assert info.value.body["message"]
+    assert client.completions.create(model=live_server.model, prompt="x = ", max_tokens=2).choices
+
+
+def test_malformed_json_and_wrong_types(live_server):
+    url = live_server.base_url + "/completions"
+    r = httpx.post(url, content=b'{"model": ', headers={"content-type": "application/json"})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_json"
+    r = httpx.post(url, json={"model": live_server.model, "prompt": {"not": "text"}})
+    assert r.status_code == 400 and r.json()["error"]["param"] == "prompt"
+    r = httpx.post(url, content=b'{"model": "m", "prompt": "\xff"}', headers={"content-type": "application/json"})
+    assert r.status_code == 400
+
+
+def test_huge_prompt_is_trimmed_and_answered(client, live_server):
+    huge = "".join(f"def function_{i}(x):\n    return x + {i}\n\n" for i in range(6000))  # ~200k chars
+    started = time.monotonic()
+    r = client.completions.create(model=live_server.model, prompt=huge, suffix="\n", max_tokens=8)
+    assert r.usage.prompt_tokens <= 4096 - 8
+    assert time.monotonic() - started < 60
+
+
+def test_body_over_the_limit_is_413(live_server):
+    r = httpx.post(live_server.base_url + "/completions",
+                   json={"model": live_server.model, "prompt": "x" * (5 * 1024 * 1024)}, timeout=30)
+    assert r.status_code == 413 and r.json()["error"]["type"] == "invalid_request_error"
+
+
+# --- cancellation and concurrency ------------------------------------------------
+
+COUNTING = "1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12,"
+
+
+def _metric(live_server, name):
+    for line in httpx.get(live_server.url + "/metrics").text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise AssertionError(f"{name} not in /metrics")
+
+
+def test_disconnect_mid_stream_stops_generation(live_server):
+    """A client that leaves frees the engine at once: the next request does not wait
+    for the ~1,500 tokens the first one asked for (about 10 s of generation)."""
+    cancelled_before = _metric(live_server, "codefill_completions_cancelled_total")
+    tokens_before = _metric(live_server, "codefill_completion_tokens_total")
+    body = {"model": live_server.model, "prompt": COUNTING, "max_tokens": 1500, "stream": True, "mode": "raw"}
+    with httpx.stream("POST", live_server.base_url + "/completions", json=body, timeout=30) as r:
+        chunks = 0
+        for line in r.iter_lines():
+            if line.startswith("data: {"):
+                chunks += 1
+            if chunks == 5:
+                break  # leaving the block closes the connection
+    started = time.monotonic()
+    r = httpx.post(live_server.base_url + "/completions",
+                   json={"model": live_server.model, "prompt": "x = ", "max_tokens": 2}, timeout=30)
+    assert r.status_code == 200
+    assert time.monotonic() - started < 3, "the abandoned generation kept the engine busy"
+    assert _metric(live_server, "codefill_completions_cancelled_total") == cancelled_before + 1
+    # The abandoned completion generated only what was streamed before the disconnect, not 1,500 tokens.
+    assert _metric(live_server, "codefill_completion_tokens_total") - tokens_before < 100
+
+
+def test_disconnect_of_non_streaming_request_stops_generation(live_server):
+    body = {"model": live_server.model, "prompt": COUNTING, "max_tokens": 1500, "mode": "raw"}
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(live_server.base_url + "/completions", json=body, timeout=1.0)
+    started = time.monotonic()
+    r = httpx.post(live_server.base_url + "/completions",
+                   json={"model": live_server.model, "prompt": "y = ", "max_tokens": 2}, timeout=30)
+    assert r.status_code == 200
+    assert time.monotonic() - started < 3
+
+
+async def test_ten_concurrent_requests_all_complete_and_health_stays_up(aclient, live_server):
+    prompts = [f"def handler_{i}(request):\n    " for i in range(10)]
+
+    async def one(p, stream):
+        if stream:
+            s = await aclient.completions.create(model=live_server.model, prompt=p, suffix="\n", max_tokens=24,
+                                                 stream=True)
+            return "".join([c.choices[0].text async for c in s if c.choices])
+        r = await aclient.completions.create(model=live_server.model, prompt=p, suffix="\n", max_tokens=24)
+        return r.choices[0].text
+
+    async def health_latencies():
+        latencies = []
+        async with httpx.AsyncClient() as h:
+            for _ in range(10):
+                t = time.monotonic()
+                assert (await h.get(live_server.url + "/health")).status_code == 200
+                latencies.append(time.monotonic() - t)
+                await asyncio.sleep(0.05)
+        return latencies
+
+    results, latencies = await asyncio.gather(
+        asyncio.gather(*(one(p, i % 2 == 0) for i, p in enumerate(prompts))), health_latencies())
+    assert len(results) == 10 and all(isinstance(t, str) for t in results)
+    assert max(latencies) < 0.5, latencies
