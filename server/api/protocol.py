@@ -65,9 +65,10 @@ class CompletionRequest(BaseModel):
     """How much code to answer with. `single_line`: the rest of the current
     line (or, at the end of a line, the next line). `multi_line`: until the
     model stops, max_tokens, or the completion runs into the suffix. `auto`
-    (default): single-line when the cursor is mid-line, multi-line otherwise.
-    `raw`: no post-processing at all beyond `stop`. Requests without `suffix`
-    in `auto` mode are plain completions and are not post-processed."""
+    (default): multi-line on an empty line after a line that opens a block
+    (`def f():`, `if (x) {`), single-line everywhere else. `raw`: no
+    post-processing beyond `stop`. Requests without `suffix` in `auto` mode
+    are plain completions and are not post-processed."""
 
     @field_validator("stop")
     @classmethod

@@ -19,30 +19,47 @@ from .pipeline import Pipeline, StreamFilter, run_to_end
 __all__ = ["Cursor", "Pipeline", "StreamFilter", "build_pipeline", "model_prefix", "resolve_mode", "run_to_end"]
 
 
+# A line ending in one of these opens a block whose body may follow.
+_BLOCK_OPENERS = (":", "{", "(", "[", "=>", "->", " do", " then")
+
+
 @dataclass(frozen=True)
 class Cursor:
     """The text around the cursor, as the post-processing rules see it."""
 
     line_prefix: str  # the cursor's line, before the cursor
     line_suffix: str  # the cursor's line, after the cursor
+    previous_line: str  # the last line with code above the cursor's line
 
     @classmethod
     def at(cls, prefix: str, suffix: str) -> Cursor:
-        return cls(prefix.rsplit("\n", 1)[-1], suffix.split("\n", 1)[0])
+        lines = prefix.split("\n")
+        previous = next((ln for ln in reversed(lines[:-1]) if ln.strip()), "")
+        return cls(lines[-1], suffix.split("\n", 1)[0], previous)
 
     @property
     def mid_line(self) -> bool:
         """Code follows the cursor on its line."""
         return bool(self.line_suffix.strip())
 
+    @property
+    def opens_block(self) -> bool:
+        """On an empty line right after a line that opens a block: a body is due."""
+        return not self.line_prefix.strip() and not self.mid_line and \
+            self.previous_line.rstrip().endswith(_BLOCK_OPENERS)
+
 
 def resolve_mode(mode: str, *, has_suffix: bool, cursor: Cursor) -> str:
-    """`auto` -> `single_line` / `multi_line` / `raw` for this request."""
+    """`auto` -> `single_line` / `multi_line` / `raw` for this request.
+
+    An editor's request (it has a suffix) gets several lines only where a
+    block's body is due; everywhere else one line, which is what people
+    accept most and what is fastest to generate."""
     if mode != "auto":
         return mode
     if not has_suffix:
         return "raw"  # a plain completion request, not an editor's
-    return "single_line" if cursor.mid_line else "multi_line"
+    return "multi_line" if cursor.opens_block else "single_line"
 
 
 def build_pipeline(*, mode: str, stops: list[str], prefix: str, suffix: str | None) -> Pipeline:

@@ -143,8 +143,7 @@ def test_mid_line_cursor_gets_one_line_without_the_closing_bracket():
 
 
 def test_cursor_at_end_of_line_gets_next_line_in_single_line_mode():
-    assert run("\n\n    return a + b\n\nmore", prefix="def add(a, b):", suffix="\n", mode="single_line") \
-        == "\n    return a + b"
+    assert run("\n\n    return a + b\n\nmore", prefix="def add(a, b):", suffix="\n") == "\n    return a + b"
 
 
 def test_empty_indented_line_multi_line_until_suffix_repeats():
@@ -158,6 +157,17 @@ def test_empty_indented_line_multi_line_until_suffix_repeats():
 
 def test_chat_model_fence_and_blank_lines():
     assert run("\n```python\nreturn 1\n```\n", prefix="def one():\n    ", suffix="\n") == "    return 1".strip()
+
+
+@pytest.mark.parametrize("prefix,suffix,mode", [
+    ("def f(x):\n    ", "\n", "multi_line"),        # a body is due
+    ("if (ok) {\n  ", "\n}\n", "multi_line"),
+    ("x = compute(", ")\n", "single_line"),          # mid-line
+    ("    return ", "\n", "single_line"),            # the line has begun
+    ("x = 1\n", "\ny = 2\n", "single_line"),         # an empty line, but no block opened
+])
+def test_auto_mode(prefix, suffix, mode):
+    assert resolve_mode("auto", has_suffix=True, cursor=Cursor.at(prefix, suffix)) == mode
 
 
 def test_without_suffix_it_is_a_plain_completion():
