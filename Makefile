@@ -1,6 +1,7 @@
 # codefill: two commands do all the set-up.
 #   make run   -> .venv, the project, the default model; serves on 127.0.0.1:8000
-#   make test  -> the same, plus test dependencies; runs the whole suite
+#   make test  -> the same, plus test dependencies and the editor clients; runs the whole suite
+#   make vsix  -> the VS Code extension: extensions/vscode/dist/codefill.vsix
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -10,7 +11,7 @@ PORT ?= 8000
 # pip warns once per package about local index folders some machines configure; hide only that line.
 QUIET_PIP := { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
-.PHONY: run test install model clean
+.PHONY: run test install model clean extensions-deps playground vsix client-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,11 +34,41 @@ install: $(VENV)/.installed
 model: $(VENV)/.installed
 	@$(BIN)/codefill models fetch default >/dev/null
 
+# The playground (/playground) is built when npm is there; the server runs without it.
 run: model
+	@if command -v npm >/dev/null; then $(MAKE) --no-print-directory playground; \
+	 else echo ">>> npm not found: serving without the /playground page"; fi
 	$(BIN)/codefill serve --host $(HOST) --port $(PORT)
 
-test: $(VENV)/.installed-test model
+test: $(VENV)/.installed-test model playground client-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# --- editor clients (extensions/, see docs/CLIENTS.md): one npm workspace, one lock file ---
+EXT := extensions
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+$(EXT)/node_modules/.package-lock.json: $(EXT)/package-lock.json
+	@echo ">>> installing the editor clients' npm packages"
+	cd $(EXT) && npm ci --no-audit --no-fund
+	@touch $@
+
+extensions-deps: $(EXT)/node_modules/.package-lock.json
+
+# Monaco and the page served at /playground, into extensions/monaco/dist (esbuild: seconds).
+playground: extensions-deps
+	cd $(EXT) && npm run build -w monaco
+
+# The VS Code extension, bundled and packaged: extensions/vscode/dist/codefill.vsix
+vsix: extensions-deps
+	cd $(EXT)/vscode && npm run package
+
+# Debian's chromium (the browser test; playwright's own download does not work offline)
+# and Debian's Kotlin compiler (the JetBrains plugin's plain-Kotlin tests), in one apt run.
+client-deps:
+	@missing=""; command -v chromium >/dev/null || missing="$$missing chromium"; \
+	 command -v kotlinc >/dev/null || missing="$$missing kotlin"; \
+	 if [ -n "$$missing" ]; then echo ">>> apt-get install$$missing"; \
+	   $(SUDO) apt-get update -q && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; fi
+
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache test-artifacts
+	rm -rf $(VENV) build *.egg-info .pytest_cache test-artifacts $(EXT)/node_modules $(EXT)/*/dist $(EXT)/jetbrains/build

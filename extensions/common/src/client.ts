@@ -1,0 +1,225 @@
+/**
+ * The HTTP layer every client shares: POST /v1/completions (streamed),
+ * GET /v1/models, POST /v1/events. Nothing editor-specific lives here.
+ *
+ * Cancellation is the AbortSignal: aborting it closes the connection, and
+ * closing the connection is what makes the server stop generating.
+ */
+
+import { SseDecoder } from "./sse.js";
+
+export type Mode = "auto" | "single_line" | "multi_line" | "raw";
+export type EventKind = "shown" | "accepted" | "dismissed";
+
+export interface CompletionParams {
+  prompt: string;
+  suffix: string;
+  language: string;
+  filepath: string;
+  /** The editor session: the server supersedes older requests of the same session and keeps its cache. */
+  user: string;
+  maxTokens: number;
+  mode: Mode;
+  temperature?: number;
+  /** Leave empty to use the first model of GET /v1/models. */
+  model?: string;
+}
+
+export interface CompletionResult {
+  id: string;
+  text: string;
+  finishReason: string | null;
+  /** Milliseconds from sending the request to the first text (null if none came). */
+  firstTextMs: number | null;
+  totalMs: number;
+}
+
+export interface ClientOptions {
+  /** The server, e.g. http://127.0.0.1:8000 (a trailing /v1 is accepted too). */
+  baseUrl: string;
+  /** Sent as a Bearer token when set. A function so a changed key needs no new client. */
+  apiKey?: () => string | undefined | Promise<string | undefined>;
+  fetch?: typeof fetch;
+  /** Report shown/accepted/dismissed to POST /v1/events. */
+  reportEvents?: boolean;
+}
+
+/** An OpenAI error object from the server, or a transport failure. */
+export class CodefillError extends Error {
+  constructor(
+    message: string,
+    readonly status: number | null,
+    readonly code: string | null = null,
+  ) {
+    super(message);
+    this.name = "CodefillError";
+  }
+}
+
+export function isAbortError(err: unknown): boolean {
+  return typeof err === "object" && err !== null && (err as { name?: string }).name === "AbortError";
+}
+
+export function normalizeBaseUrl(url: string): string {
+  return url.trim().replace(/\/+$/, "").replace(/\/v1$/, "");
+}
+
+export class CodefillClient {
+  readonly baseUrl: string;
+  private readonly fetchImpl: typeof fetch;
+  private model: string | undefined;
+  /** Set once the server has said 404 to /v1/events: an older server, so stop asking. */
+  eventsUnsupported = false;
+
+  constructor(private readonly options: ClientOptions) {
+    this.baseUrl = normalizeBaseUrl(options.baseUrl);
+    this.fetchImpl = options.fetch ?? ((input, init) => fetch(input, init));
+  }
+
+  private async headers(json: boolean): Promise<Record<string, string>> {
+    const headers: Record<string, string> = { Accept: json ? "application/json" : "text/event-stream" };
+    const key = await this.options.apiKey?.();
+    if (key) headers.Authorization = `Bearer ${key}`;
+    return headers;
+  }
+
+  private async request(path: string, init: RequestInit & { json?: unknown }, stream = false): Promise<Response> {
+    const headers = await this.headers(!stream);
+    if (init.json !== undefined) headers["Content-Type"] = "application/json";
+    let response: Response;
+    try {
+      response = await this.fetchImpl(this.baseUrl + path, {
+        ...init,
+        headers,
+        body: init.json !== undefined ? JSON.stringify(init.json) : undefined,
+      });
+    } catch (err) {
+      if (isAbortError(err)) throw err;
+      throw new CodefillError(`cannot reach ${this.baseUrl}: ${describe(err)}`, null, "unreachable");
+    }
+    if (!response.ok) throw await errorFrom(response);
+    return response;
+  }
+
+  /** The ids of GET /v1/models. */
+  async models(signal?: AbortSignal): Promise<string[]> {
+    const response = await this.request("/v1/models", { method: "GET", signal });
+    const body = (await response.json()) as { data?: { id: string }[] };
+    const ids = (body.data ?? []).map((m) => m.id);
+    this.model ??= ids[0];
+    return ids;
+  }
+
+  /** The model to send: the configured one, else the server's first, asked once. */
+  async resolveModel(configured: string | undefined, signal?: AbortSignal): Promise<string> {
+    if (configured) return configured;
+    if (!this.model) {
+      const ids = await this.models(signal);
+      if (!ids.length) throw new CodefillError("the server lists no models", null, "no_models");
+      this.model = ids[0];
+    }
+    return this.model;
+  }
+
+  /**
+   * One completion, streamed: `onText` sees the text so far as it grows (the
+   * playground uses it for time-to-first-text). Rejects with an AbortError when
+   * `signal` aborts, with a CodefillError when the server says no.
+   */
+  async complete(params: CompletionParams, signal: AbortSignal, onText?: (text: string) => void): Promise<CompletionResult> {
+    const model = await this.resolveModel(params.model, signal);
+    const started = now();
+    const response = await this.request("/v1/completions", {
+      method: "POST",
+      signal,
+      json: {
+        model,
+        prompt: params.prompt,
+        suffix: params.suffix,
+        max_tokens: params.maxTokens,
+        temperature: params.temperature ?? 0,
+        stream: true,
+        user: params.user,
+        mode: params.mode,
+        language: params.language,
+        filepath: params.filepath,
+      },
+    }, true);
+    if (!response.body) throw new CodefillError("the server sent an empty response", response.status);
+
+    const decoder = new SseDecoder();
+    const result: CompletionResult = { id: "", text: "", finishReason: null, firstTextMs: null, totalMs: 0 };
+    const reader = response.body.getReader();
+    let done = false;
+    try {
+      while (!done) {
+        const chunk = await reader.read();
+        const events = chunk.done ? decoder.end() : decoder.push(chunk.value);
+        for (const data of events) {
+          if (data === "[DONE]") {
+            done = true;
+            break;
+          }
+          const body = JSON.parse(data);
+          if (body.error) throw new CodefillError(body.error.message ?? "server error", 500, body.error.code ?? null);
+          result.id ||= body.id ?? "";
+          const choice = body.choices?.[0];
+          if (!choice) continue;
+          if (choice.text) {
+            result.firstTextMs ??= now() - started;
+            result.text += choice.text;
+            onText?.(result.text);
+          }
+          if (choice.finish_reason) result.finishReason = choice.finish_reason;
+        }
+        if (chunk.done) break;
+      }
+    } finally {
+      // Closes the connection if we stopped early (an error, or [DONE] before EOF).
+      reader.cancel().catch(() => undefined);
+    }
+    result.totalMs = now() - started;
+    return result;
+  }
+
+  /**
+   * Tell the server what became of a completion. Never throws: events are a
+   * nicety, and a server without the endpoint (404) is asked no more.
+   */
+  async sendEvent(event: EventKind, completionId: string): Promise<"sent" | "unsupported" | "failed" | "off"> {
+    if (!this.options.reportEvents || !completionId) return "off";
+    if (this.eventsUnsupported) return "unsupported";
+    try {
+      await this.request("/v1/events", { method: "POST", json: { event, completion_id: completionId } });
+      return "sent";
+    } catch (err) {
+      if (err instanceof CodefillError && (err.status === 404 || err.status === 405)) {
+        this.eventsUnsupported = true;
+        return "unsupported";
+      }
+      return "failed";
+    }
+  }
+}
+
+async function errorFrom(response: Response): Promise<CodefillError> {
+  let message = `HTTP ${response.status}`;
+  let code: string | null = null;
+  try {
+    const body = await response.json();
+    if (body?.error?.message) message = body.error.message;
+    code = body?.error?.code ?? null;
+  } catch {
+    // not JSON (a proxy's error page): the status says enough
+  }
+  return new CodefillError(message, response.status, code);
+}
+
+function describe(err: unknown): string {
+  const cause = (err as { cause?: { code?: string; message?: string } })?.cause;
+  return cause?.code ?? cause?.message ?? (err instanceof Error ? err.message : String(err));
+}
+
+function now(): number {
+  return typeof performance !== "undefined" ? performance.now() : Date.now();
+}

@@ -1,0 +1,104 @@
+/**
+ * The playground page: Monaco with codefill's inline completions, a language
+ * picker and a latency panel. It is served by the codefill server itself, so
+ * the API is the page's own origin (`?server=` points it elsewhere).
+ */
+
+import { installWorkers } from "./workers.js";
+installWorkers(); // before Monaco starts any worker
+
+import * as monaco from "monaco-editor/editor/editor.main";
+import { CodefillClient, Completer, EventTracker, newSessionId, Status } from "../../common/src/index.js";
+import { LatencyLog, formatMs } from "./latency.js";
+import { createProvider } from "./provider.js";
+import { LANGUAGES } from "./samples.js";
+
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+const params = new URLSearchParams(location.search);
+const server = params.get("server") ?? location.origin;
+
+const client = new CodefillClient({ baseUrl: server, reportEvents: true });
+const latency = new LatencyLog();
+let lastOutcome = "–";
+
+function render(status: Status, detail?: string): void {
+  const el = $("status");
+  el.textContent = status;
+  el.dataset.status = status;
+  el.title = detail ?? "";
+  $("error").textContent = status === "error" ? detail ?? "" : "";
+  $("first-text").textContent = formatMs(latency.last?.firstTextMs);
+  $("total").textContent = formatMs(latency.last?.totalMs);
+  $("median").textContent = `${formatMs(latency.medianTotalMs())} (${latency.count})`;
+  $("outcome").textContent = lastOutcome;
+}
+
+let currentStatus: Status = "ready";
+const completer = new Completer(
+  () => client,
+  () => ({
+    enabled: ($("enabled") as HTMLInputElement).checked,
+    languages: ["*"],
+    triggerMode: "automatic",
+    debounceMs: Number(($("debounce") as HTMLInputElement).value) || 0,
+    maxTokens: 64,
+    mode: ($("mode") as HTMLSelectElement).value as "auto",
+  }),
+  newSessionId(),
+  (s, detail) => render((currentStatus = s), detail),
+);
+const events = new EventTracker((event, id) => void client.sendEvent(event, id));
+
+monaco.languages.registerInlineCompletionsProvider(
+  { pattern: "**" },
+  createProvider(completer, events, {
+    onSuggestion(s) {
+      latency.add(s.result);
+      $("suggestion").textContent = JSON.stringify(s.text);
+      render(currentStatus);
+    },
+    onOutcome(outcome) {
+      lastOutcome = outcome;
+      render(currentStatus);
+    },
+  }),
+);
+
+const picker = $("language") as HTMLSelectElement;
+for (const l of LANGUAGES) picker.add(new Option(l.label, l.id));
+const initial = LANGUAGES.find((l) => l.id === params.get("language")) ?? LANGUAGES[0];
+picker.value = initial.id;
+
+const modelFor = (id: string) => {
+  const choice = LANGUAGES.find((l) => l.id === id) ?? LANGUAGES[0];
+  const uri = monaco.Uri.file(choice.file);
+  // Switching back to a language keeps what was typed in it.
+  return monaco.editor.getModel(uri) ?? monaco.editor.createModel(choice.sample, choice.id, uri);
+};
+
+const editor = monaco.editor.create($("editor"), {
+  model: modelFor(initial.id),
+  theme: "vs-dark",
+  fontSize: 14,
+  automaticLayout: true,
+  minimap: { enabled: false },
+  inlineSuggest: { enabled: true },
+  quickSuggestions: false, // the suggest widget would hide the ghost text
+});
+
+picker.addEventListener("change", () => {
+  editor.setModel(modelFor(picker.value));
+  const end = editor.getModel()!.getFullModelRange().getEndPosition();
+  editor.setPosition(end);
+  editor.focus();
+});
+
+$("explain").textContent = `model: asking ${server}/v1/models`;
+client
+  .models()
+  .then((ids) => ($("explain").textContent = `model: ${ids[0]} at ${server}`))
+  .catch((e) => render("error", e.message));
+render("ready");
+
+// For people poking at the page from the console, and for the end-to-end test.
+Object.assign(window, { playground: { monaco, editor, client, latency } });

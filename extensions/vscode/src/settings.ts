@@ -1,0 +1,27 @@
+/** The `codefill.*` settings, read fresh for every request so changes apply at once. */
+
+import * as vscode from "vscode";
+import type { CompleterSettings, Mode, TriggerMode } from "../../common/src/index.js";
+
+export const SECTION = "codefill";
+/** The SecretStorage key of the API key (never in settings.json, which is often committed). */
+export const API_KEY_SECRET = "codefill.apiKey";
+
+export interface ExtensionSettings extends CompleterSettings {
+  serverUrl: string;
+  reportEvents: boolean;
+}
+
+export function readSettings(config: vscode.WorkspaceConfiguration = vscode.workspace.getConfiguration(SECTION)): ExtensionSettings {
+  return {
+    enabled: config.get<boolean>("enabled", true),
+    serverUrl: config.get<string>("serverUrl", "http://127.0.0.1:8000"),
+    model: config.get<string>("model", "") || undefined,
+    languages: config.get<string[]>("enabledLanguages", ["*"]),
+    triggerMode: config.get<TriggerMode>("triggerMode", "automatic"),
+    debounceMs: Math.max(0, config.get<number>("debounceMs", 150)),
+    mode: config.get<Mode>("completionMode", "auto"),
+    maxTokens: Math.max(1, config.get<number>("maxTokens", 128)),
+    reportEvents: config.get<boolean>("reportEvents", true),
+  };
+}
