@@ -1,0 +1,104 @@
+package dev.codefill.core
+
+import java.net.URI
+import java.net.http.HttpClient
+import java.net.http.HttpRequest
+import java.net.http.HttpResponse
+import java.time.Duration
+import java.util.concurrent.CancellationException
+import java.util.concurrent.CompletableFuture
+import java.util.concurrent.CompletionException
+
+/**
+ * HTTP to the codefill server with the JDK's own client. Every call returns a
+ * CompletableFuture; cancelling it aborts the exchange (JDK 16+), which closes
+ * the connection, which makes the server stop generating. The plugin awaits
+ * these futures from coroutines, so a cancelled coroutine cancels the request.
+ */
+class CodefillHttpClient(
+    baseUrl: String,
+    private val apiKey: () -> String? = { null },
+    private val timeout: Duration = Duration.ofSeconds(30)
+) {
+    val baseUrl: String = CompletionApi.normalizeBaseUrl(baseUrl)
+    private val http: HttpClient = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build()
+    @Volatile private var model: String? = null
+    /** Set after a 404 from /v1/events: an older server, not asked again. */
+    @Volatile var eventsUnsupported = false
+        private set
+
+    private fun request(path: String): HttpRequest.Builder {
+        val b = HttpRequest.newBuilder(URI.create(baseUrl + path)).timeout(timeout).header("Accept", "application/json")
+        val key = apiKey()
+        if (!key.isNullOrBlank()) b.header("Authorization", "Bearer $key")
+        return b
+    }
+
+    /**
+     * Sends [req] and parses a 2xx body with [parse]. Cancelling the returned
+     * future cancels the HTTP exchange. It is a plain CompletableFuture, not a
+     * stage of the JDK's: those cancel the exchange first and may then complete
+     * with an error instead of "cancelled".
+     */
+    private fun <T> exchange(req: HttpRequest, parse: (String) -> T): CompletableFuture<T> {
+        val result = CompletableFuture<T>()
+        val exchange = http.sendAsync(req, HttpResponse.BodyHandlers.ofString())
+        exchange.whenComplete { resp, err ->
+            try {
+                when {
+                    err != null -> {
+                        val cause = if (err is CompletionException && err.cause != null) err.cause!! else err
+                        if (cause is CancellationException) result.cancel(false)
+                        else result.completeExceptionally(CodefillException(
+                            "cannot reach $baseUrl: ${cause.javaClass.simpleName} ${cause.message ?: ""}".trim(), null, "unreachable"))
+                    }
+                    resp.statusCode() !in 200..299 -> result.completeExceptionally(CompletionApi.parseError(resp.statusCode(), resp.body()))
+                    else -> result.complete(parse(resp.body()))
+                }
+            } catch (e: Exception) {
+                result.completeExceptionally(e) // a body that does not parse
+            }
+        }
+        result.whenComplete { _, _ -> if (result.isCancelled) exchange.cancel(true) }
+        return result
+    }
+
+    fun models(): CompletableFuture<List<String>> =
+        exchange(request("/v1/models").GET().build()) { body ->
+            val ids = CompletionApi.parseModelIds(body)
+            if (model == null && ids.isNotEmpty()) model = ids[0]
+            ids
+        }
+
+    /** The configured model, else the server's first (asked once). */
+    fun resolveModel(configured: String?): CompletableFuture<String> {
+        if (!configured.isNullOrBlank()) return CompletableFuture.completedFuture(configured)
+        val known = model
+        if (known != null) return CompletableFuture.completedFuture(known)
+        return models().thenApply { ids -> ids.firstOrNull() ?: throw CodefillException("the server lists no models", null, "no_models") }
+    }
+
+    /** Cancelling the returned future aborts the request. Resolve the model first with [resolveModel]. */
+    fun complete(request: CompletionRequest): CompletableFuture<Completion> {
+        val req = request("/v1/completions")
+            .header("Content-Type", "application/json")
+            .POST(HttpRequest.BodyPublishers.ofString(request.toJson()))
+            .build()
+        return exchange(req) { CompletionApi.parseCompletion(it) }
+    }
+
+    /** Report what became of a completion; never fails the caller. "sent", "unsupported" or "failed". */
+    fun sendEvent(event: String, completionId: String): CompletableFuture<String> {
+        if (eventsUnsupported) return CompletableFuture.completedFuture("unsupported")
+        val req = request("/v1/events").header("Content-Type", "application/json")
+            .POST(HttpRequest.BodyPublishers.ofString(CompletionApi.eventJson(event, completionId))).build()
+        return http.sendAsync(req, HttpResponse.BodyHandlers.discarding()).handle { resp, err ->
+            when {
+                err != null -> "failed"
+                resp.statusCode() == 404 || resp.statusCode() == 405 -> { eventsUnsupported = true; "unsupported" }
+                resp.statusCode() in 200..299 -> "sent"
+                else -> "failed"
+            }
+        }
+    }
+}

@@ -1,0 +1,58 @@
+package dev.codefill.core
+
+import java.net.URI
+import java.net.http.HttpClient
+import java.net.http.HttpRequest
+import java.net.http.HttpResponse
+import java.util.concurrent.ExecutionException
+import java.util.concurrent.TimeUnit
+
+/** Against a real codefill server with its real model (tests/extensions/test_jetbrains.py passes the URL). */
+fun liveTests(s: Suite, url: String) {
+    val client = CodefillHttpClient(url)
+
+    s.test("live: a completion for Python code, with an id and text") {
+        val model = client.resolveModel(null).get(10, TimeUnit.SECONDS)
+        val ctx = ContextWindow().build("def fibonacci(n):\n    \n", 22)
+        val c = client.complete(CompletionRequest(model, ctx.prompt, ctx.suffix, "python", "fib.py", "kotlin-live", 24, "multi_line"))
+            .get(60, TimeUnit.SECONDS)
+        check(c.id.startsWith("cmpl-")) { "id ${c.id}" }
+        check(c.text.isNotEmpty()) { "empty completion" }
+        check(c.finishReason == "stop" || c.finishReason == "length") { "finish reason ${c.finishReason}" }
+    }
+    s.test("live: the server's own error message and code") {
+        val e = raises<ExecutionException> {
+            client.complete(CompletionRequest("no-such-model", "x", "", "python", "f.py", "kotlin-live")).get(10, TimeUnit.SECONDS)
+        }
+        val cause = e.cause as CodefillException
+        eq(404, cause.status); eq("model_not_found", cause.code)
+        check(cause.message.orEmpty().contains("no-such-model")) { cause.message!! }
+    }
+    s.test("live: cancelling a long completion stops the server generating") {
+        val model = client.resolveModel(null).get(10, TimeUnit.SECONDS)
+        val before = cancelledCount(url)
+        val f = client.complete(CompletionRequest(model, "1, 2, 3, 4, 5, 6, 7, 8, 9, 10,", "", "text", "n.txt", "kotlin-live", 3000, "raw"))
+        Thread.sleep(500)
+        check(!f.isDone) { "finished before it could be cancelled" }
+        f.cancel(true)
+        var after = before
+        for (i in 0 until 50) {
+            if (after > before) break
+            Thread.sleep(100)
+            after = cancelledCount(url)
+        }
+        check(after > before) { "codefill_completions_cancelled_total stayed at $before" }
+    }
+    s.test("live: events are sent, or the missing endpoint is learnt, never an error") {
+        val r = client.sendEvent("shown", "cmpl-test").get(10, TimeUnit.SECONDS)
+        check(r == "sent" || r == "unsupported") { r }
+    }
+}
+
+private fun cancelledCount(url: String): Double {
+    val body = HttpClient.newHttpClient()
+        .send(HttpRequest.newBuilder(URI.create(CompletionApi.normalizeBaseUrl(url) + "/metrics")).build(), HttpResponse.BodyHandlers.ofString())
+        .body()
+    val line = body.lines().firstOrNull { it.startsWith("codefill_completions_cancelled_total") } ?: return 0.0
+    return line.split(" ")[1].toDouble()
+}
