@@ -23,6 +23,7 @@ Start here:
   codefill serve --model my.gguf      serve your own GGUF model (e.g. Qwen2.5-Coder)
   codefill models list                models codefill knows by name, and FIM families
   codefill models fetch               download the default model ahead of time
+  codefill bench replay --compare     measure keystroke latency against llama-cpp-python's server
 
 Every `serve` option can also be set as an environment variable (CODEFILL_PORT=9000)
 or in a TOML config file (--config codefill.toml, keys as in `serve --help`).
@@ -65,6 +66,21 @@ def _add_models(sub) -> None:
     fam.set_defaults(func=cmd_models_families)
 
 
+def _add_lsp(sub) -> None:
+    p = sub.add_parser("lsp", help="run the language server (LSP) that editors talk to",
+                       description="Run the LSP bridge: editors (Neovim, Emacs, Helix, JetBrains via LSP4IJ) "
+                                   "start it and get completions from a codefill server. Editor settings "
+                                   "(initializationOptions, workspace settings) override these flags.",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--server-url", default="http://127.0.0.1:8000", help="the codefill server")
+    p.add_argument("--api-key", default=None, help="sent as 'Authorization: Bearer KEY' (or CODEFILL_API_KEY)")
+    p.add_argument("--tcp", action="store_true", help="listen on TCP instead of stdio (for debugging)")
+    p.add_argument("--host", default="127.0.0.1", help="TCP interface, with --tcp")
+    p.add_argument("--port", type=int, default=2087, help="TCP port, with --tcp")
+    p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    p.set_defaults(func=cmd_lsp)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="codefill", description=DESCRIPTION,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -72,6 +88,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_serve(sub)
     _add_models(sub)
+    _add_lsp(sub)
+    from .bench.cli import add_bench
+
+    add_bench(sub)
     return parser
 
 
@@ -165,6 +185,13 @@ def cmd_models_families(_: argparse.Namespace) -> int:
         if f.stop_tokens:
             print(f"{'':16} stops on: {' '.join(f.stop_tokens)}")
     return 0
+
+
+def cmd_lsp(args: argparse.Namespace) -> int:
+    from codefill.lsp import run
+
+    return run(server_url=args.server_url, api_key=args.api_key, tcp=args.tcp, host=args.host, port=args.port,
+               log_level=args.log_level)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,37 @@
+"""initialize, initialized and shutdown.
+
+initialize reads the client's `initializationOptions` as settings, the
+position encoding pygls negotiated (positions are counted in it), and the
+workspace folders (paths sent to the server are relative to them).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from lsprotocol import types
+
+log = logging.getLogger("codefill.lsp.lifecycle")
+
+
+def register(server) -> None:
+    @server.feature(types.INITIALIZE)
+    def initialize(ls, params: types.InitializeParams) -> None:
+        ls.documents.encoding = ls.workspace.position_encoding or types.PositionEncodingKind.Utf16
+        ls.roots = [f.uri for f in params.workspace_folders or []]
+        if not ls.roots and params.root_uri:
+            ls.roots = [params.root_uri]
+        client = params.client_info
+        log.info("client %s %s, positions in %s, session %s",
+                 client.name if client else "(unnamed)", (client.version or "") if client else "",
+                 ls.documents.encoding, ls.session.id)
+        ls.update_settings(params.initialization_options, "initializationOptions")
+
+    @server.feature(types.INITIALIZED)
+    async def initialized(ls, params: types.InitializedParams) -> None:
+        await ls.pull_settings()
+
+    @server.feature(types.SHUTDOWN)
+    async def shutdown(ls, params: None) -> None:
+        ls.session.cancel()
+        await ls.api.close()

@@ -1,0 +1,201 @@
+"""The language server: pygls wiring, `initialize`, and the one path every
+completion takes (document -> context -> session -> server -> status).
+
+The LSP methods live one per module (sync.py, inline.py, completion.py,
+configuration.py); this module builds the server from them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+from dataclasses import dataclass
+
+from lsprotocol import types
+from pygls.lsp.server import LanguageServer
+from pygls.protocol import LanguageServerProtocol, lsp_method
+
+from codefill import __version__
+
+from .api import CodefillAPI, ServerProblem
+from .context import CompletionContext, build_context, prewarm_context
+from .documents import Document, DocumentStore
+from .session import Session
+from .settings import SECTION, Settings, merge
+from .status import ServerStatus
+
+log = logging.getLogger("codefill.lsp")
+
+
+class BridgeProtocol(LanguageServerProtocol):
+    """pygls keeps its own copy of every open document; the bridge keeps one
+    that follows LSP line endings (documents.py). Skip pygls's copy so a
+    keystroke is applied once, not twice."""
+
+    @lsp_method(types.TEXT_DOCUMENT_DID_OPEN)
+    def lsp_text_document__did_open(self, params: types.DidOpenTextDocumentParams):
+        if (handler := self.fm.features.get(types.TEXT_DOCUMENT_DID_OPEN)) is not None:
+            yield handler, (params,), None
+
+    @lsp_method(types.TEXT_DOCUMENT_DID_CHANGE)
+    def lsp_text_document__did_change(self, params: types.DidChangeTextDocumentParams):
+        if (handler := self.fm.features.get(types.TEXT_DOCUMENT_DID_CHANGE)) is not None:
+            yield handler, (params,), None
+
+    @lsp_method(types.TEXT_DOCUMENT_DID_CLOSE)
+    def lsp_text_document__did_close(self, params: types.DidCloseTextDocumentParams):
+        if (handler := self.fm.features.get(types.TEXT_DOCUMENT_DID_CLOSE)) is not None:
+            yield handler, (params,), None
+
+
+@dataclass
+class Answer:
+    text: str
+    context: CompletionContext
+    cursor: types.Position
+    line_end: types.Position
+    """Positions as they were when the request came: the document may have changed since."""
+
+
+class CodefillLanguageServer(LanguageServer):
+    def __init__(self, settings: Settings) -> None:
+        super().__init__("codefill", __version__, protocol_cls=BridgeProtocol,
+                         text_document_sync_kind=types.TextDocumentSyncKind.Incremental)
+        self.settings = settings
+        self.documents = DocumentStore()
+        self.session = Session()
+        self.api = CodefillAPI(self.session.id)
+        self.status = ServerStatus(self.show)
+        self.roots: list[str] = []
+        self._background: set[asyncio.Task] = set()
+
+    def show(self, kind: types.MessageType, message: str) -> None:
+        self.window_show_message(types.ShowMessageParams(type=kind, message=message))
+
+    def update_settings(self, raw, source: str) -> None:
+        old = self.settings
+        self.settings, problems = merge(self.settings, raw)
+        for problem in problems:
+            log.warning("%s: %s", source, problem)
+        if problems:
+            self.show(types.MessageType.Warning, f"codefill: {source}: " + "; ".join(problems))
+        if self.settings != old:
+            shown = {k: v for k, v in vars(self.settings).items() if k != "api_key"}
+            log.info("settings from %s: %s (api key %s)", source, shown, "set" if self.settings.api_key else "unset")
+        if (old.server_url, old.api_key) != (self.settings.server_url, self.settings.api_key):
+            # Another server (or key) is a fresh start: its own model, its own outage message.
+            self.api.forget_model()
+            self.status.succeeded()
+
+    async def pull_settings(self) -> None:
+        """Ask the client for the `codefill` section, if it can answer."""
+        workspace = self.client_capabilities.workspace
+        if workspace is None or not workspace.configuration:
+            return
+        request = types.ConfigurationParams(items=[types.ConfigurationItem(section=SECTION)])
+        try:
+            values = await asyncio.wait_for(self.workspace_configuration_async(request), 10)
+        except Exception as exc:  # a client that cannot answer must not stop the bridge
+            log.info("workspace/configuration failed: %s", exc)
+            return
+        if values and values[0] is not None:
+            self.update_settings(values[0], "workspace/configuration")
+
+    async def complete_at(self, uri: str, position: types.Position) -> Answer | None:
+        """The completion at `position`, or None: unknown document, language
+        turned off, superseded by a newer request, or the server failed."""
+        doc = self.documents.get(uri)
+        if doc is None:
+            log.warning("completion asked for %s, which is not open (no didOpen)", uri)
+            return None
+        settings = self.settings
+        if not settings.enabled_for(doc.language_id):
+            log.debug("language %s is not in the languages setting", doc.language_id)
+            return None
+        # Built now, from the text as it is at the request, before any await.
+        offset = doc.offset_at(position)
+        ctx = build_context(self.documents, doc, offset, self.roots)
+        cursor, line_end = doc.position_at(offset), doc.position_at(offset + len(ctx.line_suffix))
+
+        async def ask() -> str | None:
+            try:
+                completion = await self.api.complete(ctx, settings)
+            except ServerProblem as problem:
+                self.status.failed(problem)
+                return None
+            self.status.succeeded()
+            log.debug("%s:%d:%d -> %r (%s)", ctx.filepath, position.line, position.character,
+                      completion.text, completion.finish_reason)
+            return completion.text
+
+        text = await self.session.latest(ask, debounce_s=settings.debounce_ms / 1000)
+        if not text:
+            return None
+        return Answer(text, ctx, cursor, line_end)
+
+    def prewarm(self, doc: Document) -> None:
+        """Have the server read the start of a just-opened file into its KV
+        cache (max_tokens 0: no generation), so the first completion in it
+        does not pay for the whole prompt."""
+        settings = self.settings
+        if not settings.prewarm or not settings.enabled_for(doc.language_id) or not doc.text.strip():
+            return
+        ctx = prewarm_context(doc, self.roots)
+
+        async def warm() -> None:
+            try:
+                await self.api.complete(ctx, settings, max_tokens=0)
+            except ServerProblem as problem:
+                self.status.failed(problem)
+                return
+            self.status.succeeded()
+            log.debug("pre-warmed %s (%d characters)", ctx.filepath, len(ctx.prefix))
+
+        task = asyncio.ensure_future(self.session.latest(warm))
+        # The event loop holds tasks weakly: keep this one until it is done.
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+
+def create_server(settings: Settings | None = None) -> CodefillLanguageServer:
+    from . import completion, configuration, inline, lifecycle, sync
+
+    server = CodefillLanguageServer(settings or Settings())
+    for feature in (lifecycle, configuration, sync, inline, completion):
+        feature.register(server)
+    return server
+
+
+def serve(settings: Settings, *, tcp: bool = False, host: str = "127.0.0.1", port: int = 2087,
+          log_level: str = "info") -> None:
+    """Run the bridge on stdio (what editors start) or TCP (for debugging)."""
+    from .logs import setup_logging
+
+    server = create_server(settings)
+    setup_logging(server, log_level)
+    if tcp:
+        log.info("codefill LSP bridge %s listening on %s:%d, server %s", __version__, host, port,
+                 settings.server_url)
+        server.start_tcp(host, port)
+        return
+    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    # stdout carries the protocol only: anything printed by mistake goes to stderr.
+    sys.stdout = sys.stderr
+    log.info("codefill LSP bridge %s on stdio, server %s, session %s", __version__, settings.server_url,
+             server.session.id)
+    server.start_io(stdin, stdout)
+
+
+def run(*, server_url: str, api_key: str | None = None, tcp: bool = False, host: str = "127.0.0.1",
+        port: int = 2087, log_level: str = "info") -> int:
+    """`codefill lsp`: settings from its flags (the API key also from
+    CODEFILL_API_KEY, which keeps it out of process listings), then serve."""
+    settings, problems = merge(Settings(), {"serverUrl": server_url,
+                                            "apiKey": api_key or os.environ.get("CODEFILL_API_KEY")})
+    if problems:
+        print("codefill lsp: error: " + "; ".join(problems), file=sys.stderr)
+        return 2
+    serve(settings, tcp=tcp, host=host, port=port, log_level=log_level)
+    return 0

@@ -1,0 +1,84 @@
+"""textDocument/inlineCompletion and textDocument/completion end to end: the
+bridge as a subprocess, a real LSP client over stdio, the live server with
+the real default model."""
+
+from __future__ import annotations
+
+import pytest
+from bridge_helpers import inline_at, metric, open_document, server_completion
+from lsprotocol import types
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+CODE = "import math\n\ndef area(radius):\n    return \n\n\nprint(area(2.0))\n"
+CURSOR = (3, len("    return "))
+PREFIX = "import math\n\ndef area(radius):\n    return "
+SUFFIX = "\n\n\nprint(area(2.0))\n"
+
+
+async def test_capabilities(bridge):
+    caps = bridge.initialize_result.capabilities
+    assert caps.inline_completion_provider is not None
+    assert caps.completion_provider is not None and "." in caps.completion_provider.trigger_characters
+    sync = caps.text_document_sync
+    assert sync.change == types.TextDocumentSyncKind.Incremental and sync.open_close
+    assert bridge.initialize_result.server_info.name == "codefill"
+
+
+async def test_inline_completion_is_the_servers_completion_at_the_cursor(bridge, live_server):
+    uri = open_document(bridge, "area.py", CODE)
+    result = await inline_at(bridge, uri, *CURSOR)
+    expected = server_completion(live_server, PREFIX, SUFFIX)
+    assert expected.strip(), "the model should continue `return` with something"
+    assert isinstance(result, types.InlineCompletionList) and len(result.items) == 1
+    item = result.items[0]
+    # Same prompt and suffix as asked directly, so the same (deterministic) text.
+    assert item.insert_text == expected
+    assert item.range == types.Range(types.Position(*CURSOR), types.Position(*CURSOR))
+
+
+async def test_mid_line_item_replaces_the_rest_of_the_line_with_completion_plus_rest(bridge, live_server):
+    code = "def total(prices):\n    return sum(\n"
+    uri = open_document(bridge, "total.py", code.replace("sum(\n", "sum()\n"))
+    result = await inline_at(bridge, uri, 1, len("    return sum("))
+    expected = server_completion(live_server, "def total(prices):\n    return sum(", ")\n")
+    if not expected:
+        pytest.skip("the model had nothing to say here")
+    item = result.items[0]
+    assert item.insert_text == expected + ")"
+    assert item.range == types.Range(types.Position(1, 15), types.Position(1, 16))
+
+
+async def test_completion_item_for_clients_without_inline_completion(bridge, live_server):
+    code = "def greet(name):\n    message = f'Hello, {name}'\n    ret\n"
+    uri = open_document(bridge, "greet.py", code)
+    result = await bridge.text_document_completion_async(types.CompletionParams(
+        text_document=types.TextDocumentIdentifier(uri=uri), position=types.Position(2, 7)))
+    expected = server_completion(live_server, code[: code.index("ret\n") + 3], "\n")
+    assert isinstance(result, types.CompletionList) and result.is_incomplete
+    assert len(result.items) == 1
+    item = result.items[0]
+    # The edit starts at the word being typed and puts it back in front.
+    assert item.text_edit.range == types.Range(types.Position(2, 4), types.Position(2, 7))
+    assert item.text_edit.new_text == "ret" + expected
+    assert item.filter_text.startswith("ret")
+    assert item.label.startswith("ret")
+
+
+async def test_a_language_that_is_turned_off_gets_nothing_and_costs_nothing(bridge, live_server):
+    uri = open_document(bridge, "notes.md", "# Notes\n\nThe plan is to ", "markdown")
+    bridge.workspace_did_change_configuration(types.DidChangeConfigurationParams(
+        settings={"codefill": {"languages": ["python"]}}))
+    before = metric(live_server.url, "codefill_http_requests_total")
+    result = await inline_at(bridge, uri, 2, len("The plan is to "))
+    assert not result.items
+    assert metric(live_server.url, "codefill_http_requests_total") == before + 1  # just the /metrics call
+    bridge.workspace_did_change_configuration(types.DidChangeConfigurationParams(
+        settings={"codefill": {"languages": ["*"]}}))
+    result = await inline_at(bridge, uri, 2, len("The plan is to "))
+    assert metric(live_server.url, "codefill_http_requests_total") > before + 2
+
+
+async def test_a_document_that_was_never_opened_gets_an_empty_answer(bridge):
+    result = await inline_at(bridge, "file:///project/never-opened.py", 0, 0)
+    assert not result.items

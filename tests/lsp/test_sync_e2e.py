@@ -1,0 +1,63 @@
+"""textDocument/didOpen, didChange (incremental and full) and didClose end to
+end: after a scripted editing session the bridge's text is the editor's, and
+completions are built from it."""
+
+from __future__ import annotations
+
+import pytest
+from bridge_helpers import Editor, inline_at, lsp_position, server_completion
+from lsprotocol import types
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+
+async def test_scripted_editing_session(bridge, live_server):
+    ed = Editor(bridge, "session.py", "import sys\n\n")
+    # Typing, one character per didChange, as editors send it.
+    end = ed.type(len(ed.text), "def fibonacci(n):\n    ")
+    end = ed.type(end, "if n < 2:\n        return n\n")
+    # Backspace three times.
+    for _ in range(3):
+        ed.change([(end - 1, end, "")])
+        end -= 1
+    # Paste a block in the middle of the file.
+    ed.change([(len("import sys\n"), len("import sys\n"), "import os\nfrom math import sqrt\n")])
+    # Replace a selection that spans lines.
+    start = ed.text.index("os\nfrom")
+    ed.change([(start, start + len("os\nfrom math"), "re\nfrom cmath")])
+    # Characters outside the BMP take two UTF-16 units: positions after them must still line up.
+    end = len(ed.text)
+    end = ed.type(end, "\nGREETING = '😀 hi'\n")
+    smile = ed.text.index("😀")
+    ed.change([(smile + 1, smile + 1, "!"), (smile + 5, smile + 5, " there")])
+    # Several changes in one notification, each relative to the text the previous left.
+    ed.change([(0, 0, "#!/usr/bin/env python\n"), (0, 2, "# "), (len(ed.text), len(ed.text), "\n")])
+    # Windows line endings arriving in a paste.
+    ed.change([(len(ed.text), len(ed.text), "x = 1\r\ny = 2\r\n")])
+    mid = ed.text.index("y = 2")
+    ed.change([(mid, mid + 1, "why")])
+    copy = await ed.bridge_copy()
+    assert copy.text == ed.text
+    assert copy.version == ed.version
+
+    # A full-document change, then incremental ones again.
+    ed.replace_all("def square(x):\n    return x * x\n\n\ndef cube(x):\n    return \n")
+    cursor = ed.type(len(ed.text) - 1, "x *")
+    ed.change([(cursor - 1, cursor, "")])  # and backspace the "*"
+    cursor -= 1
+    assert (await ed.bridge_copy()).text == ed.text
+
+    # A completion at the cursor is built from that text.
+    pos = lsp_position(ed.text, cursor)
+    result = await inline_at(bridge, ed.uri, pos.line, pos.character)
+    expected = server_completion(live_server, ed.text[:cursor], ed.text[cursor:])
+    assert [item.insert_text for item in result.items] == ([expected] if expected else [])
+
+
+async def test_close_forgets_the_document(bridge):
+    ed = Editor(bridge, "closed.py", "x = 1\n")
+    assert (await ed.bridge_copy()).text == "x = 1\n"
+    bridge.text_document_did_close(types.DidCloseTextDocumentParams(
+        text_document=types.TextDocumentIdentifier(uri=ed.uri)))
+    assert await ed.bridge_copy() is None
+    assert not (await inline_at(bridge, ed.uri, 0, 5)).items
