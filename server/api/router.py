@@ -20,14 +20,17 @@ T = TypeVar("T")
 _ERRORS = {code: {"model": ErrorResponse} for code in (400, 404, 413, 503)}
 
 
-async def _cancel_on_disconnect(request: Request, work: Awaitable[T]) -> T:
-    """Run `work`, cancelling it if the client hangs up before it is done."""
+async def _cancel_on_disconnect(request: Request, work: Awaitable[T]) -> T | None:
+    """Run `work`, cancelling it if the client hangs up before it is done
+    (then None: there is nobody to answer)."""
     task = asyncio.ensure_future(work)
+    left = asyncio.Event()
 
     async def watch() -> None:
         while True:
             message = await request.receive()
             if message["type"] == "http.disconnect":
+                left.set()
                 task.cancel()
                 request.app.state.metrics.cancelled.inc()
                 return
@@ -35,6 +38,10 @@ async def _cancel_on_disconnect(request: Request, work: Awaitable[T]) -> T:
     watcher = asyncio.create_task(watch())
     try:
         return await task
+    except asyncio.CancelledError:
+        if left.is_set():
+            return None
+        raise
     finally:
         watcher.cancel()
 
@@ -58,6 +65,8 @@ async def create_completion(body: CompletionRequest, request: Request):
         return EventSourceResponse(counted(), sep="\n", ping=15,
                                    headers={"X-Request-Id": request_id} if request_id else None)
     completion = await _cancel_on_disconnect(request, service.complete(body))
+    if completion is None:
+        return Response(status_code=499)  # nginx's "client closed request"; nobody reads it
     return JSONResponse(completion.model_dump(exclude_none=False),
                         headers={"X-Request-Id": request_id} if request_id else None)
 

@@ -143,7 +143,7 @@ def test_huge_prompt_is_trimmed_and_answered(client, live_server):
     started = time.monotonic()
     r = client.completions.create(model=live_server.model, prompt=huge, suffix="\n", max_tokens=8)
     assert r.usage.prompt_tokens <= 4096 - 8
-    assert time.monotonic() - started < 60
+    assert time.monotonic() - started < 120  # ~15 s of prefill on 2 idle cores; bounded, never a hang
 
 
 def test_body_over_the_limit_is_413(live_server):
@@ -223,3 +223,8 @@ async def test_ten_concurrent_requests_all_complete_and_health_stays_up(aclient,
         asyncio.gather(*(one(p, i % 2 == 0) for i, p in enumerate(prompts))), health_latencies())
     assert len(results) == 10 and all(isinstance(t, str) for t in results)
     assert max(latencies) < 0.5, latencies
+
+
+def test_server_logged_no_tracebacks(live_server):
+    """Everything above (bad input, disconnects, trimming) was handled, not crashed through."""
+    assert "Traceback" not in live_server.log()
