@@ -23,6 +23,7 @@ Start here:
   codefill serve --model my.gguf      serve your own GGUF model (e.g. Qwen2.5-Coder)
   codefill models list                models codefill knows by name, and FIM families
   codefill models fetch               download the default model ahead of time
+  codefill bench replay --compare     measure keystroke latency against llama-cpp-python's server
 
 Every `serve` option can also be set as an environment variable (CODEFILL_PORT=9000)
 or in a TOML config file (--config codefill.toml, keys as in `serve --help`).
@@ -88,6 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_serve(sub)
     _add_models(sub)
     _add_lsp(sub)
+    from .bench.cli import add_bench
+
+    add_bench(sub)
     return parser
 
 

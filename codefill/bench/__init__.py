@@ -1,0 +1,1 @@
+"""Benchmarks: commands that print numbers (see docs/BENCHMARKS.md)."""

@@ -1,0 +1,108 @@
+"""`codefill bench ...` commands."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+
+import httpx
+
+from .replay import RunConfig, format_table, run
+from .workload import DEFAULT_FILES, build_workload
+
+
+def add_bench(sub) -> None:
+    p = sub.add_parser("bench", help="benchmarks that print numbers",
+                       description="Benchmarks. Numbers and commands are kept in docs/BENCHMARKS.md.")
+    bsub = p.add_subparsers(dest="bench_cmd", required=True, metavar="BENCHMARK")
+    r = bsub.add_parser("replay", help="simulated developers typing real code, asking at every word",
+                        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+                        description="Typists replay files of the Python standard library word by word and ask "
+                                    "for the rest of the line at each word. Prints latency percentiles, "
+                                    "exact match of the rest of the line, abandoned requests and throughput.")
+    r.add_argument("--url", default="http://127.0.0.1:8000", help="OpenAI-compatible server (base URL)")
+    r.add_argument("--model", help="model id to request (default: the server's first model)")
+    r.add_argument("--compare", action="store_true",
+                   help="start codefill and llama-cpp-python's server on the same model and run both, "
+                        "alternating, in this one invocation (ignores --url)")
+    r.add_argument("--model-file", default="default", help="model for --compare (path or catalogue name)")
+    r.add_argument("--typists", type=int, default=1)
+    r.add_argument("--open-loop", action="store_true",
+                   help="type a word every --interval seconds, abandoning requests still running")
+    r.add_argument("--interval", type=float, default=0.25, help="seconds between words in open loop")
+    r.add_argument("--no-suffix", action="store_true", help="send only the prefix")
+    r.add_argument("--files", default=",".join(DEFAULT_FILES), help="standard-library files to type")
+    r.add_argument("--places", type=int, default=2, help="places per file")
+    r.add_argument("--lines", type=int, default=3, help="consecutive lines typed at each place")
+    r.add_argument("--max-tokens", type=int, default=32)
+    r.add_argument("--rounds", type=int, default=1, help="repetitions (with --compare: A, B, A, B, ...)")
+    r.add_argument("--seed", type=int, default=0, help="chooses the places")
+    r.add_argument("--json", action="store_true", help="print results as JSON on stdout")
+    r.set_defaults(func=cmd_replay)
+
+
+def _config(args, url: str, model: str, label: str, with_suffix: bool) -> RunConfig:
+    return RunConfig(url=url, model=model, typists=args.typists, open_loop=args.open_loop, interval=args.interval,
+                     with_suffix=with_suffix, max_tokens=args.max_tokens, label=label)
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    workload = build_workload(tuple(f for f in args.files.split(",") if f), places=args.places,
+                              lines_per_place=args.lines, seed=args.seed)
+    strokes = sum(len(p.keystrokes) for p in workload)
+    mode = f"open loop, a word every {args.interval}s" if args.open_loop else "closed loop"
+    print(f"replay: {len(workload)} places, {strokes} keystrokes, {args.typists} typist(s), {mode}",
+          file=sys.stderr)
+    if args.compare:
+        summaries = _compare(args, workload)
+    else:
+        model = args.model or httpx.get(args.url + "/v1/models").json()["data"][0]["id"]
+        summaries = []
+        for i in range(args.rounds):
+            cfg = _config(args, args.url, model, f"{args.url} #{i + 1}", not args.no_suffix)
+            summaries.append(asyncio.run(run(cfg, workload)).summary())
+    if args.json:
+        print(json.dumps(summaries, indent=2))
+    else:
+        print(format_table(summaries))
+        if args.compare:
+            print(_ratios(summaries))
+    return 0
+
+
+def _compare(args, workload) -> list[dict]:
+    from codefill.models.store import resolve_model
+
+    from .servers import start_codefill, start_llama_cpp_server
+
+    path = str(resolve_model(args.model_file))
+    servers = [start_codefill(path), start_llama_cpp_server(path)]
+    print("note: llama-cpp-python's server is sent no suffix (its FIM path needs FIM tokens this model lacks)",
+          file=sys.stderr)
+    summaries = []
+    try:
+        for i in range(args.rounds):
+            for s in servers:
+                with_suffix = not args.no_suffix and s.label == "codefill"
+                cfg = _config(args, s.url, s.model, f"{s.label} #{i + 1}", with_suffix)
+                summaries.append(asyncio.run(run(cfg, workload)).summary())
+    finally:
+        for s in servers:
+            s.stop()
+    return summaries
+
+
+def _ratios(summaries: list[dict]) -> str:
+    def median(label: str, key: str):
+        values = [s[key] for s in summaries if s["label"].startswith(label) and s[key] is not None]
+        return statistics.median(values) if values else None
+
+    lines = []
+    for key in ("p50_ms", "p90_ms", "p99_ms"):
+        a, b = median("codefill", key), median("llama-cpp-python", key)
+        if a and b:
+            lines.append(f"{key}: codefill {a} ms, llama-cpp-python {b} ms -> {b / a:.2f}x")
+    return "\n".join(lines)

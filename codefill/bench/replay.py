@@ -1,0 +1,157 @@
+"""`codefill bench replay`: typists replaying real code against a completion server.
+
+Closed loop: each typist waits for its answer before the next word.
+Open loop: each typist types a word every `interval` seconds and abandons a
+request still running when the next is due, as editors do (the HTTP request
+is closed, which a server can notice and stop working for).
+
+Latency is measured on the client, from sending the request to having the
+whole answer. Exact match compares the answer with the true rest of the line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+
+import httpx
+
+from .workload import Keystroke, Place
+
+
+@dataclass
+class RunConfig:
+    url: str  # base URL, e.g. http://127.0.0.1:8000
+    model: str
+    typists: int = 1
+    open_loop: bool = False
+    interval: float = 0.25
+    with_suffix: bool = True
+    max_tokens: int = 32
+    label: str = ""
+
+
+@dataclass
+class Result:
+    label: str
+    requests: int = 0
+    completed: int = 0
+    abandoned: int = 0
+    errors: int = 0
+    exact: int = 0
+    latencies: list[float] = field(default_factory=list)
+    wall: float = 0.0
+
+    def summary(self) -> dict:
+        lat = sorted(self.latencies)
+
+        def pct(p: float) -> float | None:
+            if not lat:
+                return None
+            return lat[min(len(lat) - 1, int(round(p / 100 * (len(lat) - 1))))]
+
+        return {
+            "label": self.label,
+            "requests": self.requests,
+            "completed": self.completed,
+            "abandoned": self.abandoned,
+            "errors": self.errors,
+            "p50_ms": _ms(pct(50)),
+            "p90_ms": _ms(pct(90)),
+            "p99_ms": _ms(pct(99)),
+            "mean_ms": _ms(statistics.fmean(lat)) if lat else None,
+            "exact_match": round(self.exact / self.completed, 4) if self.completed else None,
+            "throughput_rps": round(self.completed / self.wall, 2) if self.wall else None,
+            "wall_s": round(self.wall, 1),
+        }
+
+
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds * 1000, 1)
+
+
+def _body(cfg: RunConfig, stroke: Keystroke, typist: int) -> dict:
+    body = {
+        "model": cfg.model,
+        "prompt": stroke.prefix,
+        "max_tokens": cfg.max_tokens,
+        "temperature": 0,
+        "stop": ["\n"],
+        "user": f"typist-{typist}",
+    }
+    if cfg.with_suffix:
+        body["suffix"] = stroke.suffix
+    return body
+
+
+async def _ask(client: httpx.AsyncClient, cfg: RunConfig, stroke: Keystroke, typist: int, res: Result) -> None:
+    res.requests += 1
+    started = time.monotonic()
+    try:
+        r = await client.post(cfg.url + "/v1/completions", json=_body(cfg, stroke, typist))
+    except asyncio.CancelledError:
+        res.abandoned += 1
+        raise
+    except httpx.HTTPError:
+        res.errors += 1
+        return
+    if r.status_code != 200:
+        res.errors += 1
+        return
+    res.latencies.append(time.monotonic() - started)
+    res.completed += 1
+    if r.json()["choices"][0]["text"].strip() == stroke.expected.strip():
+        res.exact += 1
+
+
+async def _typist(cfg: RunConfig, places: list[Place], typist: int, res: Result, progress) -> None:
+    limits = httpx.Limits(max_connections=4)
+    async with httpx.AsyncClient(timeout=120, limits=limits) as client:
+        for place in places:
+            if not cfg.open_loop:
+                for stroke in place.keystrokes:
+                    await _ask(client, cfg, stroke, typist, res)
+                    progress()
+                continue
+            pending: asyncio.Task | None = None
+            for stroke in place.keystrokes:
+                if pending is not None and not pending.done():
+                    pending.cancel()  # the next word is typed: this answer is no longer wanted
+                pending = asyncio.create_task(_ask(client, cfg, stroke, typist, res))
+                progress()
+                await asyncio.sleep(cfg.interval)
+            if pending is not None:
+                await asyncio.gather(pending, return_exceptions=True)
+
+
+async def run(cfg: RunConfig, workload: list[Place], *, show_progress: bool = True) -> Result:
+    res = Result(cfg.label or cfg.url)
+    total = sum(len(p.keystrokes) for p in workload)
+    done = 0
+
+    def progress() -> None:
+        nonlocal done
+        done += 1
+        if show_progress and (done % 10 == 0 or done == total):
+            print(f"\r  {res.label}: {done}/{total} keystrokes", end="", file=sys.stderr, flush=True)
+
+    shares = [workload[i :: cfg.typists] for i in range(cfg.typists)]
+    started = time.monotonic()
+    await asyncio.gather(*(_typist(cfg, share, i, res, progress) for i, share in enumerate(shares)))
+    res.wall = time.monotonic() - started
+    if show_progress:
+        print(file=sys.stderr)
+    return res
+
+
+def format_table(summaries: list[dict]) -> str:
+    cols = ["label", "requests", "completed", "abandoned", "errors", "p50_ms", "p90_ms", "p99_ms",
+            "exact_match", "throughput_rps", "wall_s"]
+    rows = [cols] + [[("-" if s[c] is None else str(s[c])) for c in cols] for s in summaries]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(cols))]
+    return "\n".join("  ".join(v.rjust(w) if i else v.ljust(w) for i, (v, w) in enumerate(zip(r, widths)))
+                     for r in rows)
+

@@ -1,0 +1,56 @@
+"""The replay benchmark, on a tiny workload, against real servers."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from codefill.bench.workload import LINES_AFTER, LINES_BEFORE, build_workload
+
+pytestmark = pytest.mark.integration
+
+
+def test_workload_is_fixed_and_shaped_like_an_editor_window():
+    a = build_workload(("textwrap.py",), places=2, lines_per_place=2, seed=3)
+    b = build_workload(("textwrap.py",), places=2, lines_per_place=2, seed=3)
+    assert a == b and len(a) == 2
+    strokes = a[0].keystrokes
+    assert len(strokes) > 3
+    for s in strokes:
+        assert len(s.prefix.split("\n")) <= LINES_BEFORE + 1
+        assert len(s.suffix.split("\n")) <= LINES_AFTER + 1
+        assert s.expected and not s.expected.endswith(" ")
+    # Typing inside one line keeps the window's head: only the cursor's line grows.
+    same_line = [s for s in strokes if s.place == strokes[0].place]
+    heads = {s.prefix.rsplit("\n", 1)[0] for s in same_line}
+    assert len(heads) == 1
+
+
+def bench(*args):
+    out = subprocess.run([sys.executable, "-m", "codefill.cli", "bench", "replay", "--files", "textwrap.py",
+                          "--places", "1", "--lines", "1", "--json", *args],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+def test_closed_loop_against_live_server(live_server):
+    [result] = bench("--url", live_server.url)
+    assert result["requests"] == result["completed"] > 0
+    assert result["abandoned"] == 0 and result["errors"] == 0
+    assert result["p50_ms"] <= result["p90_ms"] <= result["p99_ms"]
+    assert 0 <= result["exact_match"] <= 1
+
+
+def test_open_loop_abandons_what_is_late(live_server):
+    [result] = bench("--url", live_server.url, "--open-loop", "--interval", "0.001", "--typists", "2")
+    assert result["requests"] > 0
+    assert result["abandoned"] > 0  # a word every millisecond: most answers come too late
+    assert result["completed"] + result["abandoned"] + result["errors"] == result["requests"]
+
+
+def test_compare_runs_both_servers():
+    results = bench("--compare")
+    assert [r["label"] for r in results] == ["codefill #1", "llama-cpp-python #1"]
+    assert all(r["completed"] == r["requests"] > 0 for r in results)
