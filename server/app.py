@@ -18,6 +18,7 @@ from .api.router import router
 from .api.serving import CompletionService
 from .engines.base import Engine
 from .metrics import Metrics
+from .playground import mount_playground
 
 log = logging.getLogger("codefill.server")
 
@@ -132,4 +133,5 @@ def create_app(engine: Engine, *, served_names: list[str], max_body_bytes: int =
     app.include_router(router)
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
     app.add_middleware(RequestMetrics, metrics=metrics)
+    mount_playground(app)
     return app

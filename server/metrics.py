@@ -31,6 +31,8 @@ class Metrics:
         self.cached_tokens = Counter("codefill_prompt_tokens_cached_total",
                                      "Prompt tokens reused from the KV cache instead of recomputed", registry=r)
         self.completion_tokens = Counter("codefill_completion_tokens_total", "Tokens generated", registry=r)
+        self.superseded = Counter("codefill_completions_superseded_total",
+                                  "Completions stopped because a newer request of the same session came", registry=r)
         self.cancelled = Counter("codefill_completions_cancelled_total",
                                  "Completions stopped because the client went away", registry=r)
 

@@ -26,6 +26,7 @@ _TYPES = {
     403: "permission_error",
     404: "not_found_error",
     405: "invalid_request_error",
+    409: "conflict_error",
     413: "invalid_request_error",
     429: "rate_limit_error",
     500: "server_error",
@@ -122,7 +123,7 @@ def install_error_handlers(app: FastAPI) -> None:
         if exc.status_code == 400 and message == "There was an error parsing the body":
             message, code = "The request body could not be read as JSON text (is it UTF-8?).", "invalid_json"
         elif exc.status_code == 404 and message == "Not Found":
-            message = "No such endpoint. This server serves /v1/completions, /v1/models, /health, /ready."
+            message = "No such endpoint. This server serves /v1/completions, /v1/models, /health, /ready, /metrics, /docs and /playground."
         elif exc.status_code == 405:
             message = "Method not allowed for this endpoint."
         else:

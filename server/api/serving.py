@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from codefill.models.families import FimFamily, get_family
 
-from ..engines.base import Engine, GenerationRequest, GenerationResult, SamplingParams
+from ..engines.base import Engine, GenerationRequest, GenerationResult, SamplingParams, Superseded
 from ..metrics import Metrics
 from ..postprocess import Cursor, build_pipeline, model_prefix, resolve_mode
 from ..prompt import BuiltPrompt, build_prompt
@@ -72,6 +72,7 @@ class CompletionService:
         self.default_temperature = default_temperature
         self.metrics = metrics
         self._family = family
+        self._reported_fields: set[str] = set()
 
     @property
     def family(self) -> FimFamily:
@@ -87,7 +88,11 @@ class CompletionService:
             raise APIError(404, f"The model '{req.model}' does not exist. This server serves: "
                            f"{', '.join(self.served_names)}.", param="model", code="model_not_found")
         if req.extra_fields:
-            log.info("ignoring unknown request fields: %s", ", ".join(req.extra_fields))
+            fields = ", ".join(req.extra_fields)
+            # Editors send the same extra fields on every keystroke: say it once per kind.
+            level = logging.DEBUG if fields in self._reported_fields else logging.INFO
+            self._reported_fields.add(fields)
+            log.log(level, "ignoring unknown request fields: %s", fields)
         if req.echo and req.logprobs is not None:
             raise APIError(400, "echo together with logprobs is not supported: prompt tokens are not scored.",
                            param="logprobs", code="unsupported_parameter")
@@ -149,7 +154,7 @@ class CompletionService:
             seed=None if req.seed is None else req.seed + choice.index,
         )
         gen = GenerationRequest(built.tokens, max_tokens, sampling, top_logprobs=req.logprobs,
-                                request_id=request_id)
+                                request_id=request_id, session=req.user)
         offset = 0
         if req.echo:
             offset = len(prompt.text)
@@ -167,6 +172,10 @@ class CompletionService:
                     yield _Delta(choice.index, text, lp)
                 if pipeline.done:
                     break
+        except Superseded as exc:
+            self.metrics.superseded.inc()
+            raise APIError(409, f"This request was {exc}: an editor only needs the answer to its latest keystroke.",
+                           code="superseded") from None
         finally:
             await stream.aclose()
         tail = pipeline.finish()

@@ -37,6 +37,9 @@ class GenerationRequest:
     top_logprobs: int | None = None
     # Identifies the request in logs and metrics.
     request_id: str = ""
+    # The editor session (OpenAI `user`): the engine keeps each session's
+    # cached state, and a newer request of a session supersedes an older one.
+    session: str | None = None
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,10 @@ class GenerationResult:
     # Prompt tokens whose KV state was reused instead of recomputed.
     cached_prompt_tokens: int = 0
     finish_reason: Literal["stop", "length", "cancelled"] | None = None
+
+
+class Superseded(Exception):
+    """A newer request of the same session took this one's place."""
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import codecs
+import ctypes
 import logging
 import math
 import os
@@ -22,11 +23,12 @@ import queue
 import random
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .base import GeneratedToken, GenerationRequest, GenerationResult, ModelInfo
+from .base import GeneratedToken, GenerationRequest, GenerationResult, ModelInfo, Superseded
 
 log = logging.getLogger("codefill.engine.llama_cpp")
 
@@ -40,12 +42,57 @@ class _Job:
     loop: asyncio.AbstractEventLoop
     out: asyncio.Queue
     cancelled: threading.Event = field(default_factory=threading.Event)
+    superseded: bool = False
 
     def emit(self, item) -> None:
         try:
             self.loop.call_soon_threadsafe(self.out.put_nowait, item)
         except RuntimeError:  # event loop closed: nobody is listening any more
             self.cancelled.set()
+
+
+@dataclass
+class _SavedSession:
+    tokens: list[int]
+    kv: bytes  # llama.cpp's state of sequence 0: the KV cells of `tokens`
+
+
+class _SessionStates:
+    """Each idle editor session's KV state, least recently used evicted first
+    once they take more than `max_bytes` together."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._states: OrderedDict[str, _SavedSession] = OrderedDict()
+        self.bytes = 0
+
+    def __len__(self) -> int:
+        return len(self._states)
+
+    def take(self, session: str) -> _SavedSession | None:
+        state = self._states.pop(session, None)
+        if state is not None:
+            self.bytes -= len(state.kv)
+        return state
+
+    def put(self, session: str, state: _SavedSession) -> None:
+        self.take(session)
+        if len(state.kv) > self.max_bytes:
+            return
+        self._states[session] = state
+        self.bytes += len(state.kv)
+        while self.bytes > self.max_bytes:
+            _, evicted = self._states.popitem(last=False)
+            self.bytes -= len(evicted.kv)
+
+
+def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n
 
 
 class LlamaCppEngine:
@@ -58,6 +105,7 @@ class LlamaCppEngine:
         n_threads: int | None = None,
         n_batch: int = 256,
         family: str | None = None,
+        session_cache_bytes: int = 512 * 1024 * 1024,
     ) -> None:
         self._path = Path(model_path)
         self._model_id = model_id
@@ -70,6 +118,11 @@ class LlamaCppEngine:
         self._jobs: queue.Queue[_Job | None] = queue.Queue()
         self._worker: threading.Thread | None = None
         self._eog_ids: frozenset[int] = frozenset()
+        # Worker thread only: whose tokens the context holds, and the others' saved states.
+        self._active_session: str | None = None
+        self._sessions = _SessionStates(session_cache_bytes)
+        # Event loop only: the newest job of each session.
+        self._latest: dict[str, _Job] = {}
 
     # -- lifecycle -----------------------------------------------------------
 
@@ -165,11 +218,20 @@ class LlamaCppEngine:
         if not self.ready:
             raise RuntimeError("the model is still loading")
         job = _Job(request, result, asyncio.get_running_loop(), asyncio.Queue())
+        session = request.session
+        if session is not None:
+            older = self._latest.get(session)
+            if older is not None:
+                older.superseded = True
+                older.cancelled.set()
+            self._latest[session] = job
         self._jobs.put(job)
         try:
             while True:
                 item = await job.out.get()
                 if item is _DONE:
+                    if job.superseded:
+                        raise Superseded(f"superseded by a newer request of session {session!r}")
                     return
                 if isinstance(item, BaseException):
                     raise item
@@ -178,6 +240,8 @@ class LlamaCppEngine:
             # Runs when the consumer stops early too (aclose, task cancelled):
             # the worker sees the flag before its next token.
             job.cancelled.set()
+            if session is not None and self._latest.get(session) is job:
+                del self._latest[session]
 
     def _work(self) -> None:
         while True:
@@ -215,12 +279,51 @@ class LlamaCppEngine:
             llm.eval(tokens[start : start + self._n_batch])
         return True
 
+    def _switch_session(self, session: str | None, tokens: list[int]) -> None:
+        """Put the context's state aside for its session and bring back the
+        new session's, so two people typing do not evict each other. The
+        context keeps what it holds when that serves the prompt better (two
+        sessions in the same file)."""
+        if session == self._active_session:
+            return
+        llm = self._llm
+        saved = self._sessions.take(session) if session is not None else None
+        current = llm.input_ids[: llm.n_tokens].tolist()
+        if self._active_session is not None and current:
+            self._sessions.put(self._active_session, self._save_kv(current))
+        if saved is not None and _common_prefix(saved.tokens, tokens) > _common_prefix(current, tokens):
+            self._restore_kv(saved)
+        self._active_session = session
+
+    def _save_kv(self, tokens: list[int]) -> _SavedSession:
+        import llama_cpp
+
+        ctx = self._llm._ctx.ctx
+        size = llama_cpp.llama_state_seq_get_size(ctx, 0)
+        buf = (ctypes.c_uint8 * size)()
+        written = llama_cpp.llama_state_seq_get_data(ctx, buf, size, 0)
+        return _SavedSession(tokens, bytes(buf)[:written])
+
+    def _restore_kv(self, saved: _SavedSession) -> None:
+        import llama_cpp
+
+        llm = self._llm
+        llm._ctx.kv_cache_seq_rm(-1, 0, -1)  # set_data adds cells; the old ones must go first
+        buf = (ctypes.c_uint8 * len(saved.kv)).from_buffer_copy(saved.kv)
+        if llama_cpp.llama_state_seq_set_data(llm._ctx.ctx, buf, len(saved.kv), 0) == 0:
+            log.warning("could not restore a session's KV state; recomputing it")
+            llm.n_tokens = 0
+            return
+        llm.input_ids[: len(saved.tokens)] = saved.tokens
+        llm.n_tokens = len(saved.tokens)
+
     def _run(self, job: _Job) -> None:
         llm = self._llm
         req = job.request
         result = job.result
         tokens = list(req.prompt_tokens)
         result.prompt_tokens = len(tokens)
+        self._switch_session(req.session, tokens)
         if not self._prefill(job, tokens):
             result.finish_reason = "cancelled"
             return

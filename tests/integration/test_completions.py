@@ -181,7 +181,7 @@ def test_disconnect_mid_stream_stops_generation(live_server):
     r = httpx.post(live_server.base_url + "/completions",
                    json={"model": live_server.model, "prompt": "x = ", "max_tokens": 2}, timeout=30)
     assert r.status_code == 200
-    assert time.monotonic() - started < 3, "the abandoned generation kept the engine busy"
+    assert time.monotonic() - started < 5, "the abandoned generation kept the engine busy"  # vs ~10 s if it ran on
     assert _metric(live_server, "codefill_completions_cancelled_total") == cancelled_before + 1
     # The abandoned completion generated only what was streamed before the disconnect, not 1,500 tokens.
     assert _metric(live_server, "codefill_completion_tokens_total") - tokens_before < 100
@@ -195,7 +195,26 @@ def test_disconnect_of_non_streaming_request_stops_generation(live_server):
     r = httpx.post(live_server.base_url + "/completions",
                    json={"model": live_server.model, "prompt": "y = ", "max_tokens": 2}, timeout=30)
     assert r.status_code == 200
-    assert time.monotonic() - started < 3
+    assert time.monotonic() - started < 5
+
+
+async def test_newer_request_of_the_same_user_supersedes_the_older(live_server):
+    url = live_server.base_url + "/completions"
+    slow = {"model": live_server.model, "prompt": COUNTING, "max_tokens": 1500, "mode": "raw", "user": "dana"}
+    quick = {"model": live_server.model, "prompt": "x = ", "max_tokens": 2, "user": "dana"}
+    async with httpx.AsyncClient(timeout=60) as c:
+        older = asyncio.create_task(c.post(url, json=slow))
+        await asyncio.sleep(0.5)
+        started = time.monotonic()
+        newer = await c.post(url, json=quick)
+        first = await older
+    assert newer.status_code == 200
+    assert time.monotonic() - started < 5
+    assert first.status_code == 409 and first.json()["error"]["code"] == "superseded"
+    # Another user's request is left alone.
+    async with httpx.AsyncClient(timeout=60) as c:
+        r1, r2 = await asyncio.gather(c.post(url, json={**quick, "user": "erin"}), c.post(url, json={**quick, "user": "finn"}))
+    assert r1.status_code == r2.status_code == 200
 
 
 async def test_ten_concurrent_requests_all_complete_and_health_stays_up(aclient, live_server):

@@ -74,3 +74,64 @@ def test_multibyte_characters_survive_token_splits(engine):
     tokens, _ = asyncio.run(collect(engine, "Émojis: 😀 😃 😄 ", 12))
     text = "".join(t.text for t in tokens)
     assert "\ufffd" not in text
+
+
+def test_two_sessions_keep_their_own_cache(engine):
+    """Alice and Bob type in different files: each keystroke finds its own prefix cached."""
+    alice = "".join(f"alice_{i} = {i}\n" for i in range(80))
+    bob = "".join(f"def bob_{i}(): pass\n" for i in range(80))
+
+    async def ask(prompt, session):
+        result = GenerationResult()
+        req = GenerationRequest(engine.tokenize(prompt, add_bos=True), 1, session=session)
+        async for _ in engine.generate(req, result):
+            pass
+        return result
+
+    async def go():
+        await ask(alice, "alice")
+        await ask(bob, "bob")
+        return await ask(alice + "alice_80 = ", "alice"), await ask(bob + "def bob_80", "bob")
+
+    a, b = asyncio.run(go())
+    assert a.cached_prompt_tokens >= a.prompt_tokens - 12
+    assert b.cached_prompt_tokens >= b.prompt_tokens - 12
+
+
+def test_newer_request_of_a_session_supersedes_the_older(engine):
+    from codefill.server.engines.base import Superseded
+
+    async def go():
+        first = GenerationResult()
+        older = engine.generate(GenerationRequest(engine.tokenize("1, 2, 3, 4,", add_bos=True), 400,
+                                                  session="carol"), first)
+        got = [await older.__anext__() for _ in range(2)]
+        newer_tokens, newer = await collect_session(engine, "x = ", 3, "carol")
+        with pytest.raises(Superseded):
+            async for tok in older:
+                got.append(tok)
+        return got, first, newer_tokens
+
+    got, first, newer_tokens = asyncio.run(go())
+    assert len(newer_tokens) == 3
+    assert first.completion_tokens < 10  # stopped at once, not after 400 tokens
+
+
+async def collect_session(engine, prompt, max_tokens, session):
+    result = GenerationResult()
+    out = [t async for t in engine.generate(GenerationRequest(engine.tokenize(prompt, add_bos=True), max_tokens,
+                                                              session=session), result)]
+    return out, result
+
+
+def test_session_states_are_capped_least_recently_used_first():
+    from codefill.server.engines.llama_cpp import _SavedSession, _SessionStates
+
+    states = _SessionStates(max_bytes=250)
+    for name in "abc":
+        states.put(name, _SavedSession([1], b"x" * 100))
+    assert len(states) == 2 and states.bytes == 200
+    assert states.take("a") is None  # the oldest went
+    assert states.take("b") is not None and states.take("c") is not None
+    states.put("huge", _SavedSession([1], b"x" * 300))
+    assert len(states) == 0
