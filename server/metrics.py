@@ -33,6 +33,9 @@ class Metrics:
         self.completion_tokens = Counter("codefill_completion_tokens_total", "Tokens generated", registry=r)
         self.superseded = Counter("codefill_completions_superseded_total",
                                   "Completions stopped because a newer request of the same session came", registry=r)
+        self.typed_through = Counter("codefill_completions_typed_through_total",
+                                     "Answers served from the session's last completion, without the model",
+                                     registry=r)
         self.cancelled = Counter("codefill_completions_cancelled_total",
                                  "Completions stopped because the client went away", registry=r)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
@@ -36,6 +37,23 @@ log = logging.getLogger("codefill.serving")
 
 # Room the prompt needs at the very least next to max_tokens.
 _MIN_PROMPT_ROOM = 16
+_MAX_REMEMBERED_SESSIONS = 1024
+
+
+@dataclass
+class _LastAnswer:
+    """A session's last completion, for typing-through."""
+
+    prefix: str
+    suffix: str | None
+    text: str
+
+
+def _rememberable(req: CompletionRequest, prompts: list) -> bool:
+    """An editor's plain single completion of a known session."""
+    return (req.user is not None and req.suffix is not None and req.mode != "raw" and len(prompts) == 1
+            and prompts[0].token_ids is None and req.n == 1 and not req.echo and req.logprobs is None
+            and req.max_tokens != 0)
 
 
 @dataclass
@@ -73,6 +91,7 @@ class CompletionService:
         self.metrics = metrics
         self._family = family
         self._reported_fields: set[str] = set()
+        self._last_answers: OrderedDict[str, _LastAnswer] = OrderedDict()
 
     @property
     def family(self) -> FimFamily:
@@ -186,10 +205,40 @@ class CompletionService:
 
     async def _deltas(self, req: CompletionRequest, choices: list[_Choice], prompts: list[_Prompt],
                       max_tokens: int, request_id: str) -> AsyncIterator[_Delta]:
+        remembered = self._typed_through(req, prompts)
+        if remembered is not None:
+            self.metrics.typed_through.inc()
+            yield _Delta(0, remembered, None, "stop")
+            return
+        texts: list[str] = []
         for choice in choices:
             prompt = prompts[choice.index // req.n]
             async for delta in self._run_choice(choice, prompt, req, max_tokens, request_id):
+                texts.append(delta.text)
                 yield delta
+        if _rememberable(req, prompts):
+            self._last_answers[req.user] = _LastAnswer(prompts[0].text, req.suffix, "".join(texts))
+            self._last_answers.move_to_end(req.user)
+            while len(self._last_answers) > _MAX_REMEMBERED_SESSIONS:
+                self._last_answers.popitem(last=False)
+
+    def _typed_through(self, req: CompletionRequest, prompts: list[_Prompt]) -> str | None:
+        """The rest of the session's last answer, when the user has typed its
+        beginning since: no model needed for what the screen already shows."""
+        if not _rememberable(req, prompts):
+            return None
+        last = self._last_answers.get(req.user)
+        prefix = prompts[0].text
+        if last is None or last.suffix != req.suffix or not prefix.startswith(last.prefix):
+            return None
+        typed = prefix[len(last.prefix):]
+        if not typed or "\n" in typed or not last.text.startswith(typed):
+            return None
+        rest = last.text[len(typed):]
+        if not rest.strip():
+            return None
+        self._last_answers[req.user] = _LastAnswer(prefix, req.suffix, rest)
+        return rest
 
     def _usage(self, choices: list[_Choice], n: int) -> CompletionUsage:
         # A prompt is counted once however many completions it gets.

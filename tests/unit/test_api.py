@@ -321,3 +321,20 @@ def test_async_client_against_asgi_app():
                 return r.json()["choices"][0]["text"]
 
     assert asyncio.run(go()) == "yo"
+
+
+def test_typing_through_answers_from_the_last_completion_without_the_model():
+    engine = FakeEngine("o(bar)")
+    with make_client(engine) as c:
+        _wait_ready(c)
+        ask = lambda prefix, user="u1": post(c, {"model": MODEL, "prompt": prefix, "suffix": "\n", "user": user,
+                                                 "max_tokens": 20}).json()["choices"][0]["text"]
+        assert ask("x = fo") == "o(bar)"
+        assert len(engine.requests) == 1
+        assert ask("x = foo") == "(bar)"          # typed "o": the rest, no model
+        assert ask("x = foo(b") == "ar)"          # typed "(b"
+        assert len(engine.requests) == 1
+        assert ask("x = foo(bz") == "o(bar)"      # typed something else: the model again
+        assert ask("x = foo(bzo", user="u2") == "o(bar)"  # another session has its own memory
+        assert len(engine.requests) == 3
+        assert "codefill_completions_typed_through_total 2.0" in c.get("/metrics").text
