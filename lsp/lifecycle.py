@@ -29,7 +29,10 @@ def register(server) -> None:
 
     @server.feature(types.INITIALIZED)
     async def initialized(ls, params: types.InitializedParams) -> None:
-        await ls.pull_settings()
+        try:
+            await ls.pull_settings()
+        finally:
+            ls.settings_pulled.set()
 
     @server.feature(types.SHUTDOWN)
     async def shutdown(ls, params: None) -> None:

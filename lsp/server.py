@@ -11,6 +11,7 @@ import asyncio
 import logging
 import os
 import sys
+import time
 from dataclasses import dataclass
 
 from lsprotocol import types
@@ -70,6 +71,8 @@ class CodefillLanguageServer(LanguageServer):
         self.status = ServerStatus(self.show)
         self.roots: list[str] = []
         self._background: set[asyncio.Task] = set()
+        # Set once the settings pulled after `initialized` are in (or there are none).
+        self.settings_pulled = asyncio.Event()
 
     def show(self, kind: types.MessageType, message: str) -> None:
         self.window_show_message(types.ShowMessageParams(type=kind, message=message))
@@ -103,16 +106,29 @@ class CodefillLanguageServer(LanguageServer):
         if values and values[0] is not None:
             self.update_settings(values[0], "workspace/configuration")
 
+    async def settled(self) -> None:
+        """Wait (at startup only) for the settings the client is asked for,
+        so the first requests already use the user's server, key and languages."""
+        if not self.settings_pulled.is_set():
+            try:
+                await asyncio.wait_for(self.settings_pulled.wait(), 10)
+            except TimeoutError:
+                log.info("no settings from workspace/configuration after 10 s; going on without")
+                self.settings_pulled.set()
+
     async def complete_at(self, uri: str, position: types.Position) -> Answer | None:
         """The completion at `position`, or None: unknown document, language
         turned off, superseded by a newer request, or the server failed."""
+        await self.settled()
         doc = self.documents.get(uri)
-        if doc is None:
-            log.warning("completion asked for %s, which is not open (no didOpen)", uri)
-            return None
         settings = self.settings
-        if not settings.enabled_for(doc.language_id):
-            log.debug("language %s is not in the languages setting", doc.language_id)
+        if doc is None or not settings.enabled_for(doc.language_id):
+            # Still a newer request: the user has moved on from the older one.
+            self.session.cancel()
+            if doc is None:
+                log.info("completion asked for %s, which is not open (no didOpen)", uri)
+            else:
+                log.debug("language %s is not in the languages setting", doc.language_id)
             return None
         # Built now, from the text as it is at the request, before any await.
         offset = doc.offset_at(position)
@@ -120,14 +136,15 @@ class CodefillLanguageServer(LanguageServer):
         cursor, line_end = doc.position_at(offset), doc.position_at(offset + len(ctx.line_suffix))
 
         async def ask() -> str | None:
+            started = time.monotonic()
             try:
                 completion = await self.api.complete(ctx, settings)
             except ServerProblem as problem:
                 self.status.failed(problem)
                 return None
             self.status.succeeded()
-            log.debug("%s:%d:%d -> %r (%s)", ctx.filepath, position.line, position.character,
-                      completion.text, completion.finish_reason)
+            log.debug("%s:%d:%d -> %r (%s, %.2f s)", ctx.filepath, position.line, position.character,
+                      completion.text, completion.finish_reason, time.monotonic() - started)
             return completion.text
 
         text = await self.session.latest(ask, debounce_s=settings.debounce_ms / 1000)
@@ -139,14 +156,20 @@ class CodefillLanguageServer(LanguageServer):
         """Have the server read the start of a just-opened file into its KV
         cache (max_tokens 0: no generation), so the first completion in it
         does not pay for the whole prompt."""
-        settings = self.settings
-        if not settings.prewarm or not settings.enabled_for(doc.language_id) or not doc.text.strip():
+        def wanted() -> bool:
+            s = self.settings
+            return s.prewarm and s.enabled_for(doc.language_id) and bool(doc.text.strip())
+
+        if self.settings_pulled.is_set() and not wanted():
             return
         ctx = prewarm_context(doc, self.roots)
 
         async def warm() -> None:
+            await self.settled()
+            if not wanted():
+                return
             try:
-                await self.api.complete(ctx, settings, max_tokens=0)
+                await self.api.complete(ctx, self.settings, max_tokens=0)
             except ServerProblem as problem:
                 self.status.failed(problem)
                 return

@@ -17,11 +17,11 @@ from codefill.lsp.context import (
 )
 from codefill.lsp.documents import DocumentStore
 
-ROOTS = ["file:///work/project"]
+ROOTS = ["file:///home/dev/project"]
 
 
 def open_doc(store: DocumentStore, name: str, text: str, language: str = "python"):
-    return store.open(types.TextDocumentItem(uri=f"file:///work/project/{name}", language_id=language,
+    return store.open(types.TextDocumentItem(uri=f"file:///home/dev/project/{name}", language_id=language,
                                              version=1, text=text))
 
 
@@ -109,8 +109,8 @@ def test_prewarm_sends_the_start_every_early_cursor_shares():
 
 
 def test_display_path():
-    assert display_path("file:///work/project/src/app.py", ROOTS) == "src/app.py"
+    assert display_path("file:///home/dev/project/src/app.py", ROOTS) == "src/app.py"
     assert display_path("file:///elsewhere/x%20y.py", ROOTS) == "/elsewhere/x y.py"
     assert display_path("untitled:Untitled-1", ROOTS) == "untitled:Untitled-1"
     # A sibling folder that shares the root's name as a prefix is not inside it.
-    assert display_path("file:///work/project2/a.py", ROOTS) == "/work/project2/a.py"
+    assert display_path("file:///home/dev/project2/a.py", ROOTS) == "/home/dev/project2/a.py"
