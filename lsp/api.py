@@ -22,7 +22,7 @@ from .settings import Settings
 
 log = logging.getLogger("codefill.lsp.api")
 
-ProblemKind = Literal["unreachable", "timeout", "loading", "auth", "rejected", "bad_response"]
+ProblemKind = Literal["unreachable", "timeout", "loading", "auth", "rejected", "bad_response", "superseded"]
 
 
 class ServerProblem(Exception):
@@ -136,6 +136,9 @@ class CodefillAPI:
         except (ValueError, KeyError, TypeError, AttributeError):
             detail, code = r.text[:200], None
         where = f"the codefill server at {settings.server_url}"
+        if r.status_code == 409 and code == "superseded":
+            # The server got this session's newer request first: nothing is wrong.
+            return ServerProblem("superseded", f"{where}: {detail}")
         if r.status_code == 503:
             return ServerProblem("loading", f"{where} is not ready: {detail}")
         if r.status_code in (401, 403):

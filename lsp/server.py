@@ -106,6 +106,12 @@ class CodefillLanguageServer(LanguageServer):
         if values and values[0] is not None:
             self.update_settings(values[0], "workspace/configuration")
 
+    def report(self, problem: ServerProblem) -> None:
+        if problem.kind == "superseded":
+            log.debug("%s", problem.message)
+        else:
+            self.status.failed(problem)
+
     async def settled(self) -> None:
         """Wait (at startup only) for the settings the client is asked for,
         so the first requests already use the user's server, key and languages."""
@@ -140,7 +146,7 @@ class CodefillLanguageServer(LanguageServer):
             try:
                 completion = await self.api.complete(ctx, settings)
             except ServerProblem as problem:
-                self.status.failed(problem)
+                self.report(problem)
                 return None
             self.status.succeeded()
             log.debug("%s:%d:%d -> %r (%s, %.2f s)", ctx.filepath, position.line, position.character,
@@ -171,7 +177,7 @@ class CodefillLanguageServer(LanguageServer):
             try:
                 await self.api.complete(ctx, self.settings, max_tokens=0)
             except ServerProblem as problem:
-                self.status.failed(problem)
+                self.report(problem)
                 return
             self.status.succeeded()
             log.debug("pre-warmed %s (%d characters)", ctx.filepath, len(ctx.prefix))

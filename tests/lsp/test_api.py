@@ -72,6 +72,7 @@ async def test_no_authorization_header_without_a_key_and_an_explicit_model_skips
     (503, {"error": {"message": "The model is still loading.", "type": "x", "code": "model_loading"}}, "loading"),
     (401, {"error": {"message": "Invalid API key.", "type": "x", "code": "invalid_api_key"}}, "auth"),
     (400, {"error": {"message": "max_tokens is too large", "type": "x", "param": "max_tokens"}}, "rejected"),
+    (409, {"error": {"message": "This request was superseded", "type": "x", "code": "superseded"}}, "superseded"),
 ])
 async def test_error_answers_become_problems_with_the_servers_message(status, body, kind):
     api = CodefillAPI("s", transport=httpx.MockTransport(Recorder(lambda r: httpx.Response(status, json=body))))

@@ -1,0 +1,69 @@
+"""One request at a time per editor session: a newer one supersedes the
+older (which answers None), and the editor's own cancel propagates."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from codefill.lsp.session import Session
+
+
+async def test_newer_call_supersedes_the_older():
+    session = Session()
+    stopped = asyncio.Event()
+
+    async def slow():
+        try:
+            await asyncio.sleep(30)
+        finally:
+            stopped.set()
+        return "old"
+
+    async def fast():
+        return "new"
+
+    older = asyncio.create_task(session.latest(slow))
+    await asyncio.sleep(0.01)
+    assert await session.latest(fast) == "new"
+    assert await older is None  # superseded: an empty answer, not an error
+    assert stopped.is_set()  # and its work was cancelled, not left running
+
+
+async def test_the_callers_cancel_reaches_the_work_and_propagates():
+    session = Session()
+    stopped = asyncio.Event()
+
+    async def slow():
+        try:
+            await asyncio.sleep(30)
+        finally:
+            stopped.set()
+
+    handler = asyncio.create_task(session.latest(slow))
+    await asyncio.sleep(0.01)
+    handler.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await handler
+    assert stopped.is_set()
+
+
+async def test_debounce_lets_a_quick_successor_skip_the_work():
+    session = Session()
+    ran = []
+
+    async def work(name):
+        ran.append(name)
+        return name
+
+    first = asyncio.create_task(session.latest(lambda: work("first"), debounce_s=0.2))
+    await asyncio.sleep(0.01)
+    assert await session.latest(lambda: work("second"), debounce_s=0.2) == "second"
+    assert await first is None
+    assert ran == ["second"]
+
+
+def test_session_ids_are_stable_per_session_and_distinct_between_sessions():
+    a, b = Session(), Session()
+    assert a.id == a.id and a.id != b.id and a.id.startswith("codefill-lsp-")
