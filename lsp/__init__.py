@@ -6,7 +6,8 @@ It answers textDocument/inlineCompletion (ghost text) and textDocument/completio
 sync to build the prompt. See docs/LSP.md for editor set-up.
 """
 
-from .server import create_server, run, serve
+from .main import run, serve
+from .server import create_server
 from .settings import Settings
 
 __all__ = ["Settings", "create_server", "run", "serve"]

@@ -1,16 +1,14 @@
-"""The language server: pygls wiring, `initialize`, and the one path every
-completion takes (document -> context -> session -> server -> status).
+"""The language server: pygls wiring, settings, and the one path every
+completion takes (document -> context -> session -> codefill server -> status).
 
-The LSP methods live one per module (sync.py, inline.py, completion.py,
-configuration.py); this module builds the server from them.
+The LSP methods live one per module (lifecycle.py, configuration.py, sync.py,
+inline.py, completion.py); create_server builds the server from them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import sys
 import time
 from dataclasses import dataclass
 
@@ -195,36 +193,3 @@ def create_server(settings: Settings | None = None) -> CodefillLanguageServer:
     for feature in (lifecycle, configuration, sync, inline, completion):
         feature.register(server)
     return server
-
-
-def serve(settings: Settings, *, tcp: bool = False, host: str = "127.0.0.1", port: int = 2087,
-          log_level: str = "info") -> None:
-    """Run the bridge on stdio (what editors start) or TCP (for debugging)."""
-    from .logs import setup_logging
-
-    server = create_server(settings)
-    setup_logging(server, log_level)
-    if tcp:
-        log.info("codefill LSP bridge %s listening on %s:%d, server %s", __version__, host, port,
-                 settings.server_url)
-        server.start_tcp(host, port)
-        return
-    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
-    # stdout carries the protocol only: anything printed by mistake goes to stderr.
-    sys.stdout = sys.stderr
-    log.info("codefill LSP bridge %s on stdio, server %s, session %s", __version__, settings.server_url,
-             server.session.id)
-    server.start_io(stdin, stdout)
-
-
-def run(*, server_url: str, api_key: str | None = None, tcp: bool = False, host: str = "127.0.0.1",
-        port: int = 2087, log_level: str = "info") -> int:
-    """`codefill lsp`: settings from its flags (the API key also from
-    CODEFILL_API_KEY, which keeps it out of process listings), then serve."""
-    settings, problems = merge(Settings(), {"serverUrl": server_url,
-                                            "apiKey": api_key or os.environ.get("CODEFILL_API_KEY")})
-    if problems:
-        print("codefill lsp: error: " + "; ".join(problems), file=sys.stderr)
-        return 2
-    serve(settings, tcp=tcp, host=host, port=port, log_level=log_level)
-    return 0

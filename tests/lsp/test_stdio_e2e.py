@@ -114,3 +114,11 @@ async def test_tcp_mode_for_debugging():
         await client.stop()
         proc.kill()
         await proc.wait()
+
+
+def test_a_bad_server_url_flag_is_refused_before_starting():
+    proc = subprocess.run([sys.executable, "-m", "codefill.cli", "lsp", "--server-url", "localhost:8000"],
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert "must be an http:// or https:// URL" in proc.stderr
+    assert proc.stdout == ""
