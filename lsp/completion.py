@@ -11,12 +11,9 @@ completion changes with every character typed.
 
 from __future__ import annotations
 
-import logging
 import re
 
 from lsprotocol import types
-
-log = logging.getLogger("codefill.lsp.completion")
 
 TRIGGER_CHARACTERS = [".", "(", "[", "{", ",", ":", "="]
 _WORD_BEFORE = re.compile(r"[\w$]*$")

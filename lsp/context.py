@@ -11,8 +11,10 @@ line and make the server recompute the whole prompt.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from urllib.parse import unquote, urlparse
+
+from lsprotocol import types
 
 from .documents import Document, DocumentStore
 
@@ -76,6 +78,21 @@ def prewarm_context(doc: Document, roots: list[str]) -> CompletionContext:
     end = doc.line_starts[end_line] if end_line < doc.line_count else len(doc.text)
     return CompletionContext(prefix=doc.text[:end][:MAX_PREFIX_CHARS], suffix="", language=doc.language_id,
                              filepath=display_path(doc.uri, roots), line_suffix="")
+
+
+def with_selected(doc: Document, ctx: CompletionContext, offset: int,
+                  selected: types.SelectedCompletionInfo) -> tuple[CompletionContext, int, str]:
+    """The context as if the selected menu item were inserted (its range on
+    the cursor's line replaced by its text): LSP 3.18 asks inline items to
+    extend it. Returns the context, where the answer starts, and its lead text."""
+    start, end = doc.offset_at(selected.range.start), doc.offset_at(selected.range.end)
+    line = doc.line_of(offset)
+    if not (start <= offset <= end and doc.line_of(start) == line == doc.line_of(end)):
+        return ctx, offset, ""
+    kept = max(0, len(ctx.prefix) - (offset - start))
+    cut = end - offset
+    return (replace(ctx, prefix=ctx.prefix[:kept] + selected.text, suffix=ctx.suffix[cut:],
+                    line_suffix=ctx.line_suffix[cut:]), start, selected.text)
 
 
 def extra_context(store: DocumentStore, doc: Document, roots: list[str]) -> list[dict[str, str]]:

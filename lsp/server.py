@@ -19,7 +19,7 @@ from pygls.protocol import LanguageServerProtocol, lsp_method
 from codefill import __version__
 
 from .api import CodefillAPI, ServerProblem
-from .context import CompletionContext, build_context, prewarm_context
+from .context import CompletionContext, build_context, prewarm_context, with_selected
 from .documents import Document, DocumentStore
 from .session import Session
 from .settings import SECTION, Settings, merge
@@ -120,9 +120,12 @@ class CodefillLanguageServer(LanguageServer):
                 log.info("no settings from workspace/configuration after 10 s; going on without")
                 self.settings_pulled.set()
 
-    async def complete_at(self, uri: str, position: types.Position) -> Answer | None:
+    async def complete_at(self, uri: str, position: types.Position,
+                          selected: types.SelectedCompletionInfo | None = None) -> Answer | None:
         """The completion at `position`, or None: unknown document, language
-        turned off, superseded by a newer request, or the server failed."""
+        turned off, superseded by a newer request, or the server failed.
+        `selected`: the editor's menu item the user has selected; the answer
+        then completes as if it were inserted, and starts with its text."""
         await self.settled()
         doc = self.documents.get(uri)
         settings = self.settings
@@ -137,7 +140,10 @@ class CodefillLanguageServer(LanguageServer):
         # Built now, from the text as it is at the request, before any await.
         offset = doc.offset_at(position)
         ctx = build_context(self.documents, doc, offset, self.roots)
-        cursor, line_end = doc.position_at(offset), doc.position_at(offset + len(ctx.line_suffix))
+        start, lead = offset, ""
+        if selected is not None:
+            ctx, start, lead = with_selected(doc, ctx, offset, selected)
+        cursor, line_end = doc.position_at(start), doc.position_at(doc.line_end(doc.line_of(offset)))
 
         async def ask() -> str | None:
             started = time.monotonic()
@@ -154,7 +160,7 @@ class CodefillLanguageServer(LanguageServer):
         text = await self.session.latest(ask, debounce_s=settings.debounce_ms / 1000)
         if not text:
             return None
-        return Answer(text, ctx, cursor, line_end)
+        return Answer(lead + text, ctx, cursor, line_end)
 
     def prewarm(self, doc: Document) -> None:
         """Have the server read the start of a just-opened file into its KV

@@ -14,6 +14,7 @@ from codefill.lsp.context import (
     display_path,
     prewarm_context,
     window_start,
+    with_selected,
 )
 from codefill.lsp.documents import DocumentStore
 
@@ -114,3 +115,17 @@ def test_display_path():
     assert display_path("untitled:Untitled-1", ROOTS) == "untitled:Untitled-1"
     # A sibling folder that shares the root's name as a prefix is not inside it.
     assert display_path("file:///home/dev/project2/a.py", ROOTS) == "/home/dev/project2/a.py"
+
+
+def test_with_selected_completes_as_if_the_menu_item_were_inserted():
+    store = DocumentStore()
+    doc = open_doc(store, "a.py", "x = math.sq(2)\n")
+    offset = len("x = math.sq")
+    ctx = build_context(store, doc, offset, ROOTS)
+    item = types.SelectedCompletionInfo(range=types.Range(types.Position(0, 9), types.Position(0, 11)), text="sqrt")
+    moved, start, lead = with_selected(doc, ctx, offset, item)
+    assert (moved.prefix, moved.suffix, moved.line_suffix) == ("x = math.sqrt", "(2)\n", "(2)")
+    assert (start, lead) == (9, "sqrt")
+    # A range that does not hold the cursor on its line is not one to extend.
+    elsewhere = types.SelectedCompletionInfo(range=types.Range(types.Position(0, 0), types.Position(0, 1)), text="y")
+    assert with_selected(doc, ctx, offset, elsewhere) == (ctx, offset, "")

@@ -5,7 +5,7 @@ the real default model."""
 from __future__ import annotations
 
 import pytest
-from bridge_helpers import inline_at, metric, open_document, server_completion
+from bridge_helpers import inline_at, inline_params, metric, open_document, server_completion
 from lsprotocol import types
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -82,3 +82,20 @@ async def test_a_language_that_is_turned_off_gets_nothing_and_costs_nothing(brid
 async def test_a_document_that_was_never_opened_gets_an_empty_answer(bridge):
     result = await inline_at(bridge, "file:///project/never-opened.py", 0, 0)
     assert not result.items
+
+
+async def test_inline_completion_extends_the_selected_menu_item(bridge, live_server):
+    # The user typed "ra", the editor's menu has "radius" selected: the ghost
+    # text must start with "radius" and continue from it.
+    code = "import math\n\ndef area(radius):\n    return math.pi * ra\n"
+    uri = open_document(bridge, "selected.py", code)
+    params = inline_params(uri, 3, len("    return math.pi * ra"))
+    params.context.selected_completion_info = types.SelectedCompletionInfo(
+        range=types.Range(types.Position(3, len("    return math.pi * ")), types.Position(3, 23)), text="radius")
+    result = await bridge.text_document_inline_completion_async(params)
+    expected = server_completion(live_server, "import math\n\ndef area(radius):\n    return math.pi * radius", "\n")
+    if not expected:
+        pytest.skip("the model had nothing to add after `radius`")
+    item = result.items[0]
+    assert item.insert_text == "radius" + expected
+    assert item.range == types.Range(types.Position(3, len("    return math.pi * ")), types.Position(3, 23))
