@@ -31,7 +31,9 @@ CAPABILITIES = types.ClientCapabilities(
 
 async def start_bridge(server_url: str, *, init_options: dict | None = None,
                        capabilities: types.ClientCapabilities = CAPABILITIES,
-                       configuration: dict | None = None) -> LanguageClient:
+                       configuration: dict | None = None,
+                       client_info: types.ClientInfo = types.ClientInfo(name="codefill-tests", version="1"),
+                       ) -> LanguageClient:
     client = make_test_lsp_client()
     if configuration is not None:
         client.set_configuration(configuration)
@@ -39,7 +41,7 @@ async def start_bridge(server_url: str, *, init_options: dict | None = None,
                           "--log-level", "debug")
     client.initialize_result = await client.initialize_session(types.InitializeParams(
         capabilities=capabilities,
-        client_info=types.ClientInfo(name="codefill-tests", version="1"),
+        client_info=client_info,
         initialization_options=init_options,
         workspace_folders=[types.WorkspaceFolder(uri=ROOT_URI, name="project")],
         root_uri=ROOT_URI,

@@ -5,8 +5,10 @@ completions are built from it."""
 from __future__ import annotations
 
 import pytest
-from bridge_helpers import Editor, inline_at, lsp_position, server_completion
+from bridge_helpers import Editor, inline_at, lsp_position, open_document, server_completion, start_bridge, stop_bridge
 from lsprotocol import types
+
+from tests.conftest import free_port
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -61,3 +63,23 @@ async def test_close_forgets_the_document(bridge):
         text_document=types.TextDocumentIdentifier(uri=ed.uri)))
     assert await ed.bridge_copy() is None
     assert not (await inline_at(bridge, ed.uri, 0, 5)).items
+
+
+async def test_old_lsp_mode_columns_in_characters_are_understood():
+    """lsp-mode before it negotiated encodings sends character columns (one
+    per emoji, not two) and offers no encodings; it names itself "emacs"."""
+    caps = types.ClientCapabilities(text_document=types.TextDocumentClientCapabilities(
+        synchronization=types.TextDocumentSyncClientCapabilities()))
+    client = await start_bridge(f"http://127.0.0.1:{free_port()}", init_options={"prewarm": False},
+                                capabilities=caps, client_info=types.ClientInfo(name="emacs", version="28.2"))
+    try:
+        uri = open_document(client, "emoji.py", "s = '😀x'\n")
+        column_of_x = len("s = '😀")  # 6 characters (7 UTF-16 units)
+        client.text_document_did_change(types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
+            content_changes=[types.TextDocumentContentChangePartial(
+                range=types.Range(types.Position(0, column_of_x), types.Position(0, column_of_x + 1)), text="y")]))
+        copy = await client.protocol.send_request_async("codefill/document", {"uri": uri})
+        assert copy.text == "s = '😀y'\n"
+    finally:
+        await stop_bridge(client)
