@@ -2,7 +2,7 @@
 completion takes (document -> context -> session -> codefill server -> status).
 
 The LSP methods live one per module (lifecycle.py, configuration.py, sync.py,
-inline.py, completion.py); create_server builds the server from them.
+inline.py, completion.py, debug.py); create_server builds the server from them.
 """
 
 from __future__ import annotations
@@ -193,9 +193,9 @@ class CodefillLanguageServer(LanguageServer):
 
 
 def create_server(settings: Settings | None = None) -> CodefillLanguageServer:
-    from . import completion, configuration, inline, lifecycle, sync
+    from . import completion, configuration, debug, inline, lifecycle, sync
 
     server = CodefillLanguageServer(settings or Settings())
-    for feature in (lifecycle, configuration, sync, inline, completion):
+    for feature in (lifecycle, configuration, sync, inline, completion, debug):
         feature.register(server)
     return server

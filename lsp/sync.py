@@ -1,7 +1,6 @@
 """Document synchronisation: textDocument/didOpen, textDocument/didChange
-(full and incremental), textDocument/didClose, and `codefill/document`, which
-answers the bridge's copy of a document so that a user (or a test) can check
-it matches the editor's.
+(full and incremental) and textDocument/didClose. The bridge's copy of a
+document can be read back with `codefill/document` (debug.py).
 
 didOpen also pre-warms the server's cache for the file (see server.prewarm).
 """
@@ -9,13 +8,9 @@ didOpen also pre-warms the server's cache for the file (see server.prewarm).
 from __future__ import annotations
 
 import logging
-from typing import Any
-
 from lsprotocol import types
 
 log = logging.getLogger("codefill.lsp.sync")
-
-DOCUMENT_REQUEST = "codefill/document"
 
 
 def register(server) -> None:
@@ -33,12 +28,3 @@ def register(server) -> None:
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls, params: types.DidCloseTextDocumentParams) -> None:
         ls.documents.close(params.text_document.uri)
-
-    @server.feature(DOCUMENT_REQUEST)
-    def document(ls, params: Any) -> dict | None:
-        """{"uri"} -> {"uri", "version", "languageId", "text"} or null if not open."""
-        uri = params.uri if hasattr(params, "uri") else params["uri"]
-        doc = ls.documents.get(uri)
-        if doc is None:
-            return None
-        return {"uri": doc.uri, "version": doc.version, "languageId": doc.language_id, "text": doc.text}

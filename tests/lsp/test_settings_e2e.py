@@ -44,3 +44,19 @@ async def test_settings_are_pulled_and_pushed():
         assert len(client.messages) == 3 and "maxTokens" in client.messages[2].message
     finally:
         await stop_bridge(client)
+
+
+async def test_workspace_folder_changes_move_the_relative_paths():
+    dead = f"http://127.0.0.1:{free_port()}"
+    client = await start_bridge(dead, init_options={"prewarm": False})
+    try:
+        client.workspace_did_change_workspace_folders(types.DidChangeWorkspaceFoldersParams(
+            event=types.WorkspaceFoldersChangeEvent(
+                added=[types.WorkspaceFolder(uri="file:///project/sub", name="sub")],
+                removed=[types.WorkspaceFolder(uri="file:///project", name="project")])))
+        uri = open_document(client, "sub/pkg/mod.py", "x = 1\n")
+        assert (await client.protocol.send_request_async("codefill/document", {"uri": uri})).text == "x = 1\n"
+        roots = await client.protocol.send_request_async("codefill/status", None)
+        assert list(roots.workspaceFolders) == ["file:///project/sub"]
+    finally:
+        await stop_bridge(client)

@@ -1,0 +1,37 @@
+"""Requests for finding out what the bridge thinks, from an editor's command
+line or a test: `codefill/document` (the bridge's copy of a document, to
+compare with the editor's) and `codefill/status` (its settings, session and
+what it knows of the server)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+DOCUMENT_REQUEST = "codefill/document"
+STATUS_REQUEST = "codefill/status"
+
+
+def register(server) -> None:
+    @server.feature(DOCUMENT_REQUEST)
+    def document(ls, params: Any) -> dict | None:
+        """{"uri"} -> {"uri", "version", "languageId", "text"}, or null if not open."""
+        uri = params.uri if hasattr(params, "uri") else params["uri"]
+        doc = ls.documents.get(uri)
+        if doc is None:
+            return None
+        return {"uri": doc.uri, "version": doc.version, "languageId": doc.language_id, "text": doc.text}
+
+    @server.feature(STATUS_REQUEST)
+    def status(ls, params: Any) -> dict:
+        settings = {k: v for k, v in vars(ls.settings).items() if k != "api_key"}
+        settings["api_key"] = "set" if ls.settings.api_key else None
+        problem = ls.status.problem
+        return {
+            "session": ls.session.id,
+            "settings": settings,
+            "serverHealthy": ls.status.healthy,
+            "lastProblem": problem.message if problem else None,
+            "positionEncoding": ls.documents.encoding,
+            "workspaceFolders": ls.roots,
+            "openDocuments": len(ls.documents),
+        }
