@@ -22,6 +22,8 @@ from .settings import Settings
 
 log = logging.getLogger("codefill.lsp.api")
 
+CONNECT_TIMEOUT_S = 2.0
+
 ProblemKind = Literal["unreachable", "timeout", "loading", "auth", "rejected", "bad_response", "superseded"]
 
 
@@ -116,7 +118,10 @@ class CodefillAPI:
             headers["X-Request-Id"] = request_id
         url = settings.server_url + path
         try:
-            r = await self._client.request(method, url, json=json, headers=headers, timeout=None)
+            # The whole call is bounded by timeoutMs (complete); a host that
+            # drops packets instead of refusing them is given up on sooner.
+            r = await self._client.request(method, url, json=json, headers=headers,
+                                           timeout=httpx.Timeout(None, connect=CONNECT_TIMEOUT_S))
         except httpx.TransportError as exc:
             self.forget_model()
             reason = str(exc) or type(exc).__name__

@@ -5,7 +5,7 @@ the real default model."""
 from __future__ import annotations
 
 import pytest
-from bridge_helpers import inline_at, inline_params, metric, open_document, server_completion
+from bridge_helpers import MAX_TOKENS, inline_at, inline_params, metric, open_document, server_completion
 from lsprotocol import types
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -99,3 +99,27 @@ async def test_inline_completion_extends_the_selected_menu_item(bridge, live_ser
     item = result.items[0]
     assert item.insert_text == "radius" + expected
     assert item.range == types.Range(types.Position(3, len("    return math.pi * ")), types.Position(3, 23))
+
+
+async def test_mode_and_max_tokens_settings_reach_the_server(bridge, live_server):
+    code = "def fibonacci(n):\n\n\nprint(fibonacci(10))\n"
+    uri = open_document(bridge, "fib.py", code)
+    prefix, suffix = "def fibonacci(n):\n", "\n\nprint(fibonacci(10))\n"
+
+    def configure(**codefill):
+        bridge.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings={"codefill": codefill}))
+
+    try:
+        answers = {}
+        for mode, max_tokens in (("multi_line", 48), ("single_line", 48), ("multi_line", 3)):
+            configure(mode=mode, maxTokens=max_tokens)
+            result = await inline_at(bridge, uri, 1, 0)
+            expected = server_completion(live_server, prefix, suffix, max_tokens=max_tokens, mode=mode)
+            assert [i.insert_text for i in result.items] == ([expected] if expected else [])
+            answers[mode, max_tokens] = expected
+        if "\n" not in answers["multi_line", 48].strip():
+            pytest.skip("the model answered one line even in multi_line mode")
+        assert "\n" not in answers["single_line", 48].strip()
+        assert len(answers["multi_line", 3]) < len(answers["multi_line", 48])
+    finally:
+        configure(mode="auto", maxTokens=MAX_TOKENS)
