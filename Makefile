@@ -62,11 +62,16 @@ playground: extensions-deps
 vsix: extensions-deps
 	cd $(EXT)/vscode && npm run package
 
-# Debian's chromium (the browser test; playwright's own download does not work offline)
-# and Debian's Kotlin compiler (the JetBrains plugin's plain-Kotlin tests), in one apt run.
+# Debian's chromium (the browser test; playwright's own download does not work offline),
+# Debian's Kotlin compiler (the JetBrains plugin's plain-Kotlin tests), and Neovim and
+# Emacs with lsp-mode (real editors driving `codefill lsp`), in one apt run.
 client-deps:
 	@missing=""; command -v chromium >/dev/null || missing="$$missing chromium"; \
 	 command -v kotlinc >/dev/null || missing="$$missing kotlin"; \
+	 command -v nvim >/dev/null || missing="$$missing neovim"; \
+	 command -v emacs >/dev/null || missing="$$missing emacs-nox"; \
+	 [ -d /usr/share/emacs/site-lisp/elpa-src ] && ls /usr/share/emacs/site-lisp/elpa-src | grep -q '^lsp-mode' \
+	   || missing="$$missing elpa-lsp-mode"; \
 	 if [ -n "$$missing" ]; then echo ">>> apt-get install$$missing"; \
 	   $(SUDO) apt-get update -q && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; fi
 

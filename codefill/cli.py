@@ -23,6 +23,7 @@ Start here:
   codefill serve --model my.gguf      serve your own GGUF model (e.g. Qwen2.5-Coder)
   codefill models list                models codefill knows by name, and FIM families
   codefill models fetch               download the default model ahead of time
+  codefill lsp                        a language server for Neovim, Emacs, Helix, JetBrains (LSP4IJ)
   codefill bench replay --compare     measure keystroke latency against llama-cpp-python's server
 
 Every `serve` option can also be set as an environment variable (CODEFILL_PORT=9000)
@@ -48,6 +49,9 @@ def _add_serve(sub) -> None:
     p.add_argument("--threads", dest="n_threads", type=int, help="CPU threads (default: all cores)")
     p.add_argument("--n-batch", dest="n_batch", type=int, help="prompt tokens per evaluation step (default 256)")
     p.add_argument("--max-body-bytes", dest="max_body_bytes", type=int, help="largest request body (default 4 MiB)")
+    p.add_argument("--no-anchor", dest="anchor_window", action="store_false",
+                   help="send long prompts as they come instead of starting them at a content-defined line "
+                        "(costs a cold prefill on every new line)")
     p.add_argument("--log-level", dest="log_level", choices=["debug", "info", "warning", "error"])
     p.set_defaults(func=cmd_serve)
 
@@ -139,7 +143,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     engine = LlamaCppEngine(path, model_id=model_id, n_ctx=settings.n_ctx, n_threads=settings.n_threads,
                             n_batch=settings.n_batch, family=settings.fim_family)
     app = create_app(engine, served_names=[model_id], max_body_bytes=settings.max_body_bytes,
-                     max_choices=settings.max_choices, default_temperature=settings.default_temperature)
+                     max_choices=settings.max_choices, default_temperature=settings.default_temperature,
+                     anchor=settings.anchor_window)
     print(f"codefill: serving {model_id} on http://{settings.host}:{settings.port} (model loading...)",
           file=sys.stderr, flush=True)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level,

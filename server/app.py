@@ -98,7 +98,7 @@ class RequestMetrics:
 
 
 def create_app(engine: Engine, *, served_names: list[str], max_body_bytes: int = 4 * 1024 * 1024,
-               max_choices: int = 16, default_temperature: float = 0.0) -> FastAPI:
+               max_choices: int = 16, default_temperature: float = 0.0, anchor: bool = True) -> FastAPI:
     metrics = Metrics()
 
     @asynccontextmanager
@@ -128,7 +128,8 @@ def create_app(engine: Engine, *, served_names: list[str], max_body_bytes: int =
     app.state.metrics = metrics
     app.state.load_error = None
     app.state.service = CompletionService(engine, served_names=served_names, max_choices=max_choices,
-                                          default_temperature=default_temperature, metrics=metrics)
+                                          default_temperature=default_temperature, metrics=metrics,
+                                          anchor=anchor)
     install_error_handlers(app)
     app.include_router(router)
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)

@@ -11,6 +11,7 @@ how much was dropped.
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 
 from codefill.models.families import FimFamily, Segment
@@ -18,6 +19,12 @@ from codefill.models.families import FimFamily, Segment
 from .engines.base import Engine
 
 SUFFIX_SHARE = 0.25
+# Anchoring: only windows at least this long are anchored (shorter ones are
+# usually a file's start, which does not move); the anchor is a line whose
+# hash is 0 modulo ANCHOR_PERIOD, looked for among the first ANCHOR_SEARCH lines.
+ANCHOR_MIN_LINES = 64
+ANCHOR_PERIOD = 16
+ANCHOR_SEARCH = 40
 # A token is rarely longer than this many characters; used to cut huge texts
 # before tokenizing them.
 _MAX_CHARS_PER_TOKEN = 16
@@ -34,6 +41,27 @@ class BuiltPrompt:
     @property
     def trimmed(self) -> bool:
         return bool(self.trimmed_prefix_chars or self.trimmed_suffix_chars)
+
+
+def anchor_window(prefix: str) -> str:
+    """Start a long prefix at a content-defined line, so its head stays the
+    same while the editor's window slides down the file.
+
+    Editors send the ~120 lines above the cursor. Moving to the next line
+    drops the window's first line, which changes the prompt's first tokens
+    and makes the whole KV cache useless: every new line cost a cold prefill.
+    Starting the prompt at the first line (among the first ANCHOR_SEARCH)
+    whose hash is 0 mod ANCHOR_PERIOD keeps it on the same line until that
+    line itself leaves the window, about every ANCHOR_PERIOD lines, at the
+    price of about that many lines of context at the far end.
+    """
+    lines = prefix.split("\n")
+    if len(lines) < ANCHOR_MIN_LINES:
+        return prefix
+    for i, line in enumerate(lines[:ANCHOR_SEARCH]):
+        if len(line.strip()) >= 4 and zlib.crc32(line.encode("utf-8")) % ANCHOR_PERIOD == 0:
+            return "\n".join(lines[i:])
+    return prefix
 
 
 def _fit_lines(engine: Engine, text: str, budget: int, *, keep_end: bool) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import shlex
 import statistics
 import sys
 
@@ -29,6 +30,9 @@ def add_bench(sub) -> None:
                    help="start codefill and llama-cpp-python's server on the same model and run both, "
                         "alternating, in this one invocation (ignores --url)")
     r.add_argument("--model-file", default="default", help="model for --compare (path or catalogue name)")
+    r.add_argument("--variant", action="append", default=[], metavar="NAME=SERVE_ARGS",
+                   help="with --compare, also run codefill started with these extra `serve` arguments, "
+                        "e.g. --variant 'no-anchor=--no-anchor' (repeatable): before/after in one run")
     r.add_argument("--typists", type=int, default=1)
     r.add_argument("--open-loop", action="store_true",
                    help="type a word every --interval seconds, abandoning requests still running")
@@ -79,14 +83,18 @@ def _compare(args, workload) -> list[dict]:
     from .servers import start_codefill, start_llama_cpp_server
 
     path = str(resolve_model(args.model_file))
-    servers = [start_codefill(path), start_llama_cpp_server(path)]
+    servers = [start_codefill(path)]
+    for variant in args.variant:
+        name, _, extra = variant.partition("=")
+        servers.append(start_codefill(path, extra=shlex.split(extra), label=f"codefill[{name}]"))
+    servers.append(start_llama_cpp_server(path))
     print("note: llama-cpp-python's server is sent no suffix (its FIM path needs FIM tokens this model lacks)",
           file=sys.stderr)
     summaries = []
     try:
         for i in range(args.rounds):
             for s in servers:
-                with_suffix = not args.no_suffix and s.label == "codefill"
+                with_suffix = not args.no_suffix and s.label.startswith("codefill")
                 cfg = _config(args, s.url, s.model, f"{s.label} #{i + 1}", with_suffix)
                 summaries.append(asyncio.run(run(cfg, workload)).summary())
     finally:
@@ -102,7 +110,7 @@ def _ratios(summaries: list[dict]) -> str:
 
     lines = []
     for key in ("p50_ms", "p90_ms", "p99_ms"):
-        a, b = median("codefill", key), median("llama-cpp-python", key)
+        a, b = median("codefill #", key), median("llama-cpp-python", key)
         if a and b:
             lines.append(f"{key}: codefill {a} ms, llama-cpp-python {b} ms -> {b / a:.2f}x")
     return "\n".join(lines)

@@ -54,14 +54,15 @@ def _spawn(cmd: list[str], name: str) -> tuple[subprocess.Popen, Path]:
     return subprocess.Popen(cmd, stdout=open(log, "w"), stderr=subprocess.STDOUT), log
 
 
-def start_codefill(model: str, *, n_ctx: int = 4096, extra: list[str] | None = None) -> Server:
+def start_codefill(model: str, *, n_ctx: int = 4096, extra: list[str] | None = None,
+                   label: str = "codefill") -> Server:
     port = _free_port()
     proc, log = _spawn([sys.executable, "-m", "codefill.cli", "serve", "--model", model, "--port", str(port),
-                        "--n-ctx", str(n_ctx), "--log-level", "warning", *(extra or [])], "codefill")
+                        "--n-ctx", str(n_ctx), "--log-level", "warning", *(extra or [])], label)
     url = f"http://127.0.0.1:{port}"
     _wait(proc, url + "/ready", log, 120)
     model_id = httpx.get(url + "/v1/models").json()["data"][0]["id"]
-    return Server("codefill", url, model_id, proc)
+    return Server(label, url, model_id, proc)
 
 
 def start_llama_cpp_server(model_path: str, *, n_ctx: int = 4096) -> Server:

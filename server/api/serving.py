@@ -21,7 +21,7 @@ from codefill.models.families import FimFamily, get_family
 from ..engines.base import Engine, GenerationRequest, GenerationResult, SamplingParams, Superseded
 from ..metrics import Metrics
 from ..postprocess import Cursor, build_pipeline, model_prefix, resolve_mode
-from ..prompt import BuiltPrompt, build_prompt
+from ..prompt import BuiltPrompt, anchor_window, build_prompt
 from .errors import APIError, error_body
 from .protocol import (
     Completion,
@@ -83,13 +83,15 @@ class _Delta:
 
 class CompletionService:
     def __init__(self, engine: Engine, *, served_names: list[str], max_choices: int,
-                 default_temperature: float, metrics: Metrics, family: FimFamily | None = None) -> None:
+                 default_temperature: float, metrics: Metrics, family: FimFamily | None = None,
+                 anchor: bool = True) -> None:
         self.engine = engine
         self.served_names = served_names
         self.max_choices = max_choices
         self.default_temperature = default_temperature
         self.metrics = metrics
         self._family = family
+        self.anchor = anchor
         self._reported_fields: set[str] = set()
         self._last_answers: OrderedDict[str, _LastAnswer] = OrderedDict()
 
@@ -163,7 +165,11 @@ class CompletionService:
         mode = resolve_mode(req.mode, has_suffix=req.suffix is not None,
                             cursor=Cursor.at(prompt.text, req.suffix or ""))
         pipeline = build_pipeline(mode=mode, stops=req.stop_list, prefix=prompt.text, suffix=req.suffix)
-        shown = _Prompt(model_prefix(prompt.text)) if mode != "raw" and prompt.token_ids is None else prompt
+        shown = prompt
+        if mode != "raw" and prompt.token_ids is None:
+            shown = _Prompt(model_prefix(prompt.text))
+            if self.anchor:
+                shown = _Prompt(anchor_window(shown.text))
         built = self._build(shown, req, max_tokens)
         sampling = SamplingParams(
             temperature=req.temperature if req.temperature is not None else self.default_temperature,

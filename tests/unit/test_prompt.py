@@ -57,3 +57,20 @@ def test_prefix_only_family_ignores_the_suffix_for_the_prompt():
     built = build_prompt(e, NONE, "abc", "xyz", budget=100)
     assert e.detokenize(built.tokens) == "abc"
     assert built.suffix == "xyz"  # still there for post-processing
+
+
+def test_anchor_keeps_the_head_while_the_window_slides():
+    from codefill.server.prompt import ANCHOR_MIN_LINES, anchor_window
+
+    source = [f"statement_{i} = compute({i}, {i * 7 % 13})" for i in range(400)]
+    heads = []
+    for cursor in range(200, 216):  # the editor moves down 16 lines, sending the 120 above each time
+        window = "\n".join(source[cursor - 120 : cursor]) + "\n"
+        anchored = anchor_window(window)
+        assert window.endswith(anchored)  # only lines at the far end are dropped
+        assert len(window.split("\n")) - len(anchored.split("\n")) < 40
+        heads.append(anchored.split("\n", 1)[0])
+    # Without anchoring every step would have a new head: 16 of them.
+    assert len(set(heads)) <= 3
+    short = "\n".join(source[: ANCHOR_MIN_LINES - 1])
+    assert anchor_window(short) == short  # a file's start is left alone
