@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .filters import (
+    BlockEnd,
     CodeFence,
     LeadingBlankLines,
     SingleLine,
@@ -73,6 +74,8 @@ def build_pipeline(*, mode: str, stops: list[str], prefix: str, suffix: str | No
     filters += [CodeFence(), LeadingBlankLines(cursor.line_prefix, indent_in_prompt=model_prefix(prefix) == prefix)]
     if mode == "single_line":
         filters.append(SingleLine(allow_next_line=not cursor.mid_line))
+    else:
+        filters.append(BlockEnd(cursor.line_prefix))
     filters.append(SuffixRepeat(suffix))
     if mode == "single_line" and cursor.mid_line:
         filters.append(SuffixOverlap(cursor.line_suffix))

@@ -7,6 +7,7 @@ import pytest
 
 from codefill.server.postprocess import Cursor, build_pipeline, model_prefix, resolve_mode, run_to_end
 from codefill.server.postprocess.filters import (
+    BlockEnd,
     CodeFence,
     LeadingBlankLines,
     SingleLine,
@@ -98,6 +99,24 @@ def test_single_line_mid_line_never_breaks_the_line():
     assert both_ways(lambda: [SingleLine(allow_next_line=False)], "\n    return 1") == ""
 
 
+# --- BlockEnd ----------------------------------------------------------------
+
+def test_block_ends_where_the_code_dedents():
+    text = "x = f.read()\n        return x\n\ndef main():\n    pass"
+    assert both_ways(lambda: [BlockEnd("        ")], text) == "x = f.read()\n        return x\n\n"
+
+
+def test_nested_blocks_inside_the_body_are_kept():
+    text = "for x in xs:\n        if x:\n            yield x\n    done = True\nprint(1)\n"
+    assert both_ways(lambda: [BlockEnd("    ")], text) == \
+        "for x in xs:\n        if x:\n            yield x\n    done = True\n"
+
+
+def test_brace_block_stops_before_the_closing_brace():
+    text = "int y = x * 2;\n  return y;\n}\n\nint main() {"
+    assert both_ways(lambda: [BlockEnd("  ")], text) == "int y = x * 2;\n  return y;\n"
+
+
 # --- SuffixRepeat ------------------------------------------------------------
 
 def test_stops_before_repeating_the_next_line():
@@ -153,6 +172,12 @@ def test_empty_indented_line_multi_line_until_suffix_repeats():
     # The model sees the prefix without the trailing indent, and writes it itself.
     assert model_prefix(prefix) == "def add(a, b):\n"
     assert run(text, prefix=prefix, suffix=suffix) == "total = a + b"
+
+
+def test_multi_line_body_ends_with_its_block():
+    prefix = "def read_lines(path):\n    with open(path) as f:\n        "
+    text = "        data = f.read()\n        return data.splitlines()\n\ndef main():\n    pass\n"
+    assert run(text, prefix=prefix, suffix="\n") == "data = f.read()\n        return data.splitlines()"
 
 
 def test_chat_model_fence_and_blank_lines():
