@@ -5,7 +5,7 @@ codefill server (tests/conftest.py) with the real default model."""
 from __future__ import annotations
 
 import pytest_asyncio
-from bridge_helpers import MAX_TOKENS, start_bridge, stop_bridge
+from tests.lsp.bridge_helpers import MAX_TOKENS, start_bridge, stop_bridge
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")

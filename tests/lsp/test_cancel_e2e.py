@@ -8,7 +8,7 @@ import asyncio
 import uuid
 
 import pytest
-from bridge_helpers import inline_at, inline_params, metric, open_document, wait_for
+from tests.lsp.bridge_helpers import inline_at, inline_params, metric, open_document, wait_for
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from bridge_helpers import server_completion
+from tests.lsp.bridge_helpers import server_completion
 
 from codefill.lsp.completion import label_for
 

@@ -5,7 +5,7 @@ the real default model."""
 from __future__ import annotations
 
 import pytest
-from bridge_helpers import MAX_TOKENS, inline_at, inline_params, metric, open_document, server_completion
+from tests.lsp.bridge_helpers import MAX_TOKENS, inline_at, inline_params, metric, open_document, server_completion
 from lsprotocol import types
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")

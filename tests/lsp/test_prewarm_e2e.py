@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from bridge_helpers import inline_at, metric, open_document, wait_for
+from tests.lsp.bridge_helpers import inline_at, metric, open_document, wait_for
 from lsprotocol import types
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")

@@ -8,7 +8,7 @@ import asyncio
 import time
 
 import pytest
-from bridge_helpers import inline_at, open_document, start_bridge, stop_bridge
+from tests.lsp.bridge_helpers import inline_at, open_document, start_bridge, stop_bridge
 from lsprotocol import types
 
 import tests.conftest as shared

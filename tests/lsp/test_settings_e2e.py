@@ -9,7 +9,7 @@ settings stop shows nothing."""
 from __future__ import annotations
 
 import pytest
-from bridge_helpers import inline_at, open_document, start_bridge, stop_bridge
+from tests.lsp.bridge_helpers import inline_at, open_document, start_bridge, stop_bridge
 from lsprotocol import types
 
 from tests.conftest import free_port

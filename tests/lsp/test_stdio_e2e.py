@@ -11,7 +11,7 @@ import sys
 import threading
 
 import pytest
-from bridge_helpers import CAPABILITIES
+from tests.lsp.bridge_helpers import CAPABILITIES
 from lsprotocol import types
 from pytest_lsp.client import make_test_lsp_client
 

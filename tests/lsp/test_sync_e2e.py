@@ -5,7 +5,7 @@ completions are built from it."""
 from __future__ import annotations
 
 import pytest
-from bridge_helpers import Editor, inline_at, lsp_position, open_document, server_completion, start_bridge, stop_bridge
+from tests.lsp.bridge_helpers import Editor, inline_at, lsp_position, open_document, server_completion, start_bridge, stop_bridge
 from lsprotocol import types
 
 from tests.conftest import free_port
