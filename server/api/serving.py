@@ -223,10 +223,14 @@ class CompletionService:
                 texts.append(delta.text)
                 yield delta
         if _rememberable(req, prompts):
-            self._last_answers[req.user] = _LastAnswer(prompts[0].text, req.suffix, "".join(texts))
-            self._last_answers.move_to_end(req.user)
-            while len(self._last_answers) > _MAX_REMEMBERED_SESSIONS:
-                self._last_answers.popitem(last=False)
+            self._remember(req.user, _LastAnswer(prompts[0].text, req.suffix, "".join(texts)))
+
+    def _remember(self, session: str, answer: _LastAnswer) -> None:
+        """Keep `answer` as the session's last, most recently used first."""
+        self._last_answers[session] = answer
+        self._last_answers.move_to_end(session)
+        while len(self._last_answers) > _MAX_REMEMBERED_SESSIONS:
+            self._last_answers.popitem(last=False)
 
     def _typed_through(self, req: CompletionRequest, prompts: list[_Prompt]) -> str | None:
         """The rest of the session's last answer, when the user has typed its
@@ -243,7 +247,7 @@ class CompletionService:
         rest = last.text[len(typed):]
         if not rest.strip():
             return None
-        self._last_answers[req.user] = _LastAnswer(prefix, req.suffix, rest)
+        self._remember(req.user, _LastAnswer(prefix, req.suffix, rest))
         return rest
 
     def _usage(self, choices: list[_Choice], n: int) -> CompletionUsage:

@@ -262,12 +262,7 @@ class LlamaCppEngine:
     def _prefill(self, job: _Job, tokens: list[int]) -> bool:
         """Evaluate what the KV cache lacks of `tokens`; False if cancelled."""
         llm = self._llm
-        cached = llm.input_ids[: llm.n_tokens].tolist()
-        common = 0
-        for a, b in zip(cached, tokens):
-            if a != b:
-                break
-            common += 1
+        common = _common_prefix(llm.input_ids[: llm.n_tokens].tolist(), tokens)
         # The last prompt token is always evaluated so its logits are fresh.
         common = min(common, len(tokens) - 1)
         job.result.cached_prompt_tokens = common
@@ -302,7 +297,7 @@ class LlamaCppEngine:
         size = llama_cpp.llama_state_seq_get_size(ctx, 0)
         buf = (ctypes.c_uint8 * size)()
         written = llama_cpp.llama_state_seq_get_data(ctx, buf, size, 0)
-        return _SavedSession(tokens, bytes(buf)[:written])
+        return _SavedSession(tokens, ctypes.string_at(buf, written))
 
     def _restore_kv(self, saved: _SavedSession) -> None:
         import llama_cpp
