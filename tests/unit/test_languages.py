@@ -1,0 +1,63 @@
+"""The language layer: names from language ids and file paths, and a working
+tree-sitter grammar for every language it names."""
+
+import pytest
+
+from codefill.server.languages import LANGUAGES, detect_language, language_for, parse, parser_for
+
+
+@pytest.mark.parametrize("language, filepath, expected", [
+    ("python", None, "python"),
+    ("Python", None, "python"),
+    ("typescriptreact", None, "tsx"),
+    ("javascriptreact", None, "javascript"),
+    ("cpp", None, "cpp"),
+    ("c++", None, "cpp"),
+    ("golang", None, "go"),
+    (None, "src/main.rs", "rust"),
+    (None, "C:\\work\\App.java", "java"),
+    (None, "lib/util.H", "c"),
+    (None, "x/y.hpp", "cpp"),
+    (None, "a.test.tsx", "tsx"),
+    (None, "index.mjs", "javascript"),
+    ("plaintext", "notes.go", "go"),  # an id without a grammar falls back to the path
+    ("markdown", "README.md", None),
+    (None, "Makefile", None),
+    (None, None, None),
+    ("", "", None),
+])
+def test_detect_language(language, filepath, expected):
+    assert detect_language(language, filepath) == expected
+
+
+# A tiny valid program per language: each grammar must load (ABI) and parse it cleanly.
+SAMPLES = {
+    "python": "def f(x):\n    return x + 1\n",
+    "javascript": "function f(x) { return x + 1; }\n",
+    "typescript": "function f(x: number): number { return x + 1; }\n",
+    "tsx": "const A = (p: {n: number}) => <div>{p.n}</div>;\n",
+    "go": "package main\n\nfunc f(x int) int { return x + 1 }\n",
+    "rust": "fn f(x: i32) -> i32 { x + 1 }\n",
+    "java": "class A { int f(int x) { return x + 1; } }\n",
+    "c": "int f(int x) { return x + 1; }\n",
+    "cpp": "template <typename T> T f(T x) { return x + 1; }\n",
+}
+
+
+def test_every_language_has_a_sample():
+    assert set(SAMPLES) == set(LANGUAGES)
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_grammar_loads_and_parses(lang):
+    tree = parse(lang, SAMPLES[lang])
+    assert tree is not None
+    assert not tree.root_node.has_error, str(tree.root_node)
+    broken = parse(lang, SAMPLES[lang] + ") ( } ]\n")
+    assert broken.root_node.has_error
+
+
+def test_parsers_are_cached_and_unknown_names_have_none():
+    assert parser_for("python") is parser_for("python")
+    assert language_for("python") is language_for("python")
+    assert parser_for("cobol") is None and language_for(None) is None and parse("cobol", "x") is None
