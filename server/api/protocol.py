@@ -69,6 +69,15 @@ class CompletionRequest(BaseModel):
     (`def f():`, `if (x) {`), single-line everywhere else. `raw`: no
     post-processing beyond `stop`. Requests without `suffix` in `auto` mode
     are plain completions and are not post-processed."""
+    language: str | None = None
+    """The code's language as an LSP / VS Code language id (`python`,
+    `typescriptreact`, `cpp`, ...). Post-processing uses it to parse the code
+    with tree-sitter (block ends, brackets); without it (or for a language
+    codefill has no grammar for) `filepath`'s extension decides, and without
+    both only language-agnostic rules apply."""
+    filepath: str | None = None
+    """The file's path (relative to the workspace or absolute); its extension
+    names the language when `language` does not."""
 
     @field_validator("stop")
     @classmethod
