@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from codefill.models.families import FimFamily, get_family
 
 from ..engines.base import Engine, GenerationRequest, GenerationResult, SamplingParams, Superseded
+from ..languages import detect_language
 from ..metrics import Metrics
 from ..postprocess import Cursor, build_pipeline, model_prefix, resolve_mode
 from ..prompt import BuiltPrompt, anchor_window, build_prompt
@@ -164,7 +165,8 @@ class CompletionService:
                           max_tokens: int, request_id: str) -> AsyncIterator[_Delta]:
         mode = resolve_mode(req.mode, has_suffix=req.suffix is not None,
                             cursor=Cursor.at(prompt.text, req.suffix or ""))
-        pipeline = build_pipeline(mode=mode, stops=req.stop_list, prefix=prompt.text, suffix=req.suffix)
+        pipeline = build_pipeline(mode=mode, stops=req.stop_list, prefix=prompt.text, suffix=req.suffix,
+                                  language=detect_language(req.language, req.filepath))
         shown = prompt
         if mode != "raw" and prompt.token_ids is None:
             shown = _Prompt(model_prefix(prompt.text))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .brackets import BracketBalance
 from .filters import (
     BlockEnd,
     CodeFence,
@@ -63,8 +64,11 @@ def resolve_mode(mode: str, *, has_suffix: bool, cursor: Cursor) -> str:
     return "multi_line" if cursor.opens_block else "single_line"
 
 
-def build_pipeline(*, mode: str, stops: list[str], prefix: str, suffix: str | None) -> Pipeline:
-    """The filters for one completion, in order. `mode` is already resolved."""
+def build_pipeline(*, mode: str, stops: list[str], prefix: str, suffix: str | None,
+                   language: str | None = None) -> Pipeline:
+    """The filters for one completion, in order. `mode` is already resolved;
+    `language` is a canonical name from `codefill.server.languages` (None:
+    only the language-agnostic rules)."""
     filters: list[StreamFilter] = [StopSequences(stops)] if stops else []
     if mode == "raw":
         return Pipeline(filters)
@@ -76,8 +80,9 @@ def build_pipeline(*, mode: str, stops: list[str], prefix: str, suffix: str | No
         filters.append(SingleLine(allow_next_line=not cursor.mid_line))
     else:
         filters.append(BlockEnd(cursor.line_prefix))
+    filters.append(BracketBalance(prefix, suffix, language, multi_line=mode == "multi_line"))
     filters.append(SuffixRepeat(suffix))
     if mode == "single_line" and cursor.mid_line:
-        filters.append(SuffixOverlap(cursor.line_suffix))
+        filters.append(SuffixOverlap(cursor.line_suffix, brackets_decided=True))
     filters.append(TrailingWhitespace())
     return Pipeline(filters)

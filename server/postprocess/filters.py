@@ -250,9 +250,11 @@ class SuffixOverlap(StreamFilter):
     """On the cursor's line, drop the end of the completion that the text after
     the cursor already holds: `foo(|)` completed with `x)` gives `x`."""
 
-    def __init__(self, suffix_line: str) -> None:
+    def __init__(self, suffix_line: str, brackets_decided: bool = False) -> None:
         self.rest = suffix_line.strip()
         self.held = ""
+        # BracketBalance ran before: an overlap of closing brackets alone is one it chose to keep.
+        self.brackets_decided = brackets_decided
 
     def push(self, text: str) -> str:
         if not self.rest:
@@ -269,6 +271,8 @@ class SuffixOverlap(StreamFilter):
         body = tail.rstrip()
         for k in range(min(len(body), len(self.rest)), 0, -1):
             if body.endswith(self.rest[:k]):
+                if self.brackets_decided and all(ch in ")]}" for ch in self.rest[:k]):
+                    return tail
                 return body[: len(body) - k].rstrip()
         return tail
 

@@ -1,0 +1,73 @@
+"""BracketBalance: closing brackets the suffix already holds are not repeated;
+ones the code needs are kept. With a grammar (tree-sitter) and without one."""
+
+import pytest
+
+from codefill.server.postprocess import run_to_end
+from codefill.server.postprocess.brackets import BracketBalance, syntax_errors
+from codefill.server.postprocess.pipeline import Pipeline
+
+
+def balanced(prefix, suffix, text, lang, multi_line=False):
+    """Whole and char by char must agree."""
+    make = lambda: Pipeline([BracketBalance(prefix, suffix, lang, multi_line)])  # noqa: E731
+    whole = run_to_end(make(), [text])
+    chars = run_to_end(make(), list(text))
+    assert whole == chars, (whole, chars)
+    return whole
+
+
+@pytest.mark.parametrize("lang", ["python", None])
+def test_single_line_does_not_repeat_the_editors_closing_bracket(lang):
+    assert balanced("print(", ")\n", '"hi")', lang) == '"hi"'
+    assert balanced("x = foo(", ")\n", "bar(1), 2)", lang) == "bar(1), 2"
+
+
+@pytest.mark.parametrize("lang", ["python", None])
+def test_single_line_keeps_a_closing_bracket_the_code_needs(lang):
+    assert balanced("x = foo(", "\ny = 2\n", "1, 2)", lang) == "1, 2)"
+
+
+def test_brackets_in_strings_and_comments_do_not_count():
+    assert balanced("print(", ")\n", '"a)b")', "python") == '"a)b"'
+    assert balanced("f(", ");\n", "x /* ) */, 1);", "javascript") == "x /* ) */, 1"
+    assert balanced('print("hel', '")\n', 'lo")', "python") == 'lo"'  # the cursor is inside a string
+
+
+def test_multi_line_stops_before_a_brace_the_suffix_has():
+    prefix = "function f(x) {\n  if (x) {\n    "
+    suffix = "\n  }\n  return 1;\n}\n"
+    text = "x++;\n    log(x);\n  }\n  return 2;\n}"
+    assert balanced(prefix, suffix, text, "javascript", True) == "x++;\n    log(x);\n  "
+
+
+def test_multi_line_keeps_a_brace_the_suffix_lacks_and_ends_with_its_line():
+    # The suffix closes only the function; the completion must close the `if`.
+    prefix = "function f(x) {\n  if (x) {\n    "
+    suffix = "\n}\n"
+    text = "x++;\n  }\n  return x;\n}"
+    assert balanced(prefix, suffix, text, "javascript", True) == "x++;\n  }"
+
+
+def test_without_a_grammar_the_count_decides():
+    # The suffix closes only the function: the `while` is the completion's to close.
+    prefix = "int f(int x) {\n  while (x) {\n    "
+    suffix = "\n}\n"
+    text = "x--;\n  }\n  return x;"
+    assert balanced(prefix, suffix, text, "c", True) == "x--;\n  }"
+    assert balanced(prefix, suffix, text, None, True) == "x--;\n  }"
+    assert balanced("print(foo(", ")\n", "x))", None) == "x)"
+
+
+def test_grammar_tells_what_counting_cannot():
+    # A regular expression's bracket is no bracket: only the parser knows.
+    prefix = "const r = /\\(/;\nf("
+    assert balanced(prefix, ");\n", "x);", "javascript") == "x"
+    assert balanced(prefix, ");\n", "x);", None) == "x);"
+
+
+def test_syntax_errors_counts_error_and_missing_nodes():
+    assert syntax_errors("python", "x = (1, 2)\n") == 0
+    assert syntax_errors("python", "x = (1, 2))\n") >= 1
+    assert syntax_errors("c", "int f() { return 1;\n") >= 1
+    assert syntax_errors("cobol", "anything") == 0
