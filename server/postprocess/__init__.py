@@ -17,6 +17,7 @@ from .filters import (
     model_prefix,
 )
 from .pipeline import Pipeline, StreamFilter, run_to_end
+from .repeats import LoopStop, RepeatsAbove
 
 __all__ = ["Cursor", "Pipeline", "StreamFilter", "build_pipeline", "model_prefix", "resolve_mode", "run_to_end"]
 
@@ -81,7 +82,7 @@ def build_pipeline(*, mode: str, stops: list[str], prefix: str, suffix: str | No
     else:
         filters.append(BlockEnd(cursor.line_prefix))
     filters.append(BracketBalance(prefix, suffix, language, multi_line=mode == "multi_line"))
-    filters.append(SuffixRepeat(suffix))
+    filters += [SuffixRepeat(suffix), RepeatsAbove(prefix)]
     if mode == "single_line" and cursor.mid_line:
         filters.append(SuffixOverlap(cursor.line_suffix, brackets_decided=True))
     filters.append(TrailingWhitespace())
