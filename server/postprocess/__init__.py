@@ -83,6 +83,8 @@ def build_pipeline(*, mode: str, stops: list[str], prefix: str, suffix: str | No
         filters.append(BlockEnd(cursor.line_prefix))
     filters.append(BracketBalance(prefix, suffix, language, multi_line=mode == "multi_line"))
     filters += [SuffixRepeat(suffix), RepeatsAbove(prefix)]
+    if mode == "multi_line":
+        filters.append(LoopStop())
     if mode == "single_line" and cursor.mid_line:
         filters.append(SuffixOverlap(cursor.line_suffix, brackets_decided=True))
     filters.append(TrailingWhitespace())

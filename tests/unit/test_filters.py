@@ -207,3 +207,9 @@ def test_raw_mode_applies_only_stop_sequences():
 def test_model_prefix_keeps_lines_with_code():
     assert model_prefix("x = 1\n    y") == "x = 1\n    y"
     assert model_prefix("x = 1\n") == "x = 1\n"
+
+
+def test_multi_line_stops_a_loop():
+    prefix = "def total(xs):\n    "
+    text = "s = s + 1\n    s = s + 1\n    s = s + 1"
+    assert run(text, prefix=prefix, suffix="\n") == "s = s + 1"
