@@ -10,6 +10,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from . import __version__
+from .team import add_keys_command, add_team_arguments, app_options
 
 DESCRIPTION = """\
 codefill: a self-hosted code-completion server with an OpenAI-compatible API.
@@ -53,6 +54,7 @@ def _add_serve(sub) -> None:
                    help="send long prompts as they come instead of starting them at a content-defined line "
                         "(costs a cold prefill on every new line)")
     p.add_argument("--log-level", dest="log_level", choices=["debug", "info", "warning", "error"])
+    add_team_arguments(p)
     p.set_defaults(func=cmd_serve)
 
 
@@ -93,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_serve(sub)
     _add_models(sub)
     _add_lsp(sub)
+    add_keys_command(sub)
     from .bench.cli import add_bench
 
     add_bench(sub)
@@ -110,11 +113,10 @@ def _fail(message: str) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from codefill.config import load_settings
     from codefill.models.families import get_family
     from codefill.models.store import ModelNotFound, resolve_model
+    from codefill.server import lifecycle
     from codefill.server.app import create_app
     from codefill.server.engines.llama_cpp import LlamaCppEngine
 
@@ -126,7 +128,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
         settings = load_settings(config, **options)
     except (ValidationError, FileNotFoundError, ValueError) as exc:
         return _fail(str(exc))
-    _setup_logging(settings.log_level)
+    from codefill.server.logs import setup_logging
+
+    setup_logging(settings.log_level, settings.log_format)
+    try:
+        team = app_options(settings)
+    except ValueError as exc:
+        return _fail(str(exc))
     if settings.fim_family:
         try:
             get_family(settings.fim_family)
@@ -144,11 +152,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
                             n_batch=settings.n_batch, family=settings.fim_family)
     app = create_app(engine, served_names=[model_id], max_body_bytes=settings.max_body_bytes,
                      max_choices=settings.max_choices, default_temperature=settings.default_temperature,
-                     anchor=settings.anchor_window)
+                     anchor=settings.anchor_window, **team)
     print(f"codefill: serving {model_id} on http://{settings.host}:{settings.port} (model loading...)",
           file=sys.stderr, flush=True)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level,
-                timeout_graceful_shutdown=5)
+    lifecycle.run(app, host=settings.host, port=settings.port, log_level=settings.log_level)
     return 0
 
 

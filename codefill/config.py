@@ -5,10 +5,16 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+from pydantic import Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
 
 _config_file: Path | None = None
 
@@ -31,6 +37,32 @@ class Settings(BaseSettings):
     anchor_window: bool = Field(True, description="start long prompts at a content-defined line so the KV cache "
                                                   "survives the editor's window sliding down the file")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    # -- running it for a team (server/auth.py, server/limits.py, server/logs.py) --
+    api_keys: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="API keys as NAME=KEY or NAME=sha256:HEX (comma-separated in the env)")
+    api_keys_file: Path | None = Field(None, description="file of keys, one 'NAME sha256:HEX' a line "
+                                                         "(`codefill keys create` writes it)")
+    allow_open: bool = Field(False, description="serve without keys on an interface other than loopback")
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="origins allowed by CORS ('*' for any); none by default")
+    rate_limit_rps: float | None = Field(None, gt=0, description="requests per second per key (token bucket)")
+    rate_limit_tpm: int | None = Field(None, ge=1, description="prompt + completion tokens per minute per key")
+    max_concurrent_per_key: int | None = Field(None, ge=1, description="completion requests one key may have open")
+    max_pending: int = Field(64, ge=1, description="completion requests admitted at once (running + queued); "
+                                                   "more get 503")
+    max_prompt_tokens: int | None = Field(None, ge=1, description="longest prompt + suffix in tokens "
+                                                                   "(default: trimmed to the context)")
+    max_tokens_limit: int | None = Field(None, ge=1, description="largest max_tokens a request may ask for")
+    request_timeout: float = Field(60.0, gt=0, description="seconds a completion may take, queueing included")
+    log_format: Literal["text", "json"] = Field("text", description="'json': one JSON object a log line")
+    log_prompts: bool = Field(False, description="log prompts and completions (debugging only)")
+
+    @field_validator("api_keys", "cors_origins", mode="before")
+    @classmethod
+    def _split_commas(cls, v):
+        if isinstance(v, str):
+            return [part.strip() for part in v.split(",") if part.strip()]
+        return v
 
     @classmethod
     def settings_customise_sources(

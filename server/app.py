@@ -9,14 +9,21 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
 from .api.errors import error_body, install_error_handlers
+from .api.events import Issued
+from .api.events import router as events_router
 from .api.router import router
 from .api.serving import CompletionService
+from .auth import ApiKeyAuth, KeyStore
 from .engines.base import Engine
+from .limits import Gate, LimitSettings
+from .logs import RequestContext
 from .metrics import Metrics
 from .playground import mount_playground
 
@@ -70,7 +77,7 @@ class BodySizeLimit:
 
 
 class RequestMetrics:
-    """Counts requests by route and status, and how many are in flight."""
+    """Counts requests by route, status and key name, times them, and counts how many are in flight."""
 
     def __init__(self, app, metrics: Metrics) -> None:
         self.app = app
@@ -88,17 +95,22 @@ class RequestMetrics:
             await send(message)
 
         self.metrics.in_flight.inc()
+        started = time.monotonic()
         try:
             await self.app(scope, receive, send_status)
         finally:
             self.metrics.in_flight.dec()
             route = scope.get("route")
             endpoint = getattr(route, "path", "other")
-            self.metrics.requests.labels(endpoint, str(status)).inc()
+            key = scope.get("state", {}).get("key") or "unauthenticated"
+            self.metrics.requests.labels(endpoint, str(status), key).inc()
+            self.metrics.request_seconds.labels(endpoint).observe(time.monotonic() - started)
 
 
 def create_app(engine: Engine, *, served_names: list[str], max_body_bytes: int = 4 * 1024 * 1024,
-               max_choices: int = 16, default_temperature: float = 0.0, anchor: bool = True) -> FastAPI:
+               max_choices: int = 16, default_temperature: float = 0.0, anchor: bool = True,
+               keys: KeyStore | None = None, limits: LimitSettings | None = None,
+               cors_origins: list[str] | None = None, log_prompts: bool = False) -> FastAPI:
     metrics = Metrics()
 
     @asynccontextmanager
@@ -130,9 +142,20 @@ def create_app(engine: Engine, *, served_names: list[str], max_body_bytes: int =
     app.state.service = CompletionService(engine, served_names=served_names, max_choices=max_choices,
                                           default_temperature=default_temperature, metrics=metrics,
                                           anchor=anchor)
+    app.state.gate = Gate(limits or LimitSettings(), metrics)
+    app.state.issued = Issued(metrics)
+    app.state.log_prompts = log_prompts
     install_error_handlers(app)
     app.include_router(router)
+    app.include_router(events_router)
+    # Outermost last: request id, CORS, metrics, key check, then the body limit (no body is read for a bad key).
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
+    app.add_middleware(ApiKeyAuth, keys=keys or KeyStore())
     app.add_middleware(RequestMetrics, metrics=metrics)
+    if cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=cors_origins, allow_methods=["GET", "POST", "OPTIONS"],
+                           allow_headers=["Authorization", "Content-Type", "X-Request-Id"],
+                           expose_headers=["X-Request-Id", "Retry-After"], max_age=600)
+    app.add_middleware(RequestContext)
     mount_playground(app)
     return app

@@ -18,14 +18,17 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
-        self.requests = Counter("codefill_http_requests_total", "HTTP requests by endpoint and status",
-                                ["endpoint", "status"], registry=r)
+        self.requests = Counter("codefill_http_requests_total", "HTTP requests by endpoint, status and API key name",
+                                ["endpoint", "status", "key"], registry=r)
+        self.request_seconds = Histogram("codefill_http_request_duration_seconds",
+                                         "Time from request to the end of its response (streams included)",
+                                         ["endpoint"], buckets=_LATENCY_BUCKETS, registry=r)
         self.in_flight = Gauge("codefill_http_requests_in_flight", "HTTP requests being served", registry=r)
         self.completion_seconds = Histogram("codefill_completion_duration_seconds",
-                                            "Time to the whole completion", ["stream"],
+                                            "Time to the whole completion", ["model", "stream"],
                                             buckets=_LATENCY_BUCKETS, registry=r)
         self.first_token_seconds = Histogram("codefill_time_to_first_token_seconds",
-                                             "Time to the first text of a completion", ["stream"],
+                                             "Time to the first text of a completion", ["model", "stream"],
                                              buckets=_LATENCY_BUCKETS, registry=r)
         self.prompt_tokens = Counter("codefill_prompt_tokens_total", "Prompt tokens processed", registry=r)
         self.cached_tokens = Counter("codefill_prompt_tokens_cached_total",
@@ -38,16 +41,41 @@ class Metrics:
                                      registry=r)
         self.cancelled = Counter("codefill_completions_cancelled_total",
                                  "Completions stopped because the client went away", registry=r)
+        # Limits and admission (server/limits.py).
+        self.rejected = Counter("codefill_requests_rejected_total",
+                                "Completion requests refused by a limit (rate, concurrency, queue, caps, timeout)",
+                                ["reason"], registry=r)
+        self.admission_pending = Gauge("codefill_admission_pending",
+                                       "Completion requests admitted and not yet answered (running + queued)",
+                                       registry=r)
+        # Client feedback (server/api/events.py).
+        self.events = Counter("codefill_completion_events_total",
+                              "Completions shown, accepted or dismissed, as reported by clients",
+                              ["event", "language"], registry=r)
+        self.acceptance = Gauge("codefill_completion_acceptance_ratio",
+                                "Accepted / shown completions by language, since the server started",
+                                ["language"], registry=r)
+
+        self.draft_tokens = Counter("codefill_speculative_draft_tokens_total",
+                                    "Tokens drafted by prompt lookup for speculative decoding", registry=r)
+        self.accepted_draft_tokens = Counter("codefill_speculative_accepted_tokens_total",
+                                             "Drafted tokens the model kept (acceptance rate: this / drafted)",
+                                             registry=r)
+
+    def observe_drafts(self, drafted: int, accepted: int) -> None:
+        if drafted:
+            self.draft_tokens.inc(drafted)
+            self.accepted_draft_tokens.inc(accepted)
 
     def observe_completion(self, *, prompt_tokens: int, completion_tokens: int, cached_tokens: int,
-                           duration: float, first_token: float | None, stream: bool) -> None:
+                           duration: float, first_token: float | None, stream: bool, model: str = "") -> None:
         label = "true" if stream else "false"
         self.prompt_tokens.inc(prompt_tokens)
         self.cached_tokens.inc(cached_tokens)
         self.completion_tokens.inc(completion_tokens)
-        self.completion_seconds.labels(label).observe(duration)
+        self.completion_seconds.labels(model, label).observe(duration)
         if first_token is not None:
-            self.first_token_seconds.labels(label).observe(first_token)
+            self.first_token_seconds.labels(model, label).observe(first_token)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

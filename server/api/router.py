@@ -10,14 +10,16 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from sse_starlette import EventSourceResponse
 
+from ..lifecycle import SSE_SHUTDOWN_GRACE_S
+from ..logs import log_prompt
 from ..metrics import CONTENT_TYPE
 from .errors import error_response
-from .protocol import Completion, CompletionRequest, ErrorResponse, Model, ModelList
+from .protocol import Completion, CompletionRequest, ErrorResponse, Model, ModelList, new_completion_id
 
 router = APIRouter()
 T = TypeVar("T")
 
-_ERRORS = {code: {"model": ErrorResponse} for code in (400, 404, 413, 503)}
+_ERRORS = {code: {"model": ErrorResponse} for code in (400, 401, 404, 408, 409, 413, 429, 503)}
 
 
 async def _cancel_on_disconnect(request: Request, work: Awaitable[T]) -> T | None:
@@ -50,25 +52,41 @@ async def _cancel_on_disconnect(request: Request, work: Awaitable[T]) -> T | Non
              summary="Complete code at the cursor (prompt + suffix = fill-in-the-middle)")
 async def create_completion(body: CompletionRequest, request: Request):
     service = request.app.state.service
-    request_id = request.headers.get("x-request-id")
+    gate = request.app.state.gate
+    request_id = request.state.request_id
+    key = getattr(request.state, "key", None) or "anonymous"
+    log_prompt(request.app.state.log_prompts, body)
+    gate.check_request(body, service.engine)
+    ticket = gate.admit(key)  # 429 / 503 before any work
+    completion_id = new_completion_id()
+    request.app.state.issued.add(completion_id, key)
     if body.stream:
-        events = service.stream(body)  # raises before the first byte on bad input
+        try:
+            events = service.stream(body, request_id, completion_id=completion_id,
+                                    on_usage=ticket.charge)  # raises before the first byte on bad input
+        except BaseException:
+            ticket.release()
+            raise
 
         async def counted():
             try:
-                async for event in events:
+                async for event in ticket.stream(events):
                     yield event
             except asyncio.CancelledError:
                 request.app.state.metrics.cancelled.inc()
                 raise
+            finally:
+                ticket.release()
 
-        return EventSourceResponse(counted(), sep="\n", ping=15,
-                                   headers={"X-Request-Id": request_id} if request_id else None)
-    completion = await _cancel_on_disconnect(request, service.complete(body))
+        return EventSourceResponse(counted(), sep="\n", ping=15, shutdown_grace_period=SSE_SHUTDOWN_GRACE_S)
+    try:
+        completion = await _cancel_on_disconnect(request, ticket.run(
+            service.complete(body, request_id, completion_id=completion_id, on_usage=ticket.charge)))
+    finally:
+        ticket.release()
     if completion is None:
         return Response(status_code=499)  # nginx's "client closed request"; nobody reads it
-    return JSONResponse(completion.model_dump(exclude_none=False),
-                        headers={"X-Request-Id": request_id} if request_id else None)
+    return JSONResponse(completion.model_dump(exclude_none=False))
 
 
 @router.get("/v1/models", response_model=ModelList)

@@ -13,7 +13,7 @@ import json
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 from codefill.models.families import FimFamily, get_family
@@ -261,8 +261,12 @@ class CompletionService:
                                total_tokens=prompt_tokens + completion_tokens,
                                prompt_tokens_details=PromptTokensDetails(cached_tokens=cached))
 
-    def _record(self, usage: CompletionUsage, started: float, first_token: float | None, stream: bool) -> None:
+    def _record(self, req: CompletionRequest, usage: CompletionUsage, started: float, first_token: float | None,
+                stream: bool, on_usage: Callable[[CompletionUsage], None] | None) -> None:
+        if on_usage is not None:
+            on_usage(usage)
         self.metrics.observe_completion(
+            model=req.model,
             prompt_tokens=usage.prompt_tokens,
             completion_tokens=usage.completion_tokens,
             cached_tokens=usage.prompt_tokens_details.cached_tokens if usage.prompt_tokens_details else 0,
@@ -273,13 +277,16 @@ class CompletionService:
 
     # -- entry points ----------------------------------------------------------
 
-    async def complete(self, req: CompletionRequest, request_id: str | None = None) -> Completion:
+    async def complete(self, req: CompletionRequest, request_id: str | None = None, *,
+                       completion_id: str | None = None,
+                       on_usage: Callable[[CompletionUsage], None] | None = None) -> Completion:
+        """`request_id` names the work in logs and the engine; `completion_id` is the answer's id."""
         prompts, max_tokens = self._check(req)
         started = time.monotonic()
-        completion_id = request_id or new_completion_id()
+        completion_id = completion_id or new_completion_id()
         choices = [_Choice(i) for i in range(len(prompts) * req.n)]
         first_token = None
-        async for delta in self._deltas(req, choices, prompts, max_tokens, completion_id):
+        async for delta in self._deltas(req, choices, prompts, max_tokens, request_id or completion_id):
             choice = choices[delta.index]
             choice.text.append(delta.text)
             if delta.text and first_token is None:
@@ -289,7 +296,7 @@ class CompletionService:
             if delta.finish_reason:
                 choice.finish_reason = delta.finish_reason
         usage = self._usage(choices, req.n)
-        self._record(usage, started, first_token, stream=False)
+        self._record(req, usage, started, first_token, False, on_usage)
         return Completion(
             id=completion_id,
             model=req.model,
@@ -301,13 +308,15 @@ class CompletionService:
             usage=usage,
         )
 
-    def stream(self, req: CompletionRequest, request_id: str | None = None) -> AsyncIterator[dict]:
+    def stream(self, req: CompletionRequest, request_id: str | None = None, *, completion_id: str | None = None,
+               on_usage: Callable[[CompletionUsage], None] | None = None) -> AsyncIterator[dict]:
         """Validate now (errors become HTTP statuses), then stream SSE events."""
         prompts, max_tokens = self._check(req)
-        return self._stream(req, prompts, max_tokens, request_id or new_completion_id())
+        completion_id = completion_id or new_completion_id()
+        return self._stream(req, prompts, max_tokens, completion_id, request_id or completion_id, on_usage)
 
-    async def _stream(self, req: CompletionRequest, prompts: list[_Prompt], max_tokens: int,
-                      completion_id: str) -> AsyncIterator[dict]:
+    async def _stream(self, req: CompletionRequest, prompts: list[_Prompt], max_tokens: int, completion_id: str,
+                      request_id: str, on_usage: Callable[[CompletionUsage], None] | None) -> AsyncIterator[dict]:
         started = time.monotonic()
         created = int(time.time())
         choices = [_Choice(i) for i in range(len(prompts) * req.n)]
@@ -322,7 +331,7 @@ class CompletionService:
             return {"data": json.dumps(body, ensure_ascii=False)}
 
         try:
-            async for delta in self._deltas(req, choices, prompts, max_tokens, completion_id):
+            async for delta in self._deltas(req, choices, prompts, max_tokens, request_id):
                 if not delta.text and delta.finish_reason is None and delta.logprobs is None:
                     continue
                 if delta.text and first_token is None:
@@ -334,7 +343,7 @@ class CompletionService:
                     "finish_reason": delta.finish_reason,
                 }])
             usage = self._usage(choices, req.n)
-            self._record(usage, started, first_token, stream=True)
+            self._record(req, usage, started, first_token, True, on_usage)
             if include_usage:
                 yield chunk([], usage.model_dump())
         except APIError as exc:

@@ -299,7 +299,7 @@ def test_models_endpoint(client):
 def test_metrics_endpoint_counts_requests(client):
     post(client, {"model": MODEL, "prompt": "a", "max_tokens": 2})
     text = client.get("/metrics").text
-    assert 'codefill_http_requests_total{endpoint="/v1/completions",status="200"}' in text
+    assert 'codefill_http_requests_total{endpoint="/v1/completions",key="anonymous",status="200"}' in text
     assert "codefill_completion_tokens_total 2.0" in text
 
 

@@ -1,0 +1,242 @@
+"""Limits: per-key rates and concurrency, the global admission bound, caps on
+what one request may ask for, and the time it may take.
+
+Admission counts completion requests from the moment they are let in until
+their answer (or stream) ends, which covers both the request running on the
+engine and those waiting for its worker. Past `max_pending` the server says
+503 with Retry-After at once instead of letting latency grow without bound.
+Rates are token buckets per key name: requests per second, and tokens per
+minute charged with what a completion really used (a key may go into debt by
+one request, then waits until the bucket refills).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import time
+from collections.abc import AsyncIterator, Awaitable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from .api.errors import APIError
+from .api.protocol import CompletionRequest, CompletionUsage
+from .metrics import Metrics
+
+T = TypeVar("T")
+
+
+@dataclass
+class LimitSettings:
+    rate_limit_rps: float | None = None
+    rate_limit_tpm: int | None = None
+    max_concurrent_per_key: int | None = None
+    max_pending: int = 64
+    max_prompt_tokens: int | None = None
+    max_tokens_limit: int | None = None
+    request_timeout: float = 60.0
+
+
+class TokenBucket:
+    """`capacity` tokens, refilled at `rate` a second. `take` may drive it
+    negative (a debt paid back by waiting)."""
+
+    def __init__(self, rate: float, capacity: float, now: float | None = None) -> None:
+        self.rate = rate
+        self.capacity = capacity
+        self.level = capacity
+        self.stamp = time.monotonic() if now is None else now
+
+    def _refill(self, now: float) -> None:
+        self.level = min(self.capacity, self.level + (now - self.stamp) * self.rate)
+        self.stamp = now
+
+    def wait_for(self, amount: float, now: float | None = None) -> float:
+        """Seconds until `amount` is there (0: it is there now)."""
+        now = time.monotonic() if now is None else now
+        self._refill(now)
+        return 0.0 if self.level >= amount else (amount - self.level) / self.rate
+
+    def take(self, amount: float, now: float | None = None) -> None:
+        self._refill(time.monotonic() if now is None else now)
+        self.level -= amount
+
+
+def _retry_after(seconds: float) -> dict[str, str]:
+    return {"Retry-After": str(max(1, math.ceil(seconds)))}
+
+
+class Ticket:
+    """One admitted completion request. `release` is idempotent."""
+
+    def __init__(self, gate: Gate, key: str) -> None:
+        self.gate = gate
+        self.key = key
+        self.deadline = time.monotonic() + gate.settings.request_timeout
+        self.shutting_down = False
+        self._timer: asyncio.Timeout | None = None
+        self._released = False
+
+    def charge(self, usage: CompletionUsage) -> None:
+        bucket = self.gate._tokens.get(self.key)
+        if bucket is not None:
+            bucket.take(usage.total_tokens)
+
+    def release(self) -> None:
+        if not self._released:
+            self._released = True
+            self.gate._release(self)
+
+    def cut(self, grace: float) -> None:
+        """The server is stopping: end within `grace` seconds."""
+        self.shutting_down = True
+        self.deadline = min(self.deadline, time.monotonic() + grace)
+        if self._timer is not None:
+            self._timer.reschedule(_loop_time(self.deadline))
+
+    def _error(self) -> APIError:
+        return self.gate.shutdown_error() if self.shutting_down else self.gate.timeout_error()
+
+    async def run(self, work: Awaitable[T]) -> T:
+        """`work`, or 408 when the request's time is up (503 when the server stops first)."""
+        try:
+            async with asyncio.timeout_at(_loop_time(self.deadline)) as self._timer:
+                return await work
+        except TimeoutError:
+            raise self._error() from None
+        finally:
+            self._timer = None
+
+    async def stream(self, events: AsyncIterator[dict]) -> AsyncIterator[dict]:
+        """`events` until they end or the time is up (then an error event and [DONE])."""
+        try:
+            while True:
+                try:
+                    async with asyncio.timeout_at(_loop_time(self.deadline)) as self._timer:
+                        event = await anext(events)
+                except StopAsyncIteration:
+                    return
+                finally:
+                    self._timer = None
+                yield event
+        except TimeoutError:
+            yield {"data": json.dumps(self._error().body())}
+            yield {"data": "[DONE]"}
+        finally:
+            await events.aclose()
+            self.release()
+
+
+def _loop_time(deadline: float) -> float:
+    """A time.monotonic() deadline on the event loop's clock."""
+    loop = asyncio.get_running_loop()
+    return loop.time() + (deadline - time.monotonic())
+
+
+class Gate:
+    """Checks and admits completion requests; one per app."""
+
+    def __init__(self, settings: LimitSettings, metrics: Metrics) -> None:
+        self.settings = settings
+        self.metrics = metrics
+        self.pending = 0
+        self.draining = False
+        self._tickets: set[Ticket] = set()
+        self._per_key: dict[str, int] = {}
+        self._requests: dict[str, TokenBucket] = {}
+        self._tokens: dict[str, TokenBucket] = {}
+
+    def drain(self, grace: float) -> None:
+        """Stop admitting; requests in progress get `grace` seconds to finish, then end with a 503."""
+        self.draining = True
+        for ticket in list(self._tickets):
+            ticket.cut(grace)
+
+    def shutdown_error(self) -> APIError:
+        self.metrics.rejected.labels("shutdown").inc()
+        return APIError(503, "The server is shutting down; send the request again in a moment.",
+                        code="server_shutting_down", headers=_retry_after(2))
+
+    def timeout_error(self) -> APIError:
+        self.metrics.rejected.labels("timeout").inc()
+        return APIError(408, f"The completion took longer than the limit of {self.settings.request_timeout:g} s.",
+                        code="request_timeout")
+
+    def _reject(self, reason: str, status: int, message: str, *, code: str, param: str | None = None,
+                retry_after: float | None = None) -> APIError:
+        self.metrics.rejected.labels(reason).inc()
+        return APIError(status, message, code=code, param=param,
+                        headers=_retry_after(retry_after) if retry_after is not None else None)
+
+    def check_request(self, req: CompletionRequest, engine) -> None:
+        """Caps on what one request asks for (400)."""
+        s = self.settings
+        if s.max_tokens_limit is not None and (req.max_tokens or 0) > s.max_tokens_limit:
+            raise self._reject("max_tokens", 400, f"max_tokens ({req.max_tokens}) is over this server's limit "
+                               f"of {s.max_tokens_limit}.", code="max_tokens_too_large", param="max_tokens")
+        if s.max_prompt_tokens is not None and engine.ready:
+            prompts = [req.prompt] if isinstance(req.prompt, str) else req.prompt
+            suffix = len(engine.tokenize(req.suffix)) if req.suffix else 0
+            for p in prompts:
+                n = (len(engine.tokenize(p)) if isinstance(p, str) else 1 if isinstance(p, int) else len(p)) + suffix
+                if n > s.max_prompt_tokens:
+                    raise self._reject("prompt_tokens", 400, f"The prompt and suffix are {n} tokens; this server's "
+                                       f"limit is {s.max_prompt_tokens}.", code="prompt_too_long", param="prompt")
+                if isinstance(p, int):
+                    break  # one prompt of token ids, already counted whole
+
+    def admit(self, key: str) -> Ticket:
+        """A ticket, or 429 (this key's rate or concurrency) / 503 (the server is full)."""
+        s = self.settings
+        if self.draining:
+            raise self.shutdown_error()
+        now = time.monotonic()
+        requests = self._bucket(self._requests, key, s.rate_limit_rps, max(1.0, s.rate_limit_rps or 0), now)
+        if requests is not None:
+            wait = requests.wait_for(1, now)
+            if wait:
+                raise self._reject("rate_requests", 429, f"Rate limit reached for key '{key}': "
+                                   f"{s.rate_limit_rps:g} requests per second.", code="rate_limit_exceeded",
+                                   retry_after=wait)
+        tokens = self._bucket(self._tokens, key, (s.rate_limit_tpm or 0) / 60, s.rate_limit_tpm, now)
+        if tokens is not None:
+            wait = tokens.wait_for(1, now)
+            if wait:
+                raise self._reject("rate_tokens", 429, f"Rate limit reached for key '{key}': "
+                                   f"{s.rate_limit_tpm} tokens per minute.", code="rate_limit_exceeded",
+                                   retry_after=wait)
+        if s.max_concurrent_per_key is not None and self._per_key.get(key, 0) >= s.max_concurrent_per_key:
+            raise self._reject("concurrency", 429, f"Key '{key}' already has {s.max_concurrent_per_key} requests "
+                               "open; wait for one to finish.", code="too_many_concurrent_requests", retry_after=1)
+        if self.pending >= s.max_pending:
+            raise self._reject("queue_full", 503, f"The server is at its limit of {s.max_pending} requests in "
+                               "progress; try again shortly.", code="server_busy", retry_after=1)
+        if requests is not None:
+            requests.take(1, now)
+        self.pending += 1
+        self._per_key[key] = self._per_key.get(key, 0) + 1
+        self.metrics.admission_pending.set(self.pending)
+        ticket = Ticket(self, key)
+        self._tickets.add(ticket)
+        return ticket
+
+    def _bucket(self, buckets: dict[str, TokenBucket], key: str, rate: float | None, capacity: float | None,
+                now: float) -> TokenBucket | None:
+        if not rate or not capacity:
+            return None
+        bucket = buckets.get(key)
+        if bucket is None:
+            bucket = buckets[key] = TokenBucket(rate, capacity, now)
+        return bucket
+
+    def _release(self, ticket: Ticket) -> None:
+        self._tickets.discard(ticket)
+        self.pending -= 1
+        left = self._per_key.get(ticket.key, 1) - 1
+        if left:
+            self._per_key[ticket.key] = left
+        else:
+            self._per_key.pop(ticket.key, None)
+        self.metrics.admission_pending.set(self.pending)
+
