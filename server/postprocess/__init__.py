@@ -16,11 +16,15 @@ from .filters import (
     TrailingWhitespace,
     model_prefix,
 )
+from .indent import IndentStyle, file_indent
 from .pipeline import Pipeline, StreamFilter, run_to_end
 from .repeats import LoopStop, RepeatsAbove
 
 __all__ = ["Cursor", "Pipeline", "StreamFilter", "build_pipeline", "model_prefix", "resolve_mode", "run_to_end"]
 
+
+# How much code around the cursor shows the file's indentation style.
+_INDENT_SAMPLE_CHARS = 8000
 
 # A line ending in one of these opens a block whose body may follow.
 _BLOCK_OPENERS = (":", "{", "(", "[", "=>", "->", " do", " then")
@@ -77,6 +81,9 @@ def build_pipeline(*, mode: str, stops: list[str], prefix: str, suffix: str | No
     cursor = Cursor.at(prefix, suffix)
     # The model is shown `model_prefix(prefix)`: indentation of an empty cursor line left out.
     filters += [CodeFence(), LeadingBlankLines(cursor.line_prefix, indent_in_prompt=model_prefix(prefix) == prefix)]
+    unit = file_indent(prefix[-_INDENT_SAMPLE_CHARS:] + suffix[:_INDENT_SAMPLE_CHARS])
+    if unit is not None:
+        filters.append(IndentStyle(unit, cursor.line_prefix))
     if mode == "single_line":
         filters.append(SingleLine(allow_next_line=not cursor.mid_line))
     else:

@@ -1,0 +1,110 @@
+"""Indentation in the file's own style.
+
+A model may indent with spaces in a file of tabs (or the other way round), or
+with four spaces in a file that uses two. IndentStyle rewrites the leading
+whitespace of each completion line into the file's unit: tabs become the
+file's spaces, spaces become tabs, and where the completion's first nested
+line shows the model's own width (4 where the file has 2, or 2 where it has
+4), levels are rescaled relative to the cursor's indentation. A line's
+leading whitespace is held only until its first code character.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from .pipeline import StreamFilter
+
+_WIDTHS = (2, 4, 8)
+
+
+def file_indent(text: str) -> str | None:
+    """The file's indentation unit, "\\t" or some spaces; None if it shows none."""
+    tabs = spaces = 0
+    deltas: Counter[int] = Counter()
+    previous: int | None = None
+    for line in text.split("\n"):
+        if not line.strip():
+            continue
+        lead = line[: len(line) - len(line.lstrip(" \t"))]
+        if lead.startswith("\t"):
+            tabs += 1
+        elif lead.startswith(" "):
+            spaces += 1
+        if "\t" not in lead:
+            width = len(lead)
+            if previous is not None and width > previous:
+                deltas[width - previous] += 1
+            previous = width
+    if tabs > spaces:
+        return "\t"
+    if not spaces:
+        return None
+    common = [d for d, _ in deltas.most_common() if d in _WIDTHS]
+    return " " * common[0] if common else None
+
+
+def _columns(lead: str, tab: int) -> int:
+    return sum(tab if ch == "\t" else 1 for ch in lead)
+
+
+class IndentStyle(StreamFilter):
+    def __init__(self, unit: str, cursor_line_prefix: str) -> None:
+        self.unit = unit
+        self.width = 4 if unit == "\t" else len(unit)  # columns of one level
+        cursor_indent = cursor_line_prefix[: len(cursor_line_prefix) - len(cursor_line_prefix.lstrip(" \t"))]
+        self.base = _columns(cursor_indent, self.width)  # the cursor's indentation, in columns
+        # On a blank cursor line the first line's whitespace adds to the editor's.
+        self.first_offset = self.base if not cursor_line_prefix.strip() else None
+        self.at_line_start = self.first_offset is not None
+        self.lead = ""
+        self.model_width: int | None = None  # the model's width of one level, once seen
+
+    def push(self, text: str) -> str:
+        out = []
+        for ch in text:
+            if not self.at_line_start:
+                out.append(ch)
+                if ch == "\n":
+                    self.at_line_start = True
+                    self.first_offset = 0
+                continue
+            if ch in " \t":
+                self.lead += ch
+                continue
+            if ch == "\n":  # a blank line: its whitespace is nobody's business
+                out.append(ch)
+                self.lead = ""
+                continue
+            out.append(self._rewrite(self.lead) + ch)
+            self.lead = ""
+            self.at_line_start = False
+        return "".join(out)
+
+    def _rewrite(self, lead: str) -> str:
+        if not lead:
+            return lead
+        offset = self.first_offset or 0
+        model_tab = self.model_width or self.width
+        column = offset + _columns(lead, model_tab)
+        relative = column - self.base
+        if relative > 0 and self.model_width is None and " " in lead and "\t" not in lead:
+            # The first nested line shows the model's width of a level.
+            if relative in _WIDTHS and relative != self.width and \
+                    (relative == 2 * self.width or 2 * relative == self.width):
+                self.model_width = relative
+            else:
+                self.model_width = self.width
+        if relative > 0 and self.model_width and self.model_width != self.width:
+            levels, rest = divmod(relative, self.model_width)
+            column = self.base + levels * self.width + rest
+        column -= offset
+        if column < 0:
+            return lead
+        if self.unit == "\t":
+            return "\t" * (column // self.width) + " " * (column % self.width)
+        return " " * column
+
+    def flush(self) -> str:
+        self.lead = ""  # whitespace at the very end is dropped anyway
+        return ""

@@ -1,0 +1,49 @@
+"""IndentStyle and file_indent, whole and char by char."""
+
+import pytest
+
+from codefill.server.postprocess import run_to_end
+from codefill.server.postprocess.indent import IndentStyle, file_indent
+from codefill.server.postprocess.pipeline import Pipeline
+
+
+def both_ways(make, text):
+    whole = run_to_end(Pipeline([make()]), [text])
+    chars = run_to_end(Pipeline([make()]), list(text))
+    assert whole == chars, (whole, chars)
+    return whole
+
+
+@pytest.mark.parametrize("text, unit", [
+    ("def f():\n    x = 1\n    if x:\n        y = 2\n", "    "),
+    ("function f() {\n  if (x) {\n    y();\n  }\n}\n", "  "),
+    ("func f() {\n\tif x {\n\t\ty()\n\t}\n}\n", "\t"),
+    ("x = 1\ny = 2\n", None),
+])
+def test_file_indent(text, unit):
+    assert file_indent(text) == unit
+
+
+def test_spaces_become_the_files_tabs():
+    text = "if x {\n        y()\n    }"
+    assert both_ways(lambda: IndentStyle("\t", "\t"), text) == "if x {\n\t\ty()\n\t}"
+
+
+def test_tabs_become_the_files_spaces():
+    assert both_ways(lambda: IndentStyle("  ", "  "), "if (x) {\n\t\ty();\n\t}") == "if (x) {\n    y();\n  }"
+
+
+def test_four_space_levels_in_a_two_space_file_are_rescaled():
+    # Cursor on a blank line indented 2; the model nests with 4.
+    text = "if (x) {\n      y();\n  }\n  return 1;"
+    assert both_ways(lambda: IndentStyle("  ", "  "), text) == "if (x) {\n    y();\n  }\n  return 1;"
+
+
+def test_matching_style_is_left_alone():
+    text = "if x:\n        y = 2\n    return y"
+    assert both_ways(lambda: IndentStyle("    ", "    "), text) == text
+
+
+def test_first_line_whitespace_adds_to_the_editors():
+    # The editor's cursor is at column 0 of a tab file; the model indents with 4 spaces.
+    assert both_ways(lambda: IndentStyle("\t", ""), "    x = 1\n    y = 2") == "\tx = 1\n\ty = 2"
