@@ -176,15 +176,14 @@ class Gate:
             raise self._reject("max_tokens", 400, f"max_tokens ({req.max_tokens}) is over this server's limit "
                                f"of {s.max_tokens_limit}.", code="max_tokens_too_large", param="max_tokens")
         if s.max_prompt_tokens is not None and engine.ready:
-            prompts = [req.prompt] if isinstance(req.prompt, str) else req.prompt
+            p = req.prompt
+            prompts = [p] if isinstance(p, str) or (p and isinstance(p[0], int)) else p
             suffix = len(engine.tokenize(req.suffix)) if req.suffix else 0
             for p in prompts:
-                n = (len(engine.tokenize(p)) if isinstance(p, str) else 1 if isinstance(p, int) else len(p)) + suffix
+                n = (len(engine.tokenize(p)) if isinstance(p, str) else len(p)) + suffix
                 if n > s.max_prompt_tokens:
                     raise self._reject("prompt_tokens", 400, f"The prompt and suffix are {n} tokens; this server's "
                                        f"limit is {s.max_prompt_tokens}.", code="prompt_too_long", param="prompt")
-                if isinstance(p, int):
-                    break  # one prompt of token ids, already counted whole
 
     def admit(self, key: str) -> Ticket:
         """A ticket, or 429 (this key's rate or concurrency) / 503 (the server is full)."""

@@ -29,11 +29,23 @@ def new_request_id() -> str:
     return "req-" + uuid.uuid4().hex
 
 
-class _ContextFilter(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
+def _install_record_factory() -> None:
+    """Every log record (ours, uvicorn's, a library's) carries the request's id and key name."""
+    make = logging.getLogRecordFactory()
+    if getattr(make, "codefill", False):
+        return
+
+    def factory(*args, **kwargs) -> logging.LogRecord:
+        record = make(*args, **kwargs)
         record.request_id = request_id_var.get()
         record.key = key_var.get()
-        return True
+        return record
+
+    factory.codefill = True
+    logging.setLogRecordFactory(factory)
+
+
+_install_record_factory()
 
 
 class JsonFormatter(logging.Formatter):
@@ -70,7 +82,6 @@ JsonFormatter.converter = time.gmtime
 def setup_logging(level: str, fmt: str = "text") -> None:
     """Root logging for `codefill serve` (uvicorn's loggers propagate to it)."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.addFilter(_ContextFilter())
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:
@@ -117,10 +128,8 @@ class RequestContext:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            key_token = key_var.set(state.get("key"))
             if scope["path"] not in ("/health", "/ready", "/metrics"):
                 access_log.info("%s %s %s", scope["method"], scope["path"], status or "-",
                                 extra={"method": scope["method"], "path": scope["path"], "status": status or None,
                                        "duration_ms": round((time.monotonic() - started) * 1000, 1)})
-            key_var.reset(key_token)
             request_id_var.reset(token)
