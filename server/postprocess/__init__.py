@@ -80,10 +80,12 @@ def build_pipeline(*, mode: str, stops: list[str], prefix: str, suffix: str | No
     suffix = suffix or ""
     cursor = Cursor.at(prefix, suffix)
     # The model is shown `model_prefix(prefix)`: indentation of an empty cursor line left out.
-    filters += [CodeFence(), LeadingBlankLines(cursor.line_prefix, indent_in_prompt=model_prefix(prefix) == prefix)]
+    indent_in_prompt = model_prefix(prefix) == prefix
+    filters.append(CodeFence())
     unit = file_indent(prefix[-_INDENT_SAMPLE_CHARS:] + suffix[:_INDENT_SAMPLE_CHARS])
     if unit is not None:
-        filters.append(IndentStyle(unit, cursor.line_prefix))
+        filters.append(IndentStyle(unit, cursor.line_prefix, first_line_absolute=not indent_in_prompt))
+    filters.append(LeadingBlankLines(cursor.line_prefix, indent_in_prompt=indent_in_prompt))
     if mode == "single_line":
         filters.append(SingleLine(allow_next_line=not cursor.mid_line))
     else:

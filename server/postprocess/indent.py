@@ -6,7 +6,9 @@ whitespace of each completion line into the file's unit: tabs become the
 file's spaces, spaces become tabs, and where the completion's first nested
 line shows the model's own width (4 where the file has 2, or 2 where it has
 4), levels are rescaled relative to the cursor's indentation. A line's
-leading whitespace is held only until its first code character.
+leading whitespace is held only until its first code character. It runs
+before LeadingBlankLines, which then finds the editor's indentation in the
+file's own style and leaves it out.
 """
 
 from __future__ import annotations
@@ -49,13 +51,16 @@ def _columns(lead: str, tab: int) -> int:
 
 
 class IndentStyle(StreamFilter):
-    def __init__(self, unit: str, cursor_line_prefix: str) -> None:
+    def __init__(self, unit: str, cursor_line_prefix: str, first_line_absolute: bool = True) -> None:
         self.unit = unit
         self.width = 4 if unit == "\t" else len(unit)  # columns of one level
         cursor_indent = cursor_line_prefix[: len(cursor_line_prefix) - len(cursor_line_prefix.lstrip(" \t"))]
         self.base = _columns(cursor_indent, self.width)  # the cursor's indentation, in columns
-        # On a blank cursor line the first line's whitespace adds to the editor's.
-        self.first_offset = self.base if not cursor_line_prefix.strip() else None
+        # On a blank cursor line the first line's whitespace is its whole
+        # indentation when the model's prompt left the cursor line's out (see
+        # `model_prefix`), else it adds to the editor's.
+        blank = not cursor_line_prefix.strip()
+        self.first_offset = None if not blank else 0 if first_line_absolute else self.base
         self.at_line_start = self.first_offset is not None
         self.lead = ""
         self.model_width: int | None = None  # the model's width of one level, once seen

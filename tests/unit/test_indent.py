@@ -47,3 +47,11 @@ def test_matching_style_is_left_alone():
 def test_first_line_whitespace_adds_to_the_editors():
     # The editor's cursor is at column 0 of a tab file; the model indents with 4 spaces.
     assert both_ways(lambda: IndentStyle("\t", ""), "    x = 1\n    y = 2") == "\tx = 1\n\ty = 2"
+
+
+def test_first_line_is_absolute_when_the_prompt_left_the_cursor_indent_out():
+    # Cursor on a line indented two tabs; the model saw no indentation and wrote 8 spaces.
+    text = "        if x:\n            y = 1"
+    assert both_ways(lambda: IndentStyle("\t", "\t\t", first_line_absolute=True), text) == "\t\tif x:\n\t\t\ty = 1"
+    assert both_ways(lambda: IndentStyle("\t", "\t\t", first_line_absolute=False), "if x:\n            y = 1") \
+        == "if x:\n\t\t\ty = 1"
