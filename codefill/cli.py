@@ -55,6 +55,14 @@ def _add_serve(sub) -> None:
                         "(costs a cold prefill on every new line)")
     p.add_argument("--log-level", dest="log_level", choices=["debug", "info", "warning", "error"])
     add_team_arguments(p)
+    gw = p.add_argument_group("gateway mode", "codefill in front of OpenAI-compatible servers of one model "
+                              "(vLLM replicas): it templates, trims and post-processes, they generate. "
+                              "--model names the same model's GGUF, read for its tokenizer only.")
+    gw.add_argument("--upstream", dest="upstream", action="append", metavar="URL",
+                    help="an upstream's base URL, e.g. http://10.0.0.5:8000 (repeat for each replica)")
+    gw.add_argument("--upstream-api-key", dest="upstream_api_key", help="API key the upstreams expect")
+    gw.add_argument("--health-interval", dest="health_interval", type=float,
+                    help="seconds between health checks of each upstream (default 2)")
     p.set_defaults(func=cmd_serve)
 
 
@@ -148,8 +156,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
         if f.read(4) != b"GGUF":
             return _fail(f"{path} is not a GGUF file (llama.cpp needs GGUF; see README: using your own model)")
     model_id = settings.served_model_name or _model_id(settings.model, path)
-    engine = LlamaCppEngine(path, model_id=model_id, n_ctx=settings.n_ctx, n_threads=settings.n_threads,
-                            n_batch=settings.n_batch, family=settings.fim_family)
+    if settings.upstream:
+        try:
+            engine = _gateway_engine(settings, path, model_id)
+        except ValueError as exc:
+            return _fail(str(exc))
+    else:
+        engine = LlamaCppEngine(path, model_id=model_id, n_ctx=settings.n_ctx, n_threads=settings.n_threads,
+                                n_batch=settings.n_batch, family=settings.fim_family)
     app = create_app(engine, served_names=[model_id], max_body_bytes=settings.max_body_bytes,
                      max_choices=settings.max_choices, default_temperature=settings.default_temperature,
                      anchor=settings.anchor_window, **team)
@@ -157,6 +171,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
           file=sys.stderr, flush=True)
     lifecycle.run(app, host=settings.host, port=settings.port, log_level=settings.log_level)
     return 0
+
+
+def _gateway_engine(settings, vocab_path: Path, model_id: str):
+    """Gateway mode: no local model, only its vocabulary; the upstreams generate."""
+    from codefill.server.engines.replicas import ReplicaPool
+    from codefill.server.engines.upstream import UpstreamEngine
+
+    pool = ReplicaPool(settings.upstream, api_key=settings.upstream_api_key,
+                       health_interval=settings.health_interval)
+    return UpstreamEngine(pool, vocab_path, model_id=model_id, n_ctx=settings.n_ctx, family=settings.fim_family)
 
 
 def _model_id(spec: str, path: Path) -> str:

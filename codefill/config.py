@@ -56,8 +56,14 @@ class Settings(BaseSettings):
     request_timeout: float = Field(60.0, gt=0, description="seconds a completion may take, queueing included")
     log_format: Literal["text", "json"] = Field("text", description="'json': one JSON object a log line")
     log_prompts: bool = Field(False, description="log prompts and completions (debugging only)")
+    # -- gateway mode (server/engines/upstream.py): in front of OpenAI-compatible replicas --
+    upstream: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="base URLs of OpenAI-compatible servers of the same model (vLLM); "
+                                          "given: codefill is a gateway and runs no model (comma-separated in the env)")
+    upstream_api_key: str | None = Field(None, description="sent to the upstreams as 'Authorization: Bearer KEY'")
+    health_interval: float = Field(2.0, gt=0, description="seconds between health checks of each upstream")
 
-    @field_validator("api_keys", "cors_origins", mode="before")
+    @field_validator("api_keys", "cors_origins", "upstream", mode="before")
     @classmethod
     def _split_commas(cls, v):
         if isinstance(v, str):
