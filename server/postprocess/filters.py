@@ -217,8 +217,11 @@ class SuffixRepeat(StreamFilter):
 
     def __init__(self, suffix: str) -> None:
         following = next((ln.strip() for ln in suffix.split("\n")[1:] if ln.strip()), "")
-        self.targets = [following] if following else []
-        self.line = ""  # the completion's current, unfinished line
+        # A line of brackets alone (`}`, `});`) is BracketBalance's to judge:
+        # a block the completion opens ends with one too.
+        self.targets = [following] if any(ch.isalnum() for ch in following) else []
+        self.line = ""  # the held start of the completion's current line
+        self.partial = False  # part of the current line was passed on: it is no repeat
 
     def push(self, text: str) -> str:
         if not self.targets:
@@ -227,21 +230,23 @@ class SuffixRepeat(StreamFilter):
         buf = self.line + text
         lines = buf.split("\n")
         for complete in lines[:-1]:
-            if complete.strip() and complete.strip() in self.targets:
+            if not self.partial and complete.strip() in self.targets:
                 self.done = True
                 self.line = ""
                 return "".join(out)
             out.append(complete + "\n")
+            self.partial = False
         self.line = lines[-1]
-        if any(t.startswith(self.line.strip()) for t in self.targets):
+        if not self.partial and any(t.startswith(self.line.strip()) for t in self.targets):
             return "".join(out)  # might still become a repeat: hold the line
         out.append(self.line)
+        self.partial = self.partial or bool(self.line)
         self.line = ""
         return "".join(out)
 
     def flush(self) -> str:
         line, self.line = self.line, ""
-        if line.strip() and line.strip() in self.targets:
+        if not self.partial and line.strip() in self.targets:
             return ""
         return line
 

@@ -213,3 +213,14 @@ def test_multi_line_stops_a_loop():
     prefix = "def total(xs):\n    "
     text = "s = s + 1\n    s = s + 1\n    s = s + 1"
     assert run(text, prefix=prefix, suffix="\n") == "s = s + 1"
+
+
+def test_suffix_repeat_judges_the_whole_line_not_its_streamed_end():
+    # Streamed in pieces, ` count: 0 }` is held as the end of a longer line, not a line of its own.
+    suffix = "\n    count: 0 }\n"
+    pieces = ["Counter", " {", " count", ":", " 0", " }", "\n"]
+    assert run_to_end(Pipeline([SuffixRepeat(suffix)]), pieces) == "Counter { count: 0 }\n"
+
+
+def test_suffix_repeat_leaves_bracket_lines_to_bracket_balance():
+    assert both_ways(lambda: [SuffixRepeat("\n}\n")], "if (x) {\n  y();\n}\nz();") == "if (x) {\n  y();\n}\nz();"
