@@ -82,7 +82,9 @@ def build_pipeline(*, mode: str, stops: list[str], prefix: str, suffix: str | No
     # The model is shown `model_prefix(prefix)`: indentation of an empty cursor line left out.
     indent_in_prompt = model_prefix(prefix) == prefix
     filters.append(CodeFence())
-    unit = file_indent(prefix[-_INDENT_SAMPLE_CHARS:] + suffix[:_INDENT_SAMPLE_CHARS])
+    # The cursor's blank line counts too: its indentation is the editor's (`_` stands for the code to come).
+    cursor_code = "_" if cursor.line_prefix and not cursor.line_prefix.strip() else ""
+    unit = file_indent(prefix[-_INDENT_SAMPLE_CHARS:] + cursor_code + suffix[:_INDENT_SAMPLE_CHARS])
     if unit is not None:
         filters.append(IndentStyle(unit, cursor.line_prefix, first_line_absolute=not indent_in_prompt))
     filters.append(LeadingBlankLines(cursor.line_prefix, indent_in_prompt=indent_in_prompt))
