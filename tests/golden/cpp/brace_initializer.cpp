@@ -1,0 +1,7 @@
+#include <vector>
+std::vector<int> v{<|cursor|>};
+<|raw|>
+1, 2, 3};
+<|expected|>
+1, 2, 3
+<|end|>

@@ -1,0 +1,9 @@
+#include <vector>
+#include <string>
+<|cursor|>
+<|raw|>
+#include <string>
+
+<|expected|>
+
+<|end|>

@@ -1,0 +1,10 @@
+auto add = [](int a, int b) {
+    <|cursor|>
+};
+<|raw|>
+    return a + b;
+};
+
+<|expected|>
+return a + b;
+<|end|>

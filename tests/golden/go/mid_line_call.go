@@ -1,0 +1,10 @@
+package main
+
+func main() {
+	fmt.Println(<|cursor|>)
+}
+<|raw|>
+"hello")
+<|expected|>
+"hello"
+<|end|>

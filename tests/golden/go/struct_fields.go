@@ -1,0 +1,14 @@
+package geo
+
+type Point struct {
+	<|cursor|>
+}
+<|raw|>
+	X int
+	Y int
+}
+
+<|expected|>
+X int
+	Y int
+<|end|>

@@ -1,0 +1,8 @@
+class Data {
+    int[] xs = {<|cursor|>};
+}
+<|raw|>
+1, 2, 3};
+<|expected|>
+1, 2, 3
+<|end|>

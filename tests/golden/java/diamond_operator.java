@@ -1,0 +1,9 @@
+import java.util.*;
+class Names {
+    List<String> names = new ArrayList<<|cursor|>();
+}
+<|raw|>
+>();
+<|expected|>
+>
+<|end|>

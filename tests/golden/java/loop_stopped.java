@@ -1,0 +1,14 @@
+class Tally {
+    int count;
+    void bump() {
+        <|cursor|>
+    }
+}
+<|raw|>
+        count++;
+        count++;
+        count++;
+
+<|expected|>
+count++;
+<|end|>

@@ -1,0 +1,12 @@
+class Job {
+    public void run() {<|cursor|>
+        start();
+    }
+}
+<|raw|>
+
+        start();
+    }
+<|expected|>
+
+<|end|>

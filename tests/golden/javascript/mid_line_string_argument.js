@@ -1,0 +1,6 @@
+console.log(<|cursor|>);
+<|raw|>
+"done");
+<|expected|>
+"done"
+<|end|>

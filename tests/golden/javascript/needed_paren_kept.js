@@ -1,0 +1,6 @@
+const n = parseInt(value<|cursor|>;
+<|raw|>
+, 10);
+<|expected|>
+, 10)
+<|end|>

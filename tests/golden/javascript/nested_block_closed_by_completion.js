@@ -1,0 +1,16 @@
+function walk(node) {
+  <|cursor|>
+}
+<|raw|>
+  if (node.left) {
+    walk(node.left);
+  }
+  visit(node);
+}
+
+<|expected|>
+if (node.left) {
+    walk(node.left);
+  }
+  visit(node);
+<|end|>

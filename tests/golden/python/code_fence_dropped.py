@@ -1,0 +1,10 @@
+def greet(name):
+    <|cursor|>
+<|raw|>
+```python
+    return f"Hello, {name}"
+```
+
+<|expected|>
+return f"Hello, {name}"
+<|end|>

@@ -1,0 +1,9 @@
+import os
+import sys
+<|cursor|>
+<|raw|>
+import sys
+
+<|expected|>
+
+<|end|>

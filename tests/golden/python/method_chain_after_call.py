@@ -1,0 +1,7 @@
+name = input(<|cursor|>).strip()
+<|raw|>
+"Name: ").strip()
+
+<|expected|>
+"Name: "
+<|end|>

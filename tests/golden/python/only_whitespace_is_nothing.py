@@ -1,0 +1,10 @@
+x = 1
+<|cursor|>
+<|raw|>
+
+
+   
+
+<|expected|>
+
+<|end|>

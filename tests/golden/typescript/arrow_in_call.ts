@@ -1,0 +1,6 @@
+const ids = items.map(<|cursor|>);
+<|raw|>
+(item) => item.id);
+<|expected|>
+(item) => item.id
+<|end|>

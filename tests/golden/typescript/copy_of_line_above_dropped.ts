@@ -1,0 +1,8 @@
+import { a } from "./a";
+import { b } from "./b";
+<|cursor|>
+<|raw|>
+import { b } from "./b";
+<|expected|>
+
+<|end|>

@@ -1,0 +1,11 @@
+function setup(): void {
+  <|cursor|>
+}
+<|raw|>
+  init();
+  init();
+  init();
+
+<|expected|>
+init();
+<|end|>

@@ -1,0 +1,8 @@
+function sum(xs: number[]): <|cursor|> {
+  return 0;
+}
+<|raw|>
+number {
+<|expected|>
+number
+<|end|>
