@@ -39,8 +39,9 @@ class LiveServer:
         return self.log_path.read_text(errors="replace")
 
 
-def start_server(*extra_args: str, name: str = "server", env: dict | None = None, ready_timeout: float = 120) -> LiveServer:
-    port = free_port()
+def start_server(*extra_args: str, name: str = "server", env: dict | None = None, ready_timeout: float = 120,
+                 port: int | None = None) -> LiveServer:
+    port = port or free_port()
     ARTIFACTS.mkdir(exist_ok=True)
     log_path = ARTIFACTS / f"{name}-{port}.log"
     log_file = open(log_path, "w")

@@ -30,7 +30,9 @@ _TYPES = {
     413: "invalid_request_error",
     429: "rate_limit_error",
     500: "server_error",
+    502: "server_error",
     503: "service_unavailable",
+    504: "server_error",
 }
 
 
