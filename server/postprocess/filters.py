@@ -132,6 +132,8 @@ class LeadingBlankLines(StreamFilter):
             # Continue on the cursor's line, which already has its indentation.
             if indent.startswith(self.line_prefix):
                 indent = indent[len(self.line_prefix) :]
+            elif self.line_prefix.startswith(indent):
+                indent = ""  # the model indented less than the cursor is: the cursor's line cannot dedent
             return indent + rest
         return "\n" + indent + rest
 

@@ -75,6 +75,8 @@ def test_editor_indentation_is_not_repeated():
     # The model left the indentation out of the prompt and writes it again.
     assert both_ways(lambda: [LeadingBlankLines("    ", indent_in_prompt=False)], "    return 1") == "return 1"
     assert both_ways(lambda: [LeadingBlankLines("    ", indent_in_prompt=False)], "        x") == "    x"
+    # ... or writes less than the editor has: the cursor's line keeps its own.
+    assert both_ways(lambda: [LeadingBlankLines("    ", indent_in_prompt=False)], "  return -1;") == "return -1;"
 
 
 def test_after_code_several_newlines_become_one():

@@ -1,0 +1,12 @@
+function clamp(x, lo, hi) {
+  if (x < lo) {
+    <|cursor|>
+  }
+  return x;
+}
+<|raw|>
+  return -1;
+  }
+<|expected|>
+return -1;
+<|end|>
