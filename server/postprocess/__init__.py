@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..languages import parser_for
 from .brackets import BracketBalance
 from .filters import (
     BlockEnd,
@@ -19,6 +20,7 @@ from .filters import (
 from .indent import IndentStyle, file_indent
 from .pipeline import Pipeline, StreamFilter, run_to_end
 from .repeats import LoopStop, RepeatsAbove
+from .syntax import SyntaxCheck
 
 __all__ = ["Cursor", "Pipeline", "StreamFilter", "build_pipeline", "model_prefix", "resolve_mode", "run_to_end"]
 
@@ -93,6 +95,8 @@ def build_pipeline(*, mode: str, stops: list[str], prefix: str, suffix: str | No
     else:
         filters.append(BlockEnd(cursor.line_prefix))
     filters.append(BracketBalance(prefix, suffix, language, multi_line=mode == "multi_line"))
+    if mode == "multi_line" and parser_for(language) is not None:
+        filters.append(SyntaxCheck(prefix, suffix, language))
     filters += [SuffixRepeat(suffix), RepeatsAbove(prefix)]
     if mode == "multi_line":
         filters.append(LoopStop())
