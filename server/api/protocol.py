@@ -26,7 +26,8 @@ class StreamOptions(BaseModel):
 
 
 class CompletionRequest(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    # Each field's docstring is its description in the OpenAPI schema (/docs).
+    model_config = ConfigDict(extra="allow", use_attribute_docstrings=True)
 
     model: str
     """The model to use; `GET /v1/models` lists what this server has."""
@@ -64,7 +65,9 @@ class CompletionRequest(BaseModel):
     mode: Literal["auto", "single_line", "multi_line", "raw"] = "auto"
     """How much code to answer with. `single_line`: the rest of the current
     line (or, at the end of a line, the next line). `multi_line`: until the
-    model stops, max_tokens, or the completion runs into the suffix. `auto`
+    block ends (the first dedented line, a closing bracket the suffix already
+    has, the last line that parses with `language`), the model stops,
+    max_tokens, or the completion runs into the suffix. `auto`
     (default): multi-line on an empty line after a line that opens a block
     (`def f():`, `if (x) {`), single-line everywhere else. `raw`: no
     post-processing beyond `stop`. Requests without `suffix` in `auto` mode

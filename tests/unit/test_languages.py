@@ -61,3 +61,12 @@ def test_parsers_are_cached_and_unknown_names_have_none():
     assert parser_for("python") is parser_for("python")
     assert language_for("python") is language_for("python")
     assert parser_for("cobol") is None and language_for(None) is None and parse("cobol", "x") is None
+
+
+def test_request_fields_are_described_in_the_openapi_schema():
+    from codefill.server.api.protocol import CompletionRequest
+
+    props = CompletionRequest.model_json_schema()["properties"]
+    assert "language id" in props["language"]["description"]
+    assert "extension" in props["filepath"]["description"]
+    assert "single_line" in props["mode"]["description"]
