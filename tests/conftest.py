@@ -40,13 +40,14 @@ class LiveServer:
 
 
 def start_server(*extra_args: str, name: str = "server", env: dict | None = None, ready_timeout: float = 120,
-                 port: int | None = None) -> LiveServer:
+                 port: int | None = None, python: str | Path | None = None) -> LiveServer:
+    """`codefill serve` run by `python` (default: this interpreter; the vLLM tests use .venv-vllm's)."""
     port = port or free_port()
     ARTIFACTS.mkdir(exist_ok=True)
     log_path = ARTIFACTS / f"{name}-{port}.log"
     log_file = open(log_path, "w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "codefill.cli", "serve", "--port", str(port), *extra_args],
+        [str(python or sys.executable), "-m", "codefill.cli", "serve", "--port", str(port), *extra_args],
         stdout=log_file, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
     )
     url = f"http://127.0.0.1:{port}"

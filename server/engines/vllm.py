@@ -216,8 +216,10 @@ class VllmEngine:
 
     async def _abort(self, job: _Job, why: str) -> None:
         self.aborted += 1
-        log.info("aborted vLLM request %s (%s)", job.request_id, why)
         await self._llm.abort(job.request_id)
+        # vLLM's own count of requests it still holds: shows the abort reached it.
+        left = self._llm.get_num_unfinished_requests()
+        log.info("aborted vLLM request %s (%s); vLLM holds %d unfinished", job.request_id, why, left)
 
     async def generate(self, request: GenerationRequest, result: GenerationResult) -> AsyncIterator[GeneratedToken]:
         if not self.ready:
