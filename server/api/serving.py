@@ -173,6 +173,9 @@ class CompletionService:
             if self.anchor:
                 shown = _Prompt(anchor_window(shown.text))
         built = self._build(shown, req, max_tokens)
+        if not built.tokens:  # an empty prompt in a family without markers: nothing to complete from
+            yield _Delta(choice.index, "", None, "stop")
+            return
         sampling = SamplingParams(
             temperature=req.temperature if req.temperature is not None else self.default_temperature,
             top_p=req.top_p,
