@@ -183,11 +183,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
             return _fail(str(exc))
         return _serve_app(engine, model_id, settings, team)
     try:
-        path = resolve_model(settings.model)
+        path = _gateway_vocab(settings) or resolve_model(settings.model)
     except ModelNotFound as exc:
         return _fail(str(exc))
     with open(path, "rb") as f:
-        if f.read(4) != b"GGUF":
+        if f.read(4) != b"GGUF" and path.suffix != ".json":
             return _fail(f"{path} is not a GGUF file (llama.cpp needs GGUF; see README: using your own model)")
     model_id = settings.served_model_name or _model_id(settings.model, path)
     if settings.upstream:
@@ -205,6 +205,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
           file=sys.stderr, flush=True)
     lifecycle.run(app, host=settings.host, port=settings.port, log_level=settings.log_level)
     return 0
+
+
+def _gateway_vocab(settings) -> Path | None:
+    """Gateway mode with a Hugging Face tokenizer (a tokenizer.json, a checkpoint folder or
+    hf:REPO_ID) instead of a GGUF: its path, else None."""
+    if not settings.upstream:
+        return None
+    from codefill.server.engines.vocab import hf_tokenizer
+
+    return hf_tokenizer(settings.model)
 
 
 def _gateway_engine(settings, vocab_path: Path, model_id: str):
@@ -250,6 +260,8 @@ def _model_id(spec: str, path: Path) -> str:
     from codefill.models.store import ALIASES, CATALOGUE
 
     name = ALIASES.get(spec, spec)
+    if path.name.endswith("tokenizer.json"):  # gateway mode: the checkpoint folder's or hub repo's name
+        return spec.rstrip("/").removesuffix("/tokenizer.json").rsplit("/", 1)[-1]
     return name if name in CATALOGUE else path.stem
 
 

@@ -3,8 +3,9 @@ upstream servers (vLLM's, or another codefill), N replicas of the same model.
 
 Everything above the Engine protocol stays here, in the gateway: FIM
 templates, window anchoring and trimming, post-processing, typing-through,
-sessions. So the gateway needs the model's tokenizer; it loads the GGUF of the
-same model vocabulary-only (any quantization: the vocabulary is the same).
+sessions. So the gateway needs the model's tokenizer (`vocab.py`): the
+model's Hugging Face tokenizer.json, or a GGUF of the same family loaded
+vocabulary-only.
 
 Prompts go upstream as token ids, not text: the upstream then sees exactly
 the tokens the gateway counted against the context (trimming is exact), the
@@ -37,6 +38,7 @@ import httpx
 from ..api.errors import APIError
 from .base import GeneratedToken, GenerationRequest, GenerationResult, ModelInfo, Superseded
 from .replicas import Replica, ReplicaPool
+from .vocab import Vocabulary, load_vocabulary
 
 log = logging.getLogger("codefill.engine.upstream")
 
@@ -68,7 +70,7 @@ class UpstreamEngine:
         self._n_ctx = n_ctx
         self._family_override = family
         self._read_timeout = read_timeout
-        self._vocab = None
+        self._vocab: Vocabulary | None = None
         self._info: ModelInfo | None = None
         self._stop_ids: frozenset[int] = frozenset()
         self._latest: dict[str, _Job] = {}
@@ -94,9 +96,9 @@ class UpstreamEngine:
             log.info("context %d -> %d: an upstream serves at most %d tokens", self._n_ctx, n_ctx, n_ctx)
         from codefill.models.families import detect_family, get_family
 
-        arch = self._vocab.metadata.get("general.architecture")
+        arch = self._vocab.architecture
         family = get_family(self._family_override) if self._family_override else detect_family(self, arch)
-        self._stop_ids = frozenset(t for t in (self._single_special(s) for s in family.stop_tokens) if t is not None)
+        self._stop_ids = frozenset(t for t in map(self._vocab.special_token, family.stop_tokens) if t is not None)
         self._info = ModelInfo(id=self._model_id, path=str(self._path), n_ctx=n_ctx, architecture=arch,
                                family=family.name, created=int(self._path.stat().st_mtime))
         live = ", ".join(r.url for r in self.pool.live) or "none yet"
@@ -104,10 +106,7 @@ class UpstreamEngine:
                  len(self.pool.replicas), live, family.name, n_ctx)
 
     def _load_vocab(self) -> None:
-        from llama_cpp import Llama
-
-        # vocab_only: the tokenizer without the weights (a fraction of a second).
-        self._vocab = Llama(model_path=str(self._path), vocab_only=True, verbose=False)
+        self._vocab = load_vocabulary(self._path)
 
     async def close(self) -> None:
         await self.pool.close()
@@ -119,22 +118,16 @@ class UpstreamEngine:
 
     @property
     def n_vocab(self) -> int:
-        return self._vocab.n_vocab()
+        return self._vocab.n_vocab
 
     def tokenize(self, text: str, *, special: bool = False, add_bos: bool = False) -> list[int]:
-        if not text and not add_bos:
-            return []
-        return self._vocab.tokenize(text.encode("utf-8"), add_bos=add_bos, special=special)
+        return self._vocab.tokenize(text, special=special, add_bos=add_bos)
 
     def detokenize(self, tokens: list[int]) -> str:
-        return self._vocab.detokenize(tokens).decode("utf-8", errors="replace")
-
-    def _single_special(self, text: str) -> int | None:
-        ids = self.tokenize(text, special=True)
-        return ids[0] if len(ids) == 1 and self.tokenize(text) != ids else None
+        return self._vocab.detokenize(tokens)
 
     def has_special_token(self, text: str) -> bool:
-        return self._single_special(text) is not None
+        return self._vocab.special_token(text) is not None
 
     # -- generation ----------------------------------------------------------
 

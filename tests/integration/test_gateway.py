@@ -216,6 +216,25 @@ def test_killed_replica_fails_only_its_requests_in_flight_and_comes_back(cluster
     assert served == [victim.url], "the revived replica did not get its sessions back"
 
 
+def test_gateway_reads_a_hugging_face_tokenizer(cluster, tmp_path):
+    """--model a checkpoint folder (as vLLM's): its tokenizer.json templates the
+    prompts. This one is a made-up Qwen2.5-Coder vocabulary, so the upstream's
+    text means nothing; the wiring is what is checked."""
+    from tests.unit.test_vocab import build_checkpoint
+
+    (tmp_path / "tiny-qwen-coder").mkdir()
+    folder = build_checkpoint(tmp_path / "tiny-qwen-coder")
+    gateway = start_server("--model", str(folder), "--upstream", cluster.upstreams[0].url, name="gateway-hf")
+    try:
+        assert gateway.model == "tiny-qwen-coder"
+        assert httpx.get(gateway.url + "/ready", timeout=5).json()["family"] == "qwen2.5-coder"
+        r = client_for(gateway.url).completions.create(model=gateway.model, prompt=PROMPT, suffix=SUFFIX,
+                                                        max_tokens=4, user="hf")
+        assert r.usage.prompt_tokens > 0 and r.choices[0].finish_reason in ("stop", "length")
+    finally:
+        stop_server(gateway)
+
+
 def test_no_live_upstream_is_a_clean_503():
     gateway = start_server("--upstream", f"http://127.0.0.1:{free_port()}", "--health-interval", "5",
                            name="gateway-alone")
