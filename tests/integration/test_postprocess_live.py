@@ -1,0 +1,73 @@
+"""Post-processing on the real default model's own output, through a live server.
+
+For each case the model's raw output is asked for first (`mode: raw`, the
+prompt exactly as the server shows it to the model in `auto` mode), so the
+test can show that the model really wrote what the filter is there for; then
+the editor's request (streamed, with `language`) must give what the pipeline
+makes of that raw output, and the property the filter promises."""
+
+from __future__ import annotations
+
+import openai
+import pytest
+
+from codefill.server.languages import detect_language
+from codefill.server.postprocess import Cursor, build_pipeline, model_prefix, resolve_mode, run_to_end
+from codefill.server.postprocess.brackets import syntax_errors
+
+pytestmark = pytest.mark.integration
+MAX_TOKENS = 32
+
+
+@pytest.fixture(scope="module")
+def client(live_server):
+    return openai.OpenAI(base_url=live_server.base_url, api_key="not-needed", max_retries=0, timeout=300)
+
+
+def raw_and_edited(client, model, prefix, suffix, language):
+    """(the model's raw text for the prompt it sees, the streamed editor answer)."""
+    raw = client.completions.create(model=model, prompt=model_prefix(prefix), max_tokens=MAX_TOKENS,
+                                    temperature=0, extra_body={"mode": "raw"}).choices[0].text
+    chunks = client.completions.create(model=model, prompt=prefix, suffix=suffix, max_tokens=MAX_TOKENS,
+                                       temperature=0, stream=True, extra_body={"language": language})
+    edited = "".join(c.choices[0].text for c in chunks if c.choices)
+    # The server's answer is the pipeline's work on the model's raw text (as far as the tokens went).
+    mode = resolve_mode("auto", has_suffix=True, cursor=Cursor.at(prefix, suffix))
+    pipeline = build_pipeline(mode=mode, stops=[], prefix=prefix, suffix=suffix,
+                              language=detect_language(language, None))
+    assert edited == run_to_end(pipeline, [raw]), (raw, edited)
+    return raw, edited
+
+
+def test_multi_line_ends_where_the_block_ends(client, live_server):
+    prefix = "function clamp(x, lo, hi) {\n  if (x < lo) {\n    "
+    suffix = "\n  }\n  return x;\n}\n"
+    raw, edited = raw_and_edited(client, live_server.model, prefix, suffix, "javascript")
+    assert "}" in raw and len(raw.strip().splitlines()) > 1  # the model runs on past the block
+    assert edited.strip() and "}" not in edited  # the block's body only: the suffix closes it
+    assert edited == edited.strip()
+
+
+def test_closing_brackets_the_editor_inserted_are_not_repeated(client, live_server):
+    prefix, suffix = "values = [1, 2, 3]\nprint(sum(", "))\n"
+    raw, edited = raw_and_edited(client, live_server.model, prefix, suffix, "python")
+    first_line = raw.split("\n", 1)[0]
+    assert first_line.count(")") > first_line.count("(")  # the model closes what the suffix closes
+    assert edited and "\n" not in edited
+    assert edited.count("(") == edited.count(")")  # prefix + edited + suffix is balanced
+
+
+def test_a_js_call_argument_is_not_closed_twice(client, live_server):
+    prefix, suffix = "const name = 'x';\nconsole.log(", ");\n"
+    raw, edited = raw_and_edited(client, live_server.model, prefix, suffix, "javascript")
+    assert ")" in raw.split("\n", 1)[0]
+    assert edited and ")" not in edited and ";" not in edited
+
+
+def test_prose_in_place_of_a_body_is_not_offered(client, live_server):
+    # Shown `def add(a, b):` and no indentation, the model explains instead of coding.
+    prefix, suffix = "def add(a, b):\n    ", "\n\nprint(add(1, 2))\n"
+    raw, edited = raw_and_edited(client, live_server.model, prefix, suffix, "python")
+    first = next(ln for ln in raw.split("\n") if ln.strip() and not ln.startswith("```"))
+    assert syntax_errors("python", prefix + first + suffix) > 0  # what the model wrote is no Python
+    assert syntax_errors("python", prefix + edited + suffix) == 0  # what the editor gets is
