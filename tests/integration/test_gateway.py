@@ -45,7 +45,7 @@ def cancelled(url: str) -> float:
 
 def client_for(url: str) -> openai.OpenAI:
     # No retries: every failure must be seen as it is.
-    return openai.OpenAI(base_url=url + "/v1", api_key="unused", max_retries=0, timeout=30)
+    return openai.OpenAI(base_url=url + "/v1", api_key="unused", max_retries=0, timeout=60)
 
 
 class Cluster:
