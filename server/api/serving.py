@@ -163,10 +163,11 @@ class CompletionService:
 
     async def _run_choice(self, choice: _Choice, prompt: _Prompt, req: CompletionRequest,
                           max_tokens: int, request_id: str) -> AsyncIterator[_Delta]:
+        language = detect_language(req.language, req.filepath)
         mode = resolve_mode(req.mode, has_suffix=req.suffix is not None,
-                            cursor=Cursor.at(prompt.text, req.suffix or ""))
+                            cursor=Cursor.at(prompt.text, req.suffix or "", language))
         pipeline = build_pipeline(mode=mode, stops=req.stop_list, prefix=prompt.text, suffix=req.suffix,
-                                  language=detect_language(req.language, req.filepath))
+                                  language=language)
         shown = prompt
         if mode != "raw" and prompt.token_ids is None:
             shown = _Prompt(model_prefix(prompt.text))
