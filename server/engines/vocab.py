@@ -111,7 +111,7 @@ def hf_tokenizer_file(spec: str | Path) -> Path | None:
     return None
 
 
-def hf_tokenizer(spec: str) -> Path | None:
+def hf_tokenizer(spec: str, *, endpoint: str | None = None) -> Path | None:
     """The tokenizer.json `spec` names: a file, a checkpoint folder, or hf:REPO_ID
     (only the tokenizer's files are downloaded, not the weights). None: `spec` is
     something else (a GGUF, a catalogue name, hf:REPO_ID:FILENAME)."""
@@ -125,12 +125,12 @@ def hf_tokenizer(spec: str) -> Path | None:
 
     repo = spec[3:]
     try:
-        path = Path(hf_hub_download(repo_id=repo, filename="tokenizer.json"))
+        path = Path(hf_hub_download(repo_id=repo, filename="tokenizer.json", endpoint=endpoint))
     except (LocalEntryNotFoundError, HfHubHTTPError, OSError) as exc:
         raise ModelNotFound(f"could not get {repo}'s tokenizer.json from the Hugging Face hub: {exc}") from exc
     for name in ("tokenizer_config.json", "config.json"):  # BOS rule, architecture: nice to have
         try:
-            hf_hub_download(repo_id=repo, filename=name)
+            hf_hub_download(repo_id=repo, filename=name, endpoint=endpoint)
         except (LocalEntryNotFoundError, HfHubHTTPError, OSError):
             pass
     return path

@@ -13,6 +13,7 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
 from codefill.models.families import detect_family
 from codefill.server.engines.vocab import HfVocabulary, hf_tokenizer, load_vocabulary
+from tests.unit.test_catalogue import hub  # noqa: F401  (fixture: a Hugging Face hub on loopback)
 
 SPECIALS = ["<|endoftext|>", "<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>", "<|fim_pad|>",
             "<|repo_name|>", "<|file_sep|>"]
@@ -77,3 +78,18 @@ def test_which_specs_name_a_hugging_face_tokenizer(checkpoint, tmp_path):
     assert hf_tokenizer(str(tmp_path)) is None  # a folder without one
     assert hf_tokenizer("hf:Qwen/Qwen2.5-Coder-1.5B-Instruct-GGUF:q4_0.gguf") is None  # a GGUF on the hub
     assert hf_tokenizer("default") is None
+
+
+def test_hf_repo_id_downloads_the_tokenizer_files_only(checkpoint, hub):
+    from codefill.models.store import ModelNotFound
+    from tests.unit.test_catalogue import _Hub
+
+    files = {name: (checkpoint / name).read_bytes() for name in ("tokenizer.json", "config.json")}
+    _Hub.files = {"someone/coder": {**files, "model.safetensors": b"\0" * 100_000}}
+    path = hf_tokenizer("hf:someone/coder", endpoint=hub)
+    assert path.name == "tokenizer.json" and path.read_bytes() == files["tokenizer.json"]
+    assert HfVocabulary(path).architecture == "qwen2"  # config.json came along
+    assert not any("safetensors" in r for r in _Hub.requests), "the weights were downloaded"
+    _Hub.files = {"someone/empty": {}}
+    with pytest.raises(ModelNotFound, match="tokenizer.json"):
+        hf_tokenizer("hf:someone/empty", endpoint=hub)
