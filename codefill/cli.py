@@ -273,8 +273,24 @@ def cmd_models_list(_: argparse.Namespace) -> int:
         aliases = ", ".join(a for a, n in ALIASES.items() if n == name)
         state = "downloaded" if (model_dir() / m.filename).exists() else "not downloaded"
         print(f"  {name}  [{state}]  aliases: {aliases}\n      {m.description}\n      FIM family: {m.family}")
+    _print_catalogue(CATALOGUE)
     print("\nAny GGUF file works too: codefill serve --model PATH (the FIM family is detected from its tokens).")
     return 0
+
+
+def _print_catalogue(packaged) -> None:
+    from codefill.models.store import catalogue
+
+    print("\ncatalogue (models/catalogue.toml, $CODEFILL_CATALOGUE): what to run on each engine")
+    for entry in catalogue().values():
+        print(f"  {entry.name}  FIM family: {entry.family}\n      {entry.description}")
+        if entry.gguf and entry.name not in packaged:
+            print(f"      llama.cpp: --model {entry.name}  ({entry.gguf})")
+        if entry.hf_repo or entry.vllm_from_gguf:
+            source = "converted from the GGUF" if entry.vllm_from_gguf else entry.hf_repo
+            print(f"      vllm:      --engine vllm --model {entry.name}  ({source})")
+        for engine, quant in entry.quantization.items():
+            print(f"      quantization on {engine}: {quant}")
 
 
 def cmd_models_fetch(args: argparse.Namespace) -> int:
