@@ -59,7 +59,7 @@ def _time(cases, language: str | None, repeats: int) -> list[float]:
         best = float("inf")
         for _ in range(repeats):
             t0 = time.thread_time()
-            mode = resolve_mode("auto", has_suffix=True, cursor=Cursor.at(prefix, suffix))
+            mode = resolve_mode("auto", has_suffix=True, cursor=Cursor.at(prefix, suffix, language))
             pipeline = build_pipeline(mode=mode, stops=[], prefix=prefix, suffix=suffix, language=language)
             for piece in pieces:
                 pipeline.push(piece)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..languages import parser_for
-from .brackets import BracketBalance
+from .brackets import BracketBalance, _Lexer
 from .filters import (
     BlockEnd,
     CodeFence,
@@ -32,19 +32,38 @@ _INDENT_SAMPLE_CHARS = 8000
 _BLOCK_OPENERS = (":", "{", "(", "[", "=>", "->", " do", " then")
 
 
+def _indent_width(line: str) -> int:
+    return len(line.expandtabs(4)) - len(line.expandtabs(4).lstrip())
+
+
+def _code_of(line: str, language: str | None) -> str:
+    """The line without a trailing comment (when the language says what one is)."""
+    if language is None:
+        return line
+    lexer, end = _Lexer(language), len(line)
+    for i, ch in enumerate(line):
+        lexer.code(ch)
+        if lexer.comment:
+            end = i - 1 if lexer.comment == "block" or len(lexer.line_comment or "") == 2 else i
+            break
+    return line[:end]
+
+
 @dataclass(frozen=True)
 class Cursor:
     """The text around the cursor, as the post-processing rules see it."""
 
     line_prefix: str  # the cursor's line, before the cursor
     line_suffix: str  # the cursor's line, after the cursor
-    previous_line: str  # the last line with code above the cursor's line
+    previous_line: str  # the last line with code above the cursor's line (trailing comment left out)
+    next_line: str = ""  # the first line with code below the cursor's line
 
     @classmethod
-    def at(cls, prefix: str, suffix: str) -> Cursor:
+    def at(cls, prefix: str, suffix: str, language: str | None = None) -> Cursor:
         lines = prefix.split("\n")
-        previous = next((ln for ln in reversed(lines[:-1]) if ln.strip()), "")
-        return cls(lines[-1], suffix.split("\n", 1)[0], previous)
+        previous = next((c for c in (_code_of(ln, language) for ln in reversed(lines[:-1])) if c.strip()), "")
+        following = next((ln for ln in suffix.split("\n")[1:] if ln.strip()), "")
+        return cls(lines[-1], suffix.split("\n", 1)[0], previous, following)
 
     @property
     def mid_line(self) -> bool:
@@ -53,9 +72,12 @@ class Cursor:
 
     @property
     def opens_block(self) -> bool:
-        """On an empty line right after a line that opens a block: a body is due."""
+        """On an empty line right after a line that opens a block, and the
+        block has no body yet (the code below is not indented deeper than
+        the opener): a body is due."""
         return not self.line_prefix.strip() and not self.mid_line and \
-            self.previous_line.rstrip().endswith(_BLOCK_OPENERS)
+            self.previous_line.rstrip().endswith(_BLOCK_OPENERS) and \
+            not (self.next_line and _indent_width(self.next_line) > _indent_width(self.previous_line))
 
 
 def resolve_mode(mode: str, *, has_suffix: bool, cursor: Cursor) -> str:

@@ -32,9 +32,9 @@ def raw_and_edited(client, model, prefix, suffix, language):
                                        temperature=0, stream=True, extra_body={"language": language})
     edited = "".join(c.choices[0].text for c in chunks if c.choices)
     # The server's answer is the pipeline's work on the model's raw text (as far as the tokens went).
-    mode = resolve_mode("auto", has_suffix=True, cursor=Cursor.at(prefix, suffix))
-    pipeline = build_pipeline(mode=mode, stops=[], prefix=prefix, suffix=suffix,
-                              language=detect_language(language, None))
+    lang = detect_language(language, None)
+    mode = resolve_mode("auto", has_suffix=True, cursor=Cursor.at(prefix, suffix, lang))
+    pipeline = build_pipeline(mode=mode, stops=[], prefix=prefix, suffix=suffix, language=lang)
     assert edited == run_to_end(pipeline, [raw]), (raw, edited)
     return raw, edited
 

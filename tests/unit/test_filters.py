@@ -192,9 +192,22 @@ def test_chat_model_fence_and_blank_lines():
     ("x = compute(", ")\n", "single_line"),          # mid-line
     ("    return ", "\n", "single_line"),            # the line has begun
     ("x = 1\n", "\ny = 2\n", "single_line"),         # an empty line, but no block opened
+    ("def f(x):\n    ", "\n    return x\n", "single_line"),  # the body is there already
+    ("if (ok) {\n  ", "\n  go();\n}\n", "single_line"),
 ])
 def test_auto_mode(prefix, suffix, mode):
     assert resolve_mode("auto", has_suffix=True, cursor=Cursor.at(prefix, suffix)) == mode
+
+
+@pytest.mark.parametrize("prefix,suffix,language,mode", [
+    ("def f(x):  # TODO\n    ", "\n", "python", "multi_line"),    # a trailing comment after the opener
+    ("if (ok) { // go\n  ", "\n}\n", "javascript", "multi_line"),
+    ("if (ok) { /* go */\n  ", "\n}\n", "c", "multi_line"),
+    ("x = f('a:')  # b\n", "\n", "python", "single_line"),      # a colon in a string opens nothing
+    ("def f(x):  # TODO\n    ", "\n", None, "single_line"),      # without a language a comment is text
+])
+def test_auto_mode_with_a_language(prefix, suffix, language, mode):
+    assert resolve_mode("auto", has_suffix=True, cursor=Cursor.at(prefix, suffix, language)) == mode
 
 
 def test_without_suffix_it_is_a_plain_completion():

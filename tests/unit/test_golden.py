@@ -58,9 +58,9 @@ def model_tokens(text: str) -> list[str]:
 
 
 def complete(case: Case, pieces: list[str]) -> str:
-    mode = resolve_mode(case.mode, has_suffix=True, cursor=Cursor.at(case.prefix, case.suffix))
-    pipeline = build_pipeline(mode=mode, stops=[], prefix=case.prefix, suffix=case.suffix,
-                              language=detect_language(case.language, case.filepath))
+    language = detect_language(case.language, case.filepath)
+    mode = resolve_mode(case.mode, has_suffix=True, cursor=Cursor.at(case.prefix, case.suffix, language))
+    pipeline = build_pipeline(mode=mode, stops=[], prefix=case.prefix, suffix=case.suffix, language=language)
     return run_to_end(pipeline, pieces)
 
 
