@@ -128,6 +128,38 @@ def test_leaving_client_aborts_the_upstream_request(cluster):
     assert cancelled(home) > before, "the upstream kept generating for a client that left"
 
 
+def test_a_newer_request_of_a_session_supersedes_the_older(cluster):
+    gateway = client_for(cluster.gateway.url)
+    home = cluster.home("typist")
+    before = cancelled(home)
+    older = iter(gateway.completions.create(model=cluster.gateway.model, prompt=LONG_PROMPT, max_tokens=400,
+                                            user="typist", stream=True))
+    next(older)
+    newer = gateway.completions.create(model=cluster.gateway.model, prompt=PROMPT, suffix=SUFFIX, max_tokens=8,
+                                       user="typist")
+    assert newer.choices[0].finish_reason == "stop"
+    with pytest.raises(openai.APIError, match="superseded"):
+        for _ in older:
+            pass
+    deadline = time.monotonic() + 10
+    while cancelled(home) <= before and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert cancelled(home) > before, "the superseded request kept running upstream"
+
+
+def test_upstream_api_key_is_sent(cluster):
+    keyed = start_server("--threads", "1", "--api-key", "gateway=upstream-secret", name="upstream-keyed")
+    with_key = start_server("--upstream", keyed.url, "--upstream-api-key", "upstream-secret", name="gateway-key")
+    try:
+        r = client_for(with_key.url).completions.create(model=with_key.model, prompt=PROMPT, suffix=SUFFIX,
+                                                         max_tokens=4, user="k")
+        assert r.choices[0].finish_reason in ("stop", "length")
+        assert httpx.get(keyed.url + "/v1/models", timeout=5).status_code == 401, "the upstream does not check keys"
+    finally:
+        stop_server(with_key)
+        stop_server(keyed)
+
+
 def _clean_error(exc: Exception) -> bool:
     """An OpenAI error object from the gateway, with a gateway status."""
     if isinstance(exc, openai.APIStatusError):
