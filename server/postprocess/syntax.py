@@ -22,27 +22,46 @@ from .brackets import _CLOSERS, _OPENERS, _Lexer
 from .pipeline import StreamFilter
 
 
-def _error_spans(lang: str, text: bytes) -> list[tuple[int, int]]:
-    tree = parser_for(lang).parse(text)
-    if not tree.root_node.has_error:
-        return []
-    spans, stack = [], [tree.root_node]
+def _errors_touch(node, start: int, end: int) -> bool:
+    """An error or missing node under `node` touches bytes [start, end]."""
+    stack = [node] if node.has_error else []
     while stack:
-        node = stack.pop()
-        if node.is_error or node.is_missing:
-            spans.append((node.start_byte, node.end_byte))
-        stack.extend(c for c in node.children if c.has_error or c.is_missing)
-    return spans
+        n = stack.pop()
+        if n.is_error or n.is_missing:
+            return True
+        stack.extend(c for c in n.children
+                     if (c.has_error or c.is_missing) and c.start_byte <= end and c.end_byte >= start)
+    return False
+
+
+class _Document:
+    """prefix + completion + suffix, parsed again incrementally (tree-sitter
+    reuses the old tree) each time the completion grows."""
+
+    def __init__(self, lang: str, prefix: bytes, suffix: bytes) -> None:
+        self.parser = parser_for(lang)
+        self.prefix, self.suffix, self.completion = prefix, suffix, b""
+        self.tree = self.parser.parse(prefix + suffix)
+        self.point = (prefix.count(b"\n"), len(prefix) - (prefix.rfind(b"\n") + 1))  # the cursor's (row, column)
+
+    def grow(self, added: bytes) -> None:
+        at = len(self.prefix) + len(self.completion)
+        rows = added.count(b"\n")
+        row, column = self.point
+        end = (row + rows, len(added) - (added.rfind(b"\n") + 1) if rows else column + len(added))
+        self.tree.edit(start_byte=at, old_end_byte=at, new_end_byte=at + len(added),
+                       start_point=self.point, old_end_point=self.point, new_end_point=end)
+        self.completion += added
+        self.point = end
+        self.tree = self.parser.parse(self.prefix + self.completion + self.suffix, self.tree)
 
 
 class SyntaxCheck(StreamFilter):
     def __init__(self, prefix: str, suffix: str, lang: str) -> None:
-        self.lang = lang
-        self.prefix = prefix.encode("utf-8")
-        self.suffix = suffix.encode("utf-8")
-        at = len(self.prefix)
+        self.doc = _Document(lang, prefix.encode("utf-8"), suffix.encode("utf-8"))
+        at = len(self.doc.prefix)
         # A file already broken at the cursor cannot tell us anything.
-        self.judging = not any(s <= at <= e for s, e in _error_spans(lang, self.prefix + self.suffix))
+        self.judging = not _errors_touch(self.doc.tree.root_node, at, at)
         self.lexer = _Lexer(lang)
         for ch in prefix.rsplit("\n", 1)[-1]:
             self.lexer.code(ch)
@@ -73,9 +92,9 @@ class SyntaxCheck(StreamFilter):
 
     def _clean(self, completion: str) -> bool:
         body = completion.encode("utf-8")
-        start, end = len(self.prefix), len(self.prefix) + len(body.rstrip())
-        spans = _error_spans(self.lang, self.prefix + body + self.suffix)
-        return not any(s <= end and e >= start for s, e in spans)
+        self.doc.grow(body[len(self.doc.completion):])  # the completion only grows
+        start = len(self.doc.prefix)
+        return not _errors_touch(self.doc.tree.root_node, start, start + len(body.rstrip()))
 
     def flush(self) -> str:
         held, self.held = self.held, ""

@@ -45,3 +45,16 @@ def test_streaming_is_by_lines():
 def test_a_file_broken_at_the_cursor_is_not_judged():
     prefix, suffix = "def f():\n    x = [1,\n    ", "\n"
     assert checked(prefix, suffix, "anything goes here", "python") == "anything goes here"
+
+
+def test_incremental_parse_equals_a_fresh_one():
+    from codefill.server.languages import parse
+    from codefill.server.postprocess.syntax import _Document
+
+    prefix, suffix = "int f(int x) {\n    int y = 0;\n    ", "\n}\n\nint g(void) { return 1; }\n"
+    doc = _Document("c", prefix.encode(), suffix.encode())
+    completion = ""
+    for piece in ["if (x) {", "\n        y = x * 2;", "\n    }", "\n    return y;", " // é\n"]:
+        completion += piece
+        doc.grow(piece.encode())
+        assert str(doc.tree.root_node) == str(parse("c", prefix + completion + suffix).root_node)
