@@ -27,7 +27,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -305,12 +304,3 @@ class UpstreamEngine:
             if choice.get("finish_reason") in ("stop", "length"):
                 result.finish_reason = choice["finish_reason"]
         return out
-
-    # -- for /ready and logs ---------------------------------------------------
-
-    def status(self) -> list[dict]:
-        now = time.monotonic()
-        return [{"url": r.url, "alive": r.alive, "model": r.model, "in_flight": r.in_flight, "served": r.served,
-                 "failures": r.failures, "last_error": r.last_error,
-                 "state_for_s": round(now - r.changed_at, 1) if r.changed_at else None}
-                for r in self.pool.replicas.values()]
