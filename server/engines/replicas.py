@@ -8,8 +8,10 @@ the ring gives its sessions to the next replicas on the ring and nobody
 else's move; when it comes back, its own sessions return to it.
 
 A replica is alive while its `/health` answers 200. A poller asks every
-`interval` seconds; a request that cannot reach a replica takes it out at
-once, and the next successful poll brings it back.
+`interval` seconds. A refused connection takes a replica out at once, and so
+does a request that cannot reach it; a slow or failed answer to a poll needs
+to happen twice in a row (a busy replica is not a dead one). The next
+successful poll brings it back.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ logging.getLogger("httpx").setLevel(logging.WARNING)
 logging.getLogger("httpcore").setLevel(logging.WARNING)
 
 VIRTUAL_NODES = 128
+# Failed polls in a row (other than a refused connection) that take a replica out.
+FAILED_POLLS_TO_LEAVE = 2
 
 
 def _hash(key: str) -> int:
@@ -72,6 +76,7 @@ class Replica:
     in_flight: int = 0
     served: int = 0
     failures: int = 0
+    failed_polls: int = 0
     last_error: str | None = None
     changed_at: float = 0.0
 
@@ -136,8 +141,12 @@ class ReplicaPool:
                 replica.model = first["id"]
                 replica.max_model_len = first.get("max_model_len")
         except (httpx.HTTPError, ValueError, KeyError, IndexError) as exc:
-            self.mark_dead(replica, f"health check failed: {exc or type(exc).__name__}")
+            replica.failed_polls += 1
+            if (isinstance(exc, httpx.ConnectError) or replica.failed_polls >= FAILED_POLLS_TO_LEAVE
+                    or replica.model is None):
+                self.mark_dead(replica, f"health check failed: {exc!r}")
             return False
+        replica.failed_polls = 0
         self._mark_alive(replica)
         return True
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+import httpx
 import pytest
 
 from codefill.config import load_settings
@@ -86,3 +87,31 @@ def test_upstream_error_events_fail_cleanly():
     with pytest.raises(APIError) as failed:
         engine._tokens({"error": {"message": "boom", "code": "internal_error"}}, GenerationResult())
     assert failed.value.status == 502 and "boom" in failed.value.message
+
+
+async def test_a_slow_poll_needs_a_second_one_and_a_refused_connection_does_not():
+    answers: list = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        if request.url.path == "/v1/models":
+            return httpx.Response(200, json={"data": [{"id": "m", "max_model_len": 2048}]})
+        return httpx.Response(answer)
+
+    pool = ReplicaPool(URLS[:1])
+    await pool.client.aclose()
+    pool.client = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    replica = pool.replicas[URLS[0]]
+    answers[:] = [200, None]  # /health, then /v1/models
+    assert await pool.check(replica) and replica.alive and replica.max_model_len == 2048
+    answers[:] = [httpx.ReadTimeout("slow")]
+    assert not await pool.check(replica) and replica.alive, "one slow poll took a busy replica out"
+    answers[:] = [503]
+    assert not await pool.check(replica) and not replica.alive
+    answers[:] = [200]
+    assert await pool.check(replica) and replica.alive
+    answers[:] = [httpx.ConnectError("refused")]
+    assert not await pool.check(replica) and not replica.alive
+    await pool.close()
