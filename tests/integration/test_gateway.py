@@ -195,13 +195,9 @@ def test_killed_replica_fails_only_its_requests_in_flight_and_comes_back(cluster
     for t in threads:
         t.start()
     # One long stream in flight on the victim when it dies.
+    long_session = cluster.sessions_homed_on(victim.url, 4)[3]
     stream = iter(gateway.completions.create(model=model, prompt=LONG_PROMPT, max_tokens=400,
-                                             user=victim_sessions[0] + "-long", stream=True)) \
-        if cluster.home(victim_sessions[0] + "-long") == victim.url else None
-    if stream is None:
-        long_session = next(s for s in cluster.sessions_homed_on(victim.url, 10) if s not in victim_sessions)
-        stream = iter(gateway.completions.create(model=model, prompt=LONG_PROMPT, max_tokens=400,
-                                                 user=long_session, stream=True))
+                                             user=long_session, stream=True))
     next(stream)
     time.sleep(0.3)
     victim.process.kill()
