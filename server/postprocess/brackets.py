@@ -27,6 +27,21 @@ _OPENERS = {"(": ")", "[": "]", "{": "}"}
 _CLOSERS = set(_OPENERS.values())
 
 
+# How much code around the cursor the parser sees: enough for any enclosing
+# block an editor's window holds, bounded for API clients that send whole files.
+PARSE_PREFIX_CHARS, PARSE_SUFFIX_CHARS = 32_000, 16_000
+
+
+def parse_window(prefix: str, suffix: str) -> tuple[str, str]:
+    """The code around the cursor to parse, cut at line boundaries."""
+    if len(prefix) > PARSE_PREFIX_CHARS:
+        head = prefix[-PARSE_PREFIX_CHARS:]
+        prefix = head[head.find("\n") + 1:]
+    if len(suffix) > PARSE_SUFFIX_CHARS:
+        suffix = suffix[: suffix.rfind("\n", 0, PARSE_SUFFIX_CHARS) + 1]
+    return prefix, suffix
+
+
 def syntax_errors(lang: str, text: str) -> int:
     """Error and missing nodes in `text` parsed as `lang` (0 without a grammar)."""
     tree = parse(lang, text)
@@ -159,9 +174,9 @@ class BracketBalance(StreamFilter):
 
     def _suffix_closes(self, closer: str) -> bool:
         if parser_for(self.lang) is not None:
-            before = self.prefix + self.text
-            return syntax_errors(self.lang, before + closer + self.suffix) > \
-                syntax_errors(self.lang, before + self.suffix)
+            prefix, suffix = parse_window(self.prefix, self.suffix)
+            before = prefix + self.text
+            return syntax_errors(self.lang, before + closer + suffix) > syntax_errors(self.lang, before + suffix)
         # Without a grammar: count. The brackets open at the cursor that the
         # suffix does not close are the ones the completion may close.
         if self.still_open is None:

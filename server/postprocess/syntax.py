@@ -18,7 +18,7 @@ cursor without any completion) nothing can be judged and everything passes.
 from __future__ import annotations
 
 from ..languages import parser_for
-from .brackets import _CLOSERS, _OPENERS, _Lexer
+from .brackets import _CLOSERS, _OPENERS, _Lexer, parse_window
 from .pipeline import StreamFilter
 
 
@@ -58,7 +58,8 @@ class _Document:
 
 class SyntaxCheck(StreamFilter):
     def __init__(self, prefix: str, suffix: str, lang: str) -> None:
-        self.doc = _Document(lang, prefix.encode("utf-8"), suffix.encode("utf-8"))
+        window_prefix, window_suffix = parse_window(prefix, suffix)
+        self.doc = _Document(lang, window_prefix.encode("utf-8"), window_suffix.encode("utf-8"))
         at = len(self.doc.prefix)
         # A file already broken at the cursor cannot tell us anything.
         self.judging = not _errors_touch(self.doc.tree.root_node, at, at)

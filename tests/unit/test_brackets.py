@@ -71,3 +71,14 @@ def test_syntax_errors_counts_error_and_missing_nodes():
     assert syntax_errors("python", "x = (1, 2))\n") >= 1
     assert syntax_errors("c", "int f() { return 1;\n") >= 1
     assert syntax_errors("cobol", "anything") == 0
+
+
+def test_parse_window_cuts_at_line_boundaries():
+    from codefill.server.postprocess.brackets import PARSE_PREFIX_CHARS, PARSE_SUFFIX_CHARS, parse_window
+
+    prefix = "x = 1\n" * (PARSE_PREFIX_CHARS // 3) + "y = ("
+    suffix = ")\n" + "z = 2\n" * (PARSE_SUFFIX_CHARS // 3)
+    p, s = parse_window(prefix, suffix)
+    assert len(p) <= PARSE_PREFIX_CHARS and p.startswith("x = 1\n") and p.endswith("y = (")
+    assert len(s) <= PARSE_SUFFIX_CHARS and s.startswith(")\n") and s.endswith("z = 2\n")
+    assert parse_window("a\nb", "c\nd") == ("a\nb", "c\nd")
