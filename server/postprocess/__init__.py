@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..languages import parser_for
-from .brackets import BracketBalance, _Lexer
+from .brackets import BracketBalance, CodeLexer
 from .filters import (
     BlockEnd,
     CodeFence,
@@ -40,7 +40,7 @@ def _code_of(line: str, language: str | None) -> str:
     """The line without a trailing comment (when the language says what one is)."""
     if language is None:
         return line
-    lexer, end = _Lexer(language), len(line)
+    lexer, end = CodeLexer(language), len(line)
     for i, ch in enumerate(line):
         lexer.code(ch)
         if lexer.comment:

@@ -23,8 +23,8 @@ from __future__ import annotations
 from ..languages import parse, parser_for
 from .pipeline import StreamFilter
 
-_OPENERS = {"(": ")", "[": "]", "{": "}"}
-_CLOSERS = set(_OPENERS.values())
+OPENERS = {"(": ")", "[": "]", "{": "}"}
+CLOSERS = set(OPENERS.values())
 
 
 # How much code around the cursor the parser sees: enough for any enclosing
@@ -57,7 +57,7 @@ def syntax_errors(lang: str, text: str) -> int:
     return count
 
 
-class _Lexer:
+class CodeLexer:
     """Just enough of a lexer to skip brackets in strings and comments."""
 
     def __init__(self, lang: str | None) -> None:
@@ -112,24 +112,24 @@ _SCAN_CHARS = 4000
 
 def _open_count(prefix: str, lang: str | None) -> int:
     """Brackets still open at the end of `prefix`."""
-    lexer, depth = _Lexer(lang), 0
+    lexer, depth = CodeLexer(lang), 0
     for ch in prefix:
         if lexer.code(ch):
-            if ch in _OPENERS:
+            if ch in OPENERS:
                 depth += 1
-            elif ch in _CLOSERS:
+            elif ch in CLOSERS:
                 depth = max(depth - 1, 0)
     return depth
 
 
 def _close_count(suffix: str, lang: str | None) -> int:
     """Closing brackets in `suffix` that close something opened before it."""
-    lexer, depth, closes = _Lexer(lang), 0, 0
+    lexer, depth, closes = CodeLexer(lang), 0, 0
     for ch in suffix:
         if lexer.code(ch):
-            if ch in _OPENERS:
+            if ch in OPENERS:
                 depth += 1
-            elif ch in _CLOSERS:
+            elif ch in CLOSERS:
                 if depth:
                     depth -= 1
                 else:
@@ -143,7 +143,7 @@ class BracketBalance(StreamFilter):
         self.suffix = suffix
         self.lang = lang
         self.multi_line = multi_line
-        self.lexer = _Lexer(lang)
+        self.lexer = CodeLexer(lang)
         for ch in prefix.rsplit("\n", 1)[-1]:  # the cursor may be inside a string
             self.lexer.code(ch)
         self.lexer.prev = ""
@@ -159,9 +159,9 @@ class BracketBalance(StreamFilter):
                 self.done = True
                 break
             if self.lexer.code(ch):
-                if ch in _OPENERS:
+                if ch in OPENERS:
                     self.open.append(ch)
-                elif ch in _CLOSERS:
+                elif ch in CLOSERS:
                     if self.open:
                         self.open.pop()
                     elif self._suffix_closes(ch):

@@ -18,7 +18,7 @@ cursor without any completion) nothing can be judged and everything passes.
 from __future__ import annotations
 
 from ..languages import parser_for
-from .brackets import _CLOSERS, _OPENERS, _Lexer, parse_window
+from .brackets import CLOSERS, OPENERS, CodeLexer, parse_window
 from .pipeline import StreamFilter
 
 
@@ -63,7 +63,7 @@ class SyntaxCheck(StreamFilter):
         at = len(self.doc.prefix)
         # A file already broken at the cursor cannot tell us anything.
         self.judging = not _errors_touch(self.doc.tree.root_node, at, at)
-        self.lexer = _Lexer(lang)
+        self.lexer = CodeLexer(lang)
         for ch in prefix.rsplit("\n", 1)[-1]:
             self.lexer.code(ch)
         self.depth = 0  # brackets the completion has open
@@ -77,9 +77,9 @@ class SyntaxCheck(StreamFilter):
         for ch in text:
             self.held += ch
             if self.lexer.code(ch):
-                if ch in _OPENERS:
+                if ch in OPENERS:
                     self.depth += 1
-                elif ch in _CLOSERS:
+                elif ch in CLOSERS:
                     self.depth = max(self.depth - 1, 0)
             if ch == "\n" and self.depth == 0:
                 if not self._clean(self.passed + self.held):
