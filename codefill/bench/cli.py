@@ -74,6 +74,10 @@ def _add_quality(bsub) -> None:
                    help="sent as codefill's `language` field (not to llama-cpp-python); '' sends none")
     q.add_argument("--limit", type=int, help="only the first N tasks")
     q.add_argument("--tasks", help="comma-separated task or problem ids, e.g. HumanEval/0,HumanEval/3/L2")
+    q.add_argument("--shard", metavar="K/N", help="only every N-th task starting at the K-th (1-based): split a "
+                                                  "run over processes, then --merge their --details files")
+    q.add_argument("--merge", nargs="+", metavar="DETAILS",
+                   help="ask nothing: summarize (and --plot) runs from --details files")
     q.add_argument("--max-tokens", type=int, help="per answer (default 48; 160 with --multi-line)")
     q.add_argument("--timeout", type=float, default=10.0, help="seconds per test program")
     q.add_argument("--workers", type=int, default=2, help="test programs run at once")
@@ -92,7 +96,8 @@ def _add_quality(bsub) -> None:
                    help="with --compare, leave out codefill from this tree (run only --source/--variant/reference)")
     q.add_argument("--no-reference", action="store_true", help="with --compare, leave llama-cpp-python out")
     q.add_argument("--json", action="store_true", help="print summaries as JSON on stdout")
-    q.add_argument("--details", metavar="FILE", help="write every answer and its category as JSON lines")
+    q.add_argument("--details", metavar="FILE",
+                   help="append every answer and its category as a JSON line as soon as it is scored")
     q.add_argument("--plot", metavar="FILE.png", help="draw where answers fail (stacked bars per run)")
     q.set_defaults(func=cmd_quality)
 
@@ -100,9 +105,14 @@ def _add_quality(bsub) -> None:
 def cmd_quality(args: argparse.Namespace) -> int:
     from . import humaneval, quality
 
+    if args.merge:
+        return _report(args, quality.merge(args.merge))
     variant = "multi" if args.multi_line else "single"
     build = humaneval.multi_line_tasks if args.multi_line else humaneval.single_line_tasks
     tasks = humaneval.select(build(humaneval.load_problems()), ids=args.tasks, limit=args.limit)
+    if args.shard:
+        k, _, n = args.shard.partition("/")
+        tasks = tasks[int(k) - 1 :: int(n)]
     if not tasks:
         print("codefill: error: no task matches --tasks", file=sys.stderr)
         return 2
@@ -118,28 +128,33 @@ def cmd_quality(args: argparse.Namespace) -> int:
                                  timeout=args.timeout, workers=args.workers)
 
     executor = quality.Executor(args.workers, args.timeout)
+    details = open(args.details, "a", encoding="utf-8") if args.details else None
     results = []
     try:
         if args.compare:
-            results = _compare_quality(args, tasks, executor, config)
+            results = _compare_quality(args, tasks, executor, config, details)
         else:
             model = args.model or httpx.get(args.url + "/v1/models").json()["data"][0]["id"]
-            results = [asyncio.run(quality.run(config(args.url, model, args.url, False), tasks, executor))]
+            results = [asyncio.run(quality.run(config(args.url, model, args.url, False), tasks, executor,
+                                               details=details))]
     finally:
         executor.close()
+        if details:
+            details.close()
+    return _report(args, results)
+
+
+def _report(args, results: list) -> int:
+    from . import quality
+
     summaries = [r.summary() for r in results]
-    if args.details:
-        with open(args.details, "w", encoding="utf-8") as f:
-            for r in results:
-                for t in r.results:
-                    f.write(json.dumps({"label": r.label, **vars(t)}) + "\n")
     if args.plot:
         quality.plot(summaries, args.plot)
     print(json.dumps(summaries, indent=2) if args.json else quality.format_table(summaries))
     return 0
 
 
-def _compare_quality(args, tasks, executor, config) -> list:
+def _compare_quality(args, tasks, executor, config, details) -> list:
     from codefill.models.store import resolve_model
 
     from . import quality
@@ -165,7 +180,7 @@ def _compare_quality(args, tasks, executor, config) -> list:
         try:
             reference = not server.label.startswith("codefill")
             results.append(asyncio.run(quality.run(config(server.url, server.model, server.label, reference),
-                                                   tasks, executor)))
+                                                   tasks, executor, details=details)))
         finally:
             server.stop()
     return results

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import os
 import statistics
 import subprocess
@@ -166,15 +167,25 @@ def _body(cfg: RunConfig, task: Task) -> dict:
     return body
 
 
-async def run(cfg: RunConfig, tasks: list[Task], executor: Executor, *, show_progress: bool = True) -> Result:
+async def run(cfg: RunConfig, tasks: list[Task], executor: Executor, *, show_progress: bool = True,
+              details=None) -> Result:
+    """Ask for every task, score the answers. `details`: an open text file that
+    gets each answer as a JSON line as soon as it is scored."""
     res = Result(cfg.label or cfg.url, cfg.variant, cfg.with_suffix)
     scoring: list[asyncio.Task] = []
     started = time.monotonic()
 
     async def score(task: Task, completion: str, latency: float) -> TaskResult:
         outcome = await executor.outcome(task.program(completion))
-        return TaskResult(task.task_id, completion, categorize(task, completion, outcome),
-                          is_exact(task, completion), latency)
+        return record(TaskResult(task.task_id, completion, categorize(task, completion, outcome),
+                                 is_exact(task, completion), latency))
+
+    def record(result: TaskResult) -> TaskResult:
+        if details is not None:
+            details.write(json.dumps({"label": res.label, "variant": res.variant, "suffix": res.with_suffix,
+                                      **vars(result)}) + "\n")
+            details.flush()
+        return result
 
     async with httpx.AsyncClient(timeout=300) as client:
         for i, task in enumerate(tasks, 1):
@@ -185,7 +196,7 @@ async def run(cfg: RunConfig, tasks: list[Task], executor: Executor, *, show_pro
                 text = r.json()["choices"][0]["text"]
             except (httpx.HTTPError, KeyError, IndexError, ValueError) as exc:
                 print(f"\n  {task.task_id}: {exc}", file=sys.stderr)
-                res.results.append(TaskResult(task.task_id, None, "http", False, None))
+                res.results.append(record(TaskResult(task.task_id, None, "http", False, None)))
             else:
                 scoring.append(asyncio.create_task(score(task, text, time.monotonic() - t0)))
             if show_progress and (i % 20 == 0 or i == len(tasks)):
@@ -199,6 +210,22 @@ async def run(cfg: RunConfig, tasks: list[Task], executor: Executor, *, show_pro
     order = {t.task_id: i for i, t in enumerate(tasks)}
     res.results.sort(key=lambda r: order[r.task_id])
     return res
+
+
+def merge(paths: list[str]) -> list[Result]:
+    """Runs read back from `--details` files (e.g. shards of one run), one Result per label."""
+    runs: dict[str, Result] = {}
+    for path in paths:
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                d = json.loads(line)
+                res = runs.setdefault(d["label"], Result(d["label"], d["variant"], d["suffix"]))
+                res.results.append(TaskResult(d["task_id"], d["completion"], d["category"], d["exact"],
+                                              d["latency"]))
+    for res in runs.values():
+        seen = {r.task_id: r for r in res.results}  # a task run twice counts once
+        res.results = list(seen.values())
+    return list(runs.values())
 
 
 def format_table(summaries: list[dict]) -> str:

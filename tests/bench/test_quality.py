@@ -1,0 +1,78 @@
+"""`codefill bench quality`: HumanEval tasks, scoring, and a tiny run against the live server."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from codefill.bench import humaneval, quality
+
+
+@pytest.fixture(scope="module")
+def problems():
+    return humaneval.load_problems()
+
+
+def test_single_line_tasks_are_the_1033_of_bavarian_et_al(problems):
+    tasks = humaneval.single_line_tasks(problems)
+    assert len(problems) == 164 and len(tasks) == 1033
+    t = tasks[0]
+    assert t.task_id == "HumanEval/0/L0" and t.middle == "    for idx, elem in enumerate(numbers):"
+    # The hole is the whole line; the program is the original one.
+    assert t.prefix + t.middle + t.suffix == problems[0]["prompt"] + problems[0]["canonical_solution"]
+    assert t.prefix.endswith('"""\n') and t.suffix.startswith("\n        for idx2")
+
+
+def test_multi_line_tasks_mask_block_bodies(problems):
+    tasks = humaneval.multi_line_tasks(problems)
+    assert len(tasks) == 349
+    t = tasks[0]
+    assert t.prefix.endswith("for idx, elem in enumerate(numbers):\n")
+    assert t.middle.split("\n")[0] == "        for idx2, elem2 in enumerate(numbers):"
+    assert t.suffix == "\n\n    return False\n"
+
+
+def test_the_canonical_answers_pass_and_wrong_ones_fail(problems):
+    tasks = humaneval.single_line_tasks(problems)[:8] + humaneval.multi_line_tasks(problems)[:3]
+    for t in tasks:
+        assert quality.execute(t.program(t.middle), 10) == "pass", t.task_id
+    t = tasks[0]
+    assert quality.execute(t.program("    for idx, elem in enumerate(numbers[:1]):"), 10) == "wrong"
+    assert quality.execute(t.program("    for idx, elem in enumerate(numbrs):"), 10) == "error"
+    assert quality.execute(t.program("    for idx, elem in"), 10) == "syntax"
+    assert quality.execute(t.program("    for idx, elem in enumerate(iter(int, 1)):"), 2) == "timeout"
+
+
+def test_categories_and_exact_match(problems):
+    t = humaneval.single_line_tasks(problems)[0]
+    assert quality.categorize(t, "  \n", "syntax") == "empty"
+    assert quality.categorize(t, "        for idx2, elem2 in enumerate(numbers):", "syntax") == "repeat"
+    assert quality.categorize(t, "x", "wrong") == "wrong"
+    assert quality.is_exact(t, "for idx, elem in enumerate(numbers):  ")
+    assert not quality.is_exact(t, "for idx, elem in enumerate(numbers)")
+
+
+def test_shards_merge_back_into_one_run(tmp_path):
+    path = tmp_path / "d.jsonl"
+    rows = [{"label": "a", "variant": "single", "suffix": True, "task_id": f"T/{i}", "completion": "x",
+             "category": "pass" if i % 2 else "wrong", "exact": i == 1, "latency": 0.1} for i in range(4)]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows + rows[:1]))
+    [run] = quality.merge([str(path)])
+    s = run.summary()
+    assert s["tasks"] == 4 and s["pass@1"] == 0.5 and s["exact_match"] == 0.25
+    quality.plot([s], str(tmp_path / "p.png"))
+    assert (tmp_path / "p.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.integration
+def test_a_few_tasks_against_the_live_server(live_server, tmp_path):
+    out = subprocess.run([sys.executable, "-m", "codefill.cli", "bench", "quality", "--url", live_server.url,
+                          "--tasks", "HumanEval/2", "--json", "--details", str(tmp_path / "d.jsonl")],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    [summary] = json.loads(out.stdout)
+    assert summary["tasks"] == 1 and summary["categories"]["http"] == 0
+    assert sum(summary["categories"].values()) == 1
+    [row] = [json.loads(x) for x in (tmp_path / "d.jsonl").read_text().splitlines()]
+    assert row["task_id"] == "HumanEval/2/L0" and row["completion"] is not None
