@@ -25,7 +25,7 @@ from .syntax import SyntaxCheck
 __all__ = ["Cursor", "Pipeline", "StreamFilter", "build_pipeline", "model_prefix", "resolve_mode", "run_to_end"]
 
 
-# How much code around the cursor shows the file's indentation style.
+# How much code around the cursor shows the file's indentation style (and holds the lines just above).
 _INDENT_SAMPLE_CHARS = 8000
 
 # A line ending in one of these opens a block whose body may follow.
@@ -119,7 +119,7 @@ def build_pipeline(*, mode: str, stops: list[str], prefix: str, suffix: str | No
     filters.append(BracketBalance(prefix, suffix, language, multi_line=mode == "multi_line"))
     if mode == "multi_line" and parser_for(language) is not None:
         filters.append(SyntaxCheck(prefix, suffix, language))
-    filters += [SuffixRepeat(suffix), RepeatsAbove(prefix)]
+    filters += [SuffixRepeat(suffix), RepeatsAbove(prefix[-_INDENT_SAMPLE_CHARS:])]
     if mode == "multi_line":
         filters.append(LoopStop())
     if mode == "single_line" and cursor.mid_line:
