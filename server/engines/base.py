@@ -40,6 +40,10 @@ class GenerationRequest:
     # The editor session (OpenAI `user`): the engine keeps each session's
     # cached state, and a newer request of a session supersedes an older one.
     session: str | None = None
+    # Tokens the completion may quote besides the prompt (the code after the
+    # cursor when the family's template leaves it out): speculative decoding
+    # drafts from the prompt and these.
+    lookup_tokens: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,9 @@ class GenerationResult:
     completion_tokens: int = 0
     # Prompt tokens whose KV state was reused instead of recomputed.
     cached_prompt_tokens: int = 0
+    # Speculative decoding: tokens drafted, and how many of them the model kept.
+    draft_tokens: int = 0
+    accepted_draft_tokens: int = 0
     finish_reason: Literal["stop", "length", "cancelled"] | None = None
 
 

@@ -24,11 +24,12 @@ import random
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .base import GeneratedToken, GenerationRequest, GenerationResult, ModelInfo, Superseded
+from .lookup import PromptLookup
 
 log = logging.getLogger("codefill.engine.llama_cpp")
 
@@ -106,6 +107,8 @@ class LlamaCppEngine:
         n_batch: int = 256,
         family: str | None = None,
         session_cache_bytes: int = 512 * 1024 * 1024,
+        draft_max: int = 0,
+        draft_ngram_min: int = 2,
     ) -> None:
         self._path = Path(model_path)
         self._model_id = model_id
@@ -113,6 +116,9 @@ class LlamaCppEngine:
         self._n_threads = n_threads or os.cpu_count() or 1
         self._n_batch = n_batch
         self._family_override = family
+        # Speculative decoding with prompt-lookup drafts (greedy requests only); 0: off.
+        self._draft_max = draft_max
+        self._draft_ngram_min = draft_ngram_min
         self._llm = None
         self._info: ModelInfo | None = None
         self._jobs: queue.Queue[_Job | None] = queue.Queue()
@@ -326,14 +332,12 @@ class LlamaCppEngine:
             result.finish_reason = "length"
             return
         s = req.sampling
-        llm.set_seed(s.seed if s.seed is not None else random.randrange(2**31))
-        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         stop_ids = req.stop_token_ids | self._eog_ids
-        vocab = llm._model.vocab
-        import llama_cpp
-
-        generated = 0
-        for token in llm.generate(
+        if s.temperature == 0 and req.top_logprobs is None and not (s.presence_penalty or s.frequency_penalty):
+            self._emit_tokens(job, self._greedy(job, tokens), stop_ids)
+            return
+        llm.set_seed(s.seed if s.seed is not None else random.randrange(2**31))
+        sampled = llm.generate(
             tokens,
             top_k=0,
             top_p=s.top_p,
@@ -343,21 +347,92 @@ class LlamaCppEngine:
             repeat_penalty=1.0,
             frequency_penalty=s.frequency_penalty,
             presence_penalty=s.presence_penalty,
-        ):
-            if job.cancelled.is_set():
-                result.finish_reason = "cancelled"
-                return
-            if token in stop_ids or llama_cpp.llama_vocab_is_eog(vocab, token):
-                result.finish_reason = "stop"
-                return
-            generated += 1
-            result.completion_tokens = generated
-            logprob, top = self._logprobs(token, req.top_logprobs) if req.top_logprobs is not None else (None, None)
-            text = decoder.decode(llm.detokenize([token]))
-            job.emit(GeneratedToken(token, text, logprob, top))
-            if generated >= req.max_tokens:
-                result.finish_reason = "length"
-                return
+        )
+        self._emit_tokens(job, sampled, stop_ids)
+
+    def _emit_tokens(self, job: _Job, tokens: Iterator[int], stop_ids: frozenset[int]) -> None:
+        """Hand generated tokens to the request until a stop, the limit or a cancel."""
+        import llama_cpp
+
+        req, result, llm = job.request, job.result, self._llm
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        vocab = llm._model.vocab
+        generated = 0
+        try:
+            for token in tokens:
+                if job.cancelled.is_set():
+                    result.finish_reason = "cancelled"
+                    return
+                if token in stop_ids or llama_cpp.llama_vocab_is_eog(vocab, token):
+                    result.finish_reason = "stop"
+                    return
+                generated += 1
+                result.completion_tokens = generated
+                logprob, top = (self._logprobs(token, req.top_logprobs) if req.top_logprobs is not None
+                                else (None, None))
+                text = decoder.decode(llm.detokenize([token]))
+                job.emit(GeneratedToken(token, text, logprob, top))
+                if generated >= req.max_tokens:
+                    result.finish_reason = "length"
+                    return
+        finally:
+            close = getattr(tokens, "close", None)
+            if close is not None:
+                close()
+
+    def _greedy(self, job: _Job, prompt: list[int]) -> Iterator[int]:
+        """Greedy decoding, with prompt-lookup drafts checked a batch at a time
+        when speculation is on. Yields each token before it is evaluated (the
+        caller may stop there); the context then holds exactly the evaluated
+        tokens, so the next request's prefix reuse stays exact."""
+        import llama_cpp
+        import numpy as np
+
+        llm, result = self._llm, job.result
+        ctx = llm._ctx.ctx
+        n_vocab = llm.n_vocab()
+
+        def best(i: int) -> int:
+            return int(np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(ctx, i), shape=(n_vocab,)).argmax())
+
+        lookup = None
+        if self._draft_max > 0:
+            lookup = PromptLookup(prompt, job.request.lookup_tokens, ngram_min=self._draft_ngram_min,
+                                  draft_max=self._draft_max, max_new=job.request.max_tokens + 16)
+        token = best(-1)
+        while True:
+            yield token
+            drafts: list[int] = []
+            if lookup is not None:
+                lookup.append(token)
+                room = min(self._n_ctx - llm.n_tokens, self._n_batch) - 1
+                drafts = lookup.propose()[: max(room, 0)]
+            batch = [token, *drafts]
+            n_past = llm.n_tokens
+            if n_past + len(batch) > self._n_ctx:
+                return  # the context is full
+            llm._ctx.kv_cache_seq_rm(-1, n_past, -1)
+            llm._batch.set_batch(batch=batch, n_past=n_past, logits_all=bool(drafts))
+            llm._ctx.decode(llm._batch)
+            llm.input_ids[n_past : n_past + len(batch)] = batch
+            if not drafts:
+                llm.n_tokens = n_past + 1
+                token = best(-1)
+                continue
+            # Row i holds the logits after batch[i]: draft i+1 is kept while it is the model's own pick.
+            picks = [best(0)]
+            while len(picks) <= len(drafts) and picks[-1] == drafts[len(picks) - 1]:
+                picks.append(best(len(picks)))
+            accepted = picks[:-1]
+            result.draft_tokens += len(drafts)
+            result.accepted_draft_tokens += len(accepted)
+            llm.n_tokens = n_past + 1 + len(accepted)
+            if len(accepted) < len(drafts):
+                llm._ctx.kv_cache_seq_rm(-1, llm.n_tokens, -1)
+            for t in accepted:
+                yield t
+                lookup.append(t)
+            token = picks[-1]
 
     def _logprobs(self, token: int, top_n: int) -> tuple[float, dict[str, float] | None]:
         """Log-probabilities from the logits that produced `token`."""
