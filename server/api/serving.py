@@ -40,6 +40,8 @@ log = logging.getLogger("codefill.serving")
 # Room the prompt needs at the very least next to max_tokens.
 _MIN_PROMPT_ROOM = 16
 _MAX_REMEMBERED_SESSIONS = 1024
+# How much of the suffix speculative decoding may draft from (its nearest code).
+_LOOKUP_SUFFIX_CHARS = 4000
 
 
 @dataclass
@@ -160,11 +162,11 @@ class CompletionService:
         if built.trimmed:
             log.warning("prompt trimmed to fit the context: %d prefix and %d suffix characters dropped",
                         built.trimmed_prefix_chars, built.trimmed_suffix_chars)
-        return built
-
         if req.input_extra:  # other files' declarations, in the room the file leaves
             built = with_context(self.engine, self.family, built, req.input_extra, filepath=req.filepath,
                                  budget=budget)
+        return built
+
     async def _run_choice(self, choice: _Choice, prompt: _Prompt, req: CompletionRequest,
                           max_tokens: int, request_id: str) -> AsyncIterator[_Delta]:
         language = detect_language(req.language, req.filepath)
@@ -188,8 +190,10 @@ class CompletionService:
             frequency_penalty=req.frequency_penalty,
             seed=None if req.seed is None else req.seed + choice.index,
         )
+        # The code after the cursor is a source of speculative drafts even where the template leaves it out.
+        lookup = tuple(self.engine.tokenize(req.suffix[:_LOOKUP_SUFFIX_CHARS])) if req.suffix else ()
         gen = GenerationRequest(built.tokens, max_tokens, sampling, top_logprobs=req.logprobs,
-                                request_id=request_id, session=req.user)
+                                request_id=request_id, session=req.user, lookup_tokens=lookup)
         offset = 0
         if req.echo:
             offset = len(prompt.text)
@@ -213,6 +217,7 @@ class CompletionService:
                            code="superseded") from None
         finally:
             await stream.aclose()
+            self.metrics.observe_drafts(choice.result.draft_tokens, choice.result.accepted_draft_tokens)
         tail = pipeline.finish()
         # A filter that ended the text ended it on purpose: "stop", even if
         # the engine ran out of max_tokens at the same moment.
