@@ -39,7 +39,7 @@ def team(alice_key):
     key, path = alice_key
     s = start_server("--api-keys-file", str(path), "--api-key", f"bob={BOB}", "--max-concurrent-per-key", "1",
                      "--max-tokens-limit", "256", "--max-prompt-tokens", "2000", "--cors-origin",
-                     "http://editor.test", "--log-format", "json", "--request-timeout", "120", name="team")
+                     "http://editor.test", "--log-format", "json", "--request-timeout", "300", name="team")
     yield s, key
     stop_server(s)
 
@@ -69,8 +69,8 @@ def test_keys_from_file_and_flag_work_and_others_are_refused(team):
 def test_one_open_request_per_key(team):
     server, alice = team
     headers = {"Authorization": f"Bearer {alice}"}
-    # A cold prompt of ~1,350 tokens (under the 2,000 cap): its prefill keeps the first request busy a while.
-    cold = "".join(f"item_{i}_{time.time_ns() % 997} = {i}\n" for i in range(100))
+    # A cold prompt of ~800 tokens (under the 2,000 cap): its prefill keeps the first request busy a while.
+    cold = "".join(f"item_{i}_{time.time_ns() % 997} = {i}\n" for i in range(60))
     first: list[httpx.Response] = []
     worker = threading.Thread(target=lambda: first.append(httpx.post(
         server.url + "/v1/completions", json={"model": server.model, "prompt": cold, "max_tokens": 8},
