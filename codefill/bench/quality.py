@@ -213,13 +213,15 @@ async def run(cfg: RunConfig, tasks: list[Task], executor: Executor, *, show_pro
 
 
 def merge(paths: list[str]) -> list[Result]:
-    """Runs read back from `--details` files (e.g. shards of one run), one Result per label."""
-    runs: dict[str, Result] = {}
+    """Runs read back from `--details` files (e.g. shards of one run), one Result per
+    label, variant and suffix setting."""
+    runs: dict[tuple, Result] = {}
     for path in paths:
         with open(path, encoding="utf-8") as f:
             for line in f:
                 d = json.loads(line)
-                res = runs.setdefault(d["label"], Result(d["label"], d["variant"], d["suffix"]))
+                key = (d["label"], d["variant"], d["suffix"])
+                res = runs.setdefault(key, Result(d["label"], d["variant"], d["suffix"]))
                 res.results.append(TaskResult(d["task_id"], d["completion"], d["category"], d["exact"],
                                               d["latency"]))
     for res in runs.values():
