@@ -1,0 +1,340 @@
+"""Load test: many editor-like clients for a bounded time, with random mid-stream
+disconnects and cancellations, then checks that the server is whole.
+
+Usage: .venv/bin/python scripts/load-test.py [--clients 50] [--duration 60] [--url URL]
+                                             [--disconnect 0.15] [--cancel 0.1] [--serve-arg=--max-pending=32]
+
+Without --url it starts its own `codefill serve` on a free loopback port (so it
+can read the server's memory); with --url the server must be on loopback.
+Each client is one editor session (`user`): it sends a completion for a random
+place in a standard-library file (prompt + suffix, single-line or block mode,
+streamed or not), and with some probability leaves a stream after its first
+chunk or cancels a request after a random delay. Refusals count as answers:
+429/503 with Retry-After (a full server says so at once) and 408 when a
+request ran past the server's --request-timeout (latency stays bounded).
+
+Afterwards: admitted requests and HTTP requests in flight back to zero, memory
+compared with its level after a warm-up (same sessions, so the engine's
+per-session KV states exist in both), no 5xx, no stream that ended without
+[DONE] unless the client left it, no traceback in the server log, and a last
+completion answered. Exit status 0 only when all of that holds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from urllib.parse import urlparse
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from codefill.bench.workload import DEFAULT_FILES, stdlib_file  # noqa: E402
+
+LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--clients", type=int, default=50)
+    p.add_argument("--duration", type=float, default=60.0, help="seconds of load (the run is bounded by it)")
+    p.add_argument("--url", help="a running server on loopback (default: start one)")
+    p.add_argument("--api-key", help="sent as Bearer key")
+    p.add_argument("--disconnect", type=float, default=0.15, help="share of streams left after the first chunk")
+    p.add_argument("--cancel", type=float, default=0.10, help="share of requests cancelled after a random delay")
+    p.add_argument("--stream", type=float, default=0.7, help="share of requests streamed")
+    p.add_argument("--max-tokens", type=int, default=32)
+    p.add_argument("--lines", type=int, default=30, help="lines before the cursor in each prompt")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--serve-arg", action="append", default=[], help="extra `codefill serve` argument (repeat)")
+    p.add_argument("--settle", type=float, default=30.0, help="seconds allowed for in-flight work to drain")
+    p.add_argument("--memory-slack-mb", type=float, default=64.0,
+                   help="how far above the warm-up level memory may stay afterwards")
+    return p.parse_args(argv)
+
+
+# --- the workload ----------------------------------------------------------------
+
+def load_places(rng: random.Random, lines_before: int, count: int = 400) -> list[tuple[str, str]]:
+    files = [stdlib_file(name).read_text().split("\n") for name in DEFAULT_FILES]
+    places = []
+    for _ in range(count):
+        lines = rng.choice(files)
+        row = rng.randrange(5, len(lines) - 5)
+        line = lines[row]
+        col = rng.randrange(0, len(line) + 1)
+        prefix = "\n".join(lines[max(0, row - lines_before):row] + [line[:col]])
+        suffix = "\n".join([line[col:]] + lines[row + 1:row + 15])
+        places.append((prefix, suffix))
+    return places
+
+
+class Tally:
+    def __init__(self) -> None:
+        self.outcomes: Counter[str] = Counter()
+        self.statuses: Counter[int] = Counter()
+        self.latency: list[float] = []  # whole answers
+        self.first_token: list[float] = []  # streams
+        self.problems: list[str] = []
+
+    def problem(self, what: str) -> None:
+        self.outcomes["failed"] += 1
+        if len(self.problems) < 20:
+            self.problems.append(what)
+
+
+async def one_request(client: httpx.AsyncClient, body: dict, rng: random.Random, args, tally: Tally) -> None:
+    leave_stream = body["stream"] and rng.random() < args.disconnect
+    cancel_after = rng.uniform(0.05, 1.5) if rng.random() < args.cancel else None
+    started = time.monotonic()
+
+    async def run() -> None:
+        if not body["stream"]:
+            r = await client.post("/v1/completions", json=body)
+            tally.statuses[r.status_code] += 1
+            if r.status_code == 200:
+                r.json()["choices"][0]["text"]
+                tally.latency.append(time.monotonic() - started)
+                tally.outcomes["answered"] += 1
+            elif refusal(r):
+                tally.outcomes[f"refused {r.status_code}"] += 1
+            else:
+                tally.problem(f"{r.status_code}: {r.text[:200]}")
+            return
+        async with client.stream("POST", "/v1/completions", json=body) as r:
+            tally.statuses[r.status_code] += 1
+            if r.status_code != 200:
+                text = (await r.aread()).decode(errors="replace")
+                if refusal(r):
+                    tally.outcomes[f"refused {r.status_code}"] += 1
+                else:
+                    tally.problem(f"{r.status_code}: {text[:200]}")
+                return
+            done = False
+            async for line in r.aiter_lines():
+                if not line.startswith("data: "):
+                    continue
+                data = line[6:]
+                if data == "[DONE]":
+                    done = True
+                    break
+                event = json.loads(data)
+                if "error" in event:
+                    if event["error"]["code"] == "request_timeout":
+                        tally.outcomes["refused 408 (in stream)"] += 1
+                    else:
+                        tally.problem(f"stream error: {event['error']}")
+                    return
+                elif not tally_first(event, started, tally, body):
+                    continue
+                if leave_stream:
+                    tally.outcomes["left mid-stream"] += 1
+                    return  # closing the response drops the connection
+            if done:
+                tally.latency.append(time.monotonic() - started)
+                tally.outcomes["answered"] += 1
+            else:
+                tally.problem("stream ended without [DONE]")
+
+    try:
+        if cancel_after is None:
+            await run()
+        else:
+            await asyncio.wait_for(run(), cancel_after)
+    except TimeoutError:
+        tally.outcomes["cancelled"] += 1
+    except httpx.HTTPError as exc:
+        tally.problem(f"{type(exc).__name__}: {exc}")
+
+
+def refusal(r: httpx.Response) -> bool:
+    """A clear, bounded "not now": busy or rate-limited with Retry-After, or over the request time limit."""
+    return (r.status_code in (429, 503) and "retry-after" in r.headers) or r.status_code == 408
+
+
+def tally_first(event: dict, started: float, tally: Tally, body: dict) -> bool:
+    """Records time to first text; True once a chunk with text has come."""
+    text = event["choices"][0]["text"] if event.get("choices") else ""
+    if text and not body.get("_first"):
+        body["_first"] = True
+        tally.first_token.append(time.monotonic() - started)
+    return bool(text)
+
+
+async def client_loop(i: int, url: str, headers: dict, model: str, places, args, tally: Tally, stop_at: float,
+                      once: bool = False) -> None:
+    rng = random.Random(args.seed * 1000 + i)
+    async with httpx.AsyncClient(base_url=url, headers=headers, timeout=120,
+                                 limits=httpx.Limits(max_connections=1)) as client:
+        while time.monotonic() < stop_at:
+            prefix, suffix = rng.choice(places)
+            body = {"model": model, "prompt": prefix, "suffix": suffix, "max_tokens": args.max_tokens,
+                    "stream": rng.random() < args.stream, "user": f"load-{i}",
+                    "mode": rng.choice(["auto", "auto", "single_line", "multi_line"])}
+            await one_request(client, body, rng, args, tally)
+            if once:
+                return
+            await asyncio.sleep(rng.uniform(0.0, 0.3))  # typing between requests
+
+
+# --- the server --------------------------------------------------------------------
+
+def rss_mb(pid: int | None) -> float | None:
+    if pid is None:
+        return None
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    m = re.search(r"^VmRSS:\s+(\d+) kB", status, re.M)
+    return int(m.group(1)) / 1024 if m else None
+
+
+def metric(text: str, name: str) -> float:
+    total = 0.0
+    for m in re.finditer(rf"^{re.escape(name)}(?:{{[^}}]*}})? (\S+)$", text, re.M):
+        total += float(m.group(1))
+    return total
+
+
+def start_server(extra: list[str]) -> tuple[subprocess.Popen, str, Path]:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log = Path(tempfile.mkstemp(prefix="codefill-load-", suffix=".log")[1])
+    proc = subprocess.Popen([sys.executable, "-m", "codefill.cli", "serve", "--port", str(port), *extra],
+                            stdout=open(log, "w"), stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(600):
+        if proc.poll() is not None:
+            raise SystemExit(f"codefill serve exited:\n{log.read_text()}")
+        try:
+            if httpx.get(url + "/ready", timeout=2).status_code == 200:
+                return proc, url, log
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    proc.kill()
+    raise SystemExit("codefill serve was not ready in 120 s")
+
+
+async def main_async(args) -> int:
+    proc = log = None
+    if args.url:
+        if urlparse(args.url).hostname not in LOOPBACK:
+            raise SystemExit("load-test: only a server on loopback (127.0.0.1, localhost, ::1) may be loaded")
+        url = args.url.rstrip("/")
+    else:
+        proc, url, log = start_server(args.serve_arg)
+    pid = proc.pid if proc else None
+    headers = {"Authorization": f"Bearer {args.api_key}"} if args.api_key else {}
+    try:
+        model = httpx.get(url + "/v1/models", headers=headers).json()["data"][0]["id"]
+        places = load_places(random.Random(args.seed), args.lines)
+        print(f"server {url} model {model}; {args.clients} clients for {args.duration:g} s "
+              f"(streams {args.stream:.0%}, left mid-stream {args.disconnect:.0%}, cancelled {args.cancel:.0%})",
+              flush=True)
+
+        warm = Tally()
+        t = time.monotonic()
+        await asyncio.gather(*(client_loop(i, url, headers, model, places, args, warm, t + 3600, once=True)
+                               for i in range(args.clients)))
+        baseline = rss_mb(pid)
+        print(f"warm-up: {sum(warm.outcomes.values())} requests in {time.monotonic() - t:.1f} s, "
+              f"memory {baseline or float('nan'):.0f} MB", flush=True)
+
+        tally = Tally()
+        started = time.monotonic()
+        stop_at = started + args.duration
+        peak = baseline or 0.0
+        tasks = [asyncio.create_task(client_loop(i, url, headers, model, places, args, tally, stop_at))
+                 for i in range(args.clients)]
+        while not all(task.done() for task in tasks):
+            await asyncio.sleep(min(5.0, max(0.1, stop_at - time.monotonic())) if time.monotonic() < stop_at else 1.0)
+            peak = max(peak, rss_mb(pid) or 0.0)
+            p50 = statistics.median(tally.latency) if tally.latency else float("nan")
+            print(f"  {time.monotonic() - started:5.1f} s  " + "  ".join(f"{k} {v}" for k, v in
+                  sorted(tally.outcomes.items())) + f"  p50 {p50:.2f} s  memory {rss_mb(pid) or float('nan'):.0f} MB",
+                  flush=True)
+            if time.monotonic() > stop_at + 180:
+                print("clients did not finish 180 s after the end", flush=True)
+                for task in tasks:
+                    task.cancel()
+                break
+        wall = time.monotonic() - started
+
+        # Settle: everything admitted must be given back.
+        deadline = time.monotonic() + args.settle
+        while True:
+            text = httpx.get(url + "/metrics", timeout=10).text
+            pending, in_flight = metric(text, "codefill_admission_pending"), metric(text, "codefill_http_requests_in_flight")
+            if (pending == 0 and in_flight <= 1) or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.5)
+        after = rss_mb(pid)
+        errors_5xx = sum(float(m.group(1)) for m in re.finditer(
+            r'^codefill_http_requests_total\{endpoint="/v1/[^}]*status="5\d\d"[^}]*\} (\S+)$', text, re.M))
+        if errors_5xx:  # a 503 with Retry-After is a refusal the clients counted; this shows which
+            print("\n".join(line for line in text.splitlines() if 'status="5' in line and "_total" in line))
+        cancelled_server = metric(text, "codefill_completions_cancelled_total")
+        final = httpx.post(url + "/v1/completions", headers=headers, timeout=120,
+                           json={"model": model, "prompt": "def add(a, b):\n    return ", "max_tokens": 8})
+        tracebacks = log.read_text(errors="replace").count("Traceback") if log else None
+
+        total = sum(tally.outcomes.values())
+        lat = sorted(tally.latency)
+        ttft = sorted(tally.first_token)
+
+        def pct(xs, q):
+            return xs[min(len(xs) - 1, int(q * len(xs)))] if xs else float("nan")
+
+        print("\nresult")
+        print(f"  requests          {total} in {wall:.1f} s ({total / wall:.1f}/s)")
+        for k, v in sorted(tally.outcomes.items()):
+            print(f"  {k:17} {v}")
+        print(f"  statuses          {dict(sorted(tally.statuses.items()))}")
+        print(f"  latency (answered) p50 {pct(lat, .5):.2f} s  p90 {pct(lat, .9):.2f} s  p99 {pct(lat, .99):.2f} s")
+        print(f"  first token (streams) p50 {pct(ttft, .5):.2f} s  p90 {pct(ttft, .9):.2f} s")
+        print(f"  server: cancelled {cancelled_server:.0f}, 5xx {errors_5xx:.0f} (503 busy among them), admitted after {pending:.0f}, "
+              f"in flight after {in_flight:.0f} (the /metrics call itself)")
+        if baseline is not None:
+            print(f"  memory: warm-up {baseline:.0f} MB, peak {peak:.0f} MB, after {after:.0f} MB "
+                  f"({after - baseline:+.0f} MB)")
+        print(f"  still answering: {final.status_code}; tracebacks in server log: {tracebacks}")
+        for p in tally.problems:
+            print(f"  problem: {p}")
+        refused_503 = sum(v for k, v in tally.outcomes.items() if k.startswith("refused 503"))
+        ok = (tally.outcomes["failed"] == 0 and errors_5xx <= refused_503 and pending == 0 and in_flight <= 1
+              and final.status_code == 200 and not tracebacks
+              and (baseline is None or after - baseline <= args.memory_slack_mb))
+        print("OK" if ok else "FAILED")
+        return 0 if ok else 1
+    finally:
+        if proc is not None:
+            proc.terminate()
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def main(argv=None) -> int:
+    return asyncio.run(main_async(parse_args(argv)))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
