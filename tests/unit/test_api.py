@@ -107,9 +107,9 @@ def test_token_id_prompt(client):
 
 def test_unknown_fields_are_accepted_and_logged(client, caplog):
     with caplog.at_level(logging.INFO, logger="codefill.serving"):
-        r = post(client, {"model": MODEL, "prompt": "a", "max_tokens": 1, "frobnicate": 3, "input_extra": []})
+        r = post(client, {"model": MODEL, "prompt": "a", "max_tokens": 1, "frobnicate": 3, "cache_prompt": True})
     assert r.status_code == 200
-    assert "frobnicate" in caplog.text and "input_extra" in caplog.text
+    assert "frobnicate" in caplog.text and "cache_prompt" in caplog.text
 
 
 def test_suffix_request_is_post_processed(client):
