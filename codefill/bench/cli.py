@@ -87,9 +87,9 @@ def _add_quality(bsub) -> None:
     q.add_argument("--model-file", default="default", help="model for --compare (path or catalogue name)")
     q.add_argument("--variant", action="append", default=[], metavar="NAME=SERVE_ARGS",
                    help="with --compare, also run codefill started with these extra `serve` arguments")
-    q.add_argument("--source", action="append", default=[], metavar="NAME=DIR",
+    q.add_argument("--source", action="append", default=[], metavar="NAME=DIR [SERVE_ARGS]",
                    help="with --compare, also run codefill from another source tree, e.g. a git worktree "
-                        "of an older commit (before/after in one run)")
+                        "of an older commit (before/after in one run), with these extra `serve` arguments")
     q.add_argument("--threads", type=int, default=1,
                    help="with --compare, CPU threads of each server (1 holds up best on a shared, busy machine)")
     q.add_argument("--no-current", action="store_true",
@@ -170,9 +170,10 @@ def _compare_quality(args, tasks, executor, config, details) -> list:
         starters.append(lambda name=name, extra=extra: start_codefill(path, extra=shlex.split(extra), threads=threads,
                                                                       label=f"codefill[{name}]"))
     for spec in args.source:
-        name, _, source = spec.partition("=")
-        starters.append(lambda name=name, source=source: start_codefill(path, source=source, threads=threads,
-                                                                        label=f"codefill[{name}]"))
+        name, _, rest = spec.partition("=")
+        source, *extra = shlex.split(rest)
+        starters.append(lambda name=name, source=source, extra=extra: start_codefill(
+            path, source=source, extra=extra, threads=threads, label=f"codefill[{name}]"))
     if not args.no_reference:
         starters.append(lambda: start_llama_cpp_server(path, threads=threads))
     for start in starters:
