@@ -85,6 +85,7 @@ class VllmEngine:
         self._family_override = family
         self._llm = None
         self._tokenizer = None
+        self._adds_bos = False
         self._info: ModelInfo | None = None
         self._eog_ids: frozenset[int] = frozenset()
         self._latest: dict[str, _Job] = {}
@@ -145,6 +146,11 @@ class VllmEngine:
         config = self._llm.model_config
         self._tokenizer = AutoTokenizer.from_pretrained(config.tokenizer, revision=config.tokenizer_revision,
                                                         trust_remote_code=config.trust_remote_code)
+        # BOS only where the model was trained with one (as llama.cpp's add_bos): SmolLM2's
+        # tokenizer names <|im_start|> its BOS but never adds it, and a prompt that starts
+        # with it gets worse completions.
+        bos = self._tokenizer.bos_token_id
+        self._adds_bos = bos is not None and self._tokenizer.encode("a", add_special_tokens=True)[:1] == [bos]
         arch = getattr(config.hf_config, "model_type", None)
         family = get_family(self._family_override) if self._family_override else detect_family(self, arch)
         self._eog_ids = frozenset(t for t in (self._single_special(s) for s in family.stop_tokens) if t is not None)
@@ -172,7 +178,7 @@ class VllmEngine:
     def tokenize(self, text: str, *, special: bool = False, add_bos: bool = False) -> list[int]:
         tok = self._tokenizer
         ids = tok.encode(text, add_special_tokens=False, split_special_tokens=not special) if text else []
-        if add_bos and tok.bos_token_id is not None:
+        if add_bos and self._adds_bos:
             ids = [tok.bos_token_id, *ids]
         return ids
 

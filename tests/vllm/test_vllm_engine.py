@@ -50,7 +50,14 @@ def test_models_lists_the_served_model(client, vllm_server):
 
 
 def test_fim_without_streaming(client):
+    from llama_cpp import Llama
+
+    from codefill.models.store import resolve_model
+
     r = client.completions.create(model=SERVED_NAME, **FIM)
+    # The model sees the prompt as llama.cpp would show it: no BOS this model never had in training.
+    gguf = Llama(str(resolve_model("default")), vocab_only=True, verbose=False)
+    assert r.usage.prompt_tokens == len(gguf.tokenize(FIM["prompt"].encode(), add_bos=True))
     text = r.choices[0].text
     # Single-line mode: the line ends where the model's answer leaves it.
     assert text.strip() and "\n" not in text
