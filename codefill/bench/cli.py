@@ -78,6 +78,8 @@ def _add_quality(bsub) -> None:
                                                   "run over processes, then --merge their --details files")
     q.add_argument("--merge", nargs="+", metavar="DETAILS",
                    help="ask nothing: summarize (and --plot) runs from --details files")
+    q.add_argument("--common", action="store_true",
+                   help="with --merge, count only the tasks every merged run has (runs cut short)")
     q.add_argument("--max-tokens", type=int, help="per answer (default 48; 160 with --multi-line)")
     q.add_argument("--timeout", type=float, default=10.0, help="seconds per test program")
     q.add_argument("--workers", type=int, default=2, help="test programs run at once")
@@ -106,7 +108,7 @@ def cmd_quality(args: argparse.Namespace) -> int:
     from . import humaneval, quality
 
     if args.merge:
-        return _report(args, quality.merge(args.merge))
+        return _report(args, quality.merge(args.merge, common=args.common))
     variant = "multi" if args.multi_line else "single"
     build = humaneval.multi_line_tasks if args.multi_line else humaneval.single_line_tasks
     tasks = humaneval.select(build(humaneval.load_problems()), ids=args.tasks, limit=args.limit)

@@ -212,7 +212,7 @@ async def run(cfg: RunConfig, tasks: list[Task], executor: Executor, *, show_pro
     return res
 
 
-def merge(paths: list[str]) -> list[Result]:
+def merge(paths: list[str], *, common: bool = False) -> list[Result]:
     """Runs read back from `--details` files (e.g. shards of one run), one Result per
     label, variant and suffix setting."""
     runs: dict[tuple, Result] = {}
@@ -227,6 +227,10 @@ def merge(paths: list[str]) -> list[Result]:
     for res in runs.values():
         seen = {r.task_id: r for r in res.results}  # a task run twice counts once
         res.results = list(seen.values())
+    if common and runs:  # runs cut short: compare them on the tasks they all have
+        shared = set.intersection(*({r.task_id for r in res.results} for res in runs.values()))
+        for res in runs.values():
+            res.results = [r for r in res.results if r.task_id in shared]
     return list(runs.values())
 
 
