@@ -61,6 +61,11 @@ def test_shards_merge_back_into_one_run(tmp_path):
     [run] = quality.merge([str(path)])
     s = run.summary()
     assert s["tasks"] == 4 and s["pass@1"] == 0.5 and s["exact_match"] == 0.25
+    # A second run cut short: --common compares both on the tasks both have.
+    path.write_text(path.read_text() + json.dumps({**rows[3], "label": "b", "category": "wrong"}) + "\n")
+    a, b = quality.merge([str(path)], common=True)
+    assert a.summary()["tasks"] == b.summary()["tasks"] == 1
+    assert a.summary()["pass@1"] == 1.0 and b.summary()["pass@1"] == 0.0
     quality.plot([s], str(tmp_path / "p.png"))
     assert (tmp_path / "p.png").read_bytes()[:4] == b"\x89PNG"
 
