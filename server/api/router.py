@@ -48,6 +48,21 @@ async def _cancel_on_disconnect(request: Request, work: Awaitable[T]) -> T | Non
         watcher.cancel()
 
 
+class _TicketedEvents(EventSourceResponse):
+    """An SSE response that gives its admission ticket back however it ends, even when the
+    client leaves before the stream's generator has started (its `finally` would never run)."""
+
+    def __init__(self, ticket, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._ticket = ticket
+
+    async def __call__(self, scope, receive, send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._ticket.release()
+
+
 @router.post("/v1/completions", response_model=Completion, responses=_ERRORS,
              summary="Complete code at the cursor (prompt + suffix = fill-in-the-middle)")
 async def create_completion(body: CompletionRequest, request: Request):
@@ -78,7 +93,7 @@ async def create_completion(body: CompletionRequest, request: Request):
             finally:
                 ticket.release()
 
-        return EventSourceResponse(counted(), sep="\n", ping=15, shutdown_grace_period=SSE_SHUTDOWN_GRACE_S)
+        return _TicketedEvents(ticket, counted(), sep="\n", ping=15, shutdown_grace_period=SSE_SHUTDOWN_GRACE_S)
     try:
         completion = await _cancel_on_disconnect(request, ticket.run(
             service.complete(body, request_id, completion_id=completion_id, on_usage=ticket.charge)))

@@ -319,3 +319,36 @@ def test_events_for_unknown_or_another_keys_completion_are_404():
     assert_openai_error(r, 400, "language")
     assert _event(c, ALICE, alices, "shown", "not a language!").status_code == 200
     assert _metric(c, 'codefill_completion_events_total{event="shown",language="other"}') == 1
+
+
+def test_a_stream_whose_first_send_fails_gives_its_admission_back():
+    async def go():
+        app = create_app(FakeEngine("z" * 50, delay=0.01), served_names=[MODEL])
+        async with app.router.lifespan_context(app):
+            await asyncio.sleep(0.05)
+            body = json.dumps({"model": MODEL, "prompt": "a", "max_tokens": 50, "stream": True}).encode()
+            messages = [{"type": "http.request", "body": body, "more_body": False}]
+
+            async def receive():
+                if messages:
+                    return messages.pop()
+                return {"type": "http.disconnect"}  # gone as soon as the body is read
+
+            async def send(message):
+                if message["type"] == "http.response.start":
+                    raise OSError("connection reset")  # what a server's send does once the client is gone
+
+            scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+                     "scheme": "http", "path": "/v1/completions", "raw_path": b"/v1/completions", "query_string": b"",
+                     "root_path": "", "headers": [(b"content-type", b"application/json")],
+                     "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80)}
+            for _ in range(20):
+                messages[:] = [{"type": "http.request", "body": body, "more_body": False}]
+                try:
+                    await app(scope, receive, send)
+                except OSError:
+                    pass
+            await asyncio.sleep(0.1)
+            return app.state.gate.pending, app.state.metrics.admission_pending._value.get()
+
+    assert asyncio.run(go()) == (0, 0)
