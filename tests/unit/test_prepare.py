@@ -1,0 +1,63 @@
+"""`codefill models prepare`: the choice between formats, and how resolve_model follows it.
+
+Measuring real files is slow; the choice rule is tested with made-up
+measurements, the quantizer and the measurement on the real default model
+in tests/integration/test_prepare.py."""
+
+import json
+
+from codefill.models import prepare as prep
+from codefill.models.store import DEFAULT_MODEL, resolve_model
+
+
+def fake_measure(table):
+    def measure(path, fmt, **_):
+        tps, dec, ppl = table[fmt]
+        return prep.Measurement(path.name, fmt, 1.0, tps, dec, ppl)
+    return measure
+
+
+def setup_source(tmp_path, monkeypatch):
+    monkeypatch.setenv("CODEFILL_MODEL_DIR", str(tmp_path))
+    source = tmp_path / DEFAULT_MODEL.filename
+    source.write_bytes(b"GGUF original")
+    monkeypatch.setattr(prep, "_format_of", lambda path: "Q4_1")
+    monkeypatch.setattr(prep, "quantize", lambda src, target, fmt: target.write_bytes(b"GGUF " + fmt.encode()) or target)
+    return source
+
+
+def test_fastest_eligible_format_is_chosen_and_served(tmp_path, monkeypatch):
+    source = setup_source(tmp_path, monkeypatch)
+    monkeypatch.setattr(prep, "measure", fake_measure({"Q4_1": (300, 130, 10.0), "Q4_0": (700, 180, 12.0),
+                                                       "Q8_0": (650, 150, 10.01)}))
+    record = prep.prepare(source, log=lambda _: None)
+    # Q4_0 is fastest but its perplexity is 20% worse: Q8_0 wins.
+    assert record["format"] == "Q8_0"
+    assert record["chosen"] == "SmolLM2-135M-Instruct.Q8_0.gguf"
+    assert not (tmp_path / "SmolLM2-135M-Instruct.Q4_0.gguf").exists()  # losers are deleted
+    assert resolve_model("default") == tmp_path / "SmolLM2-135M-Instruct.Q8_0.gguf"
+    assert resolve_model("default", prepared=False) == source
+    assert json.loads(prep.prepared_record(source).read_text())["measurements"][0]["format"] == "Q4_1"
+    assert prep.undo(source)
+    assert resolve_model("default") == source
+    assert not (tmp_path / "SmolLM2-135M-Instruct.Q8_0.gguf").exists()
+
+
+def test_original_kept_unless_a_candidate_is_clearly_faster(tmp_path, monkeypatch):
+    source = setup_source(tmp_path, monkeypatch)
+    monkeypatch.setattr(prep, "measure", fake_measure({"Q4_1": (300, 130, 10.0), "Q4_0": (305, 131, 10.0),
+                                                       "Q8_0": (200, 100, 10.0)}))
+    record = prep.prepare(source, log=lambda _: None)
+    assert record["chosen"] == source.name
+    assert resolve_model("default") == source
+
+
+def test_a_deleted_choice_falls_back_to_the_original(tmp_path, monkeypatch):
+    source = setup_source(tmp_path, monkeypatch)
+    monkeypatch.setattr(prep, "measure", fake_measure({"Q4_1": (300, 130, 10.0), "Q4_0": (700, 180, 10.1),
+                                                       "Q8_0": (650, 150, 10.0)}))
+    assert prep.prepare(source, log=lambda _: None)["format"] == "Q4_0"
+    (tmp_path / "SmolLM2-135M-Instruct.Q4_0.gguf").unlink()
+    assert resolve_model("default") == source
+    prep.prepared_record(source).write_text("not json")
+    assert resolve_model("default") == source
