@@ -62,7 +62,7 @@ class Settings(BaseSettings):
     max_prompt_tokens: int | None = Field(None, ge=1, description="longest prompt + suffix in tokens "
                                                                    "(default: trimmed to the context)")
     max_tokens_limit: int | None = Field(None, ge=1, description="largest max_tokens a request may ask for")
-    request_timeout: float = Field(60.0, gt=0, description="seconds a completion may take, queueing included")
+    request_timeout: float = Field(300.0, gt=0, description="seconds a completion may take, queueing included")
     log_format: Literal["text", "json"] = Field("text", description="'json': one JSON object a log line")
     log_prompts: bool = Field(False, description="log prompts and completions (debugging only)")
     # -- gateway mode (server/engines/upstream.py): in front of OpenAI-compatible replicas --

@@ -30,7 +30,7 @@ def add_team_arguments(p: argparse.ArgumentParser) -> None:
                    help="refuse prompts longer than this (default: trim them to the context)")
     g.add_argument("--max-tokens-limit", dest="max_tokens_limit", type=int, help="largest max_tokens accepted")
     g.add_argument("--request-timeout", dest="request_timeout", type=float,
-                   help="seconds a completion may take, waiting included (default 60)")
+                   help="seconds a completion may take, waiting included (default 300)")
     g.add_argument("--log-format", dest="log_format", choices=["text", "json"], help="json: one object a line")
     g.add_argument("--log-prompts", dest="log_prompts", action="store_true",
                    help="log prompts (debugging only: they are your users' code)")

@@ -35,7 +35,7 @@ class LimitSettings:
     max_pending: int = 64
     max_prompt_tokens: int | None = None
     max_tokens_limit: int | None = None
-    request_timeout: float = 60.0
+    request_timeout: float = 300.0
 
 
 class TokenBucket:
