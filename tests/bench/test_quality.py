@@ -7,6 +7,7 @@ import sys
 import pytest
 
 from codefill.bench import humaneval, quality
+from tests.conftest import start_server, stop_server
 
 
 @pytest.fixture(scope="module")
@@ -71,10 +72,14 @@ def test_shards_merge_back_into_one_run(tmp_path):
 
 
 @pytest.mark.integration
-def test_a_few_tasks_against_the_live_server(live_server, tmp_path):
-    out = subprocess.run([sys.executable, "-m", "codefill.cli", "bench", "quality", "--url", live_server.url,
-                          "--tasks", "HumanEval/2", "--json", "--details", str(tmp_path / "d.jsonl")],
-                         capture_output=True, text=True, timeout=300)
+def test_a_few_tasks_against_a_live_server(tmp_path):
+    server = start_server("--threads", "1", "--request-timeout", "600", name="quality")
+    try:
+        out = subprocess.run([sys.executable, "-m", "codefill.cli", "bench", "quality", "--url", server.url,
+                              "--tasks", "HumanEval/2", "--json", "--details", str(tmp_path / "d.jsonl")],
+                             capture_output=True, text=True, timeout=600)
+    finally:
+        stop_server(server)
     assert out.returncode == 0, out.stderr
     [summary] = json.loads(out.stdout)
     assert summary["tasks"] == 1 and summary["categories"]["http"] == 0
