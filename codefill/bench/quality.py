@@ -85,7 +85,7 @@ class Result:
             "exact_match": round(sum(r.exact for r in self.results) / n, 4) if n else None,
             "categories": counts,
             "p50_ms": round(statistics.median(lat) * 1000, 1) if lat else None,
-            "wall_s": round(self.wall, 1),
+            "wall_s": round(self.wall, 1) if self.wall else None,  # unknown for merged runs
         }
 
 
