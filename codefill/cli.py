@@ -53,6 +53,9 @@ def _add_serve(sub) -> None:
     p.add_argument("--threads", dest="n_threads", type=int, help="CPU threads (default: all cores)")
     p.add_argument("--n-batch", dest="n_batch", type=int, help="prompt tokens per evaluation step (default 256)")
     p.add_argument("--max-body-bytes", dest="max_body_bytes", type=int, help="largest request body (default 4 MiB)")
+    p.add_argument("--fim-order", dest="fim_order", choices=["auto", "psm", "spm"],
+                   help="FIM prompt order: auto (default: suffix first where the family was trained on it, so the "
+                        "suffix stays in the KV cache while typing), psm, spm")
     p.add_argument("--no-anchor", dest="anchor_window", action="store_false",
                    help="send long prompts as they come instead of starting them at a content-defined line "
                         "(costs a cold prefill on every new line)")
@@ -211,7 +214,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
                                 n_batch=settings.n_batch, family=settings.fim_family)
     app = create_app(engine, served_names=[model_id], max_body_bytes=settings.max_body_bytes,
                      max_choices=settings.max_choices, default_temperature=settings.default_temperature,
-                     anchor=settings.anchor_window, **team)
+                     anchor=settings.anchor_window, fim_order=settings.fim_order, **team)
     print(f"codefill: serving {model_id} on http://{settings.host}:{settings.port} (model loading...)",
           file=sys.stderr, flush=True)
     lifecycle.run(app, host=settings.host, port=settings.port, log_level=settings.log_level)
@@ -260,7 +263,7 @@ def _serve_app(engine, model_id: str, settings, team: dict) -> int:
 
     app = create_app(engine, served_names=[model_id], max_body_bytes=settings.max_body_bytes,
                      max_choices=settings.max_choices, default_temperature=settings.default_temperature,
-                     anchor=settings.anchor_window, **team)
+                     anchor=settings.anchor_window, fim_order=settings.fim_order, **team)
     print(f"codefill: serving {model_id} on http://{settings.host}:{settings.port} (model loading...)",
           file=sys.stderr, flush=True)
     lifecycle.run(app, host=settings.host, port=settings.port, log_level=settings.log_level)

@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(4 * 1024 * 1024, ge=1024, description="largest request body accepted")
     max_choices: int = Field(16, ge=1, description="most completions one request may ask for (prompts x n)")
     default_temperature: float = Field(0.0, ge=0.0, le=2.0, description="temperature when a request sets none")
+    fim_order: Literal["auto", "psm", "spm"] = Field(
+        "auto", description="FIM prompt order: psm (prefix first), spm (suffix first, keeps the suffix cached while "
+                            "typing), auto (spm where the family was trained on it)")
     anchor_window: bool = Field(True, description="start long prompts at a content-defined line so the KV cache "
                                                   "survives the editor's window sliding down the file")
     log_level: Literal["debug", "info", "warning", "error"] = "info"

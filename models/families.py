@@ -14,7 +14,7 @@ between families that share markers. Config can always override it.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 _HOLE = re.compile(r"\{(prefix|suffix)\}")
@@ -46,10 +46,36 @@ class FimFamily:
     # Tokens for repository-level context, where the family has them.
     repo_tokens: dict[str, str] = field(default_factory=dict)
     example_models: tuple[str, ...] = ()
+    # The suffix-first (SPM) form, for families trained on both orders; None: one order only.
+    spm_template: str | None = None
 
     @property
     def supports_fim(self) -> bool:
         return self.template is not None
+
+    @property
+    def order(self) -> str:
+        """`psm` (prefix, suffix, middle) or `spm` (suffix first), as the template has it."""
+        if self.template is None:
+            return "psm"
+        return "spm" if self.template.index("{suffix}") < self.template.index("{prefix}") else "psm"
+
+    @property
+    def orders(self) -> tuple[str, ...]:
+        return (self.order, "spm") if self.spm_template and self.order == "psm" else (self.order,)
+
+    def in_order(self, order: str) -> FimFamily:
+        """This family with its `order` template. `auto` picks suffix-first where the
+        family was trained on it: the suffix then heads the prompt and stays in the
+        KV cache while the user types (prefix first, every keystroke changes the
+        prefix's end and the whole suffix after it is computed again)."""
+        if order == "auto":
+            order = "spm" if "spm" in self.orders else self.order
+        if order == self.order:
+            return self
+        if order == "spm" and self.spm_template:
+            return replace(self, template=self.spm_template, spm_template=None)
+        raise ValueError(f"family {self.name} has no {order.upper()} form (it has: {', '.join(self.orders)})")
 
     def render(self, prefix: str, suffix: str) -> str:
         """The prompt as one string, exactly the model card's form."""
@@ -103,6 +129,8 @@ FAMILIES: dict[str, FimFamily] = {
             architectures=("starcoder", "starcoder2", "gpt_bigcode"),
             repo_tokens={"repo_name": "<repo_name>", "file_sep": "<file_sep>"},
             example_models=("bigcode/starcoder2-3b", "bigcode/starcoderbase-1b"),
+            # Trained with half of its FIM examples suffix-first (the SPM variant of Bavarian et al.).
+            spm_template="<fim_prefix><fim_suffix>{suffix}<fim_middle>{prefix}",
         ),
         FimFamily(
             name="codellama",
@@ -114,6 +142,8 @@ FAMILIES: dict[str, FimFamily] = {
             detect_tokens=("<PRE>", "<SUF>", "<MID>", "<EOT>"),
             architectures=("llama",),
             example_models=("codellama/CodeLlama-7b-hf", "codellama/CodeLlama-13b-hf"),
+            # Code Llama's infilling was trained in both orders; this is its suffix-first form.
+            spm_template="<PRE> <SUF>{suffix} <MID> {prefix}",
         ),
         FimFamily(
             name="deepseek-coder",

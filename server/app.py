@@ -110,7 +110,8 @@ class RequestMetrics:
 def create_app(engine: Engine, *, served_names: list[str], max_body_bytes: int = 4 * 1024 * 1024,
                max_choices: int = 16, default_temperature: float = 0.0, anchor: bool = True,
                keys: KeyStore | None = None, limits: LimitSettings | None = None,
-               cors_origins: list[str] | None = None, log_prompts: bool = False) -> FastAPI:
+               cors_origins: list[str] | None = None, log_prompts: bool = False,
+               fim_order: str = "auto") -> FastAPI:
     metrics = Metrics()
 
     @asynccontextmanager
@@ -141,7 +142,7 @@ def create_app(engine: Engine, *, served_names: list[str], max_body_bytes: int =
     app.state.load_error = None
     app.state.service = CompletionService(engine, served_names=served_names, max_choices=max_choices,
                                           default_temperature=default_temperature, metrics=metrics,
-                                          anchor=anchor)
+                                          anchor=anchor, fim_order=fim_order)
     app.state.gate = Gate(limits or LimitSettings(), metrics)
     app.state.issued = Issued(metrics)
     app.state.log_prompts = log_prompts

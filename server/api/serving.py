@@ -88,7 +88,7 @@ class _Delta:
 class CompletionService:
     def __init__(self, engine: Engine, *, served_names: list[str], max_choices: int,
                  default_temperature: float, metrics: Metrics, family: FimFamily | None = None,
-                 anchor: bool = True) -> None:
+                 anchor: bool = True, fim_order: str = "auto") -> None:
         self.engine = engine
         self.served_names = served_names
         self.max_choices = max_choices
@@ -96,12 +96,21 @@ class CompletionService:
         self.metrics = metrics
         self._family = family
         self.anchor = anchor
+        self.fim_order = fim_order
+        self._order_warned = False
         self._reported_fields: set[str] = set()
         self._last_answers: OrderedDict[str, _LastAnswer] = OrderedDict()
 
     @property
     def family(self) -> FimFamily:
-        return self._family or get_family(self.engine.info.family)
+        family = self._family or get_family(self.engine.info.family)
+        try:
+            return family.in_order(self.fim_order)
+        except ValueError as exc:
+            if not self._order_warned:
+                log.warning("%s: using %s", exc, family.order.upper())
+                self._order_warned = True
+            return family
 
     # -- checks ----------------------------------------------------------------
 

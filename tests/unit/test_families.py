@@ -91,3 +91,36 @@ def test_no_fim_tokens_means_prefix_only():
 def test_unknown_family_name_lists_the_known_ones():
     with pytest.raises(ValueError, match="starcoder"):
         get_family("gpt-17")
+
+
+# -- PSM / SPM order ---------------------------------------------------------
+
+def test_orders_per_family():
+    assert FAMILIES["starcoder"].orders == ("psm", "spm")
+    assert FAMILIES["codellama"].orders == ("psm", "spm")
+    assert FAMILIES["codestral"].orders == ("spm",)
+    for name in ("deepseek-coder", "qwen2.5-coder", "codegemma", "none"):
+        assert FAMILIES[name].orders == ("psm",), name
+
+
+def test_auto_order_puts_the_suffix_first_where_the_family_allows():
+    star = FAMILIES["starcoder"].in_order("auto")
+    assert star.order == "spm"
+    assert star.render("def f(", "):\n") == "<fim_prefix><fim_suffix>):\n<fim_middle>def f("
+    assert FAMILIES["starcoder"].in_order("psm").render("a", "b") == "<fim_prefix>a<fim_suffix>b<fim_middle>"
+    assert FAMILIES["codellama"].in_order("spm").render("a", "b") == "<PRE> <SUF>b <MID> a"
+    assert FAMILIES["qwen2.5-coder"].in_order("auto") is FAMILIES["qwen2.5-coder"]
+    assert FAMILIES["codestral"].in_order("auto").render("a", "b") == "[SUFFIX]b[PREFIX]a"
+
+
+def test_spm_segments_keep_markers_special():
+    segs = FAMILIES["starcoder"].in_order("spm").segments("x = ", "\n")
+    assert [(s.text, s.special) for s in segs] == [
+        ("<fim_prefix>", True), ("<fim_suffix>", True), ("\n", False), ("<fim_middle>", True), ("x = ", False)]
+
+
+def test_an_order_the_family_lacks_is_refused():
+    with pytest.raises(ValueError, match="no SPM form"):
+        FAMILIES["qwen2.5-coder"].in_order("spm")
+    with pytest.raises(ValueError, match="no PSM form"):
+        FAMILIES["codestral"].in_order("psm")
