@@ -79,8 +79,9 @@ def _add_vllm_arguments(p) -> None:
     v.add_argument("--tensor-parallel-size", dest="tensor_parallel_size", type=int,
                    help="GPUs one replica spans (default 1)")
     v.add_argument("--quantization", help="awq, gptq, fp8, compressed-tensors ... (default: the checkpoint's own)")
-    v.add_argument("--speculative", help="speculative decoding: ngram (prompt lookup, default), none, "
-                                         "draft:MODEL or eagle:MODEL")
+    v.add_argument("--speculative", help="speculative decoding, both engines: ngram (prompt lookup) or none; "
+                                         "vLLM also draft:MODEL or eagle:MODEL (default: ngram on vLLM, none on "
+                                         "llama.cpp, where it did not pay off on the replay benchmark)")
     v.add_argument("--num-speculative-tokens", dest="num_speculative_tokens", type=int,
                    help="tokens proposed per step (default 4)")
     v.add_argument("--gpu-memory-utilization", dest="gpu_memory_utilization", type=float,
@@ -210,8 +211,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
         except ValueError as exc:
             return _fail(str(exc))
     else:
+        speculative = settings.speculative or "none"
+        if speculative not in ("ngram", "none"):
+            return _fail(f"--speculative {speculative}: the llama.cpp engine drafts by prompt lookup only "
+                         "(ngram or none); draft models and EAGLE are for --engine vllm")
         engine = LlamaCppEngine(path, model_id=model_id, n_ctx=settings.n_ctx, n_threads=settings.n_threads,
-                                n_batch=settings.n_batch, family=settings.fim_family)
+                                n_batch=settings.n_batch, family=settings.fim_family,
+                                draft_max=settings.num_speculative_tokens if speculative == "ngram" else 0)
     app = create_app(engine, served_names=[model_id], max_body_bytes=settings.max_body_bytes,
                      max_choices=settings.max_choices, default_temperature=settings.default_temperature,
                      anchor=settings.anchor_window, fim_order=settings.fim_order, **team)
@@ -245,12 +251,13 @@ def _vllm_engine(settings):
     from codefill.models.store import catalogue_entry, resolve_checkpoint
     from codefill.server.engines.vllm import VllmEngine, VllmOptions, speculative_config
 
-    speculative_config(settings.speculative, settings.num_speculative_tokens)  # a bad value fails here, not later
+    speculative = settings.speculative or "ngram"
+    speculative_config(speculative, settings.num_speculative_tokens)  # a bad value fails here, not later
     checkpoint = resolve_checkpoint(settings.model)
     entry = catalogue_entry(settings.model)
     model_id = settings.served_model_name or (entry.name if entry else Path(checkpoint).name)
     options = VllmOptions(max_model_len=settings.n_ctx, tensor_parallel_size=settings.tensor_parallel_size,
-                          quantization=settings.quantization, speculative=settings.speculative,
+                          quantization=settings.quantization, speculative=speculative,
                           num_speculative_tokens=settings.num_speculative_tokens,
                           gpu_memory_utilization=settings.gpu_memory_utilization,
                           enforce_eager=settings.enforce_eager)

@@ -44,9 +44,10 @@ class Settings(BaseSettings):
     tensor_parallel_size: int = Field(1, ge=1, description="vLLM: GPUs one replica spans (tensor parallel)")
     quantization: str | None = Field(None, description="vLLM: quantization method (awq, gptq, fp8, "
                                                         "compressed-tensors...); default: the checkpoint's own")
-    speculative: str = Field("ngram", description="vLLM speculative decoding: ngram (prompt lookup), none, "
-                                                   "draft:MODEL or eagle:MODEL")
-    num_speculative_tokens: int = Field(4, ge=1, description="vLLM: tokens proposed per speculative step")
+    speculative: str | None = Field(None, description="speculative decoding: ngram (prompt lookup), none, and on "
+                                                       "vLLM draft:MODEL or eagle:MODEL; default: ngram on vLLM, "
+                                                       "none on llama.cpp (see docs/BENCHMARKS.md)")
+    num_speculative_tokens: int = Field(4, ge=1, description="tokens proposed per speculative step")
     gpu_memory_utilization: float = Field(0.9, gt=0.0, le=1.0, description="vLLM: share of GPU memory it may take")
     enforce_eager: bool = Field(False, description="vLLM: no CUDA graphs (starts faster, decodes slower)")
     # -- running it for a team (server/auth.py, server/limits.py, server/logs.py) --

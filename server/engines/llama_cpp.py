@@ -108,7 +108,7 @@ class LlamaCppEngine:
         family: str | None = None,
         session_cache_bytes: int = 512 * 1024 * 1024,
         draft_max: int = 0,
-        draft_ngram_min: int = 2,
+        draft_ngram_min: int = 3,
     ) -> None:
         self._path = Path(model_path)
         self._model_id = model_id
