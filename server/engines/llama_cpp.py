@@ -30,6 +30,7 @@ from pathlib import Path
 
 from .base import GeneratedToken, GenerationRequest, GenerationResult, ModelInfo, Superseded
 from .lookup import PromptLookup
+from .vocab import GgufVocabulary
 
 log = logging.getLogger("codefill.engine.llama_cpp")
 
@@ -162,6 +163,7 @@ class LlamaCppEngine:
             verbose=False,
         )
         self._llm = llm
+        self._vocab = GgufVocabulary(llm=llm)
         arch = llm.metadata.get("general.architecture")
         family = get_family(self._family_override) if self._family_override else detect_family(self, arch)
         self._eog_ids = frozenset(
@@ -197,19 +199,13 @@ class LlamaCppEngine:
         return self._llm.n_vocab()
 
     def tokenize(self, text: str, *, special: bool = False, add_bos: bool = False) -> list[int]:
-        if not text and not add_bos:
-            return []
-        return self._llm.tokenize(text.encode("utf-8"), add_bos=add_bos, special=special)
+        return self._vocab.tokenize(text, special=special, add_bos=add_bos)
 
     def detokenize(self, tokens: list[int]) -> str:
-        return self._llm.detokenize(tokens).decode("utf-8", errors="replace")
+        return self._vocab.detokenize(tokens)
 
     def _single_special(self, text: str) -> int | None:
-        ids = self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=True)
-        if len(ids) != 1:
-            return None
-        plain = self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=False)
-        return ids[0] if plain != ids else None
+        return self._vocab.special_token(text)
 
     def has_special_token(self, text: str) -> bool:
         return self._single_special(text) is not None

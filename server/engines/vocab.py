@@ -34,10 +34,15 @@ class Vocabulary(Protocol):
 
 
 class GgufVocabulary:
-    def __init__(self, path: Path) -> None:
-        from llama_cpp import Llama
+    """A GGUF's vocabulary: loaded on its own (vocabulary-only), or that of a
+    loaded `llama_cpp.Llama` (`llm=`, what the llama.cpp engine uses)."""
 
-        self._llm = Llama(model_path=str(path), vocab_only=True, verbose=False)
+    def __init__(self, path: Path | None = None, *, llm=None) -> None:
+        if llm is None:
+            from llama_cpp import Llama
+
+            llm = Llama(model_path=str(path), vocab_only=True, verbose=False)
+        self._llm = llm
         self.architecture = self._llm.metadata.get("general.architecture")
 
     @property
