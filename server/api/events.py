@@ -14,7 +14,7 @@ from collections import OrderedDict
 from typing import Literal
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from ..metrics import Metrics
 from .errors import APIError
@@ -28,7 +28,9 @@ _LANGUAGE = re.compile(r"^[a-z0-9_+#.-]{1,32}$")
 class CompletionEvent(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    id: str = Field(max_length=128, description="the completion's id, as in its response")
+    id: str = Field(max_length=128, validation_alias=AliasChoices("completion_id", "id"),
+                    description="the completion's id, as in its response (also accepted as `completion_id`, "
+                                "the name the editor clients send)")
     event: Literal["shown", "accepted", "dismissed"]
     language: str | None = Field(None, max_length=64, description="the editor's language id, e.g. 'python'")
 

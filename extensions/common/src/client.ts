@@ -193,7 +193,9 @@ export class CodefillClient {
       await this.request("/v1/events", { method: "POST", json: { event, completion_id: completionId } });
       return "sent";
     } catch (err) {
-      if (err instanceof CodefillError && (err.status === 404 || err.status === 405)) {
+      // 404/405 for the endpoint itself: an older server. A 404 naming the completion
+      // (restarted server, another key's id) is only this event's failure.
+      if (err instanceof CodefillError && (err.status === 404 || err.status === 405) && err.code !== "completion_not_found") {
         this.eventsUnsupported = true;
         return "unsupported";
       }

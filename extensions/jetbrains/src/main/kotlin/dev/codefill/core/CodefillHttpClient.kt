@@ -92,9 +92,12 @@ class CodefillHttpClient(
         if (eventsUnsupported) return CompletableFuture.completedFuture("unsupported")
         val req = request("/v1/events").header("Content-Type", "application/json")
             .POST(HttpRequest.BodyPublishers.ofString(CompletionApi.eventJson(event, completionId))).build()
-        return http.sendAsync(req, HttpResponse.BodyHandlers.discarding()).handle { resp, err ->
+        return http.sendAsync(req, HttpResponse.BodyHandlers.ofString()).handle { resp, err ->
             when {
                 err != null -> "failed"
+                // A 404 naming the completion (a restarted server) fails this event only; any other
+                // 404/405 means an older server without the endpoint.
+                resp.statusCode() == 404 && resp.body().contains("completion_not_found") -> "failed"
                 resp.statusCode() == 404 || resp.statusCode() == 405 -> { eventsUnsupported = true; "unsupported" }
                 resp.statusCode() in 200..299 -> "sent"
                 else -> "failed"
