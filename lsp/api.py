@@ -51,6 +51,8 @@ class CodefillAPI:
         self._model: str | None = None
         self._model_url: str | None = None
         self._ids = itertools.count(1)
+        # The body of the last completion request sent (not pre-warming), for `codefill/lastRequest`.
+        self.last_request: dict | None = None
 
     async def close(self) -> None:
         await self._client.aclose()
@@ -79,13 +81,15 @@ class CodefillAPI:
             "stream": False,
             "user": self.session_id,
             "mode": settings.mode,
-            # Not used by the server yet (it ignores unknown fields); sent so
-            # that repository-level FIM templates can use them when it does.
+            # The server picks its tree-sitter grammar by these and puts the
+            # other open files' declarations in the prompt.
             "language": ctx.language,
             "filepath": ctx.filepath,
             "input_extra": ctx.extra,
         }
         request_id = f"{self.session_id}-{next(self._ids)}"
+        if max_tokens:
+            self.last_request = body
         data = await self._call("POST", "/v1/completions", settings, json=body, request_id=request_id)
         try:
             choice = data["choices"][0]

@@ -71,13 +71,16 @@ def build_context(store: DocumentStore, doc: Document, offset: int, roots: list[
     )
 
 
-def prewarm_context(doc: Document, roots: list[str]) -> CompletionContext:
+def prewarm_context(doc: Document, roots: list[str], store: DocumentStore | None = None) -> CompletionContext:
     """The prompt a cursor anywhere in the file's first PREFIX_LINES lines
-    starts with: sending it once makes the server cache it."""
+    starts with: sending it once makes the server cache it. The other open
+    documents go with it as they would with a completion (`store`), since the
+    server puts their declarations at the head of the prompt."""
     end_line = min(PREFIX_LINES, doc.line_count)
     end = doc.line_starts[end_line] if end_line < doc.line_count else len(doc.text)
     return CompletionContext(prefix=doc.text[:end][:MAX_PREFIX_CHARS], suffix="", language=doc.language_id,
-                             filepath=display_path(doc.uri, roots), line_suffix="")
+                             filepath=display_path(doc.uri, roots), line_suffix="",
+                             extra=extra_context(store, doc, roots) if store is not None else [])
 
 
 def with_selected(doc: Document, ctx: CompletionContext, offset: int,

@@ -1,7 +1,8 @@
 """Requests for finding out what the bridge thinks, from an editor's command
 line or a test: `codefill/document` (the bridge's copy of a document, to
-compare with the editor's) and `codefill/status` (its settings, session and
-what it knows of the server)."""
+compare with the editor's), `codefill/status` (its settings, session and
+what it knows of the server) and `codefill/lastRequest` (the body of the last
+completion request it sent the server, to see what the model was asked)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 
 DOCUMENT_REQUEST = "codefill/document"
 STATUS_REQUEST = "codefill/status"
+LAST_REQUEST = "codefill/lastRequest"
 
 
 def register(server) -> None:
@@ -20,6 +22,11 @@ def register(server) -> None:
         if doc is None:
             return None
         return {"uri": doc.uri, "version": doc.version, "languageId": doc.language_id, "text": doc.text}
+
+    @server.feature(LAST_REQUEST)
+    def last_request(ls, params: Any) -> dict | None:
+        """The body of the last completion request sent to the server (null: none yet)."""
+        return ls.api.last_request
 
     @server.feature(STATUS_REQUEST)
     def status(ls, params: Any) -> dict:

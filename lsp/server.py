@@ -172,7 +172,7 @@ class CodefillLanguageServer(LanguageServer):
 
         if self.settings_pulled.is_set() and not wanted():
             return
-        ctx = prewarm_context(doc, self.roots)
+        ctx = prewarm_context(doc, self.roots, self.documents)
 
         async def warm() -> None:
             await self.settled()

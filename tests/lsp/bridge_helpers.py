@@ -86,6 +86,33 @@ def server_completion(server, prefix: str, suffix: str, max_tokens: int = MAX_TO
     return r.json()["choices"][0]["text"]
 
 
+def _plain(value):
+    """pygls hands custom results back as named tuples: back to JSON's dicts and lists."""
+    if hasattr(value, "_asdict"):
+        return {k: _plain(v) for k, v in value._asdict().items()}
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+async def answer_to_bridge_request(bridge, server, *, prefix: str | None = None, suffix: str | None = None) -> str:
+    """What the server answers, asked directly, for the very request the bridge
+    sent last (its prompt, suffix, language, file path and other files' context);
+    `prefix`/`suffix`, when given, must be the window the bridge sent."""
+    body = await bridge.protocol.send_request_async("codefill/lastRequest", {})
+    assert body is not None, "the bridge sent no completion request"
+    body = _plain(body)
+    if prefix is not None:
+        assert body["prompt"] == prefix
+    if suffix is not None:
+        assert body["suffix"] == suffix
+    r = httpx.post(server.base_url + "/completions", timeout=60, json=body)
+    assert r.status_code == 200, r.text
+    return r.json()["choices"][0]["text"]
+
+
 def metric(server_url: str, name: str, labels: str = "") -> float:
     """A counter or gauge from the server's /metrics, summed over the label
     sets that contain `labels` (0 when not there yet)."""

@@ -5,7 +5,7 @@ the real default model."""
 from __future__ import annotations
 
 import pytest
-from tests.lsp.bridge_helpers import MAX_TOKENS, inline_at, inline_params, metric, open_document, server_completion
+from tests.lsp.bridge_helpers import MAX_TOKENS, answer_to_bridge_request, inline_at, inline_params, metric, open_document
 from lsprotocol import types
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -28,7 +28,7 @@ async def test_capabilities(bridge):
 async def test_inline_completion_is_the_servers_completion_at_the_cursor(bridge, live_server):
     uri = open_document(bridge, "area.py", CODE)
     result = await inline_at(bridge, uri, *CURSOR)
-    expected = server_completion(live_server, PREFIX, SUFFIX)
+    expected = await answer_to_bridge_request(bridge, live_server, prefix=PREFIX, suffix=SUFFIX)
     assert expected.strip(), "the model should continue `return` with something"
     assert isinstance(result, types.InlineCompletionList) and len(result.items) == 1
     item = result.items[0]
@@ -41,7 +41,8 @@ async def test_mid_line_item_replaces_the_rest_of_the_line_with_completion_plus_
     code = "def total(prices):\n    return sum(\n"
     uri = open_document(bridge, "total.py", code.replace("sum(\n", "sum()\n"))
     result = await inline_at(bridge, uri, 1, len("    return sum("))
-    expected = server_completion(live_server, "def total(prices):\n    return sum(", ")\n")
+    expected = await answer_to_bridge_request(bridge, live_server, prefix="def total(prices):\n    return sum(",
+                                              suffix=")\n")
     if not expected:
         pytest.skip("the model had nothing to say here")
     item = result.items[0]
@@ -54,7 +55,7 @@ async def test_completion_item_for_clients_without_inline_completion(bridge, liv
     uri = open_document(bridge, "greet.py", code)
     result = await bridge.text_document_completion_async(types.CompletionParams(
         text_document=types.TextDocumentIdentifier(uri=uri), position=types.Position(2, 7)))
-    expected = server_completion(live_server, code[: code.index("ret\n") + 3], "\n")
+    expected = await answer_to_bridge_request(bridge, live_server, prefix=code[: code.index("ret\n") + 3], suffix="\n")
     assert isinstance(result, types.CompletionList) and result.is_incomplete
     assert len(result.items) == 1
     item = result.items[0]
@@ -93,7 +94,8 @@ async def test_inline_completion_extends_the_selected_menu_item(bridge, live_ser
     params.context.selected_completion_info = types.SelectedCompletionInfo(
         range=types.Range(types.Position(3, len("    return math.pi * ")), types.Position(3, 23)), text="radius")
     result = await bridge.text_document_inline_completion_async(params)
-    expected = server_completion(live_server, "import math\n\ndef area(radius):\n    return math.pi * radius", "\n")
+    expected = await answer_to_bridge_request(
+        bridge, live_server, prefix="import math\n\ndef area(radius):\n    return math.pi * radius", suffix="\n")
     if not expected:
         pytest.skip("the model had nothing to add after `radius`")
     item = result.items[0]
@@ -114,7 +116,7 @@ async def test_mode_and_max_tokens_settings_reach_the_server(bridge, live_server
         for mode, max_tokens in (("multi_line", 48), ("single_line", 48), ("multi_line", 3)):
             configure(mode=mode, maxTokens=max_tokens)
             result = await inline_at(bridge, uri, 1, 0)
-            expected = server_completion(live_server, prefix, suffix, max_tokens=max_tokens, mode=mode)
+            expected = await answer_to_bridge_request(bridge, live_server, prefix=prefix, suffix=suffix)
             assert [i.insert_text for i in result.items] == ([expected] if expected else [])
             answers[mode, max_tokens] = expected
         if "\n" not in answers["multi_line", 48].strip():

@@ -5,7 +5,7 @@ completions are built from it."""
 from __future__ import annotations
 
 import pytest
-from tests.lsp.bridge_helpers import Editor, inline_at, lsp_position, open_document, server_completion, start_bridge, stop_bridge
+from tests.lsp.bridge_helpers import Editor, inline_at, lsp_position, open_document, answer_to_bridge_request, start_bridge, stop_bridge
 from lsprotocol import types
 
 from tests.conftest import free_port
@@ -52,7 +52,7 @@ async def test_scripted_editing_session(bridge, live_server):
     # A completion at the cursor is built from that text.
     pos = lsp_position(ed.text, cursor)
     result = await inline_at(bridge, ed.uri, pos.line, pos.character)
-    expected = server_completion(live_server, ed.text[:cursor], ed.text[cursor:])
+    expected = await answer_to_bridge_request(bridge, live_server, prefix=ed.text[:cursor], suffix=ed.text[cursor:])
     assert [item.insert_text for item in result.items] == ([expected] if expected else [])
 
 
