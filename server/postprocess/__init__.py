@@ -119,7 +119,11 @@ def build_pipeline(*, mode: str, stops: list[str], prefix: str, suffix: str | No
     filters.append(BracketBalance(prefix, suffix, language, multi_line=mode == "multi_line"))
     if mode == "multi_line" and parser_for(language) is not None:
         filters.append(SyntaxCheck(prefix, suffix, language))
-    filters += [SuffixRepeat(suffix), RepeatsAbove(prefix[-_INDENT_SAMPLE_CHARS:])]
+    filters.append(SuffixRepeat(suffix))
+    # A copy of a line above is the model echoing instead of writing on a fresh line or block;
+    # once the user has typed part of the line, repeating a line above is their own choice.
+    if mode == "multi_line" or not cursor.line_prefix.strip():
+        filters.append(RepeatsAbove(prefix[-_INDENT_SAMPLE_CHARS:]))
     if mode == "multi_line":
         filters.append(LoopStop())
     if mode == "single_line" and cursor.mid_line:

@@ -11,7 +11,8 @@ the cursor, it asks whether the suffix already closes it:
   with and without the closing bracket; the bracket is a repeat when it adds
   syntax errors (tree-sitter error and missing nodes).
 - without one: count the brackets still open at the cursor and the ones the
-  suffix closes; the completion may close only the difference.
+  suffix closes (for a single line, the rest of the cursor's line only);
+  the completion may close only the difference.
 
 A repeat ends the completion before it. A closing bracket the code needs is
 kept, and a multi-line completion ends with its line: the block it closes was
@@ -179,8 +180,11 @@ class BracketBalance(StreamFilter):
             return syntax_errors(self.lang, before + closer + suffix) > syntax_errors(self.lang, before + suffix)
         # Without a grammar: count. The brackets open at the cursor that the
         # suffix does not close are the ones the completion may close.
+        # One line: only the rest of the cursor's line (where editors put their closing brackets)
+        # counts; later lines' brackets, uncounted comments and prose in strings say little.
         if self.still_open is None:
+            counted = self.suffix if self.multi_line else self.suffix.split("\n", 1)[0]
             self.still_open = _open_count(self.prefix[-_SCAN_CHARS:], self.lang) - \
-                _close_count(self.suffix[:_SCAN_CHARS], self.lang)
+                _close_count(counted[:_SCAN_CHARS], self.lang)
         self.still_open -= 1
         return self.still_open < 0
