@@ -3,7 +3,7 @@ ones the code needs are kept. With a grammar (tree-sitter) and without one."""
 
 import pytest
 
-from codefill.server.postprocess import run_to_end
+from codefill.server.postprocess import build_pipeline, run_to_end
 from codefill.server.postprocess.brackets import BracketBalance, syntax_errors
 from codefill.server.postprocess.pipeline import Pipeline
 
@@ -82,3 +82,15 @@ def test_parse_window_cuts_at_line_boundaries():
     assert len(p) <= PARSE_PREFIX_CHARS and p.startswith("x = 1\n") and p.endswith("y = (")
     assert len(s) <= PARSE_SUFFIX_CHARS and s.startswith(")\n") and s.endswith("z = 2\n")
     assert parse_window("a\nb", "c\nd") == ("a\nb", "c\nd")
+
+
+def test_without_a_grammar_one_line_counts_only_the_rest_of_its_line():
+    # The code below the cursor closes a call opened before the window's start (or in a
+    # docstring's prose): that says nothing about the line being written.
+    prefix = "def f(x):\n    y = compute(x"
+    suffix = "\n    return (y,\n        1)\n    )\n"
+    pipe = build_pipeline(mode="single_line", stops=[], prefix=prefix, suffix=suffix)
+    assert run_to_end(pipe, [", 2)\n"]) == ", 2)"
+    # The rest of the cursor's line closes it: not again.
+    pipe = build_pipeline(mode="single_line", stops=[], prefix=prefix, suffix=")" + suffix)
+    assert run_to_end(pipe, [", 2)\n"]) == ", 2"

@@ -1,6 +1,6 @@
 """RepeatsAbove and LoopStop, whole and char by char."""
 
-from codefill.server.postprocess import run_to_end
+from codefill.server.postprocess import build_pipeline, run_to_end
 from codefill.server.postprocess.pipeline import Pipeline
 from codefill.server.postprocess.repeats import LoopStop, RepeatsAbove, meaningful
 
@@ -60,3 +60,13 @@ def test_loop_stops_at_a_third_copy_of_a_block():
 def test_loop_keeps_short_repeats_and_different_lines():
     text = "}\n}\nfoo(1)\nfoo(2)\n"
     assert both_ways(LoopStop, text) == text
+
+
+def test_a_begun_line_may_repeat_a_line_above():
+    prefix = "self.assertEqual(a, 1)\nself.assertEqual(b, 2)\nself.assertEqual("
+    # The user is writing a line like the ones above: completing it to a copy is theirs to accept.
+    pipe = build_pipeline(mode="single_line", stops=[], prefix=prefix, suffix="\n")
+    assert run_to_end(pipe, ["b, 2)\n"]) == "b, 2)"
+    # On an empty line, a copy of the line above is the model echoing: dropped.
+    pipe = build_pipeline(mode="single_line", stops=[], prefix="self.assertEqual(b, 2)\n", suffix="\n")
+    assert run_to_end(pipe, ["self.assertEqual(b, 2)\n"]) == ""
