@@ -56,6 +56,8 @@ def _add_serve(sub) -> None:
     p.add_argument("--fim-order", dest="fim_order", choices=["auto", "psm", "spm"],
                    help="FIM prompt order: auto (default: suffix first where the family was trained on it, so the "
                         "suffix stays in the KV cache while typing), psm, spm")
+    p.add_argument("--session-cache-mb", dest="session_cache_mb", type=int,
+                   help="RAM for editor sessions' saved KV states, least recently used dropped first (default 512)")
     p.add_argument("--no-anchor", dest="anchor_window", action="store_false",
                    help="send long prompts as they come instead of starting them at a content-defined line "
                         "(costs a cold prefill on every new line)")
@@ -217,7 +219,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
                          "(ngram or none); draft models and EAGLE are for --engine vllm")
         engine = LlamaCppEngine(path, model_id=model_id, n_ctx=settings.n_ctx, n_threads=settings.n_threads,
                                 n_batch=settings.n_batch, family=settings.fim_family,
-                                draft_max=settings.num_speculative_tokens if speculative == "ngram" else 0)
+                                draft_max=settings.num_speculative_tokens if speculative == "ngram" else 0,
+                                session_cache_bytes=settings.session_cache_mb * 1024 * 1024)
     app = create_app(engine, served_names=[model_id], max_body_bytes=settings.max_body_bytes,
                      max_choices=settings.max_choices, default_temperature=settings.default_temperature,
                      anchor=settings.anchor_window, fim_order=settings.fim_order, **team)

@@ -37,6 +37,7 @@ class Settings(BaseSettings):
     fim_order: Literal["auto", "psm", "spm"] = Field(
         "auto", description="FIM prompt order: psm (prefix first), spm (suffix first, keeps the suffix cached while "
                             "typing), auto (spm where the family was trained on it)")
+    session_cache_mb: int = Field(512, ge=0, description="llama.cpp: RAM for editor sessions' saved KV states (LRU)")
     anchor_window: bool = Field(True, description="start long prompts at a content-defined line so the KV cache "
                                                   "survives the editor's window sliding down the file")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
