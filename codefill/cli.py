@@ -169,8 +169,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from codefill.config import load_settings
     from codefill.models.families import get_family
     from codefill.models.store import ModelNotFound, resolve_model
-    from codefill.server import lifecycle
-    from codefill.server.app import create_app
     from codefill.server.engines.llama_cpp import LlamaCppEngine
 
     options = vars(args).copy()
@@ -221,13 +219,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
                                 n_batch=settings.n_batch, family=settings.fim_family,
                                 draft_max=settings.num_speculative_tokens if speculative == "ngram" else 0,
                                 session_cache_bytes=settings.session_cache_mb * 1024 * 1024)
-    app = create_app(engine, served_names=[model_id], max_body_bytes=settings.max_body_bytes,
-                     max_choices=settings.max_choices, default_temperature=settings.default_temperature,
-                     anchor=settings.anchor_window, fim_order=settings.fim_order, **team)
-    print(f"codefill: serving {model_id} on http://{settings.host}:{settings.port} (model loading...)",
-          file=sys.stderr, flush=True)
-    lifecycle.run(app, host=settings.host, port=settings.port, log_level=settings.log_level)
-    return 0
+    return _serve_app(engine, model_id, settings, team)
 
 
 def _gateway_vocab(settings) -> Path | None:

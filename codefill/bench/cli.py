@@ -220,9 +220,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         if args.compare:
             print(_ratios(summaries))
         if args.vllm:
-            from .vllm import ratios
-
-            print(ratios(summaries))
+            print(_ratios(summaries, "codefill-vllm", "vllm-server"))
     return 0
 
 
@@ -239,6 +237,12 @@ def _compare(args, workload) -> list[dict]:
     servers.append(start_llama_cpp_server(path))
     print("note: llama-cpp-python's server is sent no suffix (its FIM path needs FIM tokens this model lacks)",
           file=sys.stderr)
+    return run_servers(args, servers, workload)
+
+
+def run_servers(args, servers, workload) -> list[dict]:
+    """Every server on the same workload, alternating per round; stopped afterwards.
+    Only codefill's servers are sent the suffix."""
     summaries = []
     try:
         for i in range(args.rounds):
@@ -252,14 +256,15 @@ def _compare(args, workload) -> list[dict]:
     return summaries
 
 
-def _ratios(summaries: list[dict]) -> str:
+def _ratios(summaries: list[dict], ours: str = "codefill", theirs: str = "llama-cpp-python") -> str:
+    """Median percentiles of the runs labelled `ours #...` against `theirs #...`."""
     def median(label: str, key: str):
-        values = [s[key] for s in summaries if s["label"].startswith(label) and s[key] is not None]
+        values = [s[key] for s in summaries if s["label"].startswith(label + " #") and s[key] is not None]
         return statistics.median(values) if values else None
 
     lines = []
     for key in ("p50_ms", "p90_ms", "p99_ms"):
-        a, b = median("codefill #", key), median("llama-cpp-python", key)
+        a, b = median(ours, key), median(theirs, key)
         if a and b:
-            lines.append(f"{key}: codefill {a} ms, llama-cpp-python {b} ms -> {b / a:.2f}x")
+            lines.append(f"{key}: {ours} {a} ms, {theirs} {b} ms -> {b / a:.2f}x")
     return "\n".join(lines)

@@ -77,36 +77,7 @@ def vllm_servers(args) -> list[Server]:
 
 
 def compare(args, workload) -> list[dict]:
-    """Every server on the same workload, alternating per round."""
-    import asyncio
+    """codefill on vLLM and vLLM's own server on the same workload, alternating per round."""
+    from .cli import run_servers
 
-    from .cli import _config
-    from .replay import run
-
-    servers = vllm_servers(args)
-    summaries = []
-    try:
-        for i in range(args.rounds):
-            for s in servers:
-                with_suffix = not args.no_suffix and s.label.startswith("codefill")
-                cfg = _config(args, s.url, s.model, f"{s.label} #{i + 1}", with_suffix)
-                summaries.append(asyncio.run(run(cfg, workload)).summary())
-    finally:
-        for s in servers:
-            s.stop()
-    return summaries
-
-
-def ratios(summaries: list[dict]) -> str:
-    import statistics
-
-    def median(label: str, key: str):
-        values = [s[key] for s in summaries if s["label"].startswith(label) and s[key] is not None]
-        return statistics.median(values) if values else None
-
-    lines = []
-    for key in ("p50_ms", "p90_ms", "p99_ms"):
-        a, b = median("codefill-vllm #", key), median("vllm-server #", key)
-        if a and b:
-            lines.append(f"{key}: codefill-vllm {a} ms, vllm-server {b} ms -> {b / a:.2f}x")
-    return "\n".join(lines)
+    return run_servers(args, vllm_servers(args), workload)
