@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     session_cache_mb: int = Field(512, ge=0, description="llama.cpp: RAM for editor sessions' saved KV states (LRU)")
     anchor_window: bool = Field(True, description="start long prompts at a content-defined line so the KV cache "
                                                   "survives the editor's window sliding down the file")
+    disable_filters: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="post-processing filters to leave out, by name, or 'all' "
+                                          "(comma-separated in the env; see docs/ARCHITECTURE.md)")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     # vLLM engine only (`--engine vllm`, see docs/ARCHITECTURE.md "The vLLM engine"); n_ctx is its max_model_len.
     tensor_parallel_size: int = Field(1, ge=1, description="vLLM: GPUs one replica spans (tensor parallel)")
@@ -77,11 +80,19 @@ class Settings(BaseSettings):
     upstream_api_key: str | None = Field(None, description="sent to the upstreams as 'Authorization: Bearer KEY'")
     health_interval: float = Field(2.0, gt=0, description="seconds between health checks of each upstream")
 
-    @field_validator("api_keys", "cors_origins", "upstream", mode="before")
+    @field_validator("api_keys", "cors_origins", "upstream", "disable_filters", mode="before")
     @classmethod
     def _split_commas(cls, v):
         if isinstance(v, str):
             return [part.strip() for part in v.split(",") if part.strip()]
+        return v
+
+    @field_validator("disable_filters")
+    @classmethod
+    def _known_filters(cls, v: list[str]) -> list[str]:
+        from codefill.server.postprocess import disabled_filters
+
+        disabled_filters(v)  # raises ValueError naming the filters there are
         return v
 
     @classmethod

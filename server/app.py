@@ -26,6 +26,7 @@ from .limits import Gate, LimitSettings
 from .logs import RequestContext
 from .metrics import Metrics
 from .playground import mount_playground
+from .postprocess import disabled_filters
 
 log = logging.getLogger("codefill.server")
 
@@ -111,7 +112,7 @@ def create_app(engine: Engine, *, served_names: list[str], max_body_bytes: int =
                max_choices: int = 16, default_temperature: float = 0.0, anchor: bool = True,
                keys: KeyStore | None = None, limits: LimitSettings | None = None,
                cors_origins: list[str] | None = None, log_prompts: bool = False,
-               fim_order: str = "auto") -> FastAPI:
+               fim_order: str = "auto", disable_filters: list[str] | tuple[str, ...] = ()) -> FastAPI:
     metrics = Metrics()
 
     @asynccontextmanager
@@ -142,7 +143,8 @@ def create_app(engine: Engine, *, served_names: list[str], max_body_bytes: int =
     app.state.load_error = None
     app.state.service = CompletionService(engine, served_names=served_names, max_choices=max_choices,
                                           default_temperature=default_temperature, metrics=metrics,
-                                          anchor=anchor, fim_order=fim_order)
+                                          anchor=anchor, fim_order=fim_order,
+                                          disabled_filters=disabled_filters(disable_filters))
     app.state.gate = Gate(limits or LimitSettings(), metrics)
     app.state.issued = Issued(metrics)
     app.state.log_prompts = log_prompts

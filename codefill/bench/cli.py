@@ -97,6 +97,16 @@ def _add_quality(bsub) -> None:
     q.add_argument("--no-current", action="store_true",
                    help="with --compare, leave out codefill from this tree (run only --source/--variant/reference)")
     q.add_argument("--no-reference", action="store_true", help="with --compare, leave llama-cpp-python out")
+    q.add_argument("--ablate", action="store_true",
+                   help="what each post-processing filter gains or costs: start codefill with every filter off, "
+                        "record the model's raw answers once, and score every filter variant on them "
+                        "(before, +FILTER, -FILTER, after; see codefill/bench/ablation.py)")
+    q.add_argument("--raw", metavar="FILE", help="with --ablate: write the raw answers (JSON lines) here")
+    q.add_argument("--from-raw", metavar="FILE", help="with --ablate: score raw answers written earlier by --raw "
+                                                      "instead of asking a server")
+    q.add_argument("--verify-every", type=int, metavar="K",
+                   help="with --ablate: also ask a codefill with every filter on for every K-th task and count "
+                        "the answers that equal the ones computed from the raw answers")
     q.add_argument("--json", action="store_true", help="print summaries as JSON on stdout")
     q.add_argument("--details", metavar="FILE",
                    help="append every answer and its category as a JSON line as soon as it is scored")
@@ -133,7 +143,9 @@ def cmd_quality(args: argparse.Namespace) -> int:
     details = open(args.details, "a", encoding="utf-8") if args.details else None
     results = []
     try:
-        if args.compare:
+        if args.ablate:
+            results = _ablate(args, tasks, executor, config, details)
+        elif args.compare:
             results = _compare_quality(args, tasks, executor, config, details)
         else:
             model = args.model or httpx.get(args.url + "/v1/models").json()["data"][0]["id"]
@@ -154,6 +166,48 @@ def _report(args, results: list) -> int:
         quality.plot(summaries, args.plot)
     print(json.dumps(summaries, indent=2) if args.json else quality.format_table(summaries))
     return 0
+
+
+def _ablate(args, tasks, executor, config, details) -> list:
+    from codefill.models.store import resolve_model
+
+    from . import ablation
+    from .servers import start_codefill
+
+    variant = "multi" if args.multi_line else "single"
+    if args.from_raw:
+        with open(args.from_raw, encoding="utf-8") as f:
+            raw = [ablation.RawAnswer(**json.loads(line)) for line in f]
+    else:
+        path = str(resolve_model(args.model_file))
+        server = start_codefill(path, extra=["--disable-filter", "all"], threads=args.threads,
+                                label="codefill-raw")
+        try:
+            raw_file = open(args.raw, "w", encoding="utf-8") if args.raw else None
+            try:
+                raw = asyncio.run(ablation.collect(config(server.url, server.model, server.label, False), tasks,
+                                                   raw_file=raw_file))
+            finally:
+                if raw_file:
+                    raw_file.close()
+        finally:
+            server.stop()
+    results = asyncio.run(ablation.score(tasks, raw, executor, label="codefill", variant=variant,
+                                         language=args.language or None, details=details))
+    if args.verify_every:
+        path = str(resolve_model(args.model_file))
+        server = start_codefill(path, threads=args.threads)
+        try:
+            sample = tasks[:: args.verify_every]
+            after = next(r for r in results if r.label.endswith("[after]"))
+            same, differ = asyncio.run(ablation.verify(config(server.url, server.model, server.label, False),
+                                                       sample, after))
+        finally:
+            server.stop()
+        print(f"verify: the served answer is the computed one on {same} of {len(sample)} tasks", file=sys.stderr)
+        for task_id, served, computed in differ:
+            print(f"  {task_id}: served {served!r}, computed {computed!r}", file=sys.stderr)
+    return results
 
 
 def _compare_quality(args, tasks, executor, config, details) -> list:

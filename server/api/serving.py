@@ -88,7 +88,8 @@ class _Delta:
 class CompletionService:
     def __init__(self, engine: Engine, *, served_names: list[str], max_choices: int,
                  default_temperature: float, metrics: Metrics, family: FimFamily | None = None,
-                 anchor: bool = True, fim_order: str = "auto") -> None:
+                 anchor: bool = True, fim_order: str = "auto",
+                 disabled_filters: frozenset[str] = frozenset()) -> None:
         self.engine = engine
         self.served_names = served_names
         self.max_choices = max_choices
@@ -97,6 +98,7 @@ class CompletionService:
         self._family = family
         self.anchor = anchor
         self.fim_order = fim_order
+        self.disabled_filters = disabled_filters
         self._order_warned = False
         self._reported_fields: set[str] = set()
         self._last_answers: OrderedDict[str, _LastAnswer] = OrderedDict()
@@ -182,7 +184,7 @@ class CompletionService:
         mode = resolve_mode(req.mode, has_suffix=req.suffix is not None,
                             cursor=Cursor.at(prompt.text, req.suffix or "", language))
         pipeline = build_pipeline(mode=mode, stops=req.stop_list, prefix=prompt.text, suffix=req.suffix,
-                                  language=language)
+                                  language=language, disabled=self.disabled_filters)
         shown = prompt
         if mode != "raw" and prompt.token_ids is None:
             shown = _Prompt(model_prefix(prompt.text))

@@ -22,7 +22,27 @@ from .pipeline import Pipeline, StreamFilter, run_to_end
 from .repeats import LoopStop, RepeatsAbove
 from .syntax import SyntaxCheck
 
-__all__ = ["Cursor", "Pipeline", "StreamFilter", "build_pipeline", "model_prefix", "resolve_mode", "run_to_end"]
+__all__ = ["FILTERS", "Cursor", "Pipeline", "StreamFilter", "build_pipeline", "model_prefix", "resolve_mode",
+           "run_to_end"]
+
+# The filters an operator may switch off (`codefill serve --disable-filter NAME`; `all` for every one),
+# e.g. to see what one costs or gains (`codefill bench quality --ablate`). The request's own `stop`
+# sequences always apply.
+FILTERS = ("CodeFence", "IndentStyle", "LeadingBlankLines", "SingleLine", "BlockEnd", "BracketBalance",
+           "SyntaxCheck", "SuffixRepeat", "RepeatsAbove", "LoopStop", "SuffixOverlap", "TrailingWhitespace")
+
+
+def disabled_filters(names: list[str] | tuple[str, ...]) -> frozenset[str]:
+    """Validated filter names (`all` stands for every one)."""
+    out = set()
+    for name in names:
+        if name == "all":
+            out.update(FILTERS)
+        elif name in FILTERS:
+            out.add(name)
+        else:
+            raise ValueError(f"no filter named {name!r}; the filters are: all, {', '.join(FILTERS)}")
+    return frozenset(out)
 
 
 # How much code around the cursor shows the file's indentation style (and holds the lines just above).
@@ -94,14 +114,20 @@ def resolve_mode(mode: str, *, has_suffix: bool, cursor: Cursor) -> str:
 
 
 def build_pipeline(*, mode: str, stops: list[str], prefix: str, suffix: str | None,
-                   language: str | None = None) -> Pipeline:
+                   language: str | None = None, disabled: frozenset[str] = frozenset()) -> Pipeline:
     """The filters for one completion, in order. `mode` is already resolved;
     `language` is a canonical name from `codefill.server.languages` (None:
-    only the language-agnostic rules)."""
-    filters: list[StreamFilter] = [StopSequences(stops)] if stops else []
+    only the language-agnostic rules); `disabled`: names from FILTERS to leave out."""
+    stop_filters: list[StreamFilter] = [StopSequences(stops)] if stops else []
     if mode == "raw":
-        return Pipeline(filters)
-    suffix = suffix or ""
+        return Pipeline(stop_filters)
+    filters = _filters(mode, prefix, suffix or "", language, brackets_decided="BracketBalance" not in disabled)
+    return Pipeline(stop_filters + [f for f in filters if type(f).__name__ not in disabled])
+
+
+def _filters(mode: str, prefix: str, suffix: str, language: str | None, *,
+             brackets_decided: bool) -> list[StreamFilter]:
+    filters: list[StreamFilter] = []
     cursor = Cursor.at(prefix, suffix)
     # The model is shown `model_prefix(prefix)`: indentation of an empty cursor line left out.
     indent_in_prompt = model_prefix(prefix) == prefix
@@ -127,6 +153,6 @@ def build_pipeline(*, mode: str, stops: list[str], prefix: str, suffix: str | No
     if mode == "multi_line":
         filters.append(LoopStop())
     if mode == "single_line" and cursor.mid_line:
-        filters.append(SuffixOverlap(cursor.line_suffix, brackets_decided=True))
+        filters.append(SuffixOverlap(cursor.line_suffix, brackets_decided=brackets_decided))
     filters.append(TrailingWhitespace())
-    return Pipeline(filters)
+    return filters

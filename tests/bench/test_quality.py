@@ -86,3 +86,52 @@ def test_a_few_tasks_against_a_live_server(tmp_path):
     assert sum(summary["categories"].values()) == 1
     [row] = [json.loads(x) for x in (tmp_path / "d.jsonl").read_text().splitlines()]
     assert row["task_id"] == "HumanEval/2/L0" and row["completion"] is not None
+
+
+def test_ablation_variants_are_pipelines_over_the_same_raw_answer(problems, tmp_path):
+    from codefill.bench import ablation
+
+    v = ablation.variants()
+    assert v["before"] == frozenset(ablation.ISSUE4_FILTERS) and v["after"] == frozenset()
+    assert v["+SyntaxCheck"] == frozenset(ablation.ISSUE4_FILTERS) - {"SyntaxCheck"}
+    assert v["-LoopStop"] == {"LoopStop"} and len(v) == 2 + 2 * len(ablation.ISSUE4_FILTERS)
+    # A block body whose model answer runs on into prose at the body's indentation: SyntaxCheck ends
+    # it where it stops parsing; the block end rule alone (issue 2's filters) keeps the prose.
+    [task] = [t for t in humaneval.multi_line_tasks(problems) if t.task_id == "HumanEval/0/B2"]
+    body = task.middle
+    raw = [body[:30], body[30:], "\n                This is the distance between them.\n"]
+    before = ablation.filtered(task, raw, v["before"], "python")
+    after = ablation.filtered(task, raw, v["after"], "python")
+    assert quality.is_exact(task, after), after
+    assert not quality.is_exact(task, before) and "This is the distance" in before
+    executor = quality.Executor(1, 10)
+    try:
+        import asyncio
+
+        results = asyncio.run(ablation.score([task], [ablation.RawAnswer(task.task_id, raw, 0.1)], executor,
+                                             label="t", variant="multi", language="python"))
+    finally:
+        executor.close()
+    by = {r.label: r.results[0] for r in results}
+    assert by["t[after]"].category == "pass" and by["t[before]"].category == "syntax"
+    assert by["t[+SyntaxCheck]"].category == "pass"
+
+
+@pytest.mark.integration
+def test_ablate_records_raw_answers_once_and_verifies_them_against_a_live_server(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "codefill.cli", "bench", "quality", "--ablate", "--tasks",
+                          "HumanEval/2", "--verify-every", "1", "--json", "--raw", str(tmp_path / "raw.jsonl")],
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr
+    summaries = {s["label"]: s for s in json.loads(out.stdout)}
+    assert set(summaries) == {f"codefill[{n}]" for n in ablation_names()}
+    assert all(s["categories"]["http"] == 0 for s in summaries.values())
+    [raw] = [json.loads(x) for x in (tmp_path / "raw.jsonl").read_text().splitlines()]
+    assert raw["task_id"] == "HumanEval/2/L0" and raw["pieces"]
+    assert "verify: the served answer is the computed one on 1 of 1 tasks" in out.stderr
+
+
+def ablation_names():
+    from codefill.bench import ablation
+
+    return list(ablation.variants())

@@ -44,3 +44,11 @@ def test_help_is_for_newcomers(capsys):
         build_parser().parse_args(["--help"])
     out = capsys.readouterr().out
     assert "codefill serve" in out and "/v1/completions" in out and "CODEFILL_" in out
+
+
+def test_filters_are_switched_off_by_name(monkeypatch):
+    assert load_settings(disable_filters=["RepeatsAbove", "LoopStop"]).disable_filters == ["RepeatsAbove", "LoopStop"]
+    monkeypatch.setenv("CODEFILL_DISABLE_FILTERS", "all")
+    assert load_settings().disable_filters == ["all"]
+    with pytest.raises(Exception, match="no filter named 'Nope'.*BracketBalance"):
+        load_settings(disable_filters=["Nope"])

@@ -239,3 +239,22 @@ def test_suffix_repeat_judges_the_whole_line_not_its_streamed_end():
 
 def test_suffix_repeat_leaves_bracket_lines_to_bracket_balance():
     assert both_ways(lambda: [SuffixRepeat("\n}\n")], "if (x) {\n  y();\n}\nz();") == "if (x) {\n  y();\n}\nz();"
+
+
+def test_a_disabled_filter_is_left_out_and_all_leaves_the_stops_only():
+    from codefill.server.postprocess import FILTERS, build_pipeline, disabled_filters, run_to_end
+
+    prefix, suffix = "def f(x):\n    return (x", ")\n"
+    names = lambda p: [type(f).__name__ for f in p.filters]  # noqa: E731
+    full = build_pipeline(mode="single_line", stops=["#"], prefix=prefix, suffix=suffix, language="python")
+    assert "BracketBalance" in names(full) and "SuffixOverlap" in names(full)
+    off = build_pipeline(mode="single_line", stops=["#"], prefix=prefix, suffix=suffix, language="python",
+                         disabled=disabled_filters(["BracketBalance"]))
+    assert "BracketBalance" not in names(off) and "SuffixOverlap" in names(off)
+    bare = build_pipeline(mode="single_line", stops=["#"], prefix=prefix, suffix=suffix, language="python",
+                          disabled=disabled_filters(["all"]))
+    assert names(bare) == ["StopSequences"]
+    # With every filter off the text is the model's, up to the request's own stop.
+    assert run_to_end(bare, [" + 1)", "\n  ", "more # x"]) == " + 1)\n  more "
+    assert run_to_end(full, [" + 1)", "\n  ", "more # x"]) == " + 1"
+    assert set(FILTERS) >= {"IndentStyle", "BracketBalance", "SyntaxCheck", "RepeatsAbove", "LoopStop"}
