@@ -61,6 +61,9 @@ def _add_serve(sub) -> None:
     p.add_argument("--no-anchor", dest="anchor_window", action="store_false",
                    help="send long prompts as they come instead of starting them at a content-defined line "
                         "(costs a cold prefill on every new line)")
+    p.add_argument("--no-token-healing", dest="token_healing", action="store_false",
+                   help="send the prompt's last token as it is (by default the model re-chooses it, so a prompt "
+                        "ending in a space or half a word is answered as if the tokenizer had not cut there)")
     p.add_argument("--disable-filter", dest="disable_filters", action="append", metavar="NAME",
                    help="leave a post-processing filter out (repeat for more; 'all' for every one): "
                         "to see what it costs or gains")
@@ -269,7 +272,7 @@ def _serve_app(engine, model_id: str, settings, team: dict) -> int:
     app = create_app(engine, served_names=[model_id], max_body_bytes=settings.max_body_bytes,
                      max_choices=settings.max_choices, default_temperature=settings.default_temperature,
                      anchor=settings.anchor_window, fim_order=settings.fim_order,
-                     disable_filters=settings.disable_filters, **team)
+                     disable_filters=settings.disable_filters, token_healing=settings.token_healing, **team)
     print(f"codefill: serving {model_id} on http://{settings.host}:{settings.port} (model loading...)",
           file=sys.stderr, flush=True)
     lifecycle.run(app, host=settings.host, port=settings.port, log_level=settings.log_level)

@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     session_cache_mb: int = Field(512, ge=0, description="llama.cpp: RAM for editor sessions' saved KV states (LRU)")
     anchor_window: bool = Field(True, description="start long prompts at a content-defined line so the KV cache "
                                                   "survives the editor's window sliding down the file")
+    token_healing: bool = Field(True, description="take the prompt's last token back and let the model choose "
+                                                  "the answer's first token among those that begin with it "
+                                                  "(llama.cpp engine)")
     disable_filters: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="post-processing filters to leave out, by name, or 'all' "
                                           "(comma-separated in the env; see docs/ARCHITECTURE.md)")

@@ -112,7 +112,8 @@ def create_app(engine: Engine, *, served_names: list[str], max_body_bytes: int =
                max_choices: int = 16, default_temperature: float = 0.0, anchor: bool = True,
                keys: KeyStore | None = None, limits: LimitSettings | None = None,
                cors_origins: list[str] | None = None, log_prompts: bool = False,
-               fim_order: str = "auto", disable_filters: list[str] | tuple[str, ...] = ()) -> FastAPI:
+               fim_order: str = "auto", disable_filters: list[str] | tuple[str, ...] = (),
+               token_healing: bool = True) -> FastAPI:
     metrics = Metrics()
 
     @asynccontextmanager
@@ -144,7 +145,8 @@ def create_app(engine: Engine, *, served_names: list[str], max_body_bytes: int =
     app.state.service = CompletionService(engine, served_names=served_names, max_choices=max_choices,
                                           default_temperature=default_temperature, metrics=metrics,
                                           anchor=anchor, fim_order=fim_order,
-                                          disabled_filters=disabled_filters(disable_filters))
+                                          disabled_filters=disabled_filters(disable_filters),
+                                          token_healing=token_healing)
     app.state.gate = Gate(limits or LimitSettings(), metrics)
     app.state.issued = Issued(metrics)
     app.state.log_prompts = log_prompts

@@ -57,6 +57,9 @@ class FakeEngine:
     def has_special_token(self, text: str) -> bool:
         return text in self.special_tokens
 
+    def heal_text(self, prompt: str) -> str:
+        return ""
+
     async def generate(self, request: GenerationRequest, result: GenerationResult) -> AsyncIterator[GeneratedToken]:
         self.requests.append(request)
         result.prompt_tokens = len(request.prompt_tokens)

@@ -89,7 +89,7 @@ class CompletionService:
     def __init__(self, engine: Engine, *, served_names: list[str], max_choices: int,
                  default_temperature: float, metrics: Metrics, family: FimFamily | None = None,
                  anchor: bool = True, fim_order: str = "auto",
-                 disabled_filters: frozenset[str] = frozenset()) -> None:
+                 disabled_filters: frozenset[str] = frozenset(), token_healing: bool = True) -> None:
         self.engine = engine
         self.served_names = served_names
         self.max_choices = max_choices
@@ -99,6 +99,7 @@ class CompletionService:
         self.anchor = anchor
         self.fim_order = fim_order
         self.disabled_filters = disabled_filters
+        self.token_healing = token_healing
         self._order_warned = False
         self._reported_fields: set[str] = set()
         self._last_answers: OrderedDict[str, _LastAnswer] = OrderedDict()
@@ -190,6 +191,10 @@ class CompletionService:
             shown = _Prompt(model_prefix(prompt.text))
             if self.anchor:
                 shown = _Prompt(anchor_window(shown.text))
+        # The prompt's last token goes back to the model to choose again (engines/healing.py).
+        heal = self.engine.heal_text(shown.text) if self.token_healing and prompt.token_ids is None else ""
+        if heal:
+            shown = _Prompt(shown.text[: -len(heal)])
         built = self._build(shown, req, max_tokens)
         if not built.tokens:  # an empty prompt in a family without markers: nothing to complete from
             yield _Delta(choice.index, "", None, "stop")
@@ -204,7 +209,7 @@ class CompletionService:
         # The code after the cursor is a source of speculative drafts even where the template leaves it out.
         lookup = tuple(self.engine.tokenize(req.suffix[:_LOOKUP_SUFFIX_CHARS])) if req.suffix else ()
         gen = GenerationRequest(built.tokens, max_tokens, sampling, top_logprobs=req.logprobs,
-                                request_id=request_id, session=req.user, lookup_tokens=lookup)
+                                request_id=request_id, session=req.user, lookup_tokens=lookup, heal=heal)
         offset = 0
         if req.echo:
             offset = len(prompt.text)

@@ -44,6 +44,9 @@ class GenerationRequest:
     # cursor when the family's template leaves it out): speculative decoding
     # drafts from the prompt and these.
     lookup_tokens: tuple[int, ...] = ()
+    # Token healing: text taken off the prompt's end (engine.heal_text) that
+    # the first generated token must begin with; it is not part of the answer.
+    heal: str = ""
 
 
 @dataclass(frozen=True)
@@ -106,6 +109,12 @@ class Engine(Protocol):
     def detokenize(self, tokens: list[int]) -> str: ...
 
     def has_special_token(self, text: str) -> bool: ...
+
+    def heal_text(self, prompt: str) -> str:
+        """Token healing (server/engines/healing.py): the end of `prompt` to take
+        back and let the first generated token re-choose; "" where the engine
+        does not heal or there is nothing to heal."""
+        ...
 
     def generate(self, request: GenerationRequest, result: GenerationResult) -> AsyncIterator[GeneratedToken]:
         """Stream generated tokens; stop early when the iterator is closed."""

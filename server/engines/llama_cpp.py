@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .base import GeneratedToken, GenerationRequest, GenerationResult, ModelInfo, Superseded
+from .healing import Healer, best_allowed
 from .lookup import PromptLookup
 from .vocab import GgufVocabulary
 
@@ -125,6 +126,7 @@ class LlamaCppEngine:
         self._jobs: queue.Queue[_Job | None] = queue.Queue()
         self._worker: threading.Thread | None = None
         self._eog_ids: frozenset[int] = frozenset()
+        self._healer: Healer | None = None
         # Worker thread only: whose tokens the context holds, and the others' saved states.
         self._active_session: str | None = None
         self._sessions = _SessionStates(session_cache_bytes)
@@ -164,6 +166,7 @@ class LlamaCppEngine:
         )
         self._llm = llm
         self._vocab = GgufVocabulary(llm=llm)
+        self._healer = Healer(_pieces(llm))
         arch = llm.metadata.get("general.architecture")
         family = get_family(self._family_override) if self._family_override else detect_family(self, arch)
         self._eog_ids = frozenset(
@@ -203,6 +206,9 @@ class LlamaCppEngine:
 
     def detokenize(self, tokens: list[int]) -> str:
         return self._vocab.detokenize(tokens)
+
+    def heal_text(self, prompt: str) -> str:
+        return self._healer.heal_text(self.tokenize, prompt) if self._healer is not None else ""
 
     def _single_special(self, text: str) -> int | None:
         return self._vocab.special_token(text)
@@ -329,8 +335,9 @@ class LlamaCppEngine:
             return
         s = req.sampling
         stop_ids = req.stop_token_ids | self._eog_ids
+        heal = self._healer.extensions(req.heal.encode("utf-8")) if req.heal and self._healer else None
         if s.temperature == 0 and req.top_logprobs is None and not (s.presence_penalty or s.frequency_penalty):
-            self._emit_tokens(job, self._greedy(job, tokens), stop_ids)
+            self._emit_tokens(job, self._greedy(job, tokens, heal), stop_ids)
             return
         llm.set_seed(s.seed if s.seed is not None else random.randrange(2**31))
         sampled = llm.generate(
@@ -343,6 +350,7 @@ class LlamaCppEngine:
             repeat_penalty=1.0,
             frequency_penalty=s.frequency_penalty,
             presence_penalty=s.presence_penalty,
+            logits_processor=None if heal is None else _FirstTokenAmong(heal),
         )
         self._emit_tokens(job, sampled, stop_ids)
 
@@ -354,6 +362,7 @@ class LlamaCppEngine:
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         vocab = llm._model.vocab
         generated = 0
+        healed = req.heal.encode("utf-8")
         try:
             for token in tokens:
                 if job.cancelled.is_set():
@@ -366,7 +375,10 @@ class LlamaCppEngine:
                 result.completion_tokens = generated
                 logprob, top = (self._logprobs(token, req.top_logprobs) if req.top_logprobs is not None
                                 else (None, None))
-                text = decoder.decode(llm.detokenize([token]))
+                piece = llm.detokenize([token])
+                if healed:  # the first token begins with what the prompt gave back: not the answer's
+                    piece, healed = self._healer.piece(token)[len(healed):], b""
+                text = decoder.decode(piece)
                 job.emit(GeneratedToken(token, text, logprob, top))
                 if generated >= req.max_tokens:
                     result.finish_reason = "length"
@@ -376,7 +388,7 @@ class LlamaCppEngine:
             if close is not None:
                 close()
 
-    def _greedy(self, job: _Job, prompt: list[int]) -> Iterator[int]:
+    def _greedy(self, job: _Job, prompt: list[int], heal=None) -> Iterator[int]:
         """Greedy decoding, with prompt-lookup drafts checked a batch at a time
         when speculation is on. Yields each token before it is evaluated (the
         caller may stop there); the context then holds exactly the evaluated
@@ -395,7 +407,8 @@ class LlamaCppEngine:
         if self._draft_max > 0:
             lookup = PromptLookup(prompt, job.request.lookup_tokens, ngram_min=self._draft_ngram_min,
                                   draft_max=self._draft_max, max_new=job.request.max_tokens + 16)
-        token = best(-1)
+        token = best(-1) if heal is None else best_allowed(
+            np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(ctx, -1), shape=(n_vocab,)), heal)
         while True:
             yield token
             drafts: list[int] = []
@@ -449,3 +462,37 @@ class LlamaCppEngine:
         for t in sorted(best, key=lambda i: -logits[i]):
             top[llm.detokenize([int(t)]).decode("utf-8", errors="replace")] = float(logits[t] - log_z)
         return logprob, top
+
+
+def _pieces(llm) -> dict[int, bytes]:
+    """Each ordinary token's text as bytes (control tokens left out), for token healing."""
+    import llama_cpp
+
+    vocab = llm._model.vocab
+    buf = ctypes.create_string_buffer(256)
+    out = {}
+    for token in range(llm.n_vocab()):
+        if llama_cpp.llama_vocab_is_control(vocab, token) or llama_cpp.llama_vocab_is_eog(vocab, token):
+            continue
+        n = llama_cpp.llama_token_to_piece(vocab, token, buf, len(buf), 0, False)
+        if n > 0:
+            out[token] = buf.raw[:n]
+    return out
+
+
+class _FirstTokenAmong:
+    """A llama-cpp-python logits processor: the first token is one of `allowed` (token healing)."""
+
+    def __init__(self, allowed) -> None:
+        self.allowed = allowed
+        self.first = True
+
+    def __call__(self, input_ids, scores):
+        import numpy as np
+
+        if self.first:
+            self.first = False
+            masked = np.full_like(scores, -np.inf)
+            masked[self.allowed] = scores[self.allowed]
+            return masked
+        return scores

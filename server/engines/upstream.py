@@ -128,6 +128,9 @@ class UpstreamEngine:
     def has_special_token(self, text: str) -> bool:
         return self._vocab.special_token(text) is not None
 
+    def heal_text(self, prompt: str) -> str:
+        return ""  # token healing needs a constrained first token: the llama.cpp engine's only
+
     # -- generation ----------------------------------------------------------
 
     async def generate(self, request: GenerationRequest, result: GenerationResult) -> AsyncIterator[GeneratedToken]:

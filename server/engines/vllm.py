@@ -194,6 +194,9 @@ class VllmEngine:
     def has_special_token(self, text: str) -> bool:
         return self._single_special(text) is not None
 
+    def heal_text(self, prompt: str) -> str:
+        return ""  # token healing needs a constrained first token: the llama.cpp engine's only
+
     @property
     def family_stop_ids(self) -> frozenset[int]:
         return self._eog_ids

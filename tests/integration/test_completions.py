@@ -32,6 +32,20 @@ def test_plain_completion(client, live_server):
     assert 0 < r.usage.completion_tokens <= 12
 
 
+def test_a_prompt_cut_after_a_space_or_half_a_word_is_healed(client, live_server):
+    # The prompt's last token (a bare space, `jo`) goes back to the model, which chooses the answer's first
+    # token among those that begin with it; the answer holds only what comes after the prompt.
+    r = client.completions.create(model=live_server.model, prompt="def main():\n    for i in ", max_tokens=8)
+    text = r.choices[0].text
+    assert text.strip() and not text.startswith(" "), text
+    r = client.completions.create(model=live_server.model, prompt="import os\n\npath = os.path.jo", max_tokens=6)
+    assert r.choices[0].text.startswith("in"), r.choices[0].text
+    # Sampling (and logprobs) take the other decoding path; the first token is constrained there too.
+    r = client.completions.create(model=live_server.model, prompt="import os\n\npath = os.path.jo", max_tokens=6,
+                                  temperature=0.7, seed=1, logprobs=1)
+    assert not r.choices[0].text.startswith("jo"), r.choices[0].text
+
+
 def test_fim_mid_line_is_one_line(client, live_server):
     r = client.completions.create(model=live_server.model, prompt="result = compute(", suffix=")\nprint(result)\n",
                                   max_tokens=24)
