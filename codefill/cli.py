@@ -52,6 +52,8 @@ def _add_serve(sub) -> None:
                    help="context window in tokens (default 4096; vLLM's max_model_len)")
     p.add_argument("--threads", dest="n_threads", type=int, help="CPU threads (default: all cores)")
     p.add_argument("--n-batch", dest="n_batch", type=int, help="prompt tokens per evaluation step (default 256)")
+    p.add_argument("--flash-attn", dest="flash_attn", action=argparse.BooleanOptionalAction,
+                   help="llama.cpp: fused attention kernels (default off)")
     p.add_argument("--max-body-bytes", dest="max_body_bytes", type=int, help="largest request body (default 4 MiB)")
     p.add_argument("--fim-order", dest="fim_order", choices=["auto", "psm", "spm"],
                    help="FIM prompt order: auto (default: suffix first where the family was trained on it, so the "
@@ -222,7 +224,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
             return _fail(f"--speculative {speculative}: the llama.cpp engine drafts by prompt lookup only "
                          "(ngram or none); draft models and EAGLE are for --engine vllm")
         engine = LlamaCppEngine(path, model_id=model_id, n_ctx=settings.n_ctx, n_threads=settings.n_threads,
-                                n_batch=settings.n_batch, family=settings.fim_family,
+                                n_batch=settings.n_batch, flash_attn=settings.flash_attn,
+                                family=settings.fim_family,
                                 draft_max=settings.num_speculative_tokens if speculative == "ngram" else 0,
                                 session_cache_bytes=settings.session_cache_mb * 1024 * 1024)
     return _serve_app(engine, model_id, settings, team)

@@ -45,6 +45,8 @@ def add_bench(sub) -> None:
     r.add_argument("--rounds", type=int, default=1, help="repetitions (with --compare: A, B, A, B, ...)")
     r.add_argument("--seed", type=int, default=0, help="chooses the places")
     r.add_argument("--json", action="store_true", help="print results as JSON on stdout")
+    r.add_argument("--details", metavar="FILE", help="append every answer (the line typed so far, the answer, the "
+                                                      "true rest of the line, latency) as a JSON line")
     r.add_argument("--vllm", action="store_true",
                    help="start codefill on vLLM and vLLM's own OpenAI server (no suffix: it refuses one) on the "
                         "same checkpoint and run both in this one invocation (run it with the vLLM venv's Python)")
@@ -245,10 +247,12 @@ def _compare_quality(args, tasks, executor, config, details) -> list:
 
 def _config(args, url: str, model: str, label: str, with_suffix: bool) -> RunConfig:
     return RunConfig(url=url, model=model, typists=args.typists, open_loop=args.open_loop, interval=args.interval,
-                     with_suffix=with_suffix, max_tokens=args.max_tokens, label=label)
+                     with_suffix=with_suffix, max_tokens=args.max_tokens, label=label, details=args.details)
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
+    if args.details:
+        args.details = open(args.details, "a", encoding="utf-8")  # noqa: SIM115 (closed at exit)
     workload = build_workload(tuple(f for f in args.files.split(",") if f), places=args.places,
                               lines_per_place=args.lines, seed=args.seed)
     strokes = sum(len(p.keystrokes) for p in workload)

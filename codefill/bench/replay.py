@@ -12,6 +12,7 @@ whole answer. Exact match compares the answer with the true rest of the line.
 from __future__ import annotations
 
 import asyncio
+import json
 import statistics
 import sys
 import time
@@ -32,6 +33,7 @@ class RunConfig:
     with_suffix: bool = True
     max_tokens: int = 32
     label: str = ""
+    details: object = None  # an open text file: one JSON line per answered request
 
 
 @dataclass
@@ -101,10 +103,16 @@ async def _ask(client: httpx.AsyncClient, cfg: RunConfig, stroke: Keystroke, typ
     if r.status_code != 200:
         res.errors += 1
         return
-    res.latencies.append(time.monotonic() - started)
+    latency = time.monotonic() - started
+    res.latencies.append(latency)
     res.completed += 1
-    if r.json()["choices"][0]["text"].strip() == stroke.expected.strip():
-        res.exact += 1
+    answer = r.json()["choices"][0]["text"]
+    exact = answer.strip() == stroke.expected.strip()
+    res.exact += exact
+    if cfg.details is not None:
+        cfg.details.write(json.dumps({"label": res.label, "typist": typist, "place": stroke.place,
+                                      "line": stroke.prefix.rsplit("\n", 1)[-1], "expected": stroke.expected,
+                                      "answer": answer, "exact": exact, "latency": round(latency, 4)}) + "\n")
 
 
 async def _typist(cfg: RunConfig, places: list[Place], typist: int, res: Result, progress) -> None:

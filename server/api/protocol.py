@@ -65,7 +65,9 @@ class CompletionRequest(BaseModel):
     seed: int | None = None
     """Makes sampling repeatable (with temperature > 0)."""
     stop: str | list[str] | None = None
-    """Up to 4 sequences at which generation stops; they are not part of the text."""
+    """Up to 4 sequences at which generation stops; they are not part of the text.
+    With `suffix` on an empty line, a stop inside the blank lines before the
+    answer's first code does not count (the answer is that line's code)."""
     stream: bool = False
     stream_options: StreamOptions | None = None
     suffix: str | None = None

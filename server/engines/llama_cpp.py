@@ -107,6 +107,7 @@ class LlamaCppEngine:
         n_ctx: int = 4096,
         n_threads: int | None = None,
         n_batch: int = 256,
+        flash_attn: bool = False,
         family: str | None = None,
         session_cache_bytes: int = 512 * 1024 * 1024,
         draft_max: int = 0,
@@ -117,6 +118,7 @@ class LlamaCppEngine:
         self._n_ctx = n_ctx
         self._n_threads = n_threads or os.cpu_count() or 1
         self._n_batch = n_batch
+        self._flash_attn = flash_attn
         self._family_override = family
         # Speculative decoding with prompt-lookup drafts (greedy requests only); 0: off.
         self._draft_max = draft_max
@@ -160,6 +162,7 @@ class LlamaCppEngine:
             model_path=str(self._path),
             n_ctx=self._n_ctx,
             n_batch=self._n_batch,
+            flash_attn=self._flash_attn,
             n_threads=self._n_threads,
             n_threads_batch=self._n_threads,
             verbose=False,

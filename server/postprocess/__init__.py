@@ -118,9 +118,11 @@ def build_pipeline(*, mode: str, stops: list[str], prefix: str, suffix: str | No
     """The filters for one completion, in order. `mode` is already resolved;
     `language` is a canonical name from `codefill.server.languages` (None:
     only the language-agnostic rules); `disabled`: names from FILTERS to leave out."""
-    stop_filters: list[StreamFilter] = [StopSequences(stops)] if stops else []
     if mode == "raw":
-        return Pipeline(stop_filters)
+        return Pipeline([StopSequences(stops)] if stops else [])
+    # On an empty line the answer is that line's code: a stop in the blank lines before it does not count.
+    blank_line = not prefix.rsplit("\n", 1)[-1].strip() and not (suffix or "").split("\n", 1)[0].strip()
+    stop_filters: list[StreamFilter] = [StopSequences(stops, after_code=blank_line)] if stops else []
     filters = _filters(mode, prefix, suffix or "", language, brackets_decided="BracketBalance" not in disabled)
     return Pipeline(stop_filters + [f for f in filters if type(f).__name__ not in disabled])
 

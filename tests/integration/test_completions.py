@@ -255,7 +255,9 @@ async def test_ten_concurrent_requests_all_complete_and_health_stays_up(aclient,
     results, latencies = await asyncio.gather(
         asyncio.gather(*(one(p, i % 2 == 0) for i, p in enumerate(prompts))), health_latencies())
     assert len(results) == 10 and all(isinstance(t, str) for t in results)
-    assert max(latencies) < 0.5, latencies
+    # A loop blocked by generation would hold /health for whole answers (seconds each); a busy shared
+    # machine can delay one probe by a few hundred ms (0.55 s seen at load ~6 on 2 cores).
+    assert sorted(latencies)[len(latencies) // 2] < 0.25 and max(latencies) < 2.0, latencies
 
 
 def test_server_logged_no_tracebacks(live_server):

@@ -48,6 +48,25 @@ def test_partial_stop_is_released_when_it_does_not_complete():
     assert p.push("ART") == "START"
 
 
+def test_after_code_a_stop_in_the_leading_blank_lines_does_not_count():
+    make = lambda: [StopSequences(["\n"], after_code=True)]  # noqa: E731
+    assert both_ways(make, "\n\n    return x\n    y = 1") == "\n\n    return x"
+    assert both_ways(make, "return x\ny") == "return x"
+    assert both_ways(lambda: [StopSequences(["\n"])], "\n\n    return x") == ""
+
+
+def test_on_an_empty_line_a_client_stop_at_the_newline_still_gives_the_lines_code():
+    from codefill.server.postprocess import build_pipeline
+
+    prefix, suffix = "def f(x):\n    y = x * 2\n    ", "\n"
+    for pieces in (["\n", "\n    ", "return", " y", "\n", "z"], list("\n\n    return y\nz")):
+        p = build_pipeline(mode="single_line", stops=["\n"], prefix=prefix, suffix=suffix, language="python")
+        assert run_to_end(p, pieces) == "return y"
+    # After code on the cursor's line the client's stop keeps its OpenAI meaning: an empty answer.
+    p = build_pipeline(mode="single_line", stops=["\n"], prefix="x = 1", suffix="\n", language="python")
+    assert run_to_end(p, ["\n", "y = 2"]) == ""
+
+
 # --- CodeFence ---------------------------------------------------------------
 
 def test_code_fence_is_removed_and_closing_fence_ends():
