@@ -3,9 +3,12 @@
 A model may indent with spaces in a file of tabs (or the other way round), or
 with four spaces in a file that uses two. IndentStyle rewrites the leading
 whitespace of each completion line into the file's unit: tabs become the
-file's spaces, spaces become tabs, and where the completion's first nested
-line shows the model's own width (4 where the file has 2, or 2 where it has
-4), levels are rescaled relative to the cursor's indentation. A line's
+file's spaces, spaces become tabs, and where the completion shows the model's
+own width of a level (4 where the file has 2, or 2 where it has 4) in the step
+from a line that opens a block to the line after it, levels are rescaled
+relative to the cursor's indentation. A step seen anywhere else (the first
+line against the cursor, a line after a comment) says nothing about a level:
+the first line's indentation may be several levels, and is left alone. A line's
 leading whitespace is held only until its first code character. It runs
 before LeadingBlankLines, which then finds the editor's indentation in the
 file's own style and leaves it out.
@@ -18,6 +21,8 @@ from collections import Counter
 from .pipeline import StreamFilter
 
 _WIDTHS = (2, 4, 8)
+# A line ending in one of these opens a block: the next line's step is one level.
+_OPENERS = (":", "{", "(", "[", "=>", "->", " do", " then")
 
 
 def file_indent(text: str) -> str | None:
@@ -64,6 +69,10 @@ class IndentStyle(StreamFilter):
         self.at_line_start = self.first_offset is not None
         self.lead = ""
         self.model_width: int | None = None  # the model's width of one level, once seen
+        # The previous line with code: its column (as the model wrote it) and whether it opens a block.
+        self.line = "" if blank else cursor_line_prefix
+        self.prev_column: int | None = None if blank else self.base
+        self.prev_opens = False
 
     def push(self, text: str) -> str:
         out = []
@@ -73,6 +82,10 @@ class IndentStyle(StreamFilter):
                 if ch == "\n":
                     self.at_line_start = True
                     self.first_offset = 0
+                    self.prev_opens = self.line.rstrip().endswith(_OPENERS)
+                    self.line = ""
+                else:
+                    self.line += ch
                 continue
             if ch in " \t":
                 self.lead += ch
@@ -83,23 +96,25 @@ class IndentStyle(StreamFilter):
                 continue
             out.append(self._rewrite(self.lead) + ch)
             self.lead = ""
+            self.line = ch
             self.at_line_start = False
         return "".join(out)
 
     def _rewrite(self, lead: str) -> str:
-        if not lead:
-            return lead
         offset = self.first_offset or 0
         model_tab = self.model_width or self.width
         column = offset + _columns(lead, model_tab)
+        # Where the line sits: a first line never sits left of the editor's indentation.
+        sits = max(column, self.base) if self.prev_column is None else column
+        if self.model_width is None and self.prev_opens and self.prev_column is not None and "\t" not in lead:
+            step = sits - self.prev_column  # one level, in the model's width
+            if step > 0:
+                wide = step in _WIDTHS and step != self.width and (step == 2 * self.width or 2 * step == self.width)
+                self.model_width = step if wide else self.width
+        self.prev_column = sits
+        if not lead:
+            return lead
         relative = column - self.base
-        if relative > 0 and self.model_width is None and " " in lead and "\t" not in lead:
-            # The first nested line shows the model's width of a level.
-            if relative in _WIDTHS and relative != self.width and \
-                    (relative == 2 * self.width or 2 * relative == self.width):
-                self.model_width = relative
-            else:
-                self.model_width = self.width
         if relative > 0 and self.model_width and self.model_width != self.width:
             levels, rest = divmod(relative, self.model_width)
             column = self.base + levels * self.width + rest

@@ -55,3 +55,19 @@ def test_first_line_is_absolute_when_the_prompt_left_the_cursor_indent_out():
     assert both_ways(lambda: IndentStyle("\t", "\t\t", first_line_absolute=True), text) == "\t\tif x:\n\t\t\ty = 1"
     assert both_ways(lambda: IndentStyle("\t", "\t\t", first_line_absolute=False), "if x:\n            y = 1") \
         == "if x:\n\t\t\ty = 1"
+
+
+def test_a_first_line_several_levels_deep_is_left_alone():
+    # HumanEval/117: the cursor at column 0 of an emptied line two levels deep in a 4-space file; the
+    # model writes the line at 8. That is two of the file's levels, not one level of a model using 8.
+    assert both_ways(lambda: IndentStyle("    ", "", first_line_absolute=True), "        if n == 0:") \
+        == "        if n == 0:"
+
+
+def test_only_a_step_after_a_block_opener_shows_the_models_level():
+    # HumanEval/25: a commented-out line at column 0, then code at 8: no block opens, nothing to rescale.
+    text = "#        print(x)\n        fact.append(n)\n    return fact"
+    assert both_ways(lambda: IndentStyle("    ", "", first_line_absolute=True), text) == text
+    # After a block opener the step is one level: 8 in a 4-space file is the model's own width.
+    assert both_ways(lambda: IndentStyle("    ", "", first_line_absolute=True), "if x:\n        y = 1") \
+        == "if x:\n    y = 1"
