@@ -23,6 +23,8 @@ from .pipeline import StreamFilter
 _WIDTHS = (2, 4, 8)
 # A line ending in one of these opens a block: the next line's step is one level.
 _OPENERS = (":", "{", "(", "[", "=>", "->", " do", " then")
+# A comment opens nothing, whatever it ends with (`#    if x:` is a commented-out line).
+_COMMENTS = ("#", "//", "/*", "*", "--")
 
 
 def file_indent(text: str) -> str | None:
@@ -82,7 +84,8 @@ class IndentStyle(StreamFilter):
                 if ch == "\n":
                     self.at_line_start = True
                     self.first_offset = 0
-                    self.prev_opens = self.line.rstrip().endswith(_OPENERS)
+                    code = self.line.strip()
+                    self.prev_opens = code.endswith(_OPENERS) and not code.startswith(_COMMENTS)
                     self.line = ""
                 else:
                     self.line += ch

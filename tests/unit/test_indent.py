@@ -68,6 +68,9 @@ def test_only_a_step_after_a_block_opener_shows_the_models_level():
     # HumanEval/25: a commented-out line at column 0, then code at 8: no block opens, nothing to rescale.
     text = "#        print(x)\n        fact.append(n)\n    return fact"
     assert both_ways(lambda: IndentStyle("    ", "", first_line_absolute=True), text) == text
+    # A commented-out block opener opens nothing (HumanEval/0/B0 and 21 more multi-line answers).
+    text = "#        if elem < threshold:\n        return True"
+    assert both_ways(lambda: IndentStyle("    ", "", first_line_absolute=True), text) == text
     # After a block opener the step is one level: 8 in a 4-space file is the model's own width.
     assert both_ways(lambda: IndentStyle("    ", "", first_line_absolute=True), "if x:\n        y = 1") \
         == "if x:\n    y = 1"
