@@ -1,12 +1,13 @@
-"""Cold prefill of a ~1,500-token prompt under llama.cpp settings, side by side.
+"""Cold prefill of a ~1,500-token prompt, then decoding after it, under llama.cpp settings, side by side.
 
 Usage: .venv/bin/python scripts/prefill-sweep.py [--rounds N] [--tokens N] [--model FILE ...]
        [--set NAME=KEY:VALUE,KEY:VALUE ...]
 
 Each setting is a llama_cpp.Llama loaded once; every round evaluates the same
 prompt from an empty cache on each in turn (A, B, C, A, B, C, ...), so a
-noisy machine slows them alike. Prints the median seconds and tokens/s per
-setting and the ratio to the first. Settings: Llama() keyword arguments
+noisy machine slows them alike, then decodes --decode tokens one at a time
+after it (what a keystroke's answer costs). Prints the median prefill seconds
+and tokens/s, decode tokens/s, and the prefill ratio to the first setting. Settings: Llama() keyword arguments
 (n_batch, n_ubatch, flash_attn, type_k, type_v, ...), per model file.
 """
 
@@ -37,6 +38,7 @@ def main() -> int:
                     help="a setting to compare (repeatable); default: n_batch 256")
     ap.add_argument("--tokens", type=int, default=1500)
     ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--decode", type=int, default=32, help="tokens decoded one at a time after the prompt")
     ap.add_argument("--threads", type=int, default=None)
     args = ap.parse_args()
 
@@ -56,23 +58,27 @@ def main() -> int:
                         verbose=False, **kw)
             tokens = llm.tokenize(text.encode())[: args.tokens]
             label = f"{path.rsplit('/', 1)[-1]} {name}"
-            runs.append((label, llm, tokens, kw.get("n_batch", 512), []))
+            runs.append((label, llm, tokens, kw.get("n_batch", 512), [], []))
             print(f"loaded {label}", file=sys.stderr, flush=True)
     for r in range(args.rounds):
-        for label, llm, tokens, n_batch, times in runs:
+        for label, llm, tokens, n_batch, times, decode in runs:
             llm.reset()
             llm._ctx.kv_cache_clear()
             t = time.perf_counter()
             for start in range(0, len(tokens), n_batch):
                 llm.eval(tokens[start : start + n_batch])
             times.append(time.perf_counter() - t)
-        print(f"round {r + 1}/{args.rounds}: " + ", ".join(f"{lb} {ts[-1]:.2f}s" for lb, _, _, _, ts in runs),
+            t = time.perf_counter()
+            for token in tokens[: args.decode]:  # any tokens: the cost of a step does not depend on which
+                llm.eval([token])
+            decode.append(args.decode / (time.perf_counter() - t))
+        print(f"round {r + 1}/{args.rounds}: " + ", ".join(f"{run[0]} {run[4][-1]:.2f}s" for run in runs),
               file=sys.stderr, flush=True)
     first = statistics.median(runs[0][4])
-    print(f"{'setting':<48} {'median s':>9} {'tok/s':>7} {'ratio':>6}")
-    for label, _, tokens, _, times in runs:
+    print(f"{'setting':<44} {'prefill s':>9} {'tok/s':>6} {'decode tok/s':>12} {'prefill ratio':>13}")
+    for label, _, tokens, _, times, decode in runs:
         med = statistics.median(times)
-        print(f"{label:<48} {med:9.2f} {len(tokens) / med:7.0f} {med / first:6.2f}")
+        print(f"{label:<44} {med:9.2f} {len(tokens) / med:6.0f} {statistics.median(decode):12.0f} {med / first:13.2f}")
     return 0
 
 
