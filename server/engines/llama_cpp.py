@@ -353,7 +353,7 @@ class LlamaCppEngine:
             repeat_penalty=1.0,
             frequency_penalty=s.frequency_penalty,
             presence_penalty=s.presence_penalty,
-            logits_processor=None if heal is None else _FirstTokenAmong(heal),
+            logits_processor=None if heal is None else [_FirstTokenAmong(heal)],
         )
         self._emit_tokens(job, sampled, stop_ids)
 

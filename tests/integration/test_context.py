@@ -23,7 +23,7 @@ CASES = [
      "def reverse_words(sentence: str) -> str:\n"
      "    \"\"\"The sentence with its words in reverse order.\"\"\"\n"
      "    return ' '.join(reversed(sentence.split()))\n",
-     "from strings import *\n\ntext = 'hello big world'\nresult = rev", "_words(text)"),
+     "from strings import *\n\ntext = 'hello big world'\nresult = rev", "erse_words(text)"),
     ("mathutils.py",
      "def clamp_value(value, low, high):\n"
      "    \"\"\"value limited to [low, high].\"\"\"\n"
@@ -61,7 +61,8 @@ def test_the_snippets_stay_in_the_kv_cache_between_keystrokes(server):
     filename, snippet, prefix, _ = CASES[0]
     extra = [{"filename": filename, "text": snippet}, {"filename": "notes.md", "text": "no grammar: left out"}]
     first = _complete(server, prefix, extra, user="context-cache")
-    second = _complete(server, prefix + "e", extra, user="context-cache")
+    # A character the answer does not begin with (one it does is typed through, without the model).
+    second = _complete(server, prefix + "X", extra, user="context-cache")
     # Everything but the newly typed character's token(s) came from the cache.
     cached = second["usage"]["prompt_tokens_details"]["cached_tokens"]
     assert cached >= first["usage"]["prompt_tokens"] - 2, (first["usage"], second["usage"])

@@ -16,7 +16,10 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module", params=["psm", "spm"])
 def server(request):
-    srv = start_server("--fim-family", "starcoder", "--fim-order", request.param, name=f"fim-{request.param}")
+    # Without token healing: it takes a half-typed word back out of the prompt, so "x = s" and "x = se" would
+    # send the same prompt and hide what the layout alone does to reuse.
+    srv = start_server("--fim-family", "starcoder", "--fim-order", request.param, "--no-token-healing",
+                       name=f"fim-{request.param}")
     yield request.param, srv
     stop_server(srv)
 

@@ -22,6 +22,8 @@ from tests.conftest import free_port, start_server, stop_server
 
 pytestmark = pytest.mark.integration
 
+UPSTREAM_ARGS = ("--threads", "1", "--no-token-healing")
+
 PROMPT = "def is_even(n):\n    return "
 SUFFIX = "\n\nprint(is_even(4))\n"
 # Raw prompt the default model goes on counting for a long time.
@@ -51,7 +53,9 @@ def client_for(url: str) -> openai.OpenAI:
 class Cluster:
     def __init__(self) -> None:
         # One thread each: three llama.cpp thread pools on two cores would spin against each other.
-        self.upstreams = [start_server("--threads", "1", name=f"upstream{i}") for i in range(3)]
+        # No token healing: a gateway cannot ask an OpenAI-compatible upstream to constrain only the first
+        # token, so it sends the prompt whole; a direct request must do the same to be comparable.
+        self.upstreams = [start_server(*UPSTREAM_ARGS, name=f"upstream{i}") for i in range(3)]
         self.gateway = self.start_gateway()
         self.ring = HashRing([u.url for u in self.upstreams])
 
@@ -231,7 +235,7 @@ def test_killed_replica_fails_only_its_requests_in_flight_and_comes_back(cluster
 
     # It comes back on the same address: the health poll puts it in the ring again.
     port = int(victim.url.rsplit(":", 1)[1])
-    revived = start_server("--threads", "1", name="upstream-revived", port=port)
+    revived = start_server(*UPSTREAM_ARGS, name="upstream-revived", port=port)
     cluster.upstreams[cluster.upstreams.index(victim)] = revived
     deadline = time.monotonic() + 15
     served = []

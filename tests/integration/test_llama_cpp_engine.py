@@ -135,3 +135,25 @@ def test_session_states_are_capped_least_recently_used_first():
     assert states.take("b") is not None and states.take("c") is not None
     states.put("huge", _SavedSession([1], b"x" * 300))
     assert len(states) == 0
+
+
+@pytest.mark.parametrize("temperature, seed", [(0.0, None), (1.5, 1), (1.5, 2), (1.5, 3)])
+def test_a_healed_prompt_gets_a_first_token_that_begins_with_the_healed_text(engine, temperature, seed):
+    from codefill.server.engines.base import SamplingParams
+
+    prompt = "import os\n\npath = os.path.jo"
+    heal = engine.heal_text(prompt)
+    assert heal and prompt.endswith(heal)
+    allowed = {int(t) for t in engine._healer.extensions(heal.encode())}
+    req = GenerationRequest(engine.tokenize(prompt[: -len(heal)], add_bos=True), 4,
+                            SamplingParams(temperature=temperature, seed=seed), heal=heal)
+
+    async def go():
+        result = GenerationResult()
+        return [t async for t in engine.generate(req, result)]
+
+    tokens = asyncio.run(go())
+    # Greedy and sampled alike: the first token is one that begins with the text taken back, which
+    # is not handed out again.
+    assert tokens[0].token_id in allowed
+    assert engine._healer.piece(tokens[0].token_id).decode() == heal + tokens[0].text
