@@ -39,6 +39,9 @@ class Metrics:
         self.typed_through = Counter("codefill_completions_typed_through_total",
                                      "Answers served from the session's last completion, without the model",
                                      registry=r)
+        self.healed = Counter("codefill_completions_token_healed_total",
+                              "Completions whose prompt's last token the model chose again (token healing)",
+                              registry=r)
         self.cancelled = Counter("codefill_completions_cancelled_total",
                                  "Completions stopped because the client went away", registry=r)
         # Limits and admission (server/limits.py).

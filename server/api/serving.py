@@ -195,6 +195,7 @@ class CompletionService:
         heal = self.engine.heal_text(shown.text) if self.token_healing and prompt.token_ids is None else ""
         if heal:
             shown = _Prompt(shown.text[: -len(heal)])
+            self.metrics.healed.inc()
         built = self._build(shown, req, max_tokens)
         if not built.tokens:  # an empty prompt in a family without markers: nothing to complete from
             yield _Delta(choice.index, "", None, "stop")

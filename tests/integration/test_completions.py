@@ -44,6 +44,9 @@ def test_a_prompt_cut_after_a_space_or_half_a_word_is_healed(client, live_server
     r = client.completions.create(model=live_server.model, prompt="import os\n\npath = os.path.jo", max_tokens=6,
                                   temperature=0.7, seed=1, logprobs=1)
     assert not r.choices[0].text.startswith("jo"), r.choices[0].text
+    healed = [ln for ln in httpx.get(live_server.url + "/metrics").text.splitlines()
+              if ln.startswith("codefill_completions_token_healed_total ")]
+    assert healed and float(healed[0].split()[1]) >= 3, healed
 
 
 def test_fim_mid_line_is_one_line(client, live_server):
