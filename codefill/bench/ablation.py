@@ -21,14 +21,14 @@ import asyncio
 import json
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import httpx
 
 from codefill.server.postprocess import Cursor, build_pipeline, resolve_mode, run_to_end
 
 from .humaneval import Task
-from .quality import Executor, Result, RunConfig, TaskResult, categorize, is_exact
+from .quality import Executor, Result, RunConfig, TaskResult, categorize, is_exact, request_body
 
 # Issue 4's filters (the tree-sitter language layer and the rules that fit an answer to its code).
 ISSUE4_FILTERS = ("IndentStyle", "BracketBalance", "SyntaxCheck", "RepeatsAbove", "LoopStop")
@@ -44,19 +44,16 @@ def variants() -> dict[str, frozenset[str]]:
     return out
 
 
+def _editor_request(cfg: RunConfig, task: Task) -> dict:
+    """What an editor asks: the suffix always, no client stops (the filters are what is measured)."""
+    return request_body(replace(cfg, with_suffix=True, client_stops=False), task)
+
+
 @dataclass
 class RawAnswer:
     task_id: str
     pieces: list[str] | None  # the model's tokens as text, None: the request failed
     latency: float | None
-
-
-def _body(cfg: RunConfig, task: Task) -> dict:
-    body = {"model": cfg.model, "prompt": task.prefix, "suffix": task.suffix, "max_tokens": cfg.max_tokens,
-            "temperature": 0, "logprobs": 0}
-    if cfg.language:
-        body["language"] = cfg.language
-    return body
 
 
 async def collect(cfg: RunConfig, tasks: list[Task], *, raw_file=None) -> list[RawAnswer]:
@@ -66,7 +63,7 @@ async def collect(cfg: RunConfig, tasks: list[Task], *, raw_file=None) -> list[R
         for i, task in enumerate(tasks, 1):
             t0 = time.monotonic()
             try:
-                r = await client.post(cfg.url + "/v1/completions", json=_body(cfg, task))
+                r = await client.post(cfg.url + "/v1/completions", json={**_editor_request(cfg, task), "logprobs": 0})
                 r.raise_for_status()
                 choice = r.json()["choices"][0]
                 pieces = list(choice["logprobs"]["tokens"])
@@ -129,9 +126,7 @@ async def verify(cfg: RunConfig, tasks: list[Task], after: Result) -> tuple[int,
     same, differ = 0, []
     async with httpx.AsyncClient(timeout=300) as client:
         for i, task in enumerate(tasks, 1):
-            body = {"model": cfg.model, "prompt": task.prefix, "suffix": task.suffix, "max_tokens": cfg.max_tokens,
-                    "temperature": 0, **({"language": cfg.language} if cfg.language else {})}
-            r = await client.post(cfg.url + "/v1/completions", json=body)
+            r = await client.post(cfg.url + "/v1/completions", json=_editor_request(cfg, task))
             r.raise_for_status()
             served = r.json()["choices"][0]["text"]
             if served == computed.get(task.task_id):

@@ -156,7 +156,8 @@ class Executor:
         self.pool.shutdown(wait=True)
 
 
-def _body(cfg: RunConfig, task: Task) -> dict:
+def request_body(cfg: RunConfig, task: Task) -> dict:
+    """The completion request for `task`, as `cfg` says to ask it."""
     body = {"model": cfg.model, "prompt": task.prefix, "max_tokens": cfg.max_tokens, "temperature": 0}
     if cfg.with_suffix:
         body["suffix"] = task.suffix
@@ -191,7 +192,7 @@ async def run(cfg: RunConfig, tasks: list[Task], executor: Executor, *, show_pro
         for i, task in enumerate(tasks, 1):
             t0 = time.monotonic()
             try:
-                r = await client.post(cfg.url + "/v1/completions", json=_body(cfg, task))
+                r = await client.post(cfg.url + "/v1/completions", json=request_body(cfg, task))
                 r.raise_for_status()
                 text = r.json()["choices"][0]["text"]
             except (httpx.HTTPError, KeyError, IndexError, ValueError) as exc:

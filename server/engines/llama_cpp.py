@@ -378,9 +378,10 @@ class LlamaCppEngine:
                 result.completion_tokens = generated
                 logprob, top = (self._logprobs(token, req.top_logprobs) if req.top_logprobs is not None
                                 else (None, None))
-                piece = llm.detokenize([token])
                 if healed:  # the first token begins with what the prompt gave back: not the answer's
                     piece, healed = self._healer.piece(token)[len(healed):], b""
+                else:
+                    piece = llm.detokenize([token])
                 text = decoder.decode(piece)
                 job.emit(GeneratedToken(token, text, logprob, top))
                 if generated >= req.max_tokens:
@@ -403,15 +404,17 @@ class LlamaCppEngine:
         ctx = llm._ctx.ctx
         n_vocab = llm.n_vocab()
 
+        def logits(i: int):
+            return np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(ctx, i), shape=(n_vocab,))
+
         def best(i: int) -> int:
-            return int(np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(ctx, i), shape=(n_vocab,)).argmax())
+            return int(logits(i).argmax())
 
         lookup = None
         if self._draft_max > 0:
             lookup = PromptLookup(prompt, job.request.lookup_tokens, ngram_min=self._draft_ngram_min,
                                   draft_max=self._draft_max, max_new=job.request.max_tokens + 16)
-        token = best(-1) if heal is None else best_allowed(
-            np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(ctx, -1), shape=(n_vocab,)), heal)
+        token = best(-1) if heal is None else best_allowed(logits(-1), heal)
         while True:
             yield token
             drafts: list[int] = []

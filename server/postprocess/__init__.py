@@ -17,7 +17,7 @@ from .filters import (
     TrailingWhitespace,
     model_prefix,
 )
-from .indent import IndentStyle, file_indent
+from .indent import BLOCK_OPENERS, IndentStyle, file_indent
 from .pipeline import Pipeline, StreamFilter, run_to_end
 from .repeats import LoopStop, RepeatsAbove
 from .syntax import SyntaxCheck
@@ -47,9 +47,6 @@ def disabled_filters(names: list[str] | tuple[str, ...]) -> frozenset[str]:
 
 # How much code around the cursor shows the file's indentation style (and holds the lines just above).
 _INDENT_SAMPLE_CHARS = 8000
-
-# A line ending in one of these opens a block whose body may follow.
-_BLOCK_OPENERS = (":", "{", "(", "[", "=>", "->", " do", " then")
 
 
 def _indent_width(line: str) -> int:
@@ -96,7 +93,7 @@ class Cursor:
         block has no body yet (the code below is not indented deeper than
         the opener): a body is due."""
         return not self.line_prefix.strip() and not self.mid_line and \
-            self.previous_line.rstrip().endswith(_BLOCK_OPENERS) and \
+            self.previous_line.rstrip().endswith(BLOCK_OPENERS) and \
             not (self.next_line and _indent_width(self.next_line) > _indent_width(self.previous_line))
 
 
@@ -120,17 +117,18 @@ def build_pipeline(*, mode: str, stops: list[str], prefix: str, suffix: str | No
     only the language-agnostic rules); `disabled`: names from FILTERS to leave out."""
     if mode == "raw":
         return Pipeline([StopSequences(stops)] if stops else [])
+    suffix = suffix or ""
+    cursor = Cursor.at(prefix, suffix)
     # On an empty line the answer is that line's code: a stop in the blank lines before it does not count.
-    blank_line = not prefix.rsplit("\n", 1)[-1].strip() and not (suffix or "").split("\n", 1)[0].strip()
+    blank_line = not cursor.line_prefix.strip() and not cursor.mid_line
     stop_filters: list[StreamFilter] = [StopSequences(stops, after_code=blank_line)] if stops else []
-    filters = _filters(mode, prefix, suffix or "", language, brackets_decided="BracketBalance" not in disabled)
+    filters = _filters(mode, prefix, suffix, cursor, language, brackets_decided="BracketBalance" not in disabled)
     return Pipeline(stop_filters + [f for f in filters if type(f).__name__ not in disabled])
 
 
-def _filters(mode: str, prefix: str, suffix: str, language: str | None, *,
+def _filters(mode: str, prefix: str, suffix: str, cursor: Cursor, language: str | None, *,
              brackets_decided: bool) -> list[StreamFilter]:
     filters: list[StreamFilter] = []
-    cursor = Cursor.at(prefix, suffix)
     # The model is shown `model_prefix(prefix)`: indentation of an empty cursor line left out.
     indent_in_prompt = model_prefix(prefix) == prefix
     filters.append(CodeFence())

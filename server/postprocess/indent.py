@@ -22,7 +22,7 @@ from .pipeline import StreamFilter
 
 _WIDTHS = (2, 4, 8)
 # A line ending in one of these opens a block: the next line's step is one level.
-_OPENERS = (":", "{", "(", "[", "=>", "->", " do", " then")
+BLOCK_OPENERS = (":", "{", "(", "[", "=>", "->", " do", " then")
 # A comment opens nothing, whatever it ends with (`#    if x:` is a commented-out line).
 _COMMENTS = ("#", "//", "/*", "*", "--")
 
@@ -85,7 +85,7 @@ class IndentStyle(StreamFilter):
                     self.at_line_start = True
                     self.first_offset = 0
                     code = self.line.strip()
-                    self.prev_opens = code.endswith(_OPENERS) and not code.startswith(_COMMENTS)
+                    self.prev_opens = code.endswith(BLOCK_OPENERS) and not code.startswith(_COMMENTS)
                     self.line = ""
                 else:
                     self.line += ch
