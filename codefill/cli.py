@@ -117,7 +117,7 @@ def _add_models(sub) -> None:
                                        "measure prompt and generation speed and perplexity here, and serve the "
                                        "fastest one whose perplexity stays within the limit from then on.")
     prep.add_argument("name", nargs="?", default="default", help="GGUF path or catalogue name (default: default)")
-    prep.add_argument("--formats", default="Q4_0,Q8_0", help="candidate formats, comma-separated")
+    prep.add_argument("--formats", default="Q4_0,Q8_0,BF16", help="candidate formats, comma-separated")
     prep.add_argument("--max-ppl-increase", type=float, default=0.02,
                       help="largest relative perplexity increase a candidate may have (0.02 = 2%%)")
     prep.add_argument("--force", action="store_true", help="measure again even if prepared before")

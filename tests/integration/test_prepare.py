@@ -24,16 +24,17 @@ def model_copy(tmp_path, monkeypatch):
 
 def test_prepare_measures_the_real_model_and_serves_its_choice(model_copy):
     env = {**os.environ, "CODEFILL_MODEL_DIR": str(model_copy.parent)}
-    run = subprocess.run([sys.executable, "-m", "codefill.cli", "models", "prepare", "default", "--formats", "Q4_0,Q8_0"],
+    run = subprocess.run([sys.executable, "-m", "codefill.cli", "models", "prepare", "default", "--formats", "Q4_0,Q8_0,BF16"],
                          capture_output=True, text=True, env=env, timeout=600)
     assert run.returncode == 0, run.stderr
     record = json.loads(prep.prepared_record(model_copy).read_text())
     by_format = {m["format"]: m for m in record["measurements"]}
-    assert set(by_format) == {"Q4_1", "Q4_0", "Q8_0"}
+    assert set(by_format) == {"Q4_1", "Q4_0", "Q8_0", "BF16"}
     for m in by_format.values():
         assert m["prefill_tps"] > 0 and m["decode_tps"] > 0 and 1 < m["perplexity"] < 100
-    # Re-quantizing Q4_1 weights to 8 bits keeps them; to 4 bits again loses some.
+    # Re-quantizing Q4_1 weights to 8 or 16 bits keeps them; to 4 bits again loses some.
     assert by_format["Q8_0"]["perplexity"] <= by_format["Q4_1"]["perplexity"] * 1.01
+    assert by_format["BF16"]["perplexity"] <= by_format["Q4_1"]["perplexity"] * 1.01
     assert by_format["Q4_0"]["perplexity"] > by_format["Q8_0"]["perplexity"]
     chosen = model_copy.with_name(record["chosen"])
     assert chosen.is_file()
