@@ -66,6 +66,10 @@ def _add_serve(sub) -> None:
     p.add_argument("--no-token-healing", dest="token_healing", action="store_false",
                    help="send the prompt's last token as it is (by default the model re-chooses it, so a prompt "
                         "ending in a space or half a word is answered as if the tokenizer had not cut there)")
+    p.add_argument("--cold-window", dest="cold_window", type=int, metavar="TOKENS",
+                   help="llama.cpp: when the KV cache holds too little of a long prompt (a new file or place), "
+                        "answer from about this many tokens before the cursor, and evaluate the full window "
+                        "once the editor pauses (0: off)")
     p.add_argument("--disable-filter", dest="disable_filters", action="append", metavar="NAME",
                    help="leave a post-processing filter out (repeat for more; 'all' for every one): "
                         "to see what it costs or gains")
@@ -275,7 +279,8 @@ def _serve_app(engine, model_id: str, settings, team: dict) -> int:
     app = create_app(engine, served_names=[model_id], max_body_bytes=settings.max_body_bytes,
                      max_choices=settings.max_choices, default_temperature=settings.default_temperature,
                      anchor=settings.anchor_window, fim_order=settings.fim_order,
-                     disable_filters=settings.disable_filters, token_healing=settings.token_healing, **team)
+                     disable_filters=settings.disable_filters, token_healing=settings.token_healing,
+                     cold_window=settings.cold_window, **team)
     print(f"codefill: serving {model_id} on http://{settings.host}:{settings.port} (model loading...)",
           file=sys.stderr, flush=True)
     lifecycle.run(app, host=settings.host, port=settings.port, log_level=settings.log_level)

@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     token_healing: bool = Field(True, description="take the prompt's last token back and let the model choose "
                                                   "the answer's first token among those that begin with it "
                                                   "(llama.cpp engine)")
+    cold_window: int = Field(0, ge=0, description="llama.cpp: when the KV cache holds too little of a long prompt, "
+                                                  "answer from about this many tokens before the cursor and "
+                                                  "evaluate the full window in idle time; 0: off")
     disable_filters: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="post-processing filters to leave out, by name, or 'all' "
                                           "(comma-separated in the env; see docs/ARCHITECTURE.md)")

@@ -113,8 +113,9 @@ def create_app(engine: Engine, *, served_names: list[str], max_body_bytes: int =
                keys: KeyStore | None = None, limits: LimitSettings | None = None,
                cors_origins: list[str] | None = None, log_prompts: bool = False,
                fim_order: str = "auto", disable_filters: list[str] | tuple[str, ...] = (),
-               token_healing: bool = True) -> FastAPI:
+               token_healing: bool = True, cold_window: int = 0) -> FastAPI:
     metrics = Metrics()
+    metrics.watch_engine(engine)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -146,7 +147,7 @@ def create_app(engine: Engine, *, served_names: list[str], max_body_bytes: int =
                                           default_temperature=default_temperature, metrics=metrics,
                                           anchor=anchor, fim_order=fim_order,
                                           disabled_filters=disabled_filters(disable_filters),
-                                          token_healing=token_healing)
+                                          token_healing=token_healing, cold_window=cold_window)
     app.state.gate = Gate(limits or LimitSettings(), metrics)
     app.state.issued = Issued(metrics)
     app.state.log_prompts = log_prompts

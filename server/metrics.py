@@ -42,6 +42,9 @@ class Metrics:
         self.healed = Counter("codefill_completions_token_healed_total",
                               "Completions whose prompt's last token the model chose again (token healing)",
                               registry=r)
+        self.cold_window = Counter("codefill_completions_cold_window_total",
+                                   "Completions answered from the cold window because the KV cache held too "
+                                   "little of the full prompt", registry=r)
         self.cancelled = Counter("codefill_completions_cancelled_total",
                                  "Completions stopped because the client went away", registry=r)
         # Limits and admission (server/limits.py).
@@ -65,6 +68,12 @@ class Metrics:
                                              "Drafted tokens the model kept (acceptance rate: this / drafted)",
                                              registry=r)
 
+    def watch_engine(self, engine) -> None:
+        """Counters an engine keeps itself (`engine.stats`, where it has one), read at each scrape."""
+        stats = getattr(engine, "stats", None)
+        if stats is not None:
+            self.registry.register(_EngineStats(stats))
+
     def observe_drafts(self, drafted: int, accepted: int) -> None:
         if drafted:
             self.draft_tokens.inc(drafted)
@@ -82,3 +91,22 @@ class Metrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class _EngineStats:
+    """The llama.cpp engine's background work: cold windows grown to full ones in idle time."""
+
+    def __init__(self, stats: dict) -> None:
+        self.stats = stats
+
+    def describe(self):
+        return []  # collected at scrape time only: the values change
+
+    def collect(self):
+        from prometheus_client.core import CounterMetricFamily
+
+        yield CounterMetricFamily("codefill_cold_windows_grown", "Cold windows evaluated to the full prompt "
+                                  "in idle time", value=self.stats.get("windows_grown", 0))
+        yield CounterMetricFamily("codefill_cold_window_grown_tokens", "Prompt tokens evaluated in idle time "
+                                  "to grow cold windows", value=self.stats.get("grown_tokens", 0))
+

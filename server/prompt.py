@@ -25,6 +25,9 @@ SUFFIX_SHARE = 0.25
 ANCHOR_MIN_LINES = 64
 ANCHOR_PERIOD = 16
 ANCHOR_SEARCH = 40
+# Cold window: among the COLD_WINNOW lines above the point where the last
+# `target` tokens begin, the window starts at the one with the smallest hash.
+COLD_WINNOW = 16
 # A token is rarely longer than this many characters; used to cut huge texts
 # before tokenizing them.
 _MAX_CHARS_PER_TOKEN = 16
@@ -62,6 +65,32 @@ def anchor_window(prefix: str) -> str:
         if len(line.strip()) >= 4 and zlib.crc32(line.encode("utf-8")) % ANCHOR_PERIOD == 0:
             return "\n".join(lines[i:])
     return prefix
+
+
+def cold_window(engine: Engine, prefix: str, target: int) -> str | None:
+    """The end of `prefix` to evaluate when the cache holds nothing of it: at
+    least `target` tokens of whole lines, or None if the prefix is not much
+    longer than that.
+
+    The start must stay put while the user types on, line after line, or each
+    new line would be cold again. It is the line with the smallest hash among
+    the COLD_WINNOW lines above the one where `target` tokens are reached
+    (winnowing): as the cursor moves down, that line stays the smallest until
+    it leaves the range, about COLD_WINNOW / 2 lines later on average. The
+    window is therefore `target` tokens plus up to COLD_WINNOW lines.
+    """
+    lines = prefix.split("\n")
+    total, first = 0, len(lines)
+    while first > 0 and total < target:
+        first -= 1
+        total += len(engine.tokenize(lines[first] + "\n"))
+    if first <= COLD_WINNOW:
+        return None  # the whole prefix is at most COLD_WINNOW lines more
+    candidates = [i for i in range(first - COLD_WINNOW, first + 1) if lines[i].strip()]
+    if not candidates:
+        return "\n".join(lines[first:])
+    start = min(candidates, key=lambda i: (zlib.crc32(lines[i].encode("utf-8")), i))
+    return "\n".join(lines[start:])
 
 
 def _fit_lines(engine: Engine, text: str, budget: int, *, keep_end: bool) -> str:
@@ -129,4 +158,17 @@ def build_prompt(engine: Engine, family: FimFamily, prefix: str, suffix: str | N
         trimmed_prefix_chars=len(prefix) - len(new_prefix),
         trimmed_suffix_chars=(len(suffix_text) - len(new_suffix)) if use_fim else 0,
     )
+
+
+def build_cold_prompt(engine: Engine, family: FimFamily, prefix: str, suffix: str | None, target: int,
+                      budget: int) -> BuiltPrompt | None:
+    """The cold window's prompt: `cold_window` of the prefix and at most a
+    quarter of `target` tokens of the suffix (whole lines); None where the
+    prefix is not much longer than `target`."""
+    start = cold_window(engine, prefix, target)
+    if start is None:
+        return None
+    if family.supports_fim and suffix:
+        suffix = _fit_lines(engine, suffix, target // 4, keep_end=False)
+    return build_prompt(engine, family, start, suffix, budget)
 

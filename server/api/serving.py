@@ -23,7 +23,7 @@ from ..context import with_context
 from ..languages import detect_language
 from ..metrics import Metrics
 from ..postprocess import Cursor, build_pipeline, model_prefix, resolve_mode
-from ..prompt import BuiltPrompt, anchor_window, build_prompt
+from ..prompt import BuiltPrompt, anchor_window, build_cold_prompt, build_prompt
 from .errors import APIError, error_body
 from .protocol import (
     Completion,
@@ -89,7 +89,8 @@ class CompletionService:
     def __init__(self, engine: Engine, *, served_names: list[str], max_choices: int,
                  default_temperature: float, metrics: Metrics, family: FimFamily | None = None,
                  anchor: bool = True, fim_order: str = "auto",
-                 disabled_filters: frozenset[str] = frozenset(), token_healing: bool = True) -> None:
+                 disabled_filters: frozenset[str] = frozenset(), token_healing: bool = True,
+                 cold_window: int = 0) -> None:
         self.engine = engine
         self.served_names = served_names
         self.max_choices = max_choices
@@ -100,6 +101,7 @@ class CompletionService:
         self.fim_order = fim_order
         self.disabled_filters = disabled_filters
         self.token_healing = token_healing
+        self.cold_window = cold_window
         self._order_warned = False
         self._reported_fields: set[str] = set()
         self._last_answers: OrderedDict[str, _LastAnswer] = OrderedDict()
@@ -179,6 +181,15 @@ class CompletionService:
                                  budget=budget)
         return built
 
+    def _cold(self, shown: _Prompt, req: CompletionRequest, max_tokens: int, full: BuiltPrompt) -> list[int] | None:
+        """The cold window's tokens (engines/llama_cpp.py), or None where the
+        full prompt is not much longer."""
+        if not self.cold_window or len(full.tokens) < 2 * self.cold_window:
+            return None
+        built = build_cold_prompt(self.engine, self.family, shown.text, req.suffix, self.cold_window,
+                                  self.engine.info.n_ctx - max_tokens)
+        return built.tokens if built is not None and len(built.tokens) < len(full.tokens) * 2 // 3 else None
+
     async def _run_choice(self, choice: _Choice, prompt: _Prompt, req: CompletionRequest,
                           max_tokens: int, request_id: str) -> AsyncIterator[_Delta]:
         language = detect_language(req.language, req.filepath)
@@ -209,8 +220,10 @@ class CompletionService:
         )
         # The code after the cursor is a source of speculative drafts even where the template leaves it out.
         lookup = tuple(self.engine.tokenize(req.suffix[:_LOOKUP_SUFFIX_CHARS])) if req.suffix else ()
+        cold = self._cold(shown, req, max_tokens, built) if mode != "raw" and prompt.token_ids is None else None
         gen = GenerationRequest(built.tokens, max_tokens, sampling, top_logprobs=req.logprobs,
-                                request_id=request_id, session=req.user, lookup_tokens=lookup, heal=heal)
+                                request_id=request_id, session=req.user, lookup_tokens=lookup, heal=heal,
+                                cold_tokens=cold)
         offset = 0
         if req.echo:
             offset = len(prompt.text)
@@ -235,6 +248,8 @@ class CompletionService:
         finally:
             await stream.aclose()
             self.metrics.observe_drafts(choice.result.draft_tokens, choice.result.accepted_draft_tokens)
+            if choice.result.cold_window:
+                self.metrics.cold_window.inc()
         tail = pipeline.finish()
         # A filter that ended the text ended it on purpose: "stop", even if
         # the engine ran out of max_tokens at the same moment.

@@ -47,6 +47,11 @@ class GenerationRequest:
     # Token healing: text taken off the prompt's end (engine.heal_text) that
     # the first generated token must begin with; it is not part of the answer.
     heal: str = ""
+    # Cold window: a shorter prompt (the last few hundred tokens before the
+    # cursor) an engine may answer instead when its cache holds too little of
+    # `prompt_tokens`; it then evaluates the full prompt in idle time. Engines
+    # that do not keep a cache of their own ignore it.
+    cold_tokens: list[int] | None = None
 
 
 @dataclass(frozen=True)
@@ -70,6 +75,8 @@ class GenerationResult:
     # Speculative decoding: tokens drafted, and how many of them the model kept.
     draft_tokens: int = 0
     accepted_draft_tokens: int = 0
+    # The engine answered from the request's cold window.
+    cold_window: bool = False
     finish_reason: Literal["stop", "length", "cancelled"] | None = None
 
 

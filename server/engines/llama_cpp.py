@@ -9,6 +9,16 @@ only evaluates the tokens its prompt does not share with the previous one.
 Prefill runs in chunks of `n_batch` tokens and generation one token at a time;
 between any two, the worker checks whether the request was cancelled, so a
 client that leaves stops the work within one chunk or one token.
+
+Cold window: a request may carry a shorter version of its prompt
+(`GenerationRequest.cold_tokens`, the last few hundred tokens before the
+cursor). When the cache holds so little of the full prompt that evaluating
+it would cost more than `cold_saving` tokens beyond the short one, the short
+one is answered instead, and the full prompt is remembered. Once no request
+has come for `grow_after` seconds, the worker evaluates that full prompt in
+small chunks, stopping at once when a request arrives; the short window's
+state is kept aside meanwhile, so an interrupted growth costs nothing. When
+it is done, the next keystroke there reuses the full window.
 """
 
 from __future__ import annotations
@@ -60,9 +70,17 @@ class _SavedSession:
     kv: bytes  # llama.cpp's state of sequence 0: the KV cells of `tokens`
 
 
+# Whose tokens a KV state holds: an editor session (None: requests without
+# one) and which of its prompts, the full window ("full") or the cold one ("cold").
+_Key = tuple[str | None, str]
+# Tokens evaluated per step of a background growth (a request that arrives
+# meanwhile waits for at most one step: ~0.1 s here).
+GROW_CHUNK = 64
+
+
 class _SessionStates:
-    """Each idle editor session's KV state, least recently used evicted first
-    once they take more than `max_bytes` together."""
+    """Each idle editor session's KV states (its full and its cold window),
+    least recently used evicted first once they take more than `max_bytes` together."""
 
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
@@ -72,13 +90,16 @@ class _SessionStates:
     def __len__(self) -> int:
         return len(self._states)
 
-    def take(self, session: str) -> _SavedSession | None:
+    def peek(self, session: _Key) -> _SavedSession | None:
+        return self._states.get(session)
+
+    def take(self, session: _Key) -> _SavedSession | None:
         state = self._states.pop(session, None)
         if state is not None:
             self.bytes -= len(state.kv)
         return state
 
-    def put(self, session: str, state: _SavedSession) -> None:
+    def put(self, session: _Key, state: _SavedSession) -> None:
         self.take(session)
         if len(state.kv) > self.max_bytes:
             return
@@ -112,6 +133,8 @@ class LlamaCppEngine:
         session_cache_bytes: int = 512 * 1024 * 1024,
         draft_max: int = 0,
         draft_ngram_min: int = 3,
+        cold_saving: int = 192,
+        grow_after: float = 0.25,
     ) -> None:
         self._path = Path(model_path)
         self._model_id = model_id
@@ -129,9 +152,16 @@ class LlamaCppEngine:
         self._worker: threading.Thread | None = None
         self._eog_ids: frozenset[int] = frozenset()
         self._healer: Healer | None = None
-        # Worker thread only: whose tokens the context holds, and the others' saved states.
-        self._active_session: str | None = None
+        # Cold window: the short prompt is answered when it saves more than this many tokens of prefill.
+        self._cold_saving = cold_saving
+        self._grow_after = grow_after
+        # Worker thread only: whose tokens the context holds, the others' saved
+        # states, and the full prompt to evaluate in idle time (session, tokens).
+        self._active: _Key | None = None
         self._sessions = _SessionStates(session_cache_bytes)
+        self._growth: tuple[str | None, list[int]] | None = None
+        # Read by the metrics endpoint.
+        self.stats = {"windows_grown": 0, "grown_tokens": 0}
         # Event loop only: the newest job of each session.
         self._latest: dict[str, _Job] = {}
 
@@ -256,7 +286,18 @@ class LlamaCppEngine:
 
     def _work(self) -> None:
         while True:
-            job = self._jobs.get()
+            if self._growth is None:
+                job = self._jobs.get()
+            else:
+                try:
+                    job = self._jobs.get(timeout=self._grow_after)
+                except queue.Empty:
+                    try:
+                        self._grow()
+                    except Exception:
+                        log.exception("growing a cold window failed")
+                        self._growth = None
+                    continue
             if job is None:
                 return
             if job.cancelled.is_set():
@@ -285,21 +326,70 @@ class LlamaCppEngine:
             llm.eval(tokens[start : start + self._n_batch])
         return True
 
-    def _switch_session(self, session: str | None, tokens: list[int]) -> None:
-        """Put the context's state aside for its session and bring back the
-        new session's, so two people typing do not evict each other. The
-        context keeps what it holds when that serves the prompt better (two
-        sessions in the same file)."""
-        if session == self._active_session:
-            return
+    def _place(self, req: GenerationRequest) -> tuple[list[int], bool]:
+        """Choose the prompt to evaluate, the full one or the cold window, and
+        bring the KV state that holds most of it into the context: the
+        context's own, or one put aside for this session. Two people typing do
+        not evict each other, and the context keeps what it holds when that
+        serves better (two sessions in the same file). Returns the tokens and
+        whether they are the cold window."""
         llm = self._llm
-        saved = self._sessions.take(session) if session is not None else None
         current = llm.input_ids[: llm.n_tokens].tolist()
-        if self._active_session is not None and current:
-            self._sessions.put(self._active_session, self._save_kv(current))
-        if saved is not None and _common_prefix(saved.tokens, tokens) > _common_prefix(current, tokens):
-            self._restore_kv(saved)
-        self._active_session = session
+        options = {"full": list(req.prompt_tokens)}
+        if req.cold_tokens:
+            options["cold"] = list(req.cold_tokens)
+        costs = {}  # kind: (tokens to evaluate, saved state to restore or None)
+        for kind, tokens in options.items():
+            saved = self._sessions.peek((req.session, kind))
+            here = _common_prefix(current, tokens)
+            there = _common_prefix(saved.tokens, tokens) if saved is not None else -1
+            costs[kind] = (len(tokens) - max(here, there), saved if there > here else None)
+        kind = "full"
+        if "cold" in costs and costs["full"][0] - costs["cold"][0] > self._cold_saving:
+            kind = "cold"
+        key = (req.session, kind)
+        saved = costs[kind][1]
+        if key != self._active or saved is not None:
+            if saved is not None:
+                self._sessions.take(key)
+            if self._active is not None and current:
+                self._sessions.put(self._active, self._save_kv(current))
+            if saved is not None:
+                self._restore_kv(saved)
+            self._active = key
+        if kind == "cold":
+            self._growth = (req.session, options["full"])
+        elif self._growth is not None and self._growth[0] == req.session:
+            self._growth = None
+        return options[kind], kind == "cold"
+
+    def _grow(self) -> None:
+        """Evaluate the full prompt of the last request answered from its cold
+        window, in idle time, a chunk at a time, until a request arrives."""
+        session, target = self._growth
+        llm = self._llm
+        key = (session, "full")
+        if self._active != key:
+            current = llm.input_ids[: llm.n_tokens].tolist()
+            saved = self._sessions.take(key)
+            if self._active is not None and current:
+                self._sessions.put(self._active, self._save_kv(current))
+            if saved is not None:
+                self._restore_kv(saved)
+            else:
+                llm.n_tokens = 0
+            self._active = key
+        common = _common_prefix(llm.input_ids[: llm.n_tokens].tolist(), target)
+        llm.n_tokens = common
+        for start in range(common, len(target), GROW_CHUNK):
+            if not self._jobs.empty():
+                return  # what is evaluated so far stays; the rest waits for the next pause
+            chunk = target[start : start + GROW_CHUNK]
+            llm.eval(chunk)
+            self.stats["grown_tokens"] += len(chunk)
+        self._growth = None
+        self.stats["windows_grown"] += 1
+        log.debug("grew a cold window to its full %d tokens", len(target))
 
     def _save_kv(self, tokens: list[int]) -> _SavedSession:
         import llama_cpp
@@ -327,9 +417,8 @@ class LlamaCppEngine:
         llm = self._llm
         req = job.request
         result = job.result
-        tokens = list(req.prompt_tokens)
+        tokens, result.cold_window = self._place(req)
         result.prompt_tokens = len(tokens)
-        self._switch_session(req.session, tokens)
         if not self._prefill(job, tokens):
             result.finish_reason = "cancelled"
             return

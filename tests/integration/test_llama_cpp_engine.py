@@ -157,3 +157,87 @@ def test_a_healed_prompt_gets_a_first_token_that_begins_with_the_healed_text(eng
     # is not handed out again.
     assert tokens[0].token_id in allowed
     assert engine._healer.piece(tokens[0].token_id).decode() == heal + tokens[0].text
+
+
+# -- cold window -----------------------------------------------------------------
+
+def _cold_prompts(engine, typed=""):
+    """A long file (~1,400 tokens) and its cold window: the lines nearest its end."""
+    lines = [f"def handler_{i}(request, value={i}):\n    return request.reply(value * {i})\n" for i in range(60)]
+    full = engine.tokenize("".join(lines) + typed, add_bos=True)
+    cold = engine.tokenize("".join(lines[-8:]) + typed, add_bos=True)
+    return full, cold
+
+
+async def _ask(engine, full, cold, session="dana"):
+    result = GenerationResult()
+    req = GenerationRequest(full, 2, session=session, cold_tokens=cold)
+    tokens = [t async for t in engine.generate(req, result)]
+    return tokens, result
+
+
+def test_cold_window_answers_at_once_then_grows_to_the_full_prompt_in_idle_time(engine):
+    engine._grow_after = 0.1
+    grown = engine.stats["windows_grown"]
+    full, cold = _cold_prompts(engine)
+    assert len(full) > 1000 and len(cold) < 300
+
+    async def go():
+        first = await _ask(engine, full, cold)
+        # The next keystroke comes at once: still the cold window, now cached.
+        full2, cold2 = _cold_prompts(engine, "def ")
+        second = await _ask(engine, full2, cold2)
+        for _ in range(300):  # idle: the engine evaluates the full prompt
+            if engine.stats["windows_grown"] > grown:
+                break
+            await asyncio.sleep(0.05)
+        full3, cold3 = _cold_prompts(engine, "def handler")
+        third = await _ask(engine, full3, cold3)
+        return first, second, third
+
+    (t1, r1), (t2, r2), (t3, r3) = asyncio.run(go())
+    full2, _ = _cold_prompts(engine, "def ")
+    assert t1 and r1.cold_window and r1.prompt_tokens == len(cold)
+    assert r2.cold_window and r2.cached_prompt_tokens >= len(cold) - 2
+    assert engine.stats["windows_grown"] == grown + 1
+    # After the pause the full window is in the cache: only the typed tokens are new.
+    assert not r3.cold_window and r3.prompt_tokens > 1000
+    assert r3.cached_prompt_tokens >= len(full2) - 4
+
+
+def test_a_request_during_growth_is_answered_from_the_cold_window_and_growth_resumes(engine):
+    engine._grow_after = 0.05
+    grown = engine.stats["windows_grown"]
+    lines = [f"class Model_{i}:\n    size = {i} * 7\n" for i in range(90)]
+    full = engine.tokenize("".join(lines), add_bos=True)
+    cold = engine.tokenize("".join(lines[-10:]), add_bos=True)
+
+    async def go():
+        await _ask(engine, full, cold, session="erin")
+        await asyncio.sleep(0.3)  # growth has begun, not finished (~1,400 tokens take seconds)
+        started = engine.stats["grown_tokens"]
+        during = await _ask(engine, full, cold, session="erin")
+        assert engine.stats["windows_grown"] == grown, "growth finished too early to test an interruption"
+        for _ in range(400):
+            if engine.stats["windows_grown"] > grown:
+                break
+            await asyncio.sleep(0.05)
+        after = await _ask(engine, full, cold, session="erin")
+        return started, during, after
+
+    started, (_, during), (_, after) = asyncio.run(go())
+    assert started > 0
+    # The interrupted growth did not cost the cold window its cache.
+    assert during.cold_window and during.cached_prompt_tokens == len(cold) - 1
+    assert engine.stats["windows_grown"] == grown + 1
+    assert not after.cold_window and after.cached_prompt_tokens == len(full) - 1
+
+
+def test_without_a_cold_window_the_full_prompt_is_evaluated(engine):
+    full, _ = _cold_prompts(engine, "x = 1\n")
+
+    async def go():
+        return await _ask(engine, full, None, session="fred")
+
+    _, result = asyncio.run(go())
+    assert not result.cold_window and result.prompt_tokens == len(full)
