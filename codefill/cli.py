@@ -69,7 +69,7 @@ def _add_serve(sub) -> None:
     p.add_argument("--cold-window", dest="cold_window", type=int, metavar="TOKENS",
                    help="llama.cpp: when the KV cache holds too little of a long prompt (a new file or place), "
                         "answer from about this many tokens before the cursor, and evaluate the full window "
-                        "once the editor pauses (0: off)")
+                        "once the editor pauses (default 384; 0: off)")
     p.add_argument("--disable-filter", dest="disable_filters", action="append", metavar="NAME",
                    help="leave a post-processing filter out (repeat for more; 'all' for every one): "
                         "to see what it costs or gains")

@@ -44,7 +44,7 @@ class Settings(BaseSettings):
     token_healing: bool = Field(True, description="take the prompt's last token back and let the model choose "
                                                   "the answer's first token among those that begin with it "
                                                   "(llama.cpp engine)")
-    cold_window: int = Field(0, ge=0, description="llama.cpp: when the KV cache holds too little of a long prompt, "
+    cold_window: int = Field(384, ge=0, description="llama.cpp: when the KV cache holds too little of a long prompt, "
                                                   "answer from about this many tokens before the cursor and "
                                                   "evaluate the full window in idle time; 0: off")
     disable_filters: Annotated[list[str], NoDecode] = Field(

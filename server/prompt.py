@@ -25,7 +25,7 @@ SUFFIX_SHARE = 0.25
 ANCHOR_MIN_LINES = 64
 ANCHOR_PERIOD = 16
 ANCHOR_SEARCH = 40
-# Cold window: among the COLD_WINNOW lines above the point where the last
+# Cold window: among the COLD_WINNOW lines around the point where the last
 # `target` tokens begin, the window starts at the one with the smallest hash.
 COLD_WINNOW = 16
 # A token is rarely longer than this many characters; used to cut huge texts
@@ -67,26 +67,27 @@ def anchor_window(prefix: str) -> str:
     return prefix
 
 
-def cold_window(engine: Engine, prefix: str, target: int) -> str | None:
-    """The end of `prefix` to evaluate when the cache holds nothing of it: at
-    least `target` tokens of whole lines, or None if the prefix is not much
+def cold_window(prefix: str, chars: int) -> str | None:
+    """The end of `prefix` to evaluate when the cache holds nothing of it:
+    about `chars` characters of whole lines, or None if the prefix is not much
     longer than that.
 
     The start must stay put while the user types on, line after line, or each
     new line would be cold again. It is the line with the smallest hash among
-    the COLD_WINNOW lines above the one where `target` tokens are reached
-    (winnowing): as the cursor moves down, that line stays the smallest until
-    it leaves the range, about COLD_WINNOW / 2 lines later on average. The
-    window is therefore `target` tokens plus up to COLD_WINNOW lines.
+    the COLD_WINNOW lines around the one where `chars` is reached (winnowing):
+    as the cursor moves down, that line stays the smallest until it leaves the
+    range, about COLD_WINNOW / 2 lines later on average. Counting characters
+    rather than tokens keeps this a matter of the text alone, and cheap.
     """
     lines = prefix.split("\n")
     total, first = 0, len(lines)
-    while first > 0 and total < target:
+    while first > 0 and total < chars:
         first -= 1
-        total += len(engine.tokenize(lines[first] + "\n"))
+        total += len(lines[first]) + 1
+    half = COLD_WINNOW // 2
     if first <= COLD_WINNOW:
         return None  # the whole prefix is at most COLD_WINNOW lines more
-    candidates = [i for i in range(first - COLD_WINNOW, first + 1) if lines[i].strip()]
+    candidates = [i for i in range(first - half, min(first + half, len(lines) - 1)) if lines[i].strip()]
     if not candidates:
         return "\n".join(lines[first:])
     start = min(candidates, key=lambda i: (zlib.crc32(lines[i].encode("utf-8")), i))
@@ -160,15 +161,17 @@ def build_prompt(engine: Engine, family: FimFamily, prefix: str, suffix: str | N
     )
 
 
-def build_cold_prompt(engine: Engine, family: FimFamily, prefix: str, suffix: str | None, target: int,
+def build_cold_prompt(engine: Engine, family: FimFamily, full: BuiltPrompt, target: int,
                       budget: int) -> BuiltPrompt | None:
-    """The cold window's prompt: `cold_window` of the prefix and at most a
-    quarter of `target` tokens of the suffix (whole lines); None where the
-    prefix is not much longer than `target`."""
-    start = cold_window(engine, prefix, target)
+    """The cold window's prompt for `full`: about `target` tokens of the prefix
+    (`cold_window`, at the full prompt's characters per token, rounded so
+    that typing does not move it) and at most a quarter of `target` tokens of
+    the suffix (whole lines); None where the prefix is not much longer."""
+    chars_per_token = round(max(len(full.prefix), 1) / max(len(full.tokens), 1), 1)
+    start = cold_window(full.prefix, int(target * max(chars_per_token, 1.0)))
     if start is None:
         return None
+    suffix = full.suffix
     if family.supports_fim and suffix:
         suffix = _fit_lines(engine, suffix, target // 4, keep_end=False)
     return build_prompt(engine, family, start, suffix, budget)
-

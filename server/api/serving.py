@@ -181,12 +181,14 @@ class CompletionService:
                                  budget=budget)
         return built
 
-    def _cold(self, shown: _Prompt, req: CompletionRequest, max_tokens: int, full: BuiltPrompt) -> list[int] | None:
-        """The cold window's tokens (engines/llama_cpp.py), or None where the
-        full prompt is not much longer."""
-        if not self.cold_window or len(full.tokens) < 2 * self.cold_window:
+    def _cold(self, full: BuiltPrompt, max_tokens: int) -> list[int] | None:
+        """The cold window's tokens (engines/llama_cpp.py), where the engine
+        keeps a cache and the full prompt is much longer."""
+        if not self.cold_window or not getattr(self.engine, "uses_cold_window", False):
             return None
-        built = build_cold_prompt(self.engine, self.family, shown.text, req.suffix, self.cold_window,
+        if len(full.tokens) < 2 * self.cold_window:
+            return None
+        built = build_cold_prompt(self.engine, self.family, full, self.cold_window,
                                   self.engine.info.n_ctx - max_tokens)
         return built.tokens if built is not None and len(built.tokens) < len(full.tokens) * 2 // 3 else None
 
@@ -220,7 +222,7 @@ class CompletionService:
         )
         # The code after the cursor is a source of speculative drafts even where the template leaves it out.
         lookup = tuple(self.engine.tokenize(req.suffix[:_LOOKUP_SUFFIX_CHARS])) if req.suffix else ()
-        cold = self._cold(shown, req, max_tokens, built) if mode != "raw" and prompt.token_ids is None else None
+        cold = self._cold(built, max_tokens) if mode != "raw" and prompt.token_ids is None else None
         gen = GenerationRequest(built.tokens, max_tokens, sampling, top_logprobs=req.logprobs,
                                 request_id=request_id, session=req.user, lookup_tokens=lookup, heal=heal,
                                 cold_tokens=cold)

@@ -120,6 +120,9 @@ def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
 
 
 class LlamaCppEngine:
+    # The serving layer sends a cold window with long prompts (see the module's docstring).
+    uses_cold_window = True
+
     def __init__(
         self,
         model_path: str | Path,

@@ -17,8 +17,10 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module", params=["psm", "spm"])
 def server(request):
     # Without token healing: it takes a half-typed word back out of the prompt, so "x = s" and "x = se" would
-    # send the same prompt and hide what the layout alone does to reuse.
+    # send the same prompt and hide what the layout alone does to reuse. Without the cold window: the
+    # first keystroke would evaluate a shorter prompt than the next ones.
     srv = start_server("--fim-family", "starcoder", "--fim-order", request.param, "--no-token-healing",
+                       "--cold-window", "0",
                        name=f"fim-{request.param}")
     yield request.param, srv
     stop_server(srv)

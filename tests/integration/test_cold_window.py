@@ -1,0 +1,61 @@
+"""The cold window over real HTTP, with the real `openai` client and the real default model:
+the first keystroke at a new place is answered from a short window, the next
+keystroke right after it reuses that, and after a pause the full window is in
+the cache."""
+
+import re
+import time
+
+import httpx
+import openai
+import pytest
+
+from codefill.bench.workload import stdlib_file
+from tests.conftest import start_server, stop_server
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def server():
+    s = start_server("--cold-window", "256", name="cold-window")
+    yield s
+    stop_server(s)
+
+
+def metric(server, name: str) -> float:
+    text = httpx.get(server.url + "/metrics", timeout=10).text
+    found = re.search(rf"^{name} ([0-9.e+]+)$", text, re.M)
+    return float(found.group(1)) if found else 0.0
+
+
+def test_first_keystroke_is_cold_then_the_full_window_grows_while_the_user_pauses(server):
+    client = openai.OpenAI(base_url=server.base_url, api_key="unused", max_retries=0)
+    lines = stdlib_file("textwrap.py").read_text().split("\n")
+    prefix = "\n".join(lines[200:320]) + "\n        "
+    suffix = "\n" + "\n".join(lines[321:360])
+
+    def keystroke(typed: str):
+        started = time.perf_counter()
+        answer = client.completions.create(model=server.model, prompt=prefix + typed, suffix=suffix,
+                                           max_tokens=16, temperature=0, user="grace")
+        return answer, time.perf_counter() - started
+
+    first, first_s = keystroke("")
+    assert metric(server, "codefill_completions_cold_window_total") == 1
+    second, second_s = keystroke("if ")
+    assert metric(server, "codefill_completions_cold_window_total") == 2
+    assert second.usage.prompt_tokens < 500  # the short window, not the ~900-token one
+    assert second.usage.prompt_tokens_details.cached_tokens >= second.usage.prompt_tokens - 8
+    # The user pauses: the server evaluates the full window in the background.
+    deadline = time.monotonic() + 60
+    while metric(server, "codefill_cold_windows_grown_total") < 1 and time.monotonic() < deadline:
+        time.sleep(0.25)
+    assert metric(server, "codefill_cold_windows_grown_total") == 1
+    assert metric(server, "codefill_cold_window_grown_tokens_total") > 800
+    third, _ = keystroke("if self")
+    assert metric(server, "codefill_completions_cold_window_total") == 2  # the full window served it
+    assert third.usage.prompt_tokens > 2 * second.usage.prompt_tokens
+    assert third.usage.prompt_tokens_details.cached_tokens >= third.usage.prompt_tokens - 8
+    assert first.choices[0].finish_reason in ("stop", "length")
+    print(f"cold keystroke {first_s:.2f}s, next {second_s:.2f}s")
