@@ -70,9 +70,8 @@ class Metrics:
 
     def watch_engine(self, engine) -> None:
         """Counters an engine keeps itself (`engine.stats`, where it has one), read at each scrape."""
-        stats = getattr(engine, "stats", None)
-        if stats is not None:
-            self.registry.register(_EngineStats(stats))
+        if hasattr(engine, "stats"):
+            self.registry.register(_EngineStats(engine))
 
     def observe_drafts(self, drafted: int, accepted: int) -> None:
         if drafted:
@@ -96,17 +95,20 @@ class Metrics:
 class _EngineStats:
     """The llama.cpp engine's background work: cold windows grown to full ones in idle time."""
 
-    def __init__(self, stats: dict) -> None:
-        self.stats = stats
+    def __init__(self, engine) -> None:
+        self.engine = engine
 
     def describe(self):
         return []  # collected at scrape time only: the values change
 
     def collect(self):
-        from prometheus_client.core import CounterMetricFamily
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
+        stats = self.engine.stats
         yield CounterMetricFamily("codefill_cold_windows_grown", "Cold windows evaluated to the full prompt "
-                                  "in idle time", value=self.stats.get("windows_grown", 0))
+                                  "in idle time", value=stats.get("windows_grown", 0))
         yield CounterMetricFamily("codefill_cold_window_grown_tokens", "Prompt tokens evaluated in idle time "
-                                  "to grow cold windows", value=self.stats.get("grown_tokens", 0))
+                                  "to grow cold windows", value=stats.get("grown_tokens", 0))
+        yield GaugeMetricFamily("codefill_cold_window_growth_pending", "1 while a cold window waits for idle "
+                                "time to grow (or is growing)", value=stats.get("growth_pending", 0))
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
 import shlex
 import statistics
 import sys
+import time
 
 import httpx
 
@@ -305,6 +307,7 @@ def run_servers(args, servers, workload) -> list[dict]:
     try:
         for i in range(args.rounds):
             for s in servers:
+                _wait_until_idle(servers)
                 with_suffix = not args.no_suffix and s.label.startswith("codefill")
                 cfg = _config(args, s.url, s.model, f"{s.label} #{i + 1}", with_suffix)
                 summaries.append(asyncio.run(run(cfg, workload)).summary())
@@ -312,6 +315,21 @@ def run_servers(args, servers, workload) -> list[dict]:
         for s in servers:
             s.stop()
     return summaries
+
+
+def _wait_until_idle(servers, timeout: float = 120) -> None:
+    """Servers run side by side, so one's background work (codefill growing a
+    cold window once its typist stops) would slow the next one's run: wait
+    until no codefill server has any pending."""
+    deadline = time.monotonic() + timeout
+    for s in servers:
+        if not s.label.startswith("codefill"):
+            continue
+        while time.monotonic() < deadline:
+            text = httpx.get(s.url + "/metrics", timeout=10).text
+            if not re.search(r"^codefill_cold_window_growth_pending 1", text, re.M):
+                break
+            time.sleep(0.2)
 
 
 def _ratios(summaries: list[dict], ours: str = "codefill", theirs: str = "llama-cpp-python") -> str:

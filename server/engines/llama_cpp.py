@@ -163,8 +163,8 @@ class LlamaCppEngine:
         self._active: _Key | None = None
         self._sessions = _SessionStates(session_cache_bytes)
         self._growth: tuple[str | None, list[int]] | None = None
-        # Read by the metrics endpoint.
-        self.stats = {"windows_grown": 0, "grown_tokens": 0}
+        # Read by the metrics endpoint (`stats`).
+        self._stats = {"windows_grown": 0, "grown_tokens": 0}
         # Event loop only: the newest job of each session.
         self._latest: dict[str, _Job] = {}
 
@@ -230,6 +230,12 @@ class LlamaCppEngine:
         if self._llm is not None:
             self._llm.close()
             self._llm = None
+
+    @property
+    def stats(self) -> dict[str, int]:
+        """Background work for the metrics endpoint: cold windows grown, tokens
+        evaluated for them, and whether a growth is waiting for idle time."""
+        return {**self._stats, "growth_pending": int(self._growth is not None)}
 
     # -- vocabulary ----------------------------------------------------------
 
@@ -389,9 +395,9 @@ class LlamaCppEngine:
                 return  # what is evaluated so far stays; the rest waits for the next pause
             chunk = target[start : start + GROW_CHUNK]
             llm.eval(chunk)
-            self.stats["grown_tokens"] += len(chunk)
+            self._stats["grown_tokens"] += len(chunk)
         self._growth = None
-        self.stats["windows_grown"] += 1
+        self._stats["windows_grown"] += 1
         log.debug("grew a cold window to its full %d tokens", len(target))
 
     def _save_kv(self, tokens: list[int]) -> _SavedSession:

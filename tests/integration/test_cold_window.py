@@ -53,6 +53,7 @@ def test_first_keystroke_is_cold_then_the_full_window_grows_while_the_user_pause
         time.sleep(0.25)
     assert metric(server, "codefill_cold_windows_grown_total") == 1
     assert metric(server, "codefill_cold_window_grown_tokens_total") > 800
+    assert metric(server, "codefill_cold_window_growth_pending") == 0
     third, _ = keystroke("if self")
     assert metric(server, "codefill_completions_cold_window_total") == 2  # the full window served it
     assert third.usage.prompt_tokens > 2 * second.usage.prompt_tokens
