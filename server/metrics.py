@@ -111,4 +111,3 @@ class _EngineStats:
                                   "to grow cold windows", value=stats.get("grown_tokens", 0))
         yield GaugeMetricFamily("codefill_cold_window_growth_pending", "1 while a cold window waits for idle "
                                 "time to grow (or is growing)", value=stats.get("growth_pending", 0))
-
