@@ -78,11 +78,26 @@ class BodySizeLimit:
 
 
 class RequestMetrics:
-    """Counts requests by route, status and key name, times them, and counts how many are in flight."""
+    """Counts requests by route, status and key name, times them, and counts how many are in flight.
+
+    The label is the route's path, also for requests refused before routing
+    (a missing key is 401 for /v1/completions too, counted under it); a path
+    the API's OpenAPI description does not list is "other", so arbitrary URLs
+    cannot make unbounded label values."""
 
     def __init__(self, app, metrics: Metrics) -> None:
         self.app = app
         self.metrics = metrics
+        self._paths: frozenset[str] | None = None
+
+    def _endpoint(self, scope) -> str:
+        route = scope.get("route")
+        if route is not None:
+            return getattr(route, "path", "other")
+        if self._paths is None:  # the API's paths, from its own OpenAPI description (built once)
+            api = scope.get("app")
+            self._paths = frozenset(api.openapi().get("paths", {})) if hasattr(api, "openapi") else frozenset()
+        return scope["path"] if scope["path"] in self._paths else "other"
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -101,8 +116,7 @@ class RequestMetrics:
             await self.app(scope, receive, send_status)
         finally:
             self.metrics.in_flight.dec()
-            route = scope.get("route")
-            endpoint = getattr(route, "path", "other")
+            endpoint = self._endpoint(scope)
             key = scope.get("state", {}).get("key") or "unauthenticated"
             self.metrics.requests.labels(endpoint, str(status), key).inc()
             self.metrics.request_seconds.labels(endpoint).observe(time.monotonic() - started)

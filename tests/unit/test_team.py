@@ -66,8 +66,11 @@ def test_keys_are_required_when_configured_and_named_in_metrics():
     # Probes and metrics stay open; the key's name is a label.
     assert c.get("/health").status_code == 200 and c.get("/ready").status_code == 200
     assert _metric(c, 'codefill_http_requests_total{endpoint="/v1/completions",key="alice",status="200"}') == 1
-    # Refused before routing: no endpoint label (arbitrary paths would make unbounded label values).
-    assert _metric(c, 'codefill_http_requests_total{endpoint="other",key="unauthenticated",status="401"}') == 3
+    # Refused before routing, still counted under its route; a path that is no route is "other"
+    # (arbitrary paths would make unbounded label values).
+    assert _metric(c, 'codefill_http_requests_total{endpoint="/v1/completions",key="unauthenticated",status="401"}') == 3
+    assert c.get("/v1/no-such-thing").status_code == 401
+    assert _metric(c, 'codefill_http_requests_total{endpoint="other",key="unauthenticated",status="401"}') == 1
     # /v1/models is under /v1 too.
     assert c.get("/v1/models").status_code == 401
     assert c.get("/v1/models", headers={"Authorization": f"Bearer {ALICE}"}).status_code == 200
