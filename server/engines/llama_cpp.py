@@ -360,21 +360,29 @@ class LlamaCppEngine:
         kind = "full"
         if "cold" in costs and costs["full"][0] - costs["cold"][0] > self._cold_saving:
             kind = "cold"
-        key = (req.session, kind)
-        saved = costs[kind][1]
-        if key != self._active or saved is not None:
-            if saved is not None:
-                self._sessions.take(key)
-            if self._active is not None and current:
-                self._sessions.put(self._active, self._save_kv(current))
-            if saved is not None:
-                self._restore_kv(saved)
-            self._active = key
+        self._hold((req.session, kind), costs[kind][1])
         if kind == "cold":
             self._growth = (req.session, options["full"])
         elif self._growth is not None and self._growth[0] == req.session:
             self._growth = None
         return options[kind], kind == "cold"
+
+    def _hold(self, key: _Key, saved: _SavedSession | None) -> None:
+        """Make the context hold `key`'s tokens: what it holds now is put aside
+        for its owner, and `saved` (one of `key`'s saved states) is brought
+        back; without one, the context's tokens stay as a start that the next
+        evaluation keeps as far as it shares them."""
+        if key == self._active and saved is None:
+            return
+        llm = self._llm
+        current = llm.input_ids[: llm.n_tokens].tolist()
+        if saved is not None:
+            self._sessions.take(key)
+        if self._active is not None and current:
+            self._sessions.put(self._active, self._save_kv(current))
+        if saved is not None:
+            self._restore_kv(saved)
+        self._active = key
 
     def _grow(self) -> None:
         """Evaluate the full prompt of the last request answered from its cold
@@ -383,15 +391,7 @@ class LlamaCppEngine:
         llm = self._llm
         key = (session, "full")
         if self._active != key:
-            current = llm.input_ids[: llm.n_tokens].tolist()
-            saved = self._sessions.take(key)
-            if self._active is not None and current:
-                self._sessions.put(self._active, self._save_kv(current))
-            if saved is not None:
-                self._restore_kv(saved)
-            else:
-                llm.n_tokens = 0
-            self._active = key
+            self._hold(key, self._sessions.peek(key))
         common = _common_prefix(llm.input_ids[: llm.n_tokens].tolist(), target)
         llm.n_tokens = common
         for start in range(common, len(target), GROW_CHUNK):
