@@ -77,7 +77,7 @@ async def create_completion(body: CompletionRequest, request: Request):
     request.app.state.issued.add(completion_id, key)
     if body.stream:
         try:
-            events = service.stream(body, request_id, completion_id=completion_id,
+            events = service.stream(body, request_id, completion_id=completion_id, tenant=key,
                                     on_usage=ticket.charge)  # raises before the first byte on bad input
         except BaseException:
             ticket.release()
@@ -96,7 +96,8 @@ async def create_completion(body: CompletionRequest, request: Request):
         return _TicketedEvents(ticket, counted(), sep="\n", ping=15, shutdown_grace_period=SSE_SHUTDOWN_GRACE_S)
     try:
         completion = await _cancel_on_disconnect(request, ticket.run(
-            service.complete(body, request_id, completion_id=completion_id, on_usage=ticket.charge)))
+            service.complete(body, request_id, completion_id=completion_id, tenant=key,
+                             on_usage=ticket.charge)))
     finally:
         ticket.release()
     if completion is None:

@@ -53,6 +53,16 @@ class _LastAnswer:
     text: str
 
 
+def session_key(tenant: str | None, user: str | None) -> str | None:
+    """An editor session as engines, caches and routing key it: the client's
+    `user` inside the authenticated tenant, so two API keys that send the same
+    `user` never share a session. Injective: the tenant's length comes first."""
+    if user is None:
+        return None
+    tenant = tenant or ""
+    return f"{len(tenant)}:{tenant}/{user}"
+
+
 def _rememberable(req: CompletionRequest, prompts: list) -> bool:
     """An editor's plain single completion of a known session."""
     return (req.user is not None and req.suffix is not None and req.mode != "raw" and len(prompts) == 1
@@ -193,7 +203,7 @@ class CompletionService:
         return built.tokens if built is not None and len(built.tokens) < len(full.tokens) * 2 // 3 else None
 
     async def _run_choice(self, choice: _Choice, prompt: _Prompt, req: CompletionRequest,
-                          max_tokens: int, request_id: str) -> AsyncIterator[_Delta]:
+                          max_tokens: int, request_id: str, tenant: str | None) -> AsyncIterator[_Delta]:
         language = detect_language(req.language, req.filepath)
         mode = resolve_mode(req.mode, has_suffix=req.suffix is not None,
                             cursor=Cursor.at(prompt.text, req.suffix or "", language))
@@ -224,8 +234,8 @@ class CompletionService:
         lookup = tuple(self.engine.tokenize(req.suffix[:_LOOKUP_SUFFIX_CHARS])) if req.suffix else ()
         cold = self._cold(built, max_tokens) if mode != "raw" and prompt.token_ids is None else None
         gen = GenerationRequest(built.tokens, max_tokens, sampling, top_logprobs=req.logprobs,
-                                request_id=request_id, session=req.user, lookup_tokens=lookup, heal=heal,
-                                cold_tokens=cold)
+                                request_id=request_id, session=session_key(tenant, req.user),
+                                cache_salt=tenant, lookup_tokens=lookup, heal=heal, cold_tokens=cold)
         offset = 0
         if req.echo:
             offset = len(prompt.text)
@@ -259,8 +269,8 @@ class CompletionService:
         yield _Delta(choice.index, tail, None, reason)
 
     async def _deltas(self, req: CompletionRequest, choices: list[_Choice], prompts: list[_Prompt],
-                      max_tokens: int, request_id: str) -> AsyncIterator[_Delta]:
-        remembered = self._typed_through(req, prompts)
+                      max_tokens: int, request_id: str, tenant: str | None) -> AsyncIterator[_Delta]:
+        remembered = self._typed_through(req, prompts, tenant)
         if remembered is not None:
             self.metrics.typed_through.inc()
             yield _Delta(0, remembered, None, "stop")
@@ -268,11 +278,11 @@ class CompletionService:
         texts: list[str] = []
         for choice in choices:
             prompt = prompts[choice.index // req.n]
-            async for delta in self._run_choice(choice, prompt, req, max_tokens, request_id):
+            async for delta in self._run_choice(choice, prompt, req, max_tokens, request_id, tenant):
                 texts.append(delta.text)
                 yield delta
         if _rememberable(req, prompts):
-            self._remember(req.user, _LastAnswer(prompts[0].text, req.suffix, "".join(texts)))
+            self._remember(session_key(tenant, req.user), _LastAnswer(prompts[0].text, req.suffix, "".join(texts)))
 
     def _remember(self, session: str, answer: _LastAnswer) -> None:
         """Keep `answer` as the session's last, most recently used first."""
@@ -281,12 +291,13 @@ class CompletionService:
         while len(self._last_answers) > _MAX_REMEMBERED_SESSIONS:
             self._last_answers.popitem(last=False)
 
-    def _typed_through(self, req: CompletionRequest, prompts: list[_Prompt]) -> str | None:
+    def _typed_through(self, req: CompletionRequest, prompts: list[_Prompt], tenant: str | None) -> str | None:
         """The rest of the session's last answer, when the user has typed its
         beginning since: no model needed for what the screen already shows."""
         if not _rememberable(req, prompts):
             return None
-        last = self._last_answers.get(req.user)
+        session = session_key(tenant, req.user)
+        last = self._last_answers.get(session)
         prefix = prompts[0].text
         if last is None or last.suffix != req.suffix or not prefix.startswith(last.prefix):
             return None
@@ -296,7 +307,7 @@ class CompletionService:
         rest = last.text[len(typed):]
         if not rest.strip():
             return None
-        self._remember(req.user, _LastAnswer(prefix, req.suffix, rest))
+        self._remember(session, _LastAnswer(prefix, req.suffix, rest))
         return rest
 
     def _usage(self, choices: list[_Choice], n: int) -> CompletionUsage:
@@ -325,15 +336,16 @@ class CompletionService:
     # -- entry points ----------------------------------------------------------
 
     async def complete(self, req: CompletionRequest, request_id: str | None = None, *,
-                       completion_id: str | None = None,
+                       completion_id: str | None = None, tenant: str | None = None,
                        on_usage: Callable[[CompletionUsage], None] | None = None) -> Completion:
-        """`request_id` names the work in logs and the engine; `completion_id` is the answer's id."""
+        """`request_id` names the work in logs and the engine; `completion_id` is the answer's id;
+        `tenant` is the authenticated API key's name: sessions and caches never cross it."""
         prompts, max_tokens = self._check(req)
         started = time.monotonic()
         completion_id = completion_id or new_completion_id()
         choices = [_Choice(i) for i in range(len(prompts) * req.n)]
         first_token = None
-        async for delta in self._deltas(req, choices, prompts, max_tokens, request_id or completion_id):
+        async for delta in self._deltas(req, choices, prompts, max_tokens, request_id or completion_id, tenant):
             choice = choices[delta.index]
             choice.text.append(delta.text)
             if delta.text and first_token is None:
@@ -356,14 +368,16 @@ class CompletionService:
         )
 
     def stream(self, req: CompletionRequest, request_id: str | None = None, *, completion_id: str | None = None,
+               tenant: str | None = None,
                on_usage: Callable[[CompletionUsage], None] | None = None) -> AsyncIterator[dict]:
         """Validate now (errors become HTTP statuses), then stream SSE events."""
         prompts, max_tokens = self._check(req)
         completion_id = completion_id or new_completion_id()
-        return self._stream(req, prompts, max_tokens, completion_id, request_id or completion_id, on_usage)
+        return self._stream(req, prompts, max_tokens, completion_id, request_id or completion_id, tenant, on_usage)
 
     async def _stream(self, req: CompletionRequest, prompts: list[_Prompt], max_tokens: int, completion_id: str,
-                      request_id: str, on_usage: Callable[[CompletionUsage], None] | None) -> AsyncIterator[dict]:
+                      request_id: str, tenant: str | None,
+                      on_usage: Callable[[CompletionUsage], None] | None) -> AsyncIterator[dict]:
         started = time.monotonic()
         created = int(time.time())
         choices = [_Choice(i) for i in range(len(prompts) * req.n)]
@@ -378,7 +392,7 @@ class CompletionService:
             return {"data": json.dumps(body, ensure_ascii=False)}
 
         try:
-            async for delta in self._deltas(req, choices, prompts, max_tokens, request_id):
+            async for delta in self._deltas(req, choices, prompts, max_tokens, request_id, tenant):
                 if not delta.text and delta.finish_reason is None and delta.logprobs is None:
                     continue
                 if delta.text and first_token is None:

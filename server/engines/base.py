@@ -37,9 +37,16 @@ class GenerationRequest:
     top_logprobs: int | None = None
     # Identifies the request in logs and metrics.
     request_id: str = ""
-    # The editor session (OpenAI `user`): the engine keeps each session's
-    # cached state, and a newer request of a session supersedes an older one.
+    # The editor session, already scoped by the authenticated tenant (the
+    # serving layer's `session_key(tenant, user)`): the engine keeps each
+    # session's cached state, and a newer request of a session supersedes an
+    # older one. Engines treat it as an opaque string.
     session: str | None = None
+    # Whose cached KV / prefix state this request may reuse: requests whose
+    # salts differ never share any (the same idea as vLLM's `cache_salt`: a
+    # shared prefix cache leaks prompts through timing). The tenant's name, or
+    # a group of tenants an operator lets share; None: open mode, all share.
+    cache_salt: str | None = None
     # Tokens the completion may quote besides the prompt (the code after the
     # cursor when the family's template leaves it out): speculative decoding
     # drafts from the prompt and these.
