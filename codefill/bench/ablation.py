@@ -4,7 +4,7 @@ Post-processing only cuts and re-indents the model's text; it never changes
 what the model generates before the cut. So one run of a server that has
 every filter switched off (`codefill serve --disable-filter all`) records the
 model's raw token stream per task, and every combination of filters is then
-the same `build_pipeline` the server runs, fed those tokens here. One
+the same `plan` the server runs, fed those tokens here. One
 generation gives all the variants at the cost of one, on the very same raw
 answers (a server per variant would also meet the engine's run-to-run
 differences).
@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 
 import httpx
 
-from codefill.server.postprocess import Cursor, build_pipeline, resolve_mode, run_to_end
+from codefill.server.postprocess import plan, run_to_end
 
 from .humaneval import Task
 from .quality import Executor, Result, RunConfig, TaskResult, categorize, is_exact, request_body
@@ -85,10 +85,7 @@ async def collect(cfg: RunConfig, tasks: list[Task], *, raw_file=None) -> list[R
 
 def filtered(task: Task, pieces: list[str], disabled: frozenset[str], language: str | None) -> str:
     """What the server answers for `task` when the model says `pieces`, with `disabled` filters off."""
-    mode = resolve_mode("auto", has_suffix=True, cursor=Cursor.at(task.prefix, task.suffix, language))
-    pipeline = build_pipeline(mode=mode, stops=[], prefix=task.prefix, suffix=task.suffix, language=language,
-                              disabled=disabled)
-    return run_to_end(pipeline, pieces)
+    return run_to_end(plan(task.prefix, task.suffix, language=language, disabled=disabled).pipeline, pieces)
 
 
 async def score(tasks: list[Task], raw: list[RawAnswer], executor: Executor, *, label: str, variant: str,

@@ -22,7 +22,7 @@ import statistics
 import sysconfig
 import time
 
-from codefill.server.postprocess import Cursor, build_pipeline, resolve_mode
+from codefill.server.postprocess import plan
 
 WINDOW_BEFORE, WINDOW_AFTER, COMPLETION_LINES = 120, 40, 6
 
@@ -59,8 +59,7 @@ def _time(cases, language: str | None, repeats: int) -> list[float]:
         best = float("inf")
         for _ in range(repeats):
             t0 = time.thread_time()
-            mode = resolve_mode("auto", has_suffix=True, cursor=Cursor.at(prefix, suffix, language))
-            pipeline = build_pipeline(mode=mode, stops=[], prefix=prefix, suffix=suffix, language=language)
+            pipeline = plan(prefix, suffix, language=language).pipeline
             for piece in pieces:
                 pipeline.push(piece)
                 if pipeline.done:

@@ -22,7 +22,7 @@ from ..engines.base import Engine, GenerationRequest, GenerationResult, Sampling
 from ..context import with_context
 from ..languages import detect_language
 from ..metrics import Metrics
-from ..postprocess import Cursor, build_pipeline, model_prefix, resolve_mode
+from ..postprocess import model_prefix, plan
 from ..prompt import BuiltPrompt, anchor_window, build_cold_prompt, build_prompt
 from .errors import APIError, error_body
 from .protocol import (
@@ -205,10 +205,9 @@ class CompletionService:
     async def _run_choice(self, choice: _Choice, prompt: _Prompt, req: CompletionRequest,
                           max_tokens: int, request_id: str, tenant: str | None) -> AsyncIterator[_Delta]:
         language = detect_language(req.language, req.filepath)
-        mode = resolve_mode(req.mode, has_suffix=req.suffix is not None,
-                            cursor=Cursor.at(prompt.text, req.suffix or "", language))
-        pipeline = build_pipeline(mode=mode, stops=req.stop_list, prefix=prompt.text, suffix=req.suffix,
-                                  language=language, disabled=self.disabled_filters)
+        post = plan(prompt.text, req.suffix, language=language, mode=req.mode, stops=req.stop_list,
+                    disabled=self.disabled_filters)
+        mode, pipeline = post.mode, post.pipeline
         shown = prompt
         if mode != "raw" and prompt.token_ids is None:
             shown = _Prompt(model_prefix(prompt.text))

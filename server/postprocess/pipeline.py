@@ -9,11 +9,23 @@ the engine, so no token is generated for nobody.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .cursor import Site
+
 
 class StreamFilter:
     """Base class: pass everything through, hold nothing."""
 
+    # What operators call the filter (`codefill serve --disable-filter NAME`), logs and metrics too.
+    name: str = ""
     done: bool = False
+
+    @classmethod
+    def for_site(cls, site: Site) -> StreamFilter | None:
+        """The filter set up for one completion, or None where it has nothing to do there."""
+        return cls()
 
     def push(self, text: str) -> str:
         return text
@@ -44,7 +56,7 @@ class Pipeline:
         for f in self.filters:
             out = f.push(text) if text else ""
             if f.done and not final:
-                self.stopped_by = type(f).__name__
+                self.stopped_by = f.name or type(f).__name__
             if final or f.done:
                 out += f.flush()
                 final = True

@@ -12,8 +12,8 @@ import openai
 import pytest
 
 from codefill.server.languages import detect_language
-from codefill.server.postprocess import Cursor, build_pipeline, model_prefix, resolve_mode, run_to_end
-from codefill.server.postprocess.brackets import syntax_errors
+from codefill.server.postprocess import model_prefix, plan, run_to_end
+from codefill.server.postprocess.lexer import syntax_errors
 
 pytestmark = pytest.mark.integration
 MAX_TOKENS = 32
@@ -33,9 +33,7 @@ def raw_and_edited(client, model, prefix, suffix, language):
     edited = "".join(c.choices[0].text for c in chunks if c.choices)
     # The server's answer is the pipeline's work on the model's raw text (as far as the tokens went).
     lang = detect_language(language, None)
-    mode = resolve_mode("auto", has_suffix=True, cursor=Cursor.at(prefix, suffix, lang))
-    pipeline = build_pipeline(mode=mode, stops=[], prefix=prefix, suffix=suffix, language=lang)
-    assert edited == run_to_end(pipeline, [raw]), (raw, edited)
+    assert edited == run_to_end(plan(prefix, suffix, language=lang).pipeline, [raw]), (raw, edited)
     return raw, edited
 
 

@@ -4,7 +4,8 @@ ones the code needs are kept. With a grammar (tree-sitter) and without one."""
 import pytest
 
 from codefill.server.postprocess import build_pipeline, run_to_end
-from codefill.server.postprocess.brackets import BracketBalance, syntax_errors
+from codefill.server.postprocess.filters import BracketBalance
+from codefill.server.postprocess.lexer import syntax_errors
 from codefill.server.postprocess.pipeline import Pipeline
 
 
@@ -74,7 +75,7 @@ def test_syntax_errors_counts_error_and_missing_nodes():
 
 
 def test_parse_window_cuts_at_line_boundaries():
-    from codefill.server.postprocess.brackets import PARSE_PREFIX_CHARS, PARSE_SUFFIX_CHARS, parse_window
+    from codefill.server.postprocess.lexer import PARSE_PREFIX_CHARS, PARSE_SUFFIX_CHARS, parse_window
 
     prefix = "x = 1\n" * (PARSE_PREFIX_CHARS // 3) + "y = ("
     suffix = ")\n" + "z = 2\n" * (PARSE_SUFFIX_CHARS // 3)

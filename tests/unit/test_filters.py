@@ -5,7 +5,7 @@ whole and fed one character at a time."""
 
 import pytest
 
-from codefill.server.postprocess import Cursor, build_pipeline, model_prefix, resolve_mode, run_to_end
+from codefill.server.postprocess import Cursor, build_pipeline, model_prefix, plan, resolve_mode, run_to_end
 from codefill.server.postprocess.filters import (
     BlockEnd,
     CodeFence,
@@ -173,9 +173,7 @@ def test_trailing_whitespace_dropped_inner_kept():
 # --- the pipelines the server builds ------------------------------------------
 
 def run(text, *, prefix, suffix, mode="auto", stops=()):
-    resolved = resolve_mode(mode, has_suffix=suffix is not None, cursor=Cursor.at(prefix, suffix or ""))
-    return both_ways(lambda: build_pipeline(mode=resolved, stops=list(stops), prefix=prefix, suffix=suffix).filters,
-                     text)
+    return both_ways(lambda: plan(prefix, suffix, mode=mode, stops=stops).pipeline.filters, text)
 
 
 def test_mid_line_cursor_gets_one_line_without_the_closing_bracket():

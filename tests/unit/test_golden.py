@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from codefill.server.languages import detect_language
-from codefill.server.postprocess import Cursor, build_pipeline, resolve_mode, run_to_end
+from codefill.server.postprocess import plan, run_to_end
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden"
 CURSOR, RAW, EXPECTED, END = "<|cursor|>", "<|raw|>", "<|expected|>", "<|end|>"
@@ -59,9 +59,7 @@ def model_tokens(text: str) -> list[str]:
 
 def complete(case: Case, pieces: list[str]) -> str:
     language = detect_language(case.language, case.filepath)
-    mode = resolve_mode(case.mode, has_suffix=True, cursor=Cursor.at(case.prefix, case.suffix, language))
-    pipeline = build_pipeline(mode=mode, stops=[], prefix=case.prefix, suffix=case.suffix, language=language)
-    return run_to_end(pipeline, pieces)
+    return run_to_end(plan(case.prefix, case.suffix, language=language, mode=case.mode).pipeline, pieces)
 
 
 @pytest.mark.parametrize("path", CASES, ids=lambda p: p.relative_to(GOLDEN).as_posix())

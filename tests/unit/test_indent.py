@@ -3,7 +3,7 @@
 import pytest
 
 from codefill.server.postprocess import run_to_end
-from codefill.server.postprocess.indent import IndentStyle, file_indent
+from codefill.server.postprocess.filters.indent_style import IndentStyle, file_indent
 from codefill.server.postprocess.pipeline import Pipeline
 
 

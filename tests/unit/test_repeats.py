@@ -2,7 +2,8 @@
 
 from codefill.server.postprocess import build_pipeline, run_to_end
 from codefill.server.postprocess.pipeline import Pipeline
-from codefill.server.postprocess.repeats import LoopStop, RepeatsAbove, meaningful
+from codefill.server.postprocess.filters import LoopStop, RepeatsAbove
+from codefill.server.postprocess.filters.line_repeat import meaningful
 
 
 def both_ways(make, text):

@@ -2,7 +2,7 @@
 
 from codefill.server.postprocess import run_to_end
 from codefill.server.postprocess.pipeline import Pipeline
-from codefill.server.postprocess.syntax import SyntaxCheck
+from codefill.server.postprocess.filters.syntax_check import SyntaxCheck
 
 
 def checked(prefix, suffix, text, lang):
@@ -49,7 +49,7 @@ def test_a_file_broken_at_the_cursor_is_not_judged():
 
 def test_incremental_parse_equals_a_fresh_one():
     from codefill.server.languages import parse
-    from codefill.server.postprocess.syntax import _Document
+    from codefill.server.postprocess.filters.syntax_check import _Document
 
     prefix, suffix = "int f(int x) {\n    int y = 0;\n    ", "\n}\n\nint g(void) { return 1; }\n"
     doc = _Document("c", prefix.encode(), suffix.encode())

@@ -17,9 +17,10 @@ cursor without any completion) nothing can be judged and everything passes.
 
 from __future__ import annotations
 
-from ..languages import parser_for
-from .brackets import CLOSERS, OPENERS, CodeLexer, parse_window
-from .pipeline import StreamFilter
+from ...languages import parser_for
+from ..cursor import Site
+from ..lexer import CLOSERS, OPENERS, CodeLexer, parse_window
+from ..pipeline import StreamFilter
 
 
 def _errors_touch(node, start: int, end: int) -> bool:
@@ -57,6 +58,8 @@ class _Document:
 
 
 class SyntaxCheck(StreamFilter):
+    name = "SyntaxCheck"
+
     def __init__(self, prefix: str, suffix: str, lang: str) -> None:
         window_prefix, window_suffix = parse_window(prefix, suffix)
         self.doc = _Document(lang, window_prefix.encode("utf-8"), window_suffix.encode("utf-8"))
@@ -69,6 +72,13 @@ class SyntaxCheck(StreamFilter):
         self.depth = 0  # brackets the completion has open
         self.passed = ""  # judged clean and passed on
         self.held = ""  # complete lines not judged yet, and the current line
+
+    @classmethod
+    def for_site(cls, site: Site) -> SyntaxCheck | None:
+        """Multi-line completions in a language with a grammar."""
+        if site.mode != "multi_line" or parser_for(site.language) is None:
+            return None
+        return cls(site.prefix, site.suffix, site.language)
 
     def push(self, text: str) -> str:
         if not self.judging:

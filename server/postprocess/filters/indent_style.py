@@ -1,4 +1,4 @@
-"""Indentation in the file's own style.
+"""IndentStyle: indentation in the file's own style.
 
 A model may indent with spaces in a file of tabs (or the other way round), or
 with four spaces in a file that uses two. IndentStyle rewrites the leading
@@ -18,11 +18,11 @@ from __future__ import annotations
 
 from collections import Counter
 
-from .pipeline import StreamFilter
+from ..cursor import Site
+from ..pipeline import StreamFilter
+from ..text import BLOCK_OPENERS
 
 _WIDTHS = (2, 4, 8)
-# A line ending in one of these opens a block: the next line's step is one level.
-BLOCK_OPENERS = (":", "{", "(", "[", "=>", "->", " do", " then")
 # A comment opens nothing, whatever it ends with (`#    if x:` is a commented-out line).
 _COMMENTS = ("#", "//", "/*", "*", "--")
 
@@ -58,6 +58,8 @@ def _columns(lead: str, tab: int) -> int:
 
 
 class IndentStyle(StreamFilter):
+    name = "IndentStyle"
+
     def __init__(self, unit: str, cursor_line_prefix: str, first_line_absolute: bool = True) -> None:
         self.unit = unit
         self.width = 4 if unit == "\t" else len(unit)  # columns of one level
@@ -75,6 +77,17 @@ class IndentStyle(StreamFilter):
         self.line = "" if blank else cursor_line_prefix
         self.prev_column: int | None = None if blank else self.base
         self.prev_opens = False
+
+    @classmethod
+    def for_site(cls, site: Site) -> IndentStyle | None:
+        """None where the code around the cursor shows no indentation unit."""
+        line_prefix = site.cursor.line_prefix
+        # The cursor's blank line counts too: its indentation is the editor's (`_` stands for the code to come).
+        cursor_code = "_" if line_prefix and not line_prefix.strip() else ""
+        unit = file_indent(site.nearby_prefix + cursor_code + site.nearby_suffix)
+        if unit is None:
+            return None
+        return cls(unit, line_prefix, first_line_absolute=not site.indent_in_prompt)
 
     def push(self, text: str) -> str:
         out = []

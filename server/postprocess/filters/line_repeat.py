@@ -1,23 +1,13 @@
-"""Repetition: completions that write again what the file or the completion
-itself already has.
+"""What RepeatsAbove and LoopStop share: a line that repeats one seen before
+ends the completion before it.
 
-- RepeatsAbove: small models often answer with a copy of the line just above
-  the cursor. A line of the completion that equals one of the last few lines
-  of code above the cursor ends the completion before it.
-- LoopStop: a model stuck in a loop writes the same line over and over. A
-  multi-line completion ends before a line that repeats its previous line,
-  or that it already wrote twice.
-
-Lines too short to mean anything (`}`, `pass`, `else:`) never count. Both
-filters hold a line back only while it could still become a repeat.
+Lines too short to mean anything (`}`, `pass`, `else:`) never count. A line
+is held back only while it could still become a repeat.
 """
 
 from __future__ import annotations
 
-from .pipeline import StreamFilter
-
-# How many lines of code above the cursor RepeatsAbove compares with.
-ABOVE_LINES = 3
+from ..pipeline import StreamFilter
 
 
 def meaningful(line: str) -> bool:
@@ -26,7 +16,7 @@ def meaningful(line: str) -> bool:
     return len(s) >= 6 and any(ch.isalnum() for ch in s)
 
 
-class _LineRepeat(StreamFilter):
+class LineRepeat(StreamFilter):
     """End before the first completed line that `is_repeat`; hold a line
     while it might still become one."""
 
@@ -73,25 +63,3 @@ class _LineRepeat(StreamFilter):
             tail = ""
         self.line, self.held = "", 0
         return tail
-
-
-class RepeatsAbove(_LineRepeat):
-    def __init__(self, prefix: str) -> None:
-        above, _, cursor_line = prefix.rpartition("\n")
-        code = [ln.strip() for ln in above.split("\n") if ln.strip()]
-        super().__init__(cursor_line)
-        self.targets = {ln for ln in code[-ABOVE_LINES:] if meaningful(ln)}
-
-    def is_repeat(self, line: str) -> bool:
-        return line in self.targets
-
-    def could_become_repeat(self, start: str) -> bool:
-        return any(t.startswith(start) for t in self.targets)
-
-
-class LoopStop(_LineRepeat):
-    def is_repeat(self, line: str) -> bool:
-        return bool(self.lines) and (line == self.lines[-1] or self.lines.count(line) >= 2)
-
-    def could_become_repeat(self, start: str) -> bool:
-        return any(ln.startswith(start) for ln in self.lines if meaningful(ln))
