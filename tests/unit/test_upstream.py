@@ -1,72 +1,158 @@
-"""Gateway mode's pieces without processes: the hash ring, the pool's choice
-of replicas, settings, and how upstream SSE chunks are read. The real thing
-(real upstreams, one killed) is tests/integration/test_gateway.py."""
+"""Gateway mode's engine without processes: settings, what goes upstream (the
+session header, cache_salt, token ids), how upstream SSE chunks are read, and
+how each upstream failure is answered, against httpx's MockTransport. The real
+thing (a real upstream, a real gateway) is tests/integration/test_gateway.py."""
 
 from __future__ import annotations
 
-from collections import Counter
+import json
 
 import httpx
 import pytest
 
 from codefill.config import load_settings
 from codefill.server.api.errors import APIError
-from codefill.server.engines.base import GenerationResult, Superseded
-from codefill.server.engines.replicas import HashRing, ReplicaPool
-from codefill.server.engines.upstream import UpstreamEngine
+from codefill.server.engines.base import GenerationRequest, GenerationResult, Superseded
+from codefill.server.engines.upstream import UpstreamEngine, _Job
 
-URLS = ["http://10.0.0.1:8000", "http://10.0.0.2:8000", "http://10.0.0.3:8000"]
-KEYS = [f"session-{i}" for i in range(3000)]
-
-
-def test_ring_walks_every_replica_once_from_a_stable_home():
-    ring = HashRing(URLS)
-    for key in KEYS[:50]:
-        walk = list(ring.walk(key))
-        assert sorted(walk) == sorted(URLS)
-        assert walk == list(HashRing(list(reversed(URLS))).walk(key)), "placement depends on the order given"
+URL = "http://10.0.0.1:8000"
+SSE = (b'data: {"choices": [{"index": 0, "text": "ab", "finish_reason": null}]}\n\n'
+       b'data: {"choices": [{"index": 0, "text": "", "finish_reason": "stop"}]}\n\n'
+       b'data: {"choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": 1, '
+       b'"prompt_tokens_details": {"cached_tokens": 2}}}\n\n'
+       b"data: [DONE]\n\n")
 
 
-def test_ring_spreads_sessions_evenly():
-    ring = HashRing(URLS)
-    shares = Counter(next(ring.walk(k)) for k in KEYS)
-    assert set(shares) == set(URLS)
-    assert all(0.25 < n / len(KEYS) < 0.42 for n in shares.values()), shares
-
-
-async def test_a_dead_replica_moves_only_its_own_sessions():
-    pool = ReplicaPool(URLS)
-    for r in pool.replicas.values():
-        r.alive = True
-    homes = {k: pool.candidates(k)[0].url for k in KEYS}
-    dead = pool.replicas[URLS[1]]
-    pool.mark_dead(dead, "test")
-    moved = {k for k in KEYS if pool.candidates(k)[0].url != homes[k]}
-    assert moved == {k for k in KEYS if homes[k] == URLS[1]}
-    assert all(pool.candidates(k)[0] is not dead for k in KEYS)
-    # Back in: everyone is home again.
-    pool._mark_alive(dead)
-    assert all(pool.candidates(k)[0].url == homes[k] for k in KEYS)
-    for r in pool.replicas.values():
-        r.alive = False
-    assert pool.candidates("anyone") == []
-    await pool.close()
-
-
-@pytest.mark.parametrize("urls", [["http://a:1", "http://a:1/"], ["a:1"], ["ftp://a"]])
-def test_bad_upstream_lists_are_refused(urls):
+@pytest.mark.parametrize("url", ["a:1", "ftp://a"])
+def test_bad_upstream_urls_are_refused(url):
     with pytest.raises(ValueError):
-        ReplicaPool(urls)
+        UpstreamEngine(url, "unused.gguf", model_id="m")
 
 
-def test_upstreams_from_the_environment_are_comma_separated(monkeypatch):
-    monkeypatch.setenv("CODEFILL_UPSTREAM", "http://a:8000, http://b:8000")
-    assert load_settings().upstream == ["http://a:8000", "http://b:8000"]
-    assert load_settings(upstream=["http://c:1"]).upstream == ["http://c:1"]
+def test_upstream_from_the_environment_and_flags(monkeypatch):
+    monkeypatch.setenv("CODEFILL_UPSTREAM", "http://router:8000")
+    assert load_settings().upstream == "http://router:8000"
+    assert load_settings(upstream="http://c:1").upstream == "http://c:1"
 
 
-def _engine() -> UpstreamEngine:
-    return UpstreamEngine(ReplicaPool(URLS[:1]), "unused.gguf", model_id="m")
+def _engine(handler=None, **kwargs) -> UpstreamEngine:
+    transport = httpx.MockTransport(handler) if handler else None
+    engine = UpstreamEngine(URL + "/v1/", "unused.gguf", model_id="m", transport=transport, **kwargs)
+    engine.upstream_model = "served-model"
+    return engine
+
+
+async def _run(engine: UpstreamEngine, request: GenerationRequest) -> tuple[list, GenerationResult]:
+    job, result = _Job(request), GenerationResult()
+    await engine._send(job, result)
+    tokens = []
+    while not job.out.empty():
+        tokens.append(job.out.get_nowait())
+    return tokens, result
+
+
+async def test_a_request_carries_session_header_cache_salt_and_token_ids():
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, content=SSE, headers={"Content-Type": "text/event-stream"})
+
+    engine = _engine(handler, api_key="up-key")
+    request = GenerationRequest([1, 2, 3], 8, request_id="req-1", session="4:team/editor-7", cache_salt="team")
+    tokens, result = await _run(engine, request)
+    [sent] = seen
+    assert sent.url == URL + "/v1/completions"
+    assert sent.headers["x-session-id"] == "4:team/editor-7"
+    assert sent.headers["authorization"] == "Bearer up-key"
+    assert sent.headers["x-request-id"] == "req-1"
+    body = json.loads(sent.content)
+    assert body["model"] == "served-model" and body["prompt"] == [1, 2, 3] and body["stream"] is True
+    assert body["user"] == "4:team/editor-7" and body["cache_salt"] == "team"
+    assert [t.text for t in tokens] == ["ab"]
+    assert (result.prompt_tokens, result.completion_tokens, result.cached_prompt_tokens) == (3, 1, 2)
+    assert result.finish_reason == "stop"
+    await engine.close()
+
+
+async def test_no_session_no_header_and_open_mode_no_salt():
+    seen: list[httpx.Request] = []
+
+    def handler(request):
+        seen.append(request)
+        return httpx.Response(200, content=SSE)
+
+    engine = _engine(handler)
+    await _run(engine, GenerationRequest([1], 4))
+    assert "x-session-id" not in seen[0].headers and "authorization" not in seen[0].headers
+    assert "cache_salt" not in json.loads(seen[0].content) and "user" not in json.loads(seen[0].content)
+    await engine.close()
+
+
+@pytest.mark.parametrize(("status", "headers", "retry_after", "code"), [
+    (503, {"Retry-After": "7"}, "7", "upstream_overloaded"),
+    (503, {}, "2", "upstream_overloaded"),
+    (429, {"Retry-After": "3"}, "3", "rate_limit_exceeded"),
+])
+async def test_upstream_back_pressure_reaches_the_client_with_retry_after(status, headers, retry_after, code):
+    engine = _engine(lambda r: httpx.Response(status, headers=headers,
+                                              json={"error": {"message": "busy", "code": None}}))
+    with pytest.raises(APIError) as failed:
+        await _run(engine, GenerationRequest([1], 4, session="s"))
+    assert failed.value.status == status
+    assert failed.value.headers == {"Retry-After": retry_after}
+    assert failed.value.code == code
+    await engine.close()
+
+
+async def test_an_upstream_error_code_is_kept_with_its_503():
+    engine = _engine(lambda r: httpx.Response(503, json={"error": {"message": "draining",
+                                                                   "code": "server_shutting_down"}}))
+    with pytest.raises(APIError) as failed:
+        await _run(engine, GenerationRequest([1], 4))
+    assert (failed.value.status, failed.value.code) == (503, "server_shutting_down")
+    await engine.close()
+
+
+async def test_an_unreachable_upstream_is_a_503_with_retry_after():
+    def refuse(request):
+        raise httpx.ConnectError("refused", request=request)
+
+    engine = _engine(refuse)
+    with pytest.raises(APIError) as failed:
+        await _run(engine, GenerationRequest([1], 4))
+    assert (failed.value.status, failed.value.code) == (503, "upstream_unavailable")
+    assert failed.value.headers == {"Retry-After": "2"}
+    await engine.close()
+
+
+async def test_a_stream_broken_after_tokens_is_a_502():
+    class Broken(httpx.AsyncByteStream):
+        async def __aiter__(self):
+            yield b'data: {"choices": [{"index": 0, "text": "ab", "finish_reason": null}]}\n\n'
+            raise httpx.RemoteProtocolError("peer closed connection")
+
+    engine = _engine(lambda r: httpx.Response(200, stream=Broken()))
+    with pytest.raises(APIError) as failed:
+        await _run(engine, GenerationRequest([1], 4))
+    assert (failed.value.status, failed.value.code) == (502, "upstream_failed")
+    await engine.close()
+
+
+@pytest.mark.parametrize(("status", "mapped"), [(400, 400), (404, 400), (500, 502), (502, 502), (504, 504)])
+async def test_other_upstream_refusals_are_clean_errors(status, mapped):
+    engine = _engine(lambda r: httpx.Response(status, text="no"))
+    with pytest.raises(APIError) as failed:
+        await _run(engine, GenerationRequest([1], 4))
+    assert failed.value.status == mapped and failed.value.code == "upstream_error"
+    await engine.close()
+
+
+async def test_superseded_on_the_upstream():
+    engine = _engine(lambda r: httpx.Response(409, json={"error": {"message": "x", "code": "superseded"}}))
+    with pytest.raises(Superseded):
+        await _run(engine, GenerationRequest([1], 4))
+    await engine.close()
 
 
 def test_upstream_chunks_become_tokens_and_usage():
@@ -87,31 +173,3 @@ def test_upstream_error_events_fail_cleanly():
     with pytest.raises(APIError) as failed:
         engine._tokens({"error": {"message": "boom", "code": "internal_error"}}, GenerationResult())
     assert failed.value.status == 502 and "boom" in failed.value.message
-
-
-async def test_a_slow_poll_needs_a_second_one_and_a_refused_connection_does_not():
-    answers: list = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        answer = answers.pop(0)
-        if isinstance(answer, Exception):
-            raise answer
-        if request.url.path == "/v1/models":
-            return httpx.Response(200, json={"data": [{"id": "m", "max_model_len": 2048}]})
-        return httpx.Response(answer)
-
-    pool = ReplicaPool(URLS[:1])
-    await pool.client.aclose()
-    pool.client = httpx.AsyncClient(transport=httpx.MockTransport(handler))
-    replica = pool.replicas[URLS[0]]
-    answers[:] = [200, None]  # /health, then /v1/models
-    assert await pool.check(replica) and replica.alive and replica.max_model_len == 2048
-    answers[:] = [httpx.ReadTimeout("slow")]
-    assert not await pool.check(replica) and replica.alive, "one slow poll took a busy replica out"
-    answers[:] = [503]
-    assert not await pool.check(replica) and not replica.alive
-    answers[:] = [200]
-    assert await pool.check(replica) and replica.alive
-    answers[:] = [httpx.ConnectError("refused")]
-    assert not await pool.check(replica) and not replica.alive
-    await pool.close()
