@@ -107,7 +107,7 @@ class UpstreamEngine:
         n_ctx = self._n_ctx
         try:
             max_len = await self._ask_model()
-        except (httpx.HTTPError, ValueError, LookupError, APIError) as exc:
+        except (httpx.HTTPError, APIError) as exc:
             # Not fatal: the upstream may start later; requests ask again until it answers.
             max_len = None
             log.warning("upstream %s did not list its model yet (%r); asking again on the first request",
@@ -130,8 +130,12 @@ class UpstreamEngine:
         if r.status_code != 200:
             raise APIError(503, f"The upstream {self.url} answered /v1/models with {r.status_code}.",
                            code="upstream_unavailable", headers={"Retry-After": DEFAULT_RETRY_AFTER})
-        first = r.json()["data"][0]
-        self.upstream_model = first["id"]
+        try:
+            first = r.json()["data"][0]
+            self.upstream_model = first["id"]
+        except (ValueError, LookupError, TypeError):
+            raise APIError(502, f"The upstream {self.url} lists no model at /v1/models; is it an "
+                                "OpenAI-compatible server?", code="upstream_error") from None
         return first.get("max_model_len")
 
     def _load_vocab(self) -> None:

@@ -117,7 +117,8 @@ def homes(cluster) -> dict[str, str]:
         first, home = cluster.complete(session, window + "def total(values):\n    return ", suffix="\n",
                                        max_tokens=8)
         assert first.status_code == 200, first.text
-        nxt, again = cluster.complete(session, window + "def total(values):\n    return s", suffix="\n",
+        # Not the first prompt plus characters (that could be typed through without the model).
+        nxt, again = cluster.complete(session, window + "def total(values):\n    result = ", suffix="\n",
                                       max_tokens=8)
         assert nxt.status_code == 200, nxt.text
         assert again == home, f"{session}'s second keystroke went to {again}, its first to {home}"

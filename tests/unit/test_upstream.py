@@ -173,3 +173,26 @@ def test_upstream_error_events_fail_cleanly():
     with pytest.raises(APIError) as failed:
         engine._tokens({"error": {"message": "boom", "code": "internal_error"}}, GenerationResult())
     assert failed.value.status == 502 and "boom" in failed.value.message
+
+
+async def test_the_model_is_asked_for_on_the_first_request_when_start_up_could_not():
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v1/models":
+            return httpx.Response(200, json={"data": [{"id": "late-model", "max_model_len": 2048}]})
+        assert json.loads(request.content)["model"] == "late-model"
+        return httpx.Response(200, content=SSE)
+
+    engine = _engine(handler)
+    engine.upstream_model = None
+    tokens, _ = await _run(engine, GenerationRequest([1], 4))
+    assert engine.upstream_model == "late-model" and [t.text for t in tokens] == ["ab"]
+    await engine.close()
+
+
+async def test_an_upstream_without_a_model_list_is_a_clean_502():
+    engine = _engine(lambda r: httpx.Response(200, text="<html>not an API</html>"))
+    engine.upstream_model = None
+    with pytest.raises(APIError) as failed:
+        await _run(engine, GenerationRequest([1], 4))
+    assert (failed.value.status, failed.value.code) == (502, "upstream_error")
+    await engine.close()
