@@ -1,14 +1,16 @@
 """Replicas behind nginx against one server: the same replay, typed by the
 same typists, once through nginx (the shipped deploy/nginx/codefill.conf) in
-front of N `codefill serve` replicas, and once against one of those replicas
-alone. Prints the replay's results for both and how nginx spread the sessions.
+front of N `codefill serve` replicas, and once against one more server of the
+same kind alone (started with them, so both runs begin with cold caches).
+Prints the replay's results for both and how nginx spread the sessions.
 
     .venv/bin/python scripts/load-balanced.py [--replicas 3] [--threads 2] [-- REPLAY ARGS]
 
 Replay arguments after `--` go to `codefill bench replay` (default: 8 typists,
 open loop). Each replica gets --threads cores; on a machine with fewer than
-replicas x threads cores the replicas compete for them and the comparison
-shows only the load balancer's overhead.
+(replicas + 1) x threads cores the servers compete for them (the one alone
+idles during the first run) and the comparison shows only the load
+balancer's overhead.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ def main() -> int:
     args = p.parse_args()
     replay_args = args.replay_args or ["--typists", "8", "--open-loop"]
 
-    replicas = start_replicas(args.replicas, "--threads", str(args.threads))
+    *replicas, alone = start_replicas(args.replicas + 1, "--threads", str(args.threads))
     port = free_port()
     ARTIFACTS.mkdir(exist_ok=True)
     access_log = ARTIFACTS / f"nginx-bench-{port}.log"
@@ -51,10 +53,10 @@ def main() -> int:
                             stdout=log)
         try:
             replay(f"http://127.0.0.1:{port}", replay_args)
-            replay(replicas[0].url, replay_args)
+            replay(alone.url, replay_args)
         finally:
             stop_nginx(nginx)
-            for r in replicas:
+            for r in (*replicas, alone):
                 stop_server(r)
     sessions = Counter()
     for line in access_log.read_text().splitlines():
