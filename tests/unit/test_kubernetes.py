@@ -48,7 +48,8 @@ def test_manifest_validates_against_the_kubernetes_schema(path, version):
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_the_pieces_fit_together(variant):
     k = by_kind("common", variant)
-    deployment, service, pdb, hpa = k["Deployment"], k["Service"], k["PodDisruptionBudget"], k["HorizontalPodAutoscaler"]
+    deployment, service = k["Deployment"], k["Service"]
+    pdb, hpa = k["PodDisruptionBudget"], k["HorizontalPodAutoscaler"]
     labels = deployment["spec"]["template"]["metadata"]["labels"]
     assert deployment["spec"]["selector"]["matchLabels"].items() <= labels.items()
     assert service["spec"]["selector"].items() <= labels.items()
