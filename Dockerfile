@@ -1,18 +1,18 @@
 # codefill's images, one file, two targets (docker-compose.yml builds both):
 #
-#   gateway  codefill on the CPU, python:3.11-slim: the llama.cpp engine, or gateway mode
-#            (`codefill serve --upstream URL ...`) in front of vLLM replicas
+#   cpu      codefill on the CPU, python:3.11-slim: the llama.cpp engine with the default model,
+#            or gateway mode (`codefill serve --upstream URL`) in front of vLLM
 #   vllm     codefill with its in-process vLLM engine (`--engine vllm`) on an NVIDIA GPU, on top
 #            of vLLM's own image (CUDA, PyTorch and vLLM already in it)
 #
-#   docker build --target gateway -t codefill:gateway .
+#   docker build --target cpu -t codefill:cpu .
 #   docker build --target vllm -t codefill:vllm .
 #
 # llama-cpp-python compiles llama.cpp while the image builds (a few minutes).
 
-ARG VLLM_IMAGE=vllm/vllm-openai:v0.32.0
+ARG VLLM_IMAGE=vllm/vllm-openai:v0.33.0
 
-FROM python:3.11-slim-bookworm AS gateway
+FROM python:3.11-slim-bookworm AS cpu
 RUN apt-get update \
  && apt-get install -y --no-install-recommends build-essential cmake \
  && rm -rf /var/lib/apt/lists/*

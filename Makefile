@@ -88,11 +88,13 @@ vsix: extensions-deps
 
 # Debian's chromium (the browser test; playwright's own download does not work offline),
 # Debian's Kotlin compiler (the JetBrains plugin's plain-Kotlin tests), and Neovim and
-# Emacs with lsp-mode (real editors driving `codefill lsp`), and docker-compose (the test that
-# parses docker-compose.yml; no Docker engine needed), in one apt run.
+# Emacs with lsp-mode (real editors driving `codefill lsp`), docker-compose (the test that
+# parses docker-compose.yml; no Docker engine needed), and nginx (the load-balancer test runs
+# deploy/nginx/codefill.conf in front of three servers), in one apt run.
 client-deps:
 	@missing=""; command -v chromium >/dev/null || missing="$$missing chromium"; \
 	 command -v docker-compose >/dev/null || docker compose version >/dev/null 2>&1 || missing="$$missing docker-compose"; \
+	 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing="$$missing nginx"; \
 	 command -v kotlinc >/dev/null || missing="$$missing kotlin"; \
 	 command -v nvim >/dev/null || missing="$$missing neovim"; \
 	 command -v emacs >/dev/null || missing="$$missing emacs-nox"; \

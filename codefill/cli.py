@@ -75,14 +75,13 @@ def _add_serve(sub) -> None:
                         "to see what it costs or gains")
     p.add_argument("--log-level", dest="log_level", choices=["debug", "info", "warning", "error"])
     add_team_arguments(p)
-    gw = p.add_argument_group("gateway mode", "codefill in front of OpenAI-compatible servers of one model "
-                              "(vLLM replicas): it templates, trims and post-processes, they generate. "
-                              "--model names the same model's GGUF, read for its tokenizer only.")
-    gw.add_argument("--upstream", dest="upstream", action="append", metavar="URL",
-                    help="an upstream's base URL, e.g. http://10.0.0.5:8000 (repeat for each replica)")
-    gw.add_argument("--upstream-api-key", dest="upstream_api_key", help="API key the upstreams expect")
-    gw.add_argument("--health-interval", dest="health_interval", type=float,
-                    help="seconds between health checks of each upstream (default 2)")
+    gw = p.add_argument_group("gateway mode", "codefill in front of one OpenAI-compatible endpoint of one model "
+                              "(a vLLM server, or a session-affine router in front of several): it templates, "
+                              "trims and post-processes, the upstream generates. --model names the same model's "
+                              "tokenizer (hf:REPO_ID, a checkpoint folder, tokenizer.json or a GGUF).")
+    gw.add_argument("--upstream", dest="upstream", metavar="URL",
+                    help="the upstream's base URL, e.g. http://vllm-router:8000")
+    gw.add_argument("--upstream-api-key", dest="upstream_api_key", help="API key the upstream expects")
     _add_vllm_arguments(p)
     p.set_defaults(func=cmd_serve)
 
@@ -246,13 +245,11 @@ def _gateway_vocab(settings) -> Path | None:
 
 
 def _gateway_engine(settings, vocab_path: Path, model_id: str):
-    """Gateway mode: no local model, only its vocabulary; the upstreams generate."""
-    from codefill.server.engines.replicas import ReplicaPool
+    """Gateway mode: no local model, only its vocabulary; the upstream generates."""
     from codefill.server.engines.upstream import UpstreamEngine
 
-    pool = ReplicaPool(settings.upstream, api_key=settings.upstream_api_key,
-                       health_interval=settings.health_interval)
-    return UpstreamEngine(pool, vocab_path, model_id=model_id, n_ctx=settings.n_ctx, family=settings.fim_family)
+    return UpstreamEngine(settings.upstream, vocab_path, model_id=model_id, api_key=settings.upstream_api_key,
+                          n_ctx=settings.n_ctx, family=settings.fim_family)
 
 
 def _vllm_engine(settings):

@@ -80,14 +80,13 @@ class Settings(BaseSettings):
     request_timeout: float = Field(300.0, gt=0, description="seconds a completion may take, queueing included")
     log_format: Literal["text", "json"] = Field("text", description="'json': one JSON object a log line")
     log_prompts: bool = Field(False, description="log prompts and completions (debugging only)")
-    # -- gateway mode (server/engines/upstream.py): in front of OpenAI-compatible replicas --
-    upstream: Annotated[list[str], NoDecode] = Field(
-        default_factory=list, description="base URLs of OpenAI-compatible servers of the same model (vLLM); "
-                                          "given: codefill is a gateway and runs no model (comma-separated in the env)")
-    upstream_api_key: str | None = Field(None, description="sent to the upstreams as 'Authorization: Bearer KEY'")
-    health_interval: float = Field(2.0, gt=0, description="seconds between health checks of each upstream")
+    # -- gateway mode (server/engines/upstream.py): in front of one OpenAI-compatible endpoint --
+    upstream: str | None = Field(None, description="base URL of an OpenAI-compatible server (vLLM, or a "
+                                                   "session-affine router in front of several); given: codefill "
+                                                   "is a gateway and runs no model")
+    upstream_api_key: str | None = Field(None, description="sent to the upstream as 'Authorization: Bearer KEY'")
 
-    @field_validator("api_keys", "cors_origins", "upstream", "disable_filters", mode="before")
+    @field_validator("api_keys", "cors_origins", "disable_filters", mode="before")
     @classmethod
     def _split_commas(cls, v):
         if isinstance(v, str):

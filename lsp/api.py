@@ -120,6 +120,8 @@ class CodefillAPI:
             headers["Authorization"] = f"Bearer {settings.api_key}"
         if request_id:
             headers["X-Request-Id"] = request_id
+        # The session as a header too: what a load balancer in front of several servers hashes on.
+        headers["X-Session-Id"] = self.session_id
         url = settings.server_url + path
         try:
             # The whole call is bounded by timeoutMs (complete); a host that

@@ -93,7 +93,9 @@ async def _ask(client: httpx.AsyncClient, cfg: RunConfig, stroke: Keystroke, typ
     res.requests += 1
     started = time.monotonic()
     try:
-        r = await client.post(cfg.url + "/v1/completions", json=_body(cfg, stroke, typist))
+        body = _body(cfg, stroke, typist)
+        # The session as a header too, as editors send it: what a load balancer hashes on.
+        r = await client.post(cfg.url + "/v1/completions", json=body, headers={"X-Session-Id": body["user"]})
     except asyncio.CancelledError:
         res.abandoned += 1
         raise

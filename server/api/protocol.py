@@ -106,6 +106,10 @@ class CompletionRequest(BaseModel):
     go in front of the prompt, in the room the file around the cursor leaves
     (at most 1,024 tokens). Keep the list the same between keystrokes: the
     server's KV cache then keeps that part of the prompt."""
+    cache_salt: str | None = Field(default=None, min_length=1, max_length=256)
+    """vLLM's field: requests with different salts never share cached prompt
+    state. Tenants (API keys) are kept apart anyway; a salt separates requests
+    further within one (a codefill gateway in front sends its own tenant)."""
 
     @field_validator("stop")
     @classmethod

@@ -15,6 +15,7 @@ from ..logs import log_prompt
 from ..metrics import CONTENT_TYPE
 from .errors import error_response
 from .protocol import Completion, CompletionRequest, ErrorResponse, Model, ModelList, new_completion_id
+from .session_header import apply_session_header
 
 router = APIRouter()
 T = TypeVar("T")
@@ -70,6 +71,7 @@ async def create_completion(body: CompletionRequest, request: Request):
     gate = request.app.state.gate
     request_id = request.state.request_id
     key = getattr(request.state, "key", None) or "anonymous"
+    apply_session_header(body, request.headers)
     log_prompt(request.app.state.log_prompts, body)
     gate.check_request(body, service.engine)
     ticket = gate.admit(key)  # 429 / 503 before any work

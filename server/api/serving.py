@@ -234,7 +234,8 @@ class CompletionService:
         cold = self._cold(built, max_tokens) if mode != "raw" and prompt.token_ids is None else None
         gen = GenerationRequest(built.tokens, max_tokens, sampling, top_logprobs=req.logprobs,
                                 request_id=request_id, session=session_key(tenant, req.user),
-                                cache_salt=tenant, lookup_tokens=lookup, heal=heal, cold_tokens=cold)
+                                cache_salt=tenant if req.cache_salt is None else session_key(tenant, req.cache_salt),
+                                lookup_tokens=lookup, heal=heal, cold_tokens=cold)
         offset = 0
         if req.echo:
             offset = len(prompt.text)

@@ -1,5 +1,9 @@
-"""Gateway mode: an Engine whose generation happens on OpenAI-compatible
-upstream servers (vLLM's, or another codefill), N replicas of the same model.
+"""Gateway mode: an Engine whose generation happens on one OpenAI-compatible
+upstream endpoint: a vLLM server, or a router in front of many that already
+scales and keeps sessions on their replica (vLLM production-stack's router
+with `--routing-logic session --session-key x-session-id`, or any L7 load
+balancer hashing on that header). Spreading load and noticing dead replicas
+is that router's job, not ours.
 
 Everything above the Engine protocol stays here, in the gateway: FIM
 templates, window anchoring and trimming, post-processing, typing-through,
@@ -14,12 +18,13 @@ FIM markers are the special tokens and a user's text that happens to spell
 special tokens parsed, by vLLM), and no second BOS is added. vLLM and
 codefill both take token-id prompts on /v1/completions.
 
-Each request streams (SSE) from one replica, picked by the session's place on
-the hash ring (`replicas.py`). Closing the token stream closes the upstream
-HTTP request, which vLLM (and codefill) take as an abort. A replica that
-cannot be reached is taken out of the ring and the request goes to the next
-live one, as long as no token of it has come back; a replica that fails
-mid-completion fails that request with a clean 502.
+Each request carries the session (tenant-scoped) as `user` and as the
+`X-Session-Id` header a router hashes on, and the tenant as vLLM's
+`cache_salt`, so prefix caches are never shared across tenants. Closing the
+token stream closes the upstream HTTP request, which vLLM (and codefill) take
+as an abort. Failures are answered, never retried: the upstream unreachable
+or saying 503 (its back-pressure) is a 503 with Retry-After; breaking off
+mid-completion a 502; silence a 504.
 """
 
 from __future__ import annotations
@@ -27,7 +32,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,19 +40,21 @@ import httpx
 
 from ..api.errors import APIError
 from .base import GeneratedToken, GenerationRequest, GenerationResult, ModelInfo, Superseded
-from .replicas import Replica, ReplicaPool
 from .vocab import Vocabulary, load_vocabulary
 
 log = logging.getLogger("codefill.engine.upstream")
+# httpx logs every request at INFO.
+logging.getLogger("httpx").setLevel(logging.WARNING)
+logging.getLogger("httpcore").setLevel(logging.WARNING)
 
 _DONE = object()
 # Longest wait for the next piece of an upstream's stream before the request
-# fails with 504 (a replica that hangs must not hang the editor).
+# fails with 504 (an upstream that hangs must not hang the editor).
 READ_TIMEOUT = 30.0
-
-
-class _Retry(Exception):
-    """The replica could not take the request; try the next one."""
+CONNECT_TIMEOUT = 5.0
+SESSION_HEADER = "X-Session-Id"
+# Seconds a client is told to wait when the upstream gave no Retry-After of its own.
+DEFAULT_RETRY_AFTER = "2"
 
 
 @dataclass
@@ -57,18 +63,28 @@ class _Job:
     out: asyncio.Queue = field(default_factory=asyncio.Queue)
     pump: asyncio.Task | None = None
     superseded: bool = False
-    replica: Replica | None = None
 
 
 class UpstreamEngine:
-    def __init__(self, pool: ReplicaPool, vocab_path: str | Path, *, model_id: str, n_ctx: int = 4096,
-                 family: str | None = None, read_timeout: float = READ_TIMEOUT) -> None:
-        self.pool = pool
+    def __init__(self, url: str, vocab_path: str | Path, *, model_id: str, api_key: str | None = None,
+                 n_ctx: int = 4096, family: str | None = None, read_timeout: float = READ_TIMEOUT,
+                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+        url = url.rstrip("/").removesuffix("/v1")
+        if not url.startswith(("http://", "https://")):
+            raise ValueError(f"upstream {url!r} is not an http:// or https:// URL")
+        self.url = url
         self._path = Path(vocab_path)
         self._model_id = model_id
         self._n_ctx = n_ctx
         self._family_override = family
         self._read_timeout = read_timeout
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self.client = httpx.AsyncClient(headers=headers, transport=transport,
+                                        timeout=httpx.Timeout(connect=CONNECT_TIMEOUT, read=read_timeout,
+                                                              write=30, pool=30),
+                                        limits=httpx.Limits(max_connections=None, max_keepalive_connections=64))
+        # The model id to send upstream, from its /v1/models.
+        self.upstream_model: str | None = None
         self._vocab: Vocabulary | None = None
         self._info: ModelInfo | None = None
         self._stop_ids: frozenset[int] = frozenset()
@@ -88,11 +104,17 @@ class UpstreamEngine:
 
     async def start(self) -> None:
         await asyncio.to_thread(self._load_vocab)
-        await self.pool.start()
-        lengths = [r.max_model_len for r in self.pool.replicas.values() if r.max_model_len]
-        n_ctx = min([self._n_ctx, *lengths])
-        if n_ctx < self._n_ctx:
-            log.info("context %d -> %d: an upstream serves at most %d tokens", self._n_ctx, n_ctx, n_ctx)
+        n_ctx = self._n_ctx
+        try:
+            max_len = await self._ask_model()
+        except (httpx.HTTPError, APIError) as exc:
+            # Not fatal: the upstream may start later; requests ask again until it answers.
+            max_len = None
+            log.warning("upstream %s did not list its model yet (%r); asking again on the first request",
+                        self.url, exc)
+        if max_len and max_len < n_ctx:
+            log.info("context %d -> %d: the upstream serves at most %d tokens", n_ctx, max_len, max_len)
+            n_ctx = max_len
         from codefill.models.families import detect_family, get_family
 
         arch = self._vocab.architecture
@@ -100,15 +122,27 @@ class UpstreamEngine:
         self._stop_ids = frozenset(t for t in map(self._vocab.special_token, family.stop_tokens) if t is not None)
         self._info = ModelInfo(id=self._model_id, path=str(self._path), n_ctx=n_ctx, architecture=arch,
                                family=family.name, created=int(self._path.stat().st_mtime))
-        live = ", ".join(r.url for r in self.pool.live) or "none yet"
-        log.info("gateway for %d upstreams (live: %s), family %s, n_ctx %d",
-                 len(self.pool.replicas), live, family.name, n_ctx)
+        log.info("gateway for %s (model %s), family %s, n_ctx %d", self.url, self.upstream_model, family.name, n_ctx)
+
+    async def _ask_model(self) -> int | None:
+        """The upstream's model id (kept) and context length, from its /v1/models."""
+        r = await self.client.get(self.url + "/v1/models")
+        if r.status_code != 200:
+            raise APIError(503, f"The upstream {self.url} answered /v1/models with {r.status_code}.",
+                           code="upstream_unavailable", headers={"Retry-After": DEFAULT_RETRY_AFTER})
+        try:
+            first = r.json()["data"][0]
+            self.upstream_model = first["id"]
+        except (ValueError, LookupError, TypeError):
+            raise APIError(502, f"The upstream {self.url} lists no model at /v1/models; is it an "
+                                "OpenAI-compatible server?", code="upstream_error") from None
+        return first.get("max_model_len")
 
     def _load_vocab(self) -> None:
         self._vocab = load_vocabulary(self._path)
 
     async def close(self) -> None:
-        await self.pool.close()
+        await self.client.aclose()
         if self._vocab is not None:
             self._vocab.close()
             self._vocab = None
@@ -175,24 +209,56 @@ class UpstreamEngine:
 
     async def _send(self, job: _Job, result: GenerationResult) -> None:
         req = job.request
-        key = req.session or req.request_id or uuid.uuid4().hex
-        tried = 0
-        for replica in self.pool.candidates(key):
-            tried += 1
-            try:
-                await self._stream_from(replica, job, result)
-                return
-            except _Retry as exc:
-                log.warning("%s could not take request %s (%s); trying the next replica",
-                            replica.url, req.request_id, exc)
-        reason = "none of the upstream replicas is reachable" if tried else "no upstream replica is alive"
-        raise APIError(503, f"The completion could not be served: {reason}. Try again in a few seconds.",
-                       code="upstream_unavailable", headers={"Retry-After": "2"})
+        result.prompt_tokens = len(req.prompt_tokens)
+        emitted = False
+        headers = {SESSION_HEADER: req.session} if req.session is not None else {}
+        if req.request_id:
+            headers["X-Request-Id"] = req.request_id
+        log.debug("request %s (session %s) -> %s", req.request_id, req.session, self.url)
+        try:
+            if self.upstream_model is None:
+                await self._ask_model()
+            async with self.client.stream("POST", self.url + "/v1/completions", json=self._body(req),
+                                          headers=headers) as resp:
+                if resp.status_code != 200:
+                    await self._refused(resp)
+                async for line in resp.aiter_lines():
+                    if not line.startswith("data:"):
+                        continue
+                    data = line[5:].strip()
+                    if data == "[DONE]":
+                        break
+                    for token in self._tokens(json.loads(data), result):
+                        if req.max_tokens == 0:
+                            continue
+                        emitted = True
+                        job.out.put_nowait(token)
+            log.debug("request %s <- %s: %s", req.request_id, self.url, result.finish_reason)
+            if result.finish_reason is None:
+                result.finish_reason = "stop"
+            if req.max_tokens == 0:
+                result.completion_tokens, result.finish_reason = 0, "length"
+        except httpx.TimeoutException as exc:
+            if isinstance(exc, (httpx.ConnectTimeout, httpx.PoolTimeout)):
+                raise self._unavailable(f"connecting timed out: {exc!r}") from None
+            raise APIError(504, f"The upstream {self.url} did not answer within {self._read_timeout:g} s.",
+                           code="upstream_timeout") from None
+        except httpx.TransportError as exc:
+            if not emitted:
+                raise self._unavailable(f"{type(exc).__name__}: {exc}") from None
+            raise APIError(502, f"The upstream {self.url} failed in the middle of this completion. "
+                                "Send it again.", code="upstream_failed") from None
 
-    def _body(self, replica: Replica, req: GenerationRequest) -> dict:
+    def _unavailable(self, reason: str) -> APIError:
+        log.warning("upstream %s is unreachable: %s", self.url, reason)
+        return APIError(503, f"The completion could not be served: the upstream {self.url} is unreachable "
+                             f"({reason}). Try again in a few seconds.", code="upstream_unavailable",
+                        headers={"Retry-After": DEFAULT_RETRY_AFTER})
+
+    def _body(self, req: GenerationRequest) -> dict:
         s = req.sampling
         body = {
-            "model": replica.model,
+            "model": self.upstream_model,
             "prompt": list(req.prompt_tokens),
             # vLLM generates at least one token; for a cache warm-up (0) the one is dropped.
             "max_tokens": max(req.max_tokens, 1),
@@ -207,6 +273,8 @@ class UpstreamEngine:
             body["seed"] = s.seed
         if req.session is not None:
             body["user"] = req.session
+        if req.cache_salt:
+            body["cache_salt"] = req.cache_salt  # vLLM: prefix caches are shared only within one salt
         stop_ids = req.stop_token_ids | self._stop_ids
         if stop_ids:
             body["stop_token_ids"] = sorted(stop_ids)  # vLLM's extension; codefill knows its family's own
@@ -214,68 +282,26 @@ class UpstreamEngine:
             body["logprobs"] = req.top_logprobs
         return body
 
-    async def _stream_from(self, replica: Replica, job: _Job, result: GenerationResult) -> None:
-        req = job.request
-        result.prompt_tokens = len(req.prompt_tokens)
-        emitted = False
-        replica.in_flight += 1
-        job.replica = replica
-        timeout = httpx.Timeout(connect=self.pool.health_timeout, read=self._read_timeout, write=30, pool=30)
-        log.debug("request %s (session %s) -> %s", req.request_id, req.session, replica.url)
-        try:
-            async with self.pool.client.stream("POST", replica.url + "/v1/completions",
-                                               json=self._body(replica, req), timeout=timeout) as resp:
-                if resp.status_code != 200:
-                    await self._refused(replica, resp)
-                replica.served += 1
-                async for line in resp.aiter_lines():
-                    if not line.startswith("data:"):
-                        continue
-                    data = line[5:].strip()
-                    if data == "[DONE]":
-                        break
-                    for token in self._tokens(json.loads(data), result):
-                        if req.max_tokens == 0:
-                            continue
-                        emitted = True
-                        job.out.put_nowait(token)
-            log.debug("request %s <- %s: %s", req.request_id, replica.url, result.finish_reason)
-            if result.finish_reason is None:
-                result.finish_reason = "stop"
-            if req.max_tokens == 0:
-                result.completion_tokens, result.finish_reason = 0, "length"
-        except httpx.TimeoutException as exc:
-            if isinstance(exc, (httpx.ConnectTimeout, httpx.PoolTimeout)) and not emitted:
-                self.pool.mark_dead(replica, f"timed out connecting: {exc!r}")
-                raise _Retry(repr(exc)) from None
-            raise APIError(504, f"The upstream {replica.url} did not answer within {self._read_timeout:g} s.",
-                           code="upstream_timeout") from None
-        except httpx.TransportError as exc:
-            self.pool.mark_dead(replica, f"{type(exc).__name__}: {exc}")
-            if not emitted:
-                raise _Retry(f"{type(exc).__name__}: {exc}") from None
-            raise APIError(502, f"The upstream replica {replica.url} failed in the middle of this completion "
-                                "and is out of the ring; the next request goes to another replica.",
-                           code="upstream_failed") from None
-        finally:
-            replica.in_flight -= 1
-
-    async def _refused(self, replica: Replica, resp: httpx.Response) -> None:
-        """An upstream's error answer, before any token: raises."""
+    async def _refused(self, resp: httpx.Response) -> None:
+        """The upstream's error answer, before any token: raised as ours."""
         raw = await resp.aread()
         try:
             error = json.loads(raw)["error"]
             message, code = error.get("message", ""), error.get("code")
         except (ValueError, KeyError, TypeError, AttributeError):
             message, code = raw.decode("utf-8", "replace")[:300], None
-        if resp.status_code == 409 and code == "superseded":
+        status = resp.status_code
+        if status == 409 and code == "superseded":
             raise Superseded("superseded on the upstream by a newer request of the same session")
-        if resp.status_code in (502, 503, 504):
-            # Loading, overloaded or shutting down: not this replica's turn.
-            self.pool.mark_dead(replica, f"answered {resp.status_code}: {message}")
-            raise _Retry(f"{resp.status_code} {message}")
-        status = 400 if resp.status_code in (400, 404, 413, 422) else 502
-        raise APIError(status, f"The upstream {replica.url} refused the request ({resp.status_code}): {message}",
+        if status in (429, 503):
+            # Back-pressure (busy, loading, draining): the client waits and asks again.
+            raise APIError(status, f"The upstream is busy ({status}): {message}",
+                           code=code or ("rate_limit_exceeded" if status == 429 else "upstream_overloaded"),
+                           headers={"Retry-After": resp.headers.get("Retry-After") or DEFAULT_RETRY_AFTER})
+        if status == 404:
+            self.upstream_model = None  # it may serve another model now: ask again next time
+        mapped = 400 if status in (400, 404, 413, 422) else 504 if status == 504 else 502
+        raise APIError(mapped, f"The upstream {self.url} refused the request ({status}): {message}",
                        code="upstream_error")
 
     def _tokens(self, chunk: dict, result: GenerationResult) -> list[GeneratedToken]:

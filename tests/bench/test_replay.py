@@ -54,3 +54,22 @@ def test_compare_runs_both_servers():
     results = bench("--compare")
     assert [r["label"] for r in results] == ["codefill #1", "llama-cpp-python #1"]
     assert all(r["completed"] == r["requests"] > 0 for r in results)
+
+
+async def test_each_keystroke_names_its_typist_in_body_and_header():
+    """A load balancer hashes on X-Session-Id: the bench sends it as editors do."""
+    import httpx
+
+    from codefill.bench.replay import Result, RunConfig, _ask
+    from codefill.bench.workload import Keystroke
+
+    seen: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"choices": [{"text": "x", "finish_reason": "stop"}]})
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as client:
+        await _ask(client, RunConfig(url="http://lb:8000", model="m"), Keystroke("f:1", "a = ", "\n", "x"), 3,
+                   Result("t"))
+    assert json.loads(seen[0].content)["user"] == seen[0].headers["x-session-id"] == "typist-3"

@@ -56,6 +56,8 @@ async def test_request_carries_the_session_and_the_context():
     # The model list is asked for once, and every request carries the key.
     assert [r.url.path for r in rec.requests] == ["/v1/models", "/v1/completions", "/v1/completions"]
     assert all(r.headers["authorization"] == "Bearer sk-1" for r in rec.requests)
+    # The session as a header too, for load balancers that hash on it.
+    assert all(r.headers["x-session-id"] == "codefill-lsp-abc" for r in rec.requests)
     await api.close()
 
 

@@ -83,9 +83,11 @@ export class CodefillClient {
     return headers;
   }
 
-  private async request(path: string, init: RequestInit & { json?: unknown }, stream = false): Promise<Response> {
+  private async request(path: string, init: RequestInit & { json?: unknown; session?: string }, stream = false): Promise<Response> {
     const headers = await this.headers(!stream);
     if (init.json !== undefined) headers["Content-Type"] = "application/json";
+    // The session as a header too: what a load balancer in front of several servers hashes on.
+    if (init.session) headers["X-Session-Id"] = init.session;
     let response: Response;
     try {
       response = await this.fetchImpl(this.baseUrl + path, {
@@ -132,6 +134,7 @@ export class CodefillClient {
     const response = await this.request("/v1/completions", {
       method: "POST",
       signal,
+      session: params.user,
       json: {
         model,
         prompt: params.prompt,

@@ -31,6 +31,7 @@ describe("CodefillClient.complete", () => {
     const post = calls.find((c) => c.method === "POST")!;
     expect(post.url).toBe("http://h:1/v1/completions");
     expect(post.headers.Authorization).toBe("Bearer sk-test");
+    expect(post.headers["X-Session-Id"]).toBe("session-1");
     expect(post.body).toMatchObject({
       model: "tiny-model",
       prompt: params.prompt,

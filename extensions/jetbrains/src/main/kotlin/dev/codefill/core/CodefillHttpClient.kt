@@ -82,6 +82,8 @@ class CodefillHttpClient(
     fun complete(request: CompletionRequest): CompletableFuture<Completion> {
         val req = request("/v1/completions")
             .header("Content-Type", "application/json")
+            // The session as a header too: what a load balancer in front of several servers hashes on.
+            .header("X-Session-Id", request.user)
             .POST(HttpRequest.BodyPublishers.ofString(request.toJson()))
             .build()
         return exchange(req) { CompletionApi.parseCompletion(it) }

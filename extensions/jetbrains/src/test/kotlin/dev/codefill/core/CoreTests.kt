@@ -79,6 +79,7 @@ fun unitTests(s: Suite) {
             val model = client.resolveModel(null).get(5, TimeUnit.SECONDS)
             eq("fake-model", model)
             eq("ok", client.complete(CompletionRequest(model, "p", "s", "python", "f.py", "u")).get(5, TimeUnit.SECONDS).text)
+            eq("u", server.lastSessionHeader)
             eq("unsupported", client.sendEvent("shown", "cmpl-f").get(5, TimeUnit.SECONDS))
             eq("unsupported", client.sendEvent("accepted", "cmpl-f").get(5, TimeUnit.SECONDS))
             eq(1, server.hits("/v1/events")) // not asked again after the 404
@@ -107,11 +108,13 @@ class FakeServer private constructor(private val server: HttpServer) : java.io.C
     private val counts = java.util.concurrent.ConcurrentHashMap<String, Int>()
     val url get() = "http://127.0.0.1:${server.address.port}"
     fun hits(path: String) = counts[path] ?: 0
+    @Volatile var lastSessionHeader: String? = null
 
     constructor(handler: (String, String, String?) -> Pair<Int, String>) : this(HttpServer.create(InetSocketAddress("127.0.0.1", 0), 0)) {
         server.createContext("/") { ex ->
             val path = ex.requestURI.path
             counts.merge(path, 1) { a, b -> a + b }
+            ex.requestHeaders.getFirst("X-Session-Id")?.let { lastSessionHeader = it }
             val (status, body) = handler(path, ex.requestBody.readBytes().toString(Charsets.UTF_8), ex.requestHeaders.getFirst("Authorization"))
             val bytes = body.toByteArray()
             ex.sendResponseHeaders(status, bytes.size.toLong())
