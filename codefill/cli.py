@@ -268,7 +268,7 @@ def _vllm_engine(settings):
                           quantization=settings.quantization, speculative=speculative,
                           num_speculative_tokens=settings.num_speculative_tokens,
                           gpu_memory_utilization=settings.gpu_memory_utilization,
-                          enforce_eager=settings.enforce_eager)
+                          enforce_eager=settings.enforce_eager, max_num_seqs=settings.max_num_seqs)
     return VllmEngine(checkpoint, model_id=model_id, options=options, family=settings.fim_family), model_id
 
 
