@@ -174,7 +174,9 @@ def create_app(engine: Engine, *, served_names: list[str], max_body_bytes: int =
     app.include_router(admin_router)
     # Outermost last: request id, CORS, metrics, key check, then the body limit (no body is read for a bad key).
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
-    app.add_middleware(ApiKeyAuth, keys=keys or KeyStore())
+    tenants = app.state.service.tenants
+    app.add_middleware(ApiKeyAuth, keys=keys or KeyStore(),
+                       is_admin=tenants.is_admin if tenants.admin_digest is not None else None)
     app.add_middleware(RequestMetrics, metrics=metrics)
     if cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=cors_origins, allow_methods=["GET", "POST", "OPTIONS"],

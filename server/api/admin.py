@@ -1,16 +1,16 @@
 """The admin API (`--admin-key`): cache statistics per tenant and engine, and
 dropping a tenant's or a session's cached state.
 
-Only the admin key opens it (`Authorization: Bearer ADMIN_KEY`); API keys of
-tenants get 403, no key 401, and without `--admin-key` it answers 403 to
-everyone. Errors are OpenAI error objects like everywhere else.
+Only the admin key opens it (`Authorization: Bearer ADMIN_KEY`), checked by
+ApiKeyAuth (auth.py) before any body is read: tenants' keys get 403, no key
+401, and without `--admin-key` it answers 403 to everyone.
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..auth import OPEN_NAME
@@ -20,19 +20,6 @@ from .protocol import ErrorResponse
 
 router = APIRouter(prefix="/admin")
 _ERRORS = {code: {"model": ErrorResponse} for code in (400, 401, 403, 503)}
-
-
-def require_admin(request: Request) -> None:
-    tenants = request.app.state.service.tenants
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if tenants.admin_digest is None:
-        raise APIError(403, "The admin API is off: start the server with --admin-key.", code="admin_api_disabled")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise APIError(401, "Missing admin key: send 'Authorization: Bearer ADMIN_KEY'.", code="missing_api_key")
-    if not tenants.is_admin(token.strip()):
-        raise APIError(403, "This key may not use the admin API.", code="not_admin")
-    request.scope.setdefault("state", {})["key"] = "admin"
 
 
 class TenantUsage(BaseModel):
@@ -69,7 +56,7 @@ class DropResult(BaseModel):
     remembered_answers: int
 
 
-@router.get("/cache", response_model=CacheStats, responses=_ERRORS, dependencies=[Depends(require_admin)],
+@router.get("/cache", response_model=CacheStats, responses=_ERRORS,
             summary="Admin: prompt-cache figures per tenant and the engine's cache")
 async def cache_stats(request: Request) -> CacheStats:
     service = request.app.state.service
@@ -83,7 +70,7 @@ async def cache_stats(request: Request) -> CacheStats:
                       remembered_answers=len(service.answers))
 
 
-@router.post("/cache/drop", response_model=DropResult, responses=_ERRORS, dependencies=[Depends(require_admin)],
+@router.post("/cache/drop", response_model=DropResult, responses=_ERRORS,
              summary="Admin: forget a tenant's (or one of its sessions') cached state")
 async def drop_cache(body: DropRequest, request: Request) -> DropResult:
     service = request.app.state.service
