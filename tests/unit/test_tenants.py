@@ -235,3 +235,20 @@ def test_events_have_a_rate_limit():
                 .status_code for e in ("shown", "accepted", "dismissed")]
     assert statuses == [200, 200, 429]
     assert json.loads(c.get("/openapi.json").text)["paths"]["/admin/cache"]
+
+
+def test_tenant_settings_from_the_environment(monkeypatch):
+    from codefill.config import load_settings
+    from codefill.team import app_options
+
+    monkeypatch.setenv("CODEFILL_SHARE_CACHE", "alice+bob,carol+dave")
+    monkeypatch.setenv("CODEFILL_TENANT_WEIGHTS", "alice=2")
+    monkeypatch.setenv("CODEFILL_ADMIN_KEY", ADMIN)
+    monkeypatch.setenv("CODEFILL_MAX_NUM_SEQS", "8")
+    settings = load_settings()
+    tenants = app_options(settings)["tenants"]
+    assert tenants.salt_of("dave") == "carol+dave" and tenants.weights == {"alice": 2.0} and tenants.is_admin(ADMIN)
+    assert settings.max_num_seqs == 8
+    monkeypatch.setenv("CODEFILL_SHARE_CACHE", "alice")
+    with pytest.raises(ValueError, match="two or more"):
+        app_options(load_settings())
