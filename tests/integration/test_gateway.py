@@ -18,6 +18,7 @@ import openai
 import pytest
 
 from codefill.server.engines.replicas import HashRing
+from codefill.server.tenants import session_key
 from tests.conftest import free_port, start_server, stop_server
 
 pytestmark = pytest.mark.integration
@@ -64,7 +65,8 @@ class Cluster:
         return start_server(*args, "--health-interval", "0.3", "--log-level", "debug", name="gateway")
 
     def home(self, session: str) -> str:
-        return next(self.ring.walk(session))
+        """The home of a client's `user`: the ring is walked with the tenant-scoped session (open mode)."""
+        return next(self.ring.walk(session_key("anonymous", session)))
 
     def sessions_homed_on(self, url: str, count: int) -> list[str]:
         return [s for s in (f"user-{i}" for i in range(1000)) if self.home(s) == url][:count]
