@@ -102,8 +102,7 @@ def _add_vllm_arguments(p) -> None:
                    help="share of the GPU's memory vLLM may take (default 0.9)")
     v.add_argument("--enforce-eager", dest="enforce_eager", action="store_true",
                    help="no CUDA graphs: starts faster, decodes slower")
-    v.add_argument("--max-num-seqs", dest="max_num_seqs", type=int,
-                   help="requests vLLM batches at once; more wait in the per-tenant fair queue (default 32)")
+    v.add_argument("--max-num-seqs", dest="max_num_seqs", type=int, help="requests batched at once (default 32)")
 
 
 def _add_models(sub) -> None:
