@@ -101,6 +101,7 @@ def _add_vllm_arguments(p) -> None:
                    help="share of the GPU's memory vLLM may take (default 0.9)")
     v.add_argument("--enforce-eager", dest="enforce_eager", action="store_true",
                    help="no CUDA graphs: starts faster, decodes slower")
+    v.add_argument("--max-num-seqs", dest="max_num_seqs", type=int, help="requests batched at once (default 32)")
 
 
 def _add_models(sub) -> None:
@@ -265,7 +266,7 @@ def _vllm_engine(settings):
                           quantization=settings.quantization, speculative=speculative,
                           num_speculative_tokens=settings.num_speculative_tokens,
                           gpu_memory_utilization=settings.gpu_memory_utilization,
-                          enforce_eager=settings.enforce_eager)
+                          enforce_eager=settings.enforce_eager, max_num_seqs=settings.max_num_seqs)
     return VllmEngine(checkpoint, model_id=model_id, options=options, family=settings.fim_family), model_id
 
 

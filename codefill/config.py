@@ -61,6 +61,7 @@ class Settings(BaseSettings):
     num_speculative_tokens: int = Field(4, ge=1, description="tokens proposed per speculative step")
     gpu_memory_utilization: float = Field(0.9, gt=0.0, le=1.0, description="vLLM: share of GPU memory it may take")
     enforce_eager: bool = Field(False, description="vLLM: no CUDA graphs (starts faster, decodes slower)")
+    max_num_seqs: int = Field(32, ge=1, description="vLLM: requests batched at once (more wait in the fair queue)")
     # -- running it for a team (server/auth.py, server/limits.py, server/logs.py) --
     api_keys: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="API keys as NAME=KEY or NAME=sha256:HEX (comma-separated in the env)")
@@ -78,6 +79,14 @@ class Settings(BaseSettings):
                                                                    "(default: trimmed to the context)")
     max_tokens_limit: int | None = Field(None, ge=1, description="largest max_tokens a request may ask for")
     request_timeout: float = Field(300.0, gt=0, description="seconds a completion may take, queueing included")
+    events_rate_limit_rps: float | None = Field(20.0, gt=0, description="/v1/events reports per second per key")
+    # -- tenants (server/tenants.py): cache sharing, fair shares, the admin API --
+    share_cache: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="groups of API key names whose requests may reuse each other's KV / "
+                                          "prefix cache, as NAME+NAME (comma-separated groups in the env)")
+    tenant_weights: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="NAME=WEIGHT: a key's share of a busy engine (default 1 each)")
+    admin_key: str | None = Field(None, description="key for the admin API (/admin/*), clear or sha256:HEX")
     log_format: Literal["text", "json"] = Field("text", description="'json': one JSON object a log line")
     log_prompts: bool = Field(False, description="log prompts and completions (debugging only)")
     # -- gateway mode (server/engines/upstream.py): in front of one OpenAI-compatible endpoint --
@@ -86,7 +95,8 @@ class Settings(BaseSettings):
                                                    "is a gateway and runs no model")
     upstream_api_key: str | None = Field(None, description="sent to the upstream as 'Authorization: Bearer KEY'")
 
-    @field_validator("api_keys", "cors_origins", "disable_filters", mode="before")
+    @field_validator("api_keys", "cors_origins", "disable_filters", "share_cache", "tenant_weights",
+                     mode="before")
     @classmethod
     def _split_commas(cls, v):
         if isinstance(v, str):

@@ -31,6 +31,16 @@ def add_team_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--max-tokens-limit", dest="max_tokens_limit", type=int, help="largest max_tokens accepted")
     g.add_argument("--request-timeout", dest="request_timeout", type=float,
                    help="seconds a completion may take, waiting included (default 300)")
+    g.add_argument("--events-rate-limit-rps", dest="events_rate_limit_rps", type=float,
+                   help="/v1/events reports per second per key (default 20)")
+    g.add_argument("--share-cache", dest="share_cache", action="append", metavar="NAME+NAME",
+                   help="let these keys reuse each other's KV / prefix cache (by default no key's cached state "
+                        "serves another's requests); repeat for more groups")
+    g.add_argument("--tenant-weight", dest="tenant_weights", action="append", metavar="NAME=WEIGHT",
+                   help="a key's share of the engine while requests wait for it (default 1 each); repeat")
+    g.add_argument("--admin-key", dest="admin_key", metavar="KEY",
+                   help="opens the admin API (/admin/cache: statistics, dropping cached state); also "
+                        "CODEFILL_ADMIN_KEY; sha256:HEX for a digest")
     g.add_argument("--log-format", dest="log_format", choices=["text", "json"], help="json: one object a line")
     g.add_argument("--log-prompts", dest="log_prompts", action="store_true",
                    help="log prompts (debugging only: they are your users' code)")
@@ -40,6 +50,7 @@ def app_options(settings) -> dict:
     """create_app keyword arguments from the settings; raises ValueError when they are unsafe or unreadable."""
     from codefill.server.auth import KeyError_, KeyStore, check_open_mode
     from codefill.server.limits import LimitSettings
+    from codefill.server.tenants import TenantSettings
 
     file = settings.api_keys_file
     if file is not None and not Path(file).expanduser().is_file():
@@ -52,7 +63,10 @@ def app_options(settings) -> dict:
     if refusal:
         raise ValueError(refusal)
     limits = LimitSettings(**{name: getattr(settings, name) for name in LimitSettings.__dataclass_fields__})
-    return {"keys": keys, "limits": limits, "cors_origins": settings.cors_origins, "log_prompts": settings.log_prompts}
+    tenants = TenantSettings.build(share_cache=settings.share_cache, weights=settings.tenant_weights,
+                                   admin_key=settings.admin_key)
+    return {"keys": keys, "limits": limits, "cors_origins": settings.cors_origins, "log_prompts": settings.log_prompts,
+            "tenants": tenants}
 
 
 def add_keys_command(sub) -> None:

@@ -3,6 +3,7 @@ disconnects and cancellations, then checks that the server is whole.
 
 Usage: .venv/bin/python scripts/load-test.py [--clients 50] [--duration 60] [--url URL]
                                              [--disconnect 0.15] [--cancel 0.1] [--serve-arg=--max-pending=32]
+                                             [--tenants 2]
 
 Without --url it starts its own `codefill serve` on a free loopback port (so it
 can read the server's memory); with --url the server must be on loopback.
@@ -18,6 +19,11 @@ compared with its level after a warm-up (same sessions, so the engine's
 per-session KV states exist in both), no 5xx, no stream that ended without
 [DONE] unless the client left it, no traceback in the server log, and a last
 completion answered. Exit status 0 only when all of that holds.
+
+With --tenants N (a server it starts), the server gets N API keys and the
+clients are spread over them, the same `user` names in every tenant: a
+request of one tenant superseding another's (a 409) counts as a failure, and
+every tenant must show up in the per-tenant token counters.
 """
 
 from __future__ import annotations
@@ -52,6 +58,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--duration", type=float, default=60.0, help="seconds of load (the run is bounded by it)")
     p.add_argument("--url", help="a running server on loopback (default: start one)")
     p.add_argument("--api-key", help="sent as Bearer key")
+    p.add_argument("--tenants", type=int, default=1, help="API keys the server it starts gets; clients take turns")
     p.add_argument("--disconnect", type=float, default=0.15, help="share of streams left after the first chunk")
     p.add_argument("--cancel", type=float, default=0.10, help="share of requests cancelled after a random delay")
     p.add_argument("--stream", type=float, default=0.7, help="share of requests streamed")
@@ -175,8 +182,16 @@ def tally_first(event: dict, started: float, tally: Tally, body: dict) -> bool:
     return bool(text)
 
 
+def tenant_keys(n: int) -> list[tuple[str, str]]:
+    return [(f"tenant-{k}", f"load-test-key-{k:04d}") for k in range(n)] if n > 1 else []
+
+
 async def client_loop(i: int, url: str, headers: dict, model: str, places, args, tally: Tally, stop_at: float,
                       once: bool = False) -> None:
+    keys = tenant_keys(args.tenants)
+    if keys:  # client i is tenant i % N, with the same `user` names in every tenant
+        headers = {"Authorization": f"Bearer {keys[i % len(keys)][1]}"}
+    user = f"load-{i // len(keys) if keys else i}"
     rng = random.Random(args.seed * 1000 + i)
     # A few connections: one a client left (or cancelled) may still be closing when it sends the next.
     async with httpx.AsyncClient(base_url=url, headers=headers, timeout=120,
@@ -184,7 +199,7 @@ async def client_loop(i: int, url: str, headers: dict, model: str, places, args,
         while time.monotonic() < stop_at:
             prefix, suffix = rng.choice(places)
             body = {"model": model, "prompt": prefix, "suffix": suffix, "max_tokens": args.max_tokens,
-                    "stream": rng.random() < args.stream, "user": f"load-{i}",
+                    "stream": rng.random() < args.stream, "user": user,
                     "mode": rng.choice(["auto", "auto", "single_line", "multi_line"])}
             await one_request(client, body, rng, args, tally)
             if once:
@@ -239,14 +254,19 @@ def start_server(extra: list[str]) -> tuple[subprocess.Popen, str, Path]:
 
 async def main_async(args) -> int:
     proc = log = None
+    if args.url and args.tenants > 1:
+        raise SystemExit("load-test: --tenants gives keys to a server it starts itself (leave out --url)")
     if args.url:
         if urlparse(args.url).hostname not in LOOPBACK:
             raise SystemExit("load-test: only a server on loopback (127.0.0.1, localhost, ::1) may be loaded")
         url = args.url.rstrip("/")
     else:
-        proc, url, log = start_server(args.serve_arg)
+        keys = [f"--api-key={name}={key}" for name, key in tenant_keys(args.tenants)]
+        proc, url, log = start_server(args.serve_arg + keys)
     pid = proc.pid if proc else None
     headers = {"Authorization": f"Bearer {args.api_key}"} if args.api_key else {}
+    if tenant_keys(args.tenants):
+        headers = {"Authorization": f"Bearer {tenant_keys(args.tenants)[0][1]}"}
     try:
         model = httpx.get(url + "/v1/models", headers=headers).json()["data"][0]["id"]
         places = load_places(random.Random(args.seed), args.lines)
@@ -298,6 +318,8 @@ async def main_async(args) -> int:
         busy_503 = sum(float(m.group(1)) for m in re.finditer(
             r'^codefill_http_requests_total\{endpoint="/v1/[^}]*status="503"[^}]*\} (\S+)$', text, re.M))
         cancelled_server = metric(text, "codefill_completions_cancelled_total")
+        tenants_seen = [name for name, _ in tenant_keys(args.tenants)
+                        if metric(text, f'codefill_tenant_tokens_total{{key="{name}",kind="prompt"}}') > 0]
         final = httpx.post(url + "/v1/completions", headers=headers, timeout=120,
                            json={"model": model, "prompt": "def add(a, b):\n    return ", "max_tokens": 8})
         tracebacks = log.read_text(errors="replace").count("Traceback") if log else None
@@ -322,10 +344,12 @@ async def main_async(args) -> int:
             print(f"  memory: warm-up {baseline:.0f} MB, peak {peak:.0f} MB, after {after:.0f} MB "
                   f"({after - baseline:+.0f} MB)")
         print(f"  still answering: {final.status_code}; tracebacks in server log: {tracebacks}")
+        if args.tenants > 1:
+            print(f"  tenants with tokens counted: {len(tenants_seen)} of {args.tenants}")
         for p in tally.problems:
             print(f"  problem: {p}")
         ok = (tally.outcomes["failed"] == 0 and errors_5xx == 0 and pending == 0 and in_flight <= 1
-              and final.status_code == 200 and not tracebacks
+              and final.status_code == 200 and not tracebacks and len(tenants_seen) == len(tenant_keys(args.tenants))
               and (baseline is None or after - baseline <= args.memory_slack_mb))
         print("OK" if ok else "FAILED")
         return 0 if ok else 1

@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
+from .api.admin import router as admin_router
 from .api.errors import error_body, install_error_handlers
 from .api.events import Issued
 from .api.events import router as events_router
@@ -27,6 +28,7 @@ from .logs import RequestContext
 from .metrics import Metrics
 from .playground import mount_playground
 from .postprocess import disabled_filters
+from .tenants import TenantSettings
 
 log = logging.getLogger("codefill.server")
 
@@ -127,7 +129,7 @@ def create_app(engine: Engine, *, served_names: list[str], max_body_bytes: int =
                keys: KeyStore | None = None, limits: LimitSettings | None = None,
                cors_origins: list[str] | None = None, log_prompts: bool = False,
                fim_order: str = "auto", disable_filters: list[str] | tuple[str, ...] = (),
-               token_healing: bool = True, cold_window: int = 0) -> FastAPI:
+               token_healing: bool = True, cold_window: int = 0, tenants: TenantSettings | None = None) -> FastAPI:
     metrics = Metrics()
     metrics.watch_engine(engine)
 
@@ -161,16 +163,20 @@ def create_app(engine: Engine, *, served_names: list[str], max_body_bytes: int =
                                           default_temperature=default_temperature, metrics=metrics,
                                           anchor=anchor, fim_order=fim_order,
                                           disabled_filters=disabled_filters(disable_filters),
-                                          token_healing=token_healing, cold_window=cold_window)
+                                          token_healing=token_healing, cold_window=cold_window,
+                                          tenants=tenants)
     app.state.gate = Gate(limits or LimitSettings(), metrics)
     app.state.issued = Issued(metrics)
     app.state.log_prompts = log_prompts
     install_error_handlers(app)
     app.include_router(router)
     app.include_router(events_router)
+    app.include_router(admin_router)
     # Outermost last: request id, CORS, metrics, key check, then the body limit (no body is read for a bad key).
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
-    app.add_middleware(ApiKeyAuth, keys=keys or KeyStore())
+    tenants = app.state.service.tenants
+    app.add_middleware(ApiKeyAuth, keys=keys or KeyStore(),
+                       is_admin=tenants.is_admin if tenants.admin_digest is not None else None)
     app.add_middleware(RequestMetrics, metrics=metrics)
     if cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=cors_origins, allow_methods=["GET", "POST", "OPTIONS"],

@@ -26,6 +26,8 @@ OPEN_NAME = "anonymous"
 _NAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 # Paths anyone may read: probes, metrics, the docs and the playground page (its API calls carry the key).
 _PUBLIC_PREFIXES = ("/health", "/ready", "/metrics", "/docs", "/redoc", "/openapi.json", "/playground")
+# The admin API takes the admin key only (--admin-key), never a tenant's.
+_ADMIN_PREFIX = "/admin/"
 
 
 def digest(key: str) -> str:
@@ -123,16 +125,21 @@ def check_open_mode(host: str, keys: KeyStore, allow_open: bool) -> str | None:
 
 class ApiKeyAuth:
     """ASGI middleware: 401 (an OpenAI error) for /v1/* without a known key,
-    unless the store is empty (open mode). Sets `state["key"]` to the key's name."""
+    unless the store is empty (open mode). Sets `state["key"]` to the key's name.
+    /admin/* takes the admin key only (`is_admin`): 401 without a key, 403 with
+    another (or when no admin key is set), before any body is read."""
 
-    def __init__(self, app, keys: KeyStore) -> None:
+    def __init__(self, app, keys: KeyStore, is_admin=None) -> None:
         self.app = app
         self.keys = keys
+        self.is_admin = is_admin  # key -> bool; None: no admin key, the admin API is off
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         state = scope.setdefault("state", {})
+        if scope["path"].startswith(_ADMIN_PREFIX):
+            return await self._admin(scope, receive, send, state)
         if not len(self.keys) or scope["method"] == "OPTIONS" or scope["path"].startswith(_PUBLIC_PREFIXES):
             state["key"] = OPEN_NAME
             key_var.set(OPEN_NAME)
@@ -150,9 +157,25 @@ class ApiKeyAuth:
         return await self.app(scope, receive, send)
 
 
-async def _unauthorized(send, message: str, code: str) -> None:
-    body = json.dumps(error_body(401, message, code=code)).encode()
-    await send({"type": "http.response.start", "status": 401,
+    async def _admin(self, scope, receive, send, state):
+        if self.is_admin is None:
+            return await _unauthorized(send, "The admin API is off: start the server with --admin-key.",
+                                       "admin_api_disabled", status=403)
+        header = dict(scope.get("headers") or []).get(b"authorization", b"").decode("latin-1")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return await _unauthorized(send, "Missing admin key: send 'Authorization: Bearer ADMIN_KEY'.",
+                                       "missing_api_key")
+        if not self.is_admin(token.strip()):
+            return await _unauthorized(send, "This key may not use the admin API.", "not_admin", status=403)
+        state["key"] = "admin"
+        key_var.set("admin")
+        return await self.app(scope, receive, send)
+
+
+async def _unauthorized(send, message: str, code: str, status: int = 401) -> None:
+    body = json.dumps(error_body(status, message, code=code)).encode()
+    await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
                             (b"www-authenticate", b"Bearer")]})
     await send({"type": "http.response.body", "body": body})

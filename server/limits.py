@@ -6,8 +6,11 @@ their answer (or stream) ends, which covers both the request running on the
 engine and those waiting for its worker. Past `max_pending` the server says
 503 with Retry-After at once instead of letting latency grow without bound.
 Rates are token buckets per key name: requests per second, and tokens per
-minute charged with what a completion really used (a key may go into debt by
-one request, then waits until the bucket refills).
+minute. Admission reserves what a completion may use at most (its prompt
+tokens and max_tokens for each choice), so concurrent requests cannot spend
+more than the bucket holds; when it ends, however it ends (cancelled,
+superseded, timed out included), it is charged what the engine really did and
+the rest is given back. `/v1/events` has a requests-per-second bucket of its own.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ class LimitSettings:
     max_prompt_tokens: int | None = None
     max_tokens_limit: int | None = None
     request_timeout: float = 300.0
+    events_rate_limit_rps: float | None = 20.0
 
 
 class TokenBucket:
@@ -59,8 +63,9 @@ class TokenBucket:
         return 0.0 if self.level >= amount else (amount - self.level) / self.rate
 
     def take(self, amount: float, now: float | None = None) -> None:
+        """Negative: give back (never above capacity)."""
         self._refill(time.monotonic() if now is None else now)
-        self.level -= amount
+        self.level = min(self.capacity, self.level - amount)
 
 
 def _retry_after(seconds: float) -> dict[str, str]:
@@ -70,22 +75,33 @@ def _retry_after(seconds: float) -> dict[str, str]:
 class Ticket:
     """One admitted completion request. `release` is idempotent."""
 
-    def __init__(self, gate: Gate, key: str) -> None:
+    def __init__(self, gate: Gate, key: str, reserved: int = 0) -> None:
         self.gate = gate
         self.key = key
+        # Tokens taken from the key's tokens-per-minute bucket at admission, until charged.
+        self.reserved = reserved
+        self.charged: int | None = None
         self.deadline = time.monotonic() + gate.settings.request_timeout
         self.shutting_down = False
         self._timer: asyncio.Timeout | None = None
         self._released = False
 
     def charge(self, usage: CompletionUsage) -> None:
+        """What the request really used replaces its reservation (once)."""
+        if self.charged is not None:
+            return
+        self.charged = usage.total_tokens
         bucket = self.gate._tokens.get(self.key)
         if bucket is not None:
-            bucket.take(usage.total_tokens)
+            bucket.take(usage.total_tokens - self.reserved)
 
     def release(self) -> None:
         if not self._released:
             self._released = True
+            if self.charged is None and self.reserved:  # never reached the engine: nothing was used
+                bucket = self.gate._tokens.get(self.key)
+                if bucket is not None:
+                    bucket.take(-self.reserved)
             self.gate._release(self)
 
     def cut(self, grace: float) -> None:
@@ -146,6 +162,7 @@ class Gate:
         self._per_key: dict[str, int] = {}
         self._requests: dict[str, TokenBucket] = {}
         self._tokens: dict[str, TokenBucket] = {}
+        self._events: dict[str, TokenBucket] = {}
 
     def drain(self, grace: float) -> None:
         """Stop admitting; requests in progress get `grace` seconds to finish, then end with a 503."""
@@ -185,8 +202,33 @@ class Gate:
                     raise self._reject("prompt_tokens", 400, f"The prompt and suffix are {n} tokens; this server's "
                                        f"limit is {s.max_prompt_tokens}.", code="prompt_too_long", param="prompt")
 
-    def admit(self, key: str) -> Ticket:
-        """A ticket, or 429 (this key's rate or concurrency) / 503 (the server is full)."""
+    def reservation(self, req: CompletionRequest, engine) -> int:
+        """The most tokens `req` may be charged: its prompts' tokens (prompt + suffix, counted
+        only where a tokens-per-minute limit needs them) and max_tokens for each choice."""
+        if not self.settings.rate_limit_tpm or not engine.ready:
+            return 0
+        p = req.prompt
+        prompts = [p] if isinstance(p, str) or (p and isinstance(p[0], int)) else p
+        suffix = len(engine.tokenize(req.suffix)) if req.suffix else 0
+        prompt_tokens = sum((len(engine.tokenize(x)) if isinstance(x, str) else len(x)) + suffix for x in prompts)
+        max_tokens = req.max_tokens if req.max_tokens is not None else engine.info.n_ctx // 4
+        return prompt_tokens + max(0, max_tokens) * req.n * max(1, len(prompts))
+
+    def admit_event(self, key: str) -> None:
+        """429 when `key` reports events faster than `events_rate_limit_rps`."""
+        rate = self.settings.events_rate_limit_rps
+        bucket = self._bucket(self._events, key, rate, 2 * (rate or 0), time.monotonic())
+        if bucket is None:
+            return
+        wait = bucket.wait_for(1)
+        if wait:
+            raise self._reject("rate_events", 429, f"Rate limit reached for key '{key}': {rate:g} events per "
+                               "second.", code="rate_limit_exceeded", retry_after=wait)
+        bucket.take(1)
+
+    def admit(self, key: str, reserve: int = 0) -> Ticket:
+        """A ticket, or 429 (this key's rate or concurrency) / 503 (the server is full).
+        `reserve`: tokens held against the key's tokens-per-minute budget until charged."""
         s = self.settings
         if self.draining:
             raise self.shutdown_error()
@@ -200,7 +242,9 @@ class Gate:
                                    retry_after=wait)
         tokens = self._bucket(self._tokens, key, (s.rate_limit_tpm or 0) / 60, s.rate_limit_tpm, now)
         if tokens is not None:
-            wait = tokens.wait_for(1, now)
+            # A request larger than the whole budget waits for a full bucket.
+            reserve = int(min(reserve, tokens.capacity))
+            wait = tokens.wait_for(max(1, reserve), now)
             if wait:
                 raise self._reject("rate_tokens", 429, f"Rate limit reached for key '{key}': "
                                    f"{s.rate_limit_tpm} tokens per minute.", code="rate_limit_exceeded",
@@ -213,10 +257,12 @@ class Gate:
                                "progress; try again shortly.", code="server_busy", retry_after=1)
         if requests is not None:
             requests.take(1, now)
+        if tokens is not None and reserve:
+            tokens.take(reserve, now)
         self.pending += 1
         self._per_key[key] = self._per_key.get(key, 0) + 1
         self.metrics.admission_pending.set(self.pending)
-        ticket = Ticket(self, key)
+        ticket = Ticket(self, key, reserve if tokens is not None else 0)
         self._tickets.add(ticket)
         return ticket
 

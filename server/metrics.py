@@ -62,6 +62,21 @@ class Metrics:
                                 "Accepted / shown completions by language, since the server started",
                                 ["language"], registry=r)
 
+        # Per tenant (API key names: bounded by the keys file), cancelled and superseded work included.
+        self.tenant_tokens = Counter("codefill_tenant_tokens_total", "Tokens the engine worked on per API key name: "
+                                     "prompt (all), cached (of them, reused from the KV cache), completion",
+                                     ["key", "kind"], registry=r)
+        self.tenant_unfinished = Counter("codefill_tenant_completions_unfinished_total",
+                                         "Completions cancelled, superseded or timed out, per API key name",
+                                         ["key"], registry=r)
+        self.cache_hit_ratio = Gauge("codefill_prompt_cache_hit_ratio", "Prompt tokens reused from the KV cache "
+                                     "/ prompt tokens, since the server started, per API key name and overall "
+                                     "(key=\"\")", ["key"], registry=r)
+        self.fair_waiting = Gauge("codefill_fair_queue_waiting", "Requests waiting for the engine, per API key name",
+                                  ["key"], registry=r)
+        # What the admin API shows: per tenant, since the server started.
+        self.tenants: dict[str, dict[str, int]] = {}
+
         self.draft_tokens = Counter("codefill_speculative_draft_tokens_total",
                                     "Tokens drafted by prompt lookup for speculative decoding", registry=r)
         self.accepted_draft_tokens = Counter("codefill_speculative_accepted_tokens_total",
@@ -79,16 +94,43 @@ class Metrics:
             self.accepted_draft_tokens.inc(accepted)
 
     def observe_completion(self, *, prompt_tokens: int, completion_tokens: int, cached_tokens: int,
-                           duration: float, first_token: float | None, stream: bool, model: str = "") -> None:
+                           duration: float | None, first_token: float | None, stream: bool, model: str = "",
+                           tenant: str = "anonymous") -> None:
+        """`duration` None: the completion did not finish (its tokens count, its time does not)."""
         label = "true" if stream else "false"
         self.prompt_tokens.inc(prompt_tokens)
         self.cached_tokens.inc(cached_tokens)
         self.completion_tokens.inc(completion_tokens)
-        self.completion_seconds.labels(model, label).observe(duration)
+        if duration is not None:
+            self.completion_seconds.labels(model, label).observe(duration)
         if first_token is not None:
             self.first_token_seconds.labels(model, label).observe(first_token)
+        self._observe_tenant(tenant, prompt_tokens, cached_tokens, completion_tokens, duration is not None)
 
-    def render(self) -> bytes:
+    def _observe_tenant(self, tenant: str, prompt: int, cached: int, completion: int, finished: bool) -> None:
+        for kind, n in (("prompt", prompt), ("cached", cached), ("completion", completion)):
+            self.tenant_tokens.labels(tenant, kind).inc(n)
+        if not finished:
+            self.tenant_unfinished.labels(tenant).inc()
+        t = self.tenants.setdefault(tenant, {"completions": 0, "unfinished": 0, "prompt_tokens": 0,
+                                             "cached_tokens": 0, "completion_tokens": 0})
+        t["completions"] += 1
+        t["unfinished"] += int(not finished)
+        t["prompt_tokens"] += prompt
+        t["cached_tokens"] += cached
+        t["completion_tokens"] += completion
+        if t["prompt_tokens"]:
+            self.cache_hit_ratio.labels(tenant).set(t["cached_tokens"] / t["prompt_tokens"])
+        total = sum(x["prompt_tokens"] for x in self.tenants.values())
+        if total:
+            self.cache_hit_ratio.labels("").set(sum(x["cached_tokens"] for x in self.tenants.values()) / total)
+
+    def render(self, waiting: dict[str, int] | None = None) -> bytes:
+        """`waiting`: the fair queue's requests per key name, now."""
+        if waiting is not None:
+            self.fair_waiting.clear()
+            for key, n in waiting.items():
+                self.fair_waiting.labels(key).set(n)
         return generate_latest(self.registry)
 
 

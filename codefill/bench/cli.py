@@ -57,6 +57,9 @@ def add_bench(sub) -> None:
     r.add_argument("--vllm-speculative", default="ngram", help="with --vllm, speculative decoding of both")
     r.set_defaults(func=cmd_replay)
     _add_quality(bsub)
+    from .fairness import add_fairness
+
+    add_fairness(bsub)
 
 
 def _add_quality(bsub) -> None:

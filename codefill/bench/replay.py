@@ -34,6 +34,8 @@ class RunConfig:
     max_tokens: int = 32
     label: str = ""
     details: object = None  # an open text file: one JSON line per answered request
+    api_key: str | None = None  # sent as 'Authorization: Bearer KEY'
+    user: str = "typist"  # the typists' `user` is this and their number
 
 
 @dataclass
@@ -82,7 +84,7 @@ def _body(cfg: RunConfig, stroke: Keystroke, typist: int) -> dict:
         "max_tokens": cfg.max_tokens,
         "temperature": 0,
         "stop": ["\n"],
-        "user": f"typist-{typist}",
+        "user": f"{cfg.user}-{typist}",
     }
     if cfg.with_suffix:
         body["suffix"] = stroke.suffix
@@ -119,7 +121,8 @@ async def _ask(client: httpx.AsyncClient, cfg: RunConfig, stroke: Keystroke, typ
 
 async def _typist(cfg: RunConfig, places: list[Place], typist: int, res: Result, progress) -> None:
     limits = httpx.Limits(max_connections=4)
-    async with httpx.AsyncClient(timeout=120, limits=limits) as client:
+    headers = {"Authorization": f"Bearer {cfg.api_key}"} if cfg.api_key else None
+    async with httpx.AsyncClient(timeout=120, limits=limits, headers=headers) as client:
         for place in places:
             if not cfg.open_loop:
                 for stroke in place.keystrokes:

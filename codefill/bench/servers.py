@@ -93,8 +93,10 @@ def _source_spawn(source: str | None) -> dict:
 
 
 def start_codefill(model: str, *, n_ctx: int = 4096, extra: list[str] | None = None,
-                   label: str = "codefill", source: str | None = None, threads: int | None = None) -> Server:
-    """codefill on `model`; from another source tree when `source` is given."""
+                   label: str = "codefill", source: str | None = None, threads: int | None = None,
+                   api_key: str | None = None) -> Server:
+    """codefill on `model`; from another source tree when `source` is given; `api_key`: one of
+    the keys `extra` gives it, to read its model id."""
     port = _free_port()
     proc, log = _spawn([sys.executable, "-m", "codefill.cli", "serve", "--model", model, "--port", str(port),
                         "--n-ctx", str(n_ctx), "--log-level", "warning",
@@ -102,7 +104,8 @@ def start_codefill(model: str, *, n_ctx: int = 4096, extra: list[str] | None = N
                        **_source_spawn(source))
     url = f"http://127.0.0.1:{port}"
     _wait(proc, url + "/ready", log, 120)
-    model_id = httpx.get(url + "/v1/models").json()["data"][0]["id"]
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else None
+    model_id = httpx.get(url + "/v1/models", headers=headers).json()["data"][0]["id"]
     return Server(label, url, model_id, proc)
 
 

@@ -85,9 +85,11 @@ class Issued:
         return language
 
 
-@router.post("/v1/events", response_model=EventReceipt, responses={c: {"model": ErrorResponse} for c in (400, 401, 404)},
+@router.post("/v1/events", response_model=EventReceipt,
+             responses={c: {"model": ErrorResponse} for c in (400, 401, 404, 429)},
              summary="Report that a completion was shown, accepted or dismissed")
 async def report_event(body: CompletionEvent, request: Request) -> EventReceipt:
     key = getattr(request.state, "key", None) or "anonymous"
+    request.app.state.gate.admit_event(key)  # 429 past the key's events per second
     counted = request.app.state.issued.record(body, key)
     return EventReceipt(id=body.id, event=body.event, counted=counted)

@@ -74,7 +74,7 @@ async def create_completion(body: CompletionRequest, request: Request):
     apply_session_header(body, request.headers)
     log_prompt(request.app.state.log_prompts, body)
     gate.check_request(body, service.engine)
-    ticket = gate.admit(key)  # 429 / 503 before any work
+    ticket = gate.admit(key, gate.reservation(body, service.engine))  # 429 / 503 before any work
     completion_id = new_completion_id()
     request.app.state.issued.add(completion_id, key)
     if body.stream:
@@ -138,4 +138,5 @@ async def ready(request: Request):
 
 @router.get("/metrics", summary="Prometheus metrics")
 async def metrics(request: Request):
-    return Response(request.app.state.metrics.render(), media_type=CONTENT_TYPE)
+    waiting = request.app.state.service.fair.waiting_by_tenant()
+    return Response(request.app.state.metrics.render(waiting), media_type=CONTENT_TYPE)

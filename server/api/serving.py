@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
@@ -24,7 +23,9 @@ from ..languages import detect_language
 from ..metrics import Metrics
 from ..postprocess import model_prefix, plan
 from ..prompt import BuiltPrompt, anchor_window, build_cold_prompt, build_prompt
+from ..tenants import TenantSettings, session_key
 from .errors import APIError, error_body
+from .fair import FairQueue
 from .protocol import (
     Completion,
     CompletionChoice,
@@ -32,42 +33,17 @@ from .protocol import (
     CompletionUsage,
     Logprobs,
     PromptTokensDetails,
+    merge_logprobs,
     new_completion_id,
 )
+from .typed_through import AnswerMemory, rememberable
 
 log = logging.getLogger("codefill.serving")
 
 # Room the prompt needs at the very least next to max_tokens.
 _MIN_PROMPT_ROOM = 16
-_MAX_REMEMBERED_SESSIONS = 1024
 # How much of the suffix speculative decoding may draft from (its nearest code).
 _LOOKUP_SUFFIX_CHARS = 4000
-
-
-@dataclass
-class _LastAnswer:
-    """A session's last completion, for typing-through."""
-
-    prefix: str
-    suffix: str | None
-    text: str
-
-
-def session_key(tenant: str | None, user: str | None) -> str | None:
-    """An editor session as engines, caches and routing key it: the client's
-    `user` inside the authenticated tenant, so two API keys that send the same
-    `user` never share a session. Injective: the tenant's length comes first."""
-    if user is None:
-        return None
-    tenant = tenant or ""
-    return f"{len(tenant)}:{tenant}/{user}"
-
-
-def _rememberable(req: CompletionRequest, prompts: list) -> bool:
-    """An editor's plain single completion of a known session."""
-    return (req.user is not None and req.suffix is not None and req.mode != "raw" and len(prompts) == 1
-            and prompts[0].token_ids is None and req.n == 1 and not req.echo and req.logprobs is None
-            and req.max_tokens != 0)
 
 
 @dataclass
@@ -100,7 +76,7 @@ class CompletionService:
                  default_temperature: float, metrics: Metrics, family: FimFamily | None = None,
                  anchor: bool = True, fim_order: str = "auto",
                  disabled_filters: frozenset[str] = frozenset(), token_healing: bool = True,
-                 cold_window: int = 0) -> None:
+                 cold_window: int = 0, tenants: TenantSettings | None = None) -> None:
         self.engine = engine
         self.served_names = served_names
         self.max_choices = max_choices
@@ -114,7 +90,14 @@ class CompletionService:
         self.cold_window = cold_window
         self._order_warned = False
         self._reported_fields: set[str] = set()
-        self._last_answers: OrderedDict[str, _LastAnswer] = OrderedDict()
+        self.answers, self.tenants = AnswerMemory(), tenants or TenantSettings()
+        self._fair: FairQueue | None = None
+
+    @property
+    def fair(self) -> FairQueue:  # made on first use: the engine's size is known once it is
+        if self._fair is None:
+            self._fair = FairQueue(self.engine.max_sequences, self.tenants.weights)
+        return self._fair
 
     @property
     def family(self) -> FimFamily:
@@ -203,7 +186,7 @@ class CompletionService:
         return built.tokens if built is not None and len(built.tokens) < len(full.tokens) * 2 // 3 else None
 
     async def _run_choice(self, choice: _Choice, prompt: _Prompt, req: CompletionRequest,
-                          max_tokens: int, request_id: str, tenant: str | None) -> AsyncIterator[_Delta]:
+                          max_tokens: int, request_id: str, tenant: str) -> AsyncIterator[_Delta]:
         language = detect_language(req.language, req.filepath)
         post = plan(prompt.text, req.suffix, language=language, mode=req.mode, stops=req.stop_list,
                     disabled=self.disabled_filters)
@@ -234,31 +217,34 @@ class CompletionService:
         cold = self._cold(built, max_tokens) if mode != "raw" and prompt.token_ids is None else None
         gen = GenerationRequest(built.tokens, max_tokens, sampling, top_logprobs=req.logprobs,
                                 request_id=request_id, session=session_key(tenant, req.user),
-                                cache_salt=tenant if req.cache_salt is None else session_key(tenant, req.cache_salt),
-                                lookup_tokens=lookup, heal=heal, cold_tokens=cold)
+                                cache_salt=self.tenants.salt_of(tenant, req.cache_salt), lookup_tokens=lookup, heal=heal,
+                                cold_tokens=cold)
         offset = 0
         if req.echo:
             offset = len(prompt.text)
             yield _Delta(choice.index, prompt.text)
-        stream = self.engine.generate(gen, choice.result)
         try:
-            async for token in stream:
-                text = pipeline.push(token.text)
-                lp = None
-                if req.logprobs is not None:
-                    lp = Logprobs(text_offset=[offset], token_logprobs=[token.logprob], tokens=[token.text],
-                                  top_logprobs=[token.top_logprobs])
-                offset += len(text)
-                if text or lp:
-                    yield _Delta(choice.index, text, lp)
-                if pipeline.done:
-                    break
+            async with self.fair.turn(tenant, gen.session):  # waits while the engine is full (api/fair.py)
+                stream = self.engine.generate(gen, choice.result)
+                try:
+                    async for token in stream:
+                        text = pipeline.push(token.text)
+                        lp = None
+                        if req.logprobs is not None:
+                            lp = Logprobs(text_offset=[offset], token_logprobs=[token.logprob],
+                                          tokens=[token.text], top_logprobs=[token.top_logprobs])
+                        offset += len(text)
+                        if text or lp:
+                            yield _Delta(choice.index, text, lp)
+                        if pipeline.done:
+                            break
+                finally:
+                    await stream.aclose()
         except Superseded as exc:
             self.metrics.superseded.inc()
             raise APIError(409, f"This request was {exc}: an editor only needs the answer to its latest keystroke.",
                            code="superseded") from None
         finally:
-            await stream.aclose()
             self.metrics.observe_drafts(choice.result.draft_tokens, choice.result.accepted_draft_tokens)
             if choice.result.cold_window:
                 self.metrics.cold_window.inc()
@@ -281,34 +267,13 @@ class CompletionService:
             async for delta in self._run_choice(choice, prompt, req, max_tokens, request_id, tenant):
                 texts.append(delta.text)
                 yield delta
-        if _rememberable(req, prompts):
-            self._remember(session_key(tenant, req.user), _LastAnswer(prompts[0].text, req.suffix, "".join(texts)))
-
-    def _remember(self, session: str, answer: _LastAnswer) -> None:
-        """Keep `answer` as the session's last, most recently used first."""
-        self._last_answers[session] = answer
-        self._last_answers.move_to_end(session)
-        while len(self._last_answers) > _MAX_REMEMBERED_SESSIONS:
-            self._last_answers.popitem(last=False)
+        if rememberable(req, prompts):
+            self.answers.remember(session_key(tenant, req.user), prompts[0].text, req.suffix, "".join(texts))
 
     def _typed_through(self, req: CompletionRequest, prompts: list[_Prompt], tenant: str | None) -> str | None:
-        """The rest of the session's last answer, when the user has typed its
-        beginning since: no model needed for what the screen already shows."""
-        if not _rememberable(req, prompts):
+        if not rememberable(req, prompts):
             return None
-        session = session_key(tenant, req.user)
-        last = self._last_answers.get(session)
-        prefix = prompts[0].text
-        if last is None or last.suffix != req.suffix or not prefix.startswith(last.prefix):
-            return None
-        typed = prefix[len(last.prefix):]
-        if not typed or "\n" in typed or not last.text.startswith(typed):
-            return None
-        rest = last.text[len(typed):]
-        if not rest.strip():
-            return None
-        self._remember(session, _LastAnswer(prefix, req.suffix, rest))
-        return rest
+        return self.answers.typed_through(session_key(tenant, req.user), prompts[0].text, req.suffix)
 
     def _usage(self, choices: list[_Choice], n: int) -> CompletionUsage:
         # A prompt is counted once however many completions it gets.
@@ -320,7 +285,10 @@ class CompletionService:
                                prompt_tokens_details=PromptTokensDetails(cached_tokens=cached))
 
     def _record(self, req: CompletionRequest, usage: CompletionUsage, started: float, first_token: float | None,
-                stream: bool, on_usage: Callable[[CompletionUsage], None] | None) -> None:
+                stream: bool, on_usage: Callable[[CompletionUsage], None] | None, tenant: str,
+                finished: bool = True) -> None:
+        """Charge and count what the engine did: also for a request that did not
+        finish (cancelled, superseded, timed out), whose latency is not a completion's."""
         if on_usage is not None:
             on_usage(usage)
         self.metrics.observe_completion(
@@ -328,9 +296,9 @@ class CompletionService:
             prompt_tokens=usage.prompt_tokens,
             completion_tokens=usage.completion_tokens,
             cached_tokens=usage.prompt_tokens_details.cached_tokens if usage.prompt_tokens_details else 0,
-            duration=time.monotonic() - started,
-            first_token=(first_token - started) if first_token else None,
-            stream=stream,
+            duration=time.monotonic() - started if finished else None,
+            first_token=(first_token - started) if first_token and finished else None,
+            stream=stream, tenant=tenant,
         )
 
     # -- entry points ----------------------------------------------------------
@@ -341,21 +309,26 @@ class CompletionService:
         """`request_id` names the work in logs and the engine; `completion_id` is the answer's id;
         `tenant` is the authenticated API key's name: sessions and caches never cross it."""
         prompts, max_tokens = self._check(req)
+        tenant = tenant or "anonymous"
         started = time.monotonic()
         completion_id = completion_id or new_completion_id()
         choices = [_Choice(i) for i in range(len(prompts) * req.n)]
         first_token = None
-        async for delta in self._deltas(req, choices, prompts, max_tokens, request_id or completion_id, tenant):
-            choice = choices[delta.index]
-            choice.text.append(delta.text)
-            if delta.text and first_token is None:
-                first_token = time.monotonic()
-            if delta.logprobs is not None:
-                choice.logprobs = _merge_logprobs(choice.logprobs, delta.logprobs)
-            if delta.finish_reason:
-                choice.finish_reason = delta.finish_reason
-        usage = self._usage(choices, req.n)
-        self._record(req, usage, started, first_token, False, on_usage)
+        finished = False
+        try:
+            async for delta in self._deltas(req, choices, prompts, max_tokens, request_id or completion_id, tenant):
+                choice = choices[delta.index]
+                choice.text.append(delta.text)
+                if delta.text and first_token is None:
+                    first_token = time.monotonic()
+                if delta.logprobs is not None:
+                    choice.logprobs = merge_logprobs(choice.logprobs, delta.logprobs)
+                if delta.finish_reason:
+                    choice.finish_reason = delta.finish_reason
+            finished = True
+        finally:  # cancelled, superseded or timed out too: charged for what the engine did
+            usage = self._usage(choices, req.n)
+            self._record(req, usage, started, first_token, False, on_usage, tenant, finished)
         return Completion(
             id=completion_id,
             model=req.model,
@@ -373,10 +346,11 @@ class CompletionService:
         """Validate now (errors become HTTP statuses), then stream SSE events."""
         prompts, max_tokens = self._check(req)
         completion_id = completion_id or new_completion_id()
-        return self._stream(req, prompts, max_tokens, completion_id, request_id or completion_id, tenant, on_usage)
+        return self._stream(req, prompts, max_tokens, completion_id, request_id or completion_id,
+                            tenant or "anonymous", on_usage)
 
     async def _stream(self, req: CompletionRequest, prompts: list[_Prompt], max_tokens: int, completion_id: str,
-                      request_id: str, tenant: str | None,
+                      request_id: str, tenant: str,
                       on_usage: Callable[[CompletionUsage], None] | None) -> AsyncIterator[dict]:
         started = time.monotonic()
         created = int(time.time())
@@ -391,6 +365,7 @@ class CompletionService:
                 body["usage"] = usage
             return {"data": json.dumps(body, ensure_ascii=False)}
 
+        recorded = False
         try:
             async for delta in self._deltas(req, choices, prompts, max_tokens, request_id, tenant):
                 if not delta.text and delta.finish_reason is None and delta.logprobs is None:
@@ -404,7 +379,8 @@ class CompletionService:
                     "finish_reason": delta.finish_reason,
                 }])
             usage = self._usage(choices, req.n)
-            self._record(req, usage, started, first_token, True, on_usage)
+            recorded = True
+            self._record(req, usage, started, first_token, True, on_usage, tenant)
             if include_usage:
                 yield chunk([], usage.model_dump())
         except APIError as exc:
@@ -413,15 +389,10 @@ class CompletionService:
             log.exception("error during a stream")
             yield {"data": json.dumps(error_body(500, "The server had an error while generating this completion.",
                                                  code="internal_error"))}
+        finally:  # superseded, cancelled or timed out: charged for what the engine did
+            if not recorded:
+                recorded = True
+                self._record(req, self._usage(choices, req.n), started, first_token, True, on_usage, tenant,
+                             finished=False)
         yield {"data": "[DONE]"}
 
-
-def _merge_logprobs(a: Logprobs | None, b: Logprobs) -> Logprobs:
-    if a is None:
-        return b
-    return Logprobs(
-        text_offset=a.text_offset + b.text_offset,
-        token_logprobs=a.token_logprobs + b.token_logprobs,
-        tokens=a.tokens + b.tokens,
-        top_logprobs=a.top_logprobs + b.top_logprobs,
-    )

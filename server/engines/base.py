@@ -113,6 +113,13 @@ class Engine(Protocol):
     @property
     def n_vocab(self) -> int: ...
 
+    # How many requests the engine works on at once (its batch): the serving
+    # layer's fair queue (server/api/fair.py) lets at most this many in and
+    # keeps the rest, one queue per tenant. Engines may also offer
+    # `cache_stats() -> dict` and `async drop_cache(*, salt=None, session=None)
+    # -> int` (forget a salt's or a session's cached state) for the admin API.
+    max_sequences: int
+
     async def start(self) -> None:
         """Load the model; `ready` is True afterwards."""
 

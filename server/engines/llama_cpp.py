@@ -74,9 +74,11 @@ class _SavedSession:
     kv: bytes | np.ndarray  # llama.cpp's state of sequence 0: the KV cells of `tokens` (uint8)
 
 
-# Whose tokens a KV state holds: an editor session (None: requests without
-# one) and which of its prompts, the full window ("full") or the cold one ("cold").
-_Key = tuple[str | None, str]
+# Whose tokens a KV state holds: the cache salt (the tenant, or a group of
+# tenants that may share), an editor session (None: requests without one) and
+# which of its prompts, the full window ("full") or the cold one ("cold").
+# States of different salts are never reused for one another.
+_Key = tuple[str | None, str | None, str]
 # Tokens evaluated per step of a background growth (a request that arrives
 # meanwhile waits for at most one step: ~0.1 s here).
 GROW_CHUNK = 64
@@ -93,6 +95,9 @@ class _SessionStates:
 
     def __len__(self) -> int:
         return len(self._states)
+
+    def keys(self) -> list[_Key]:
+        return list(self._states)
 
     def peek(self, session: _Key) -> _SavedSession | None:
         return self._states.get(session)
@@ -126,6 +131,8 @@ def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
 class LlamaCppEngine:
     # The serving layer sends a cold window with long prompts (see the module's docstring).
     uses_cold_window = True
+    # One context, one request at a time: the serving layer's fair queue holds the others.
+    max_sequences = 1
 
     def __init__(
         self,
@@ -155,7 +162,7 @@ class LlamaCppEngine:
         self._draft_ngram_min = draft_ngram_min
         self._llm = None
         self._info: ModelInfo | None = None
-        self._jobs: queue.Queue[_Job | None] = queue.Queue()
+        self._jobs: queue.Queue = queue.Queue()  # _Job, an admin task (callable) or None (stop)
         self._worker: threading.Thread | None = None
         self._eog_ids: frozenset[int] = frozenset()
         self._healer: Healer | None = None
@@ -166,7 +173,7 @@ class LlamaCppEngine:
         # states, and the full prompt to evaluate in idle time (session, tokens).
         self._active: _Key | None = None
         self._sessions = _SessionStates(session_cache_bytes)
-        self._growth: tuple[str | None, list[int]] | None = None
+        self._growth: tuple[str | None, str | None, list[int]] | None = None
         # Read by the metrics endpoint (`stats`).
         self._stats = {"windows_grown": 0, "grown_tokens": 0}
         # Event loop only: the newest job of each session.
@@ -234,6 +241,42 @@ class LlamaCppEngine:
         if self._llm is not None:
             self._llm.close()
             self._llm = None
+
+    def cache_stats(self) -> dict:
+        """The saved session states, for the admin API."""
+        return {"saved_states": len(self._sessions), "saved_bytes": self._sessions.bytes,
+                "max_bytes": self._sessions.max_bytes}
+
+    async def drop_cache(self, *, salt: str | None = None, session: str | None = None) -> int:
+        """Forget the KV states of a cache salt (all its sessions) or of one
+        session; done by the worker between requests. Returns how many went."""
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[int] = loop.create_future()
+
+        def drop() -> None:
+            try:
+                n = self._drop(salt, session)
+                loop.call_soon_threadsafe(lambda: done.done() or done.set_result(n))
+            except Exception as exc:  # reported to the caller, never kills the worker
+                loop.call_soon_threadsafe(lambda e=exc: done.done() or done.set_exception(e))
+
+        self._jobs.put(drop)
+        return await done
+
+    def _drop(self, salt: str | None, session: str | None) -> int:
+        def matches(key: _Key) -> bool:
+            return key[1] == session if session is not None else key[0] == salt
+
+        keys = [k for k in self._sessions.keys() if matches(k)]
+        for key in keys:
+            self._sessions.take(key)
+        if self._active is not None and matches(self._active):
+            self._llm.n_tokens = 0
+            self._active = None
+            keys.append(None)
+        if self._growth is not None and matches((*self._growth[:2], "full")):
+            self._growth = None
+        return len(keys)
 
     @property
     def stats(self) -> dict[str, int]:
@@ -313,6 +356,9 @@ class LlamaCppEngine:
                     continue
             if job is None:
                 return
+            if callable(job):  # an admin task (drop_cache) between requests
+                job()
+                continue
             if job.cancelled.is_set():
                 job.result.finish_reason = "cancelled"
                 job.emit(_DONE)
@@ -352,18 +398,20 @@ class LlamaCppEngine:
         if req.cold_tokens:
             options["cold"] = list(req.cold_tokens)
         costs = {}  # kind: (tokens to evaluate, saved state to restore or None)
+        # The context's tokens serve only requests of the same salt (another tenant's are not reused).
+        same_salt = self._active is None or self._active[0] == req.cache_salt
         for kind, tokens in options.items():
-            saved = self._sessions.peek((req.session, kind))
-            here = _common_prefix(current, tokens)
+            saved = self._sessions.peek((req.cache_salt, req.session, kind))
+            here = _common_prefix(current, tokens) if same_salt else 0
             there = _common_prefix(saved.tokens, tokens) if saved is not None else -1
             costs[kind] = (len(tokens) - max(here, there), saved if there > here else None)
         kind = "full"
         if "cold" in costs and costs["full"][0] - costs["cold"][0] > self._cold_saving:
             kind = "cold"
-        self._hold((req.session, kind), costs[kind][1])
+        self._hold((req.cache_salt, req.session, kind), costs[kind][1])
         if kind == "cold":
-            self._growth = (req.session, options["full"])
-        elif self._growth is not None and self._growth[0] == req.session:
+            self._growth = (req.cache_salt, req.session, options["full"])
+        elif self._growth is not None and self._growth[:2] == (req.cache_salt, req.session):
             self._growth = None
         return options[kind], kind == "cold"
 
@@ -382,14 +430,16 @@ class LlamaCppEngine:
             self._sessions.put(self._active, self._save_kv(current))
         if saved is not None:
             self._restore_kv(saved)
+        elif self._active is not None and self._active[0] != key[0]:
+            llm.n_tokens = 0  # another salt's tokens: nothing of them is reused
         self._active = key
 
     def _grow(self) -> None:
         """Evaluate the full prompt of the last request answered from its cold
         window, in idle time, a chunk at a time, until a request arrives."""
-        session, target = self._growth
+        salt, session, target = self._growth
         llm = self._llm
-        key = (session, "full")
+        key = (salt, session, "full")
         if self._active != key:
             self._hold(key, self._sessions.peek(key))
         common = _common_prefix(llm.input_ids[: llm.n_tokens].tolist(), target)

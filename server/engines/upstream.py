@@ -66,6 +66,10 @@ class _Job:
 
 
 class UpstreamEngine:
+    # Requests the gateway lets run upstream at once: the upstream batches them itself; past this many,
+    # they wait here in the serving layer's per-tenant fair queue.
+    max_sequences = 64
+
     def __init__(self, url: str, vocab_path: str | Path, *, model_id: str, api_key: str | None = None,
                  n_ctx: int = 4096, family: str | None = None, read_timeout: float = READ_TIMEOUT,
                  transport: httpx.AsyncBaseTransport | None = None) -> None:

@@ -46,6 +46,7 @@ class VllmOptions:
     num_speculative_tokens: int = 4
     gpu_memory_utilization: float = 0.9
     # Keep the engine's step small: completions are short and latency counts more than throughput.
+    # More requests wait in the serving layer's fair queue (api/fair.py), one queue per tenant.
     max_num_seqs: int = 32
     dtype: str = "auto"
     enforce_eager: bool = False
@@ -91,8 +92,16 @@ class VllmEngine:
         self._latest: dict[str, _Job] = {}
         # Requests aborted because their client left or a newer one took their place.
         self.aborted = 0
+        # Speculative decoding as vLLM reports it, per engine step (drafted, accepted), and how
+        # much of it has been credited to finished requests (GenerationResult.draft_tokens).
+        self.speculation = [0, 0]
+        self._credited = [0, 0]
 
     # -- lifecycle -----------------------------------------------------------
+
+    @property
+    def max_sequences(self) -> int:
+        return self._options.max_num_seqs
 
     @property
     def ready(self) -> bool:
@@ -136,7 +145,21 @@ class VllmEngine:
     def _create(self):
         from vllm.v1.engine.async_llm import AsyncLLM
 
+        logger = speculation_logger(self)
+        if logger is not None:
+            try:
+                return AsyncLLM.from_engine_args(self.engine_args(), stat_loggers=[logger])
+            except TypeError:  # a vLLM that takes no stat loggers: speculation figures stay 0
+                log.info("vLLM takes no stat loggers here: codefill_speculative_* stay 0")
         return AsyncLLM.from_engine_args(self.engine_args())
+
+    def credit_speculation(self, result: GenerationResult) -> None:
+        """vLLM counts drafts per engine step, not per request: what it counted since the last
+        request finished is credited to this one, so the metrics' totals are vLLM's own."""
+        drafted, accepted = self.speculation
+        result.draft_tokens += drafted - self._credited[0]
+        result.accepted_draft_tokens += accepted - self._credited[1]
+        self._credited = [drafted, accepted]
 
     def _load_vocabulary(self) -> None:
         from transformers import AutoTokenizer
@@ -246,8 +269,7 @@ class VllmEngine:
         result.prompt_tokens = len(request.prompt_tokens)
         stops = request.stop_token_ids | self._eog_ids
         finished = False
-        stream = self._llm.generate(TokensPrompt(prompt_token_ids=list(request.prompt_tokens)),
-                                    self._sampling(request), job.request_id)
+        stream = self._llm.generate(self._prompt(request, TokensPrompt), self._sampling(request), job.request_id)
         try:
             async for out in stream:
                 if out.num_cached_tokens:
@@ -274,8 +296,28 @@ class VllmEngine:
                 # The consumer stopped early (client gone, post-processing had enough).
                 result.finish_reason = result.finish_reason or "cancelled"
                 await self._abort(job, "the consumer stopped")
+            self.credit_speculation(result)
             if session is not None and self._latest.get(session) is job:
                 del self._latest[session]
+
+    @staticmethod
+    def _prompt(request: GenerationRequest, tokens_prompt=dict):
+        """vLLM's prompt: token ids, and the cache salt (prefix-cache blocks are reused only
+        between requests of the same salt; vLLM hashes it into the first block)."""
+        prompt = tokens_prompt(prompt_token_ids=list(request.prompt_tokens))
+        if request.cache_salt:
+            prompt["cache_salt"] = request.cache_salt
+        return prompt
+
+    async def drop_cache(self, *, salt: str | None = None, session: str | None = None) -> int:
+        """vLLM's prefix cache has no per-salt reset: dropping a tenant's state resets the whole
+        cache (only cached blocks; requests keep running). Sessions keep no state here: 0."""
+        if session is not None or self._llm is None:
+            return 0
+        done = self._llm.reset_prefix_cache()
+        if asyncio.iscoroutine(done):
+            done = await done
+        return int(done is not False)
 
     def _tokens(self, completion, stops: frozenset[int], result: GenerationResult) -> list[GeneratedToken]:
         """One GeneratedToken per new token id; the delta's text rides on the last one."""
@@ -302,3 +344,27 @@ class VllmEngine:
                 top = {(lp.decoded_token or ""): lp.logprob for lp in entry.values()}
             tokens.append(GeneratedToken(token_id, text, logprob, top))
         return tokens
+
+
+def speculation_logger(engine: VllmEngine):
+    """A vLLM stat logger class that adds each step's speculative-decoding figures
+    (`scheduler_stats.spec_decoding_stats`) to `engine.speculation`; None where vLLM has none."""
+    try:
+        from vllm.v1.metrics.loggers import StatLoggerBase
+    except ImportError:
+        return None
+
+    class SpeculationCounter(StatLoggerBase):
+        def __init__(self, vllm_config=None, engine_index: int = 0) -> None:
+            pass
+
+        def record(self, scheduler_stats, iteration_stats=None, *args, **kwargs) -> None:
+            spec = getattr(scheduler_stats, "spec_decoding_stats", None)
+            if spec is not None:
+                engine.speculation[0] += int(getattr(spec, "num_draft_tokens", 0) or 0)
+                engine.speculation[1] += int(getattr(spec, "num_accepted_tokens", 0) or 0)
+
+        def log_engine_initialized(self) -> None:
+            pass
+
+    return SpeculationCounter

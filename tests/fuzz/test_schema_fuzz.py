@@ -21,9 +21,11 @@ from schemathesis import GenerationMode
 from codefill.server.app import create_app
 from codefill.server.auth import KeyStore
 from codefill.server.limits import LimitSettings
+from codefill.server.tenants import TenantSettings
 from tests.fakes import FakeEngine
 
 KEY = "fuzz-key-123456"
+ADMIN = "fuzz-admin-key-123456"
 EXAMPLES = 120  # per operation and mode; the whole module takes well under a minute
 
 
@@ -31,7 +33,9 @@ def _app():
     engine = FakeEngine("def f():\n    return 1\n", n_ctx=512)
     asyncio.run(engine.start())
     return create_app(engine, served_names=["fake"], keys=KeyStore.load([f"fuzz={KEY}"]),
-                      limits=LimitSettings(max_tokens_limit=256, request_timeout=5))
+                      limits=LimitSettings(max_tokens_limit=256, request_timeout=5, rate_limit_tpm=10**9,
+                                           events_rate_limit_rps=1000),
+                      tenants=TenantSettings.build(admin_key=ADMIN))
 
 
 APP = _app()
@@ -56,10 +60,16 @@ def test_no_5xx_and_errors_are_openai_objects_with_a_key(case):
     _check(case.call(headers={"Authorization": f"Bearer {KEY}"}))
 
 
+@schema.include(path_regex="^/admin/").parametrize()
+@settings(deadline=None, suppress_health_check=list(HealthCheck), max_examples=EXAMPLES, derandomize=True)
+def test_admin_routes_with_the_admin_key(case):
+    _check(case.call(headers={"Authorization": f"Bearer {ADMIN}"}))
+
+
 @schema.parametrize()
 @settings(deadline=None, suppress_health_check=list(HealthCheck), max_examples=30, derandomize=True)
 def test_no_5xx_and_errors_are_openai_objects_without_a_key(case):
     response = case.call()
     _check(response)
-    if case.path.startswith("/v1/") and case.method.upper() != "OPTIONS":  # preflights pass untouched
+    if case.path.startswith(("/v1/", "/admin/")) and case.method.upper() != "OPTIONS":  # preflights pass untouched
         assert response.status_code == 401

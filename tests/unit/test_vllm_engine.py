@@ -39,8 +39,11 @@ class FakeAsyncLLM:
     aborted: list[str] = field(default_factory=list)
     params: list = field(default_factory=list)
     running: set[str] = field(default_factory=set)
+    prompts: list = field(default_factory=list)
+    resets: int = 0
 
     async def generate(self, prompt, params, request_id):
+        self.prompts.append(prompt)
         self.params.append(params)
         self.running.add(request_id)
         for i, (ids, text) in enumerate(self.script):
@@ -60,6 +63,10 @@ class FakeAsyncLLM:
     def get_num_unfinished_requests(self):
         return len(self.running)
 
+    async def reset_prefix_cache(self):
+        self.resets += 1
+        return True
+
 
 @pytest.fixture(autouse=True)
 def fake_vllm(monkeypatch):
@@ -69,7 +76,14 @@ def fake_vllm(monkeypatch):
     sampling.RequestOutputKind = types.SimpleNamespace(DELTA="delta")
     inputs = types.ModuleType("vllm.inputs")
     inputs.TokensPrompt = dict
-    for name, module in {"vllm": vllm, "vllm.sampling_params": sampling, "vllm.inputs": inputs}.items():
+    arg_utils = types.ModuleType("vllm.engine.arg_utils")
+    arg_utils.AsyncEngineArgs = lambda **kw: types.SimpleNamespace(**kw)
+    loggers = types.ModuleType("vllm.v1.metrics.loggers")
+    loggers.StatLoggerBase = object
+    for name, module in {"vllm": vllm, "vllm.sampling_params": sampling, "vllm.inputs": inputs,
+                         "vllm.engine": types.ModuleType("vllm.engine"), "vllm.engine.arg_utils": arg_utils,
+                         "vllm.v1": types.ModuleType("vllm.v1"), "vllm.v1.metrics": types.ModuleType("vllm.v1.metrics"),
+                         "vllm.v1.metrics.loggers": loggers}.items():
         monkeypatch.setitem(sys.modules, name, module)
 
 
@@ -143,3 +157,45 @@ async def test_other_sessions_do_not_supersede_each_other():
     texts = await asyncio.gather(*(_collect(engine, GenerationRequest([1], 16, session=s), GenerationResult())
                                    for s in ("alice", "bob")))
     assert texts == ["ab", "ab"] and llm.aborted == []
+
+
+def test_engine_args_carry_codefills_options():
+    from codefill.server.engines.vllm import VllmOptions
+
+    options = VllmOptions(max_model_len=2048, tensor_parallel_size=2, quantization="awq", speculative="ngram",
+                          num_speculative_tokens=3, gpu_memory_utilization=0.5, max_num_seqs=8, enforce_eager=True)
+    engine = VllmEngine("/models/x", model_id="x", options=options)
+    args = engine.engine_args()
+    assert args.enable_prefix_caching is True and args.max_num_seqs == 8 and engine.max_sequences == 8
+    assert (args.tensor_parallel_size, args.quantization, args.max_model_len) == (2, "awq", 2048)
+    assert args.speculative_config == {"method": "ngram", "num_speculative_tokens": 3,
+                                       "prompt_lookup_min": 2, "prompt_lookup_max": 5}
+    assert (args.gpu_memory_utilization, args.enforce_eager, args.served_model_name) == (0.5, True, ["x"])
+    assert VllmEngine("/m", model_id="m", options=VllmOptions(speculative="none")).engine_args().speculative_config \
+        is None
+    assert VllmEngine("/m", model_id="m").engine_args().quantization is None  # the checkpoint's own
+
+
+async def test_the_cache_salt_goes_into_vllms_prompt():
+    llm = FakeAsyncLLM([([5], "a")])
+    engine = _engine(llm)
+    await _collect(engine, GenerationRequest([1, 2], 4, cache_salt="alice"), GenerationResult())
+    await _collect(engine, GenerationRequest([1, 2], 4), GenerationResult())
+    assert llm.prompts == [{"prompt_token_ids": [1, 2], "cache_salt": "alice"}, {"prompt_token_ids": [1, 2]}]
+    assert await engine.drop_cache(salt="alice") == 1 and llm.resets == 1
+    assert await engine.drop_cache(session="s") == 0 and llm.resets == 1
+
+
+async def test_vllms_speculation_figures_are_credited_to_requests():
+    from codefill.server.engines.vllm import speculation_logger
+
+    engine = _engine(FakeAsyncLLM([([5], "a")]))
+    counter = speculation_logger(engine)(None, 0)
+    counter.record(types.SimpleNamespace(spec_decoding_stats=types.SimpleNamespace(num_draft_tokens=8,
+                                                                                   num_accepted_tokens=5)), None)
+    counter.record(types.SimpleNamespace(spec_decoding_stats=None), None)
+    first, second = GenerationResult(), GenerationResult()
+    await _collect(engine, GenerationRequest([1], 4), first)
+    await _collect(engine, GenerationRequest([1], 4), second)
+    assert (first.draft_tokens, first.accepted_draft_tokens) == (8, 5)
+    assert (second.draft_tokens, second.accepted_draft_tokens) == (0, 0)  # credited once

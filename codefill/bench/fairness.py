@@ -1,0 +1,143 @@
+"""`codefill bench fairness`: one tenant floods the server while another types.
+
+Tenant B is the replay benchmark's typist (closed loop, one typist). It types
+the workload alone first, then again while tenant A keeps `flood` requests in
+flight at all times (editor-sized windows from the same workload, each flood
+worker its own session, closed loop). Prints B's latency both times and the
+ratio of the medians: with fair sharing B's p50 under the flood stays within a
+small factor of B alone, instead of queueing behind A's whole backlog.
+
+Each phase uses its own `user` names, so B's second run finds none of its
+first run's sessions (saved KV states, typing-through memory) and the two
+runs cost the same work.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import shlex
+import sys
+import time
+from dataclasses import dataclass
+
+import httpx
+
+from .replay import RunConfig, format_table, run
+from .workload import DEFAULT_FILES, Place, build_workload
+
+FLOOD_KEY = "bench-flood-key-0001"
+TYPIST_KEY = "bench-typist-key-0001"
+
+
+@dataclass
+class Flood:
+    sent: int = 0
+    completed: int = 0
+    errors: int = 0
+
+
+async def _flood(url: str, model: str, key: str, workload: list[Place], workers: int, max_tokens: int,
+                 stop: asyncio.Event, stats: Flood) -> None:
+    strokes = itertools.cycle([s for p in workload for s in p.keystrokes][::-1])  # A types elsewhere than B
+
+    async def worker(i: int) -> None:
+        async with httpx.AsyncClient(timeout=300, headers={"Authorization": f"Bearer {key}"}) as client:
+            while not stop.is_set():
+                stroke = next(strokes)
+                stats.sent += 1
+                try:
+                    r = await client.post(url + "/v1/completions", json={
+                        "model": model, "prompt": stroke.prefix, "suffix": stroke.suffix, "max_tokens": max_tokens,
+                        "temperature": 0, "user": f"flood-{i}"})
+                    stats.completed += r.status_code == 200
+                    stats.errors += r.status_code != 200
+                except httpx.HTTPError:
+                    stats.errors += 1
+
+    await asyncio.gather(*(worker(i) for i in range(workers)))
+
+
+async def measure(url: str, model: str, workload: list[Place], *, flood: int = 20, max_tokens: int = 32,
+                  flood_key: str = FLOOD_KEY, typist_key: str = TYPIST_KEY) -> dict:
+    """B alone, then B under A's flood; summaries and the p50 ratio."""
+    alone = await run(RunConfig(url=url, model=model, max_tokens=max_tokens, label="B alone", api_key=typist_key,
+                                user="typist-alone"), workload)
+    stop, stats = asyncio.Event(), Flood()
+    flooding = asyncio.create_task(_flood(url, model, flood_key, workload, flood, max_tokens, stop, stats))
+    await asyncio.sleep(1.0)  # the flood is in full swing before B starts
+    started = time.monotonic()
+    try:
+        busy = await run(RunConfig(url=url, model=model, max_tokens=max_tokens, label=f"B under A's flood of {flood}",
+                                   api_key=typist_key, user="typist-flood"), workload)
+    finally:
+        stop.set()
+        await flooding
+    a, b = alone.summary(), busy.summary()
+    ratio = round(b["p50_ms"] / a["p50_ms"], 2) if a["p50_ms"] and b["p50_ms"] else None
+    return {"alone": a, "flooded": b, "p50_ratio": ratio,
+            "flood": {"workers": flood, "sent": stats.sent, "completed": stats.completed, "errors": stats.errors,
+                      "throughput_rps": round(stats.completed / (time.monotonic() - started), 2)}}
+
+
+def format_report(report: dict) -> str:
+    f = report["flood"]
+    return (format_table([report["alone"], report["flooded"]])
+            + f"\nA's flood: {f['workers']} requests in flight, {f['completed']} answered, {f['errors']} errors, "
+              f"{f['throughput_rps']} rps"
+            + f"\nB's p50 under the flood / alone: {report['p50_ratio']}x (target: within 2x)")
+
+
+def add_fairness(bsub) -> None:
+    f = bsub.add_parser("fairness", help="one tenant floods the server while another types",
+                        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+                        description="Tenant B types the replay workload alone, then again while tenant A keeps "
+                                    "--flood requests in flight; prints B's latency both times and the ratio of "
+                                    "the medians. Starts its own codefill with two keys unless --url is given.")
+    f.add_argument("--url", help="a running codefill server (needs --flood-key and --typist-key)")
+    f.add_argument("--flood-key", help="tenant A's API key, with --url")
+    f.add_argument("--typist-key", help="tenant B's API key, with --url")
+    f.add_argument("--model-file", default="default", help="model of the server it starts (path or catalogue name)")
+    f.add_argument("--serve-args", default="", help="extra `codefill serve` arguments of the server it starts")
+    f.add_argument("--flood", type=int, default=20, help="tenant A's requests in flight")
+    f.add_argument("--files", default=",".join(DEFAULT_FILES), help="standard-library files to type")
+    f.add_argument("--places", type=int, default=1, help="places per file")
+    f.add_argument("--lines", type=int, default=2, help="consecutive lines typed at each place")
+    f.add_argument("--max-tokens", type=int, default=32)
+    f.add_argument("--seed", type=int, default=0, help="chooses the places")
+    f.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
+    f.set_defaults(func=cmd_fairness)
+
+
+def cmd_fairness(args: argparse.Namespace) -> int:
+    workload = build_workload(tuple(x for x in args.files.split(",") if x), places=args.places,
+                              lines_per_place=args.lines, seed=args.seed)
+    print(f"fairness: {sum(len(p.keystrokes) for p in workload)} keystrokes for B, A floods {args.flood}",
+          file=sys.stderr)
+    server = None
+    if args.url:
+        if not (args.flood_key and args.typist_key):
+            print("codefill: error: --url needs --flood-key and --typist-key", file=sys.stderr)
+            return 2
+        url, keys = args.url, (args.flood_key, args.typist_key)
+        model = httpx.get(url + "/v1/models", headers={"Authorization": f"Bearer {keys[1]}"}).json()["data"][0]["id"]
+    else:
+        from codefill.models.store import resolve_model
+
+        from .servers import start_codefill
+
+        keys = (FLOOD_KEY, TYPIST_KEY)
+        server = start_codefill(str(resolve_model(args.model_file)), api_key=keys[1], label="codefill",
+                                extra=["--api-key", f"flood={keys[0]}", "--api-key", f"typist={keys[1]}",
+                                       *shlex.split(args.serve_args)])
+        url, model = server.url, server.model
+    try:
+        report = asyncio.run(measure(url, model, workload, flood=args.flood, max_tokens=args.max_tokens,
+                                     flood_key=keys[0], typist_key=keys[1]))
+    finally:
+        if server is not None:
+            server.stop()
+    print(json.dumps(report, indent=2) if args.json else format_report(report))
+    return 0

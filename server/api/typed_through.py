@@ -1,0 +1,69 @@
+"""Typing-through: each session's last answer, so that when the user types
+what it began with, the rest is answered at once without the engine.
+
+Sessions are tenant-scoped keys (serving.py `session_key`): one tenant's
+answers are never handed to another, whatever `user` they send.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from .protocol import CompletionRequest
+
+_MAX_REMEMBERED_SESSIONS = 1024
+
+
+@dataclass
+class _LastAnswer:
+    prefix: str
+    suffix: str | None
+    text: str
+
+
+def rememberable(req: CompletionRequest, prompts: list) -> bool:
+    """An editor's plain single completion of a known session."""
+    return (req.user is not None and req.suffix is not None and req.mode != "raw" and len(prompts) == 1
+            and prompts[0].token_ids is None and req.n == 1 and not req.echo and req.logprobs is None
+            and req.max_tokens != 0)
+
+
+class AnswerMemory:
+    def __init__(self, max_sessions: int = _MAX_REMEMBERED_SESSIONS) -> None:
+        self.max_sessions = max_sessions
+        self._answers: OrderedDict[str, _LastAnswer] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._answers)
+
+    def remember(self, session: str, prefix: str, suffix: str | None, text: str) -> None:
+        """Keep the session's last answer, most recently used first."""
+        self._answers[session] = _LastAnswer(prefix, suffix, text)
+        self._answers.move_to_end(session)
+        while len(self._answers) > self.max_sessions:
+            self._answers.popitem(last=False)
+
+    def typed_through(self, session: str, prefix: str, suffix: str | None) -> str | None:
+        """The rest of the session's last answer when the user has typed its
+        beginning since: no model needed for what the screen already shows."""
+        last = self._answers.get(session)
+        if last is None or last.suffix != suffix or not prefix.startswith(last.prefix):
+            return None
+        typed = prefix[len(last.prefix):]
+        if not typed or "\n" in typed or not last.text.startswith(typed):
+            return None
+        rest = last.text[len(typed):]
+        if not rest.strip():
+            return None
+        self.remember(session, prefix, suffix, rest)
+        return rest
+
+    def forget(self, *, session: str | None = None, session_prefix: str | None = None) -> int:
+        """Drop one session's answer, or every session's whose key starts with `session_prefix` (a tenant's)."""
+        if session is not None:
+            return int(self._answers.pop(session, None) is not None)
+        gone = [k for k in self._answers if session_prefix is not None and k.startswith(session_prefix)]
+        for k in gone:
+            del self._answers[k]
+        return len(gone)

@@ -1,0 +1,83 @@
+"""Tenants: who may reuse whose cached state, how the engine is shared, and
+the admin key.
+
+A tenant is an API key's name ("anonymous" in open mode). Sessions and
+typing-through memory are always per tenant (api/serving.py `session_key`).
+KV / prefix caches are reused only between requests of the same cache salt:
+by default the salt is the tenant itself, and an operator may name groups of
+tenants that share one (`--share-cache alice+bob`), e.g. a team's keys.
+Weights give a tenant a larger share of the engine when it is busy
+(api/fair.py). The admin key (kept as a SHA-256 digest) opens /admin/*.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from .auth import digest
+
+
+@dataclass
+class TenantSettings:
+    # tenant -> the cache salt it shares with the other members of its group
+    groups: dict[str, str] = field(default_factory=dict)
+    weights: dict[str, float] = field(default_factory=dict)
+    admin_digest: str | None = None
+
+    def salt_of(self, tenant: str, request_salt: str | None = None) -> str:
+        """The tenant's cache salt (its sharing group's), narrowed by a request's own `cache_salt`
+        (vLLM's field; a gateway in front of codefill sends it): never widened past the tenant."""
+        salt = self.groups.get(tenant, tenant)
+        return salt if request_salt is None else session_key(salt, request_salt)
+
+    def is_admin(self, key: str) -> bool:
+        return self.admin_digest is not None and hmac.compare_digest(self.admin_digest, digest(key))
+
+    @classmethod
+    def build(cls, *, share_cache: Iterable[str] = (), weights: Iterable[str] = (),
+              admin_key: str | None = None) -> TenantSettings:
+        """From `--share-cache NAME+NAME...` groups, `--tenant-weight NAME=W` entries and the admin
+        key (clear, or sha256:HEX); ValueError names what is wrong."""
+        groups: dict[str, str] = {}
+        for spec in share_cache:
+            members = sorted({m.strip() for m in spec.split("+") if m.strip()})
+            if len(members) < 2:
+                raise ValueError(f"--share-cache {spec!r}: name two or more API key names joined by '+'")
+            salt = "+".join(members)
+            for name in members:
+                if name in groups:
+                    raise ValueError(f"--share-cache: {name!r} is in two groups; a key shares with one group")
+                groups[name] = salt
+        parsed: dict[str, float] = {}
+        for spec in weights:
+            name, sep, value = spec.partition("=")
+            try:
+                weight = float(value)
+            except ValueError:
+                weight = -1.0
+            if not sep or not name.strip() or not 0 < weight <= 1000:
+                raise ValueError(f"--tenant-weight {spec!r}: expected NAME=WEIGHT with 0 < WEIGHT <= 1000")
+            parsed[name.strip()] = weight
+        admin = None
+        if admin_key:
+            if admin_key.startswith("sha256:"):
+                admin = admin_key.removeprefix("sha256:")
+                if len(admin) != 64 or any(c not in "0123456789abcdef" for c in admin):
+                    raise ValueError("--admin-key sha256: must be followed by 64 lowercase hex digits")
+            elif len(admin_key) < 16:
+                raise ValueError("--admin-key must be at least 16 characters")
+            else:
+                admin = digest(admin_key)
+        return cls(groups, parsed, admin)
+
+
+def session_key(tenant: str | None, user: str | None) -> str | None:
+    """An editor session as engines, caches and routing key it: the client's
+    `user` inside the authenticated tenant, so two API keys that send the same
+    `user` never share a session. Injective: the tenant's length comes first."""
+    if user is None:
+        return None
+    tenant = tenant or ""
+    return f"{len(tenant)}:{tenant}/{user}"

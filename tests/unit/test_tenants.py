@@ -1,0 +1,254 @@
+"""Tenants with a scripted engine (fast): the fair queue, token reservations,
+cache salts and sharing groups, per-tenant sessions, accounting of unfinished
+requests, the admin API and the events rate limit.
+
+The same behaviours run through a live server with the real model in
+tests/integration/test_tenants_live.py."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import httpx
+import pytest
+
+from codefill.server.api.fair import FairQueue
+from codefill.server.api.protocol import CompletionUsage
+from codefill.server.app import create_app
+from codefill.server.auth import KeyStore
+from codefill.server.engines.base import Superseded
+from codefill.server.limits import Gate, LimitSettings
+from codefill.server.metrics import Metrics
+from codefill.server.tenants import TenantSettings, session_key
+from tests.fakes import FakeEngine
+from tests.unit.test_api import assert_openai_error
+
+MODEL = "fake"
+ALICE, BOB, CAROL = "alice-secret-key", "bob-secret-key", "carol-secret-key"
+ADMIN = "admin-secret-key-0123"
+KEYS = KeyStore.load([f"alice={ALICE}", f"bob={BOB}", f"carol={CAROL}"])
+
+
+# --- the fair queue -------------------------------------------------------------
+
+async def _served_order(queue: FairQueue, arrivals: list[tuple[str, str | None]], hold: float = 0.01) -> list[str]:
+    order: list[str] = []
+
+    async def one(tenant: str, session: str | None, tag: str) -> None:
+        async with queue.turn(tenant, session):
+            order.append(tag)
+            await asyncio.sleep(hold)
+
+    tasks = []
+    for i, (tenant, session) in enumerate(arrivals):
+        tasks.append(asyncio.create_task(one(tenant, session, f"{tenant}{i}")))
+        await asyncio.sleep(0)
+    await asyncio.gather(*tasks, return_exceptions=True)
+    assert queue.running == 0 and queue.waiting == 0
+    return order
+
+
+async def test_a_flood_does_not_starve_another_tenant():
+    order = await _served_order(FairQueue(1), [("a", None)] * 6 + [("b", None)])
+    # a0 was running when the rest came; b goes right after the a request served next.
+    assert order.index("b6") <= 2
+
+
+async def test_tenants_take_turns_by_weight():
+    arrivals = [("a", None)] * 6 + [("b", None)] * 6
+    order = await _served_order(FairQueue(1, {"a": 2.0}), arrivals)
+    served = [tag[0] for tag in order[1:7]]  # after the first, while both wait: a, a, b, a, a, b ...
+    assert served.count("a") == 4 and served.count("b") == 2
+
+
+async def test_a_newer_request_of_a_session_takes_the_waiting_ones_place():
+    queue = FairQueue(1)
+    order: list[str] = []
+
+    async def one(tenant, session, tag):
+        async with queue.turn(tenant, session):
+            order.append(tag)
+            await asyncio.sleep(0.02)
+
+    first = asyncio.create_task(one("a", None, "busy"))
+    await asyncio.sleep(0)
+    old = asyncio.create_task(one("b", "s", "old"))
+    other = asyncio.create_task(one("c", None, "other"))
+    await asyncio.sleep(0)
+    new = asyncio.create_task(one("b", "s", "new"))
+    await asyncio.sleep(0)
+    with pytest.raises(Superseded):
+        await old
+    await asyncio.gather(first, other, new)
+    assert order == ["busy", "new", "other"]  # "new" kept "old"'s place before "other"
+    assert queue.running == 0 and queue.waiting == 0
+
+
+async def test_a_newer_request_of_a_running_session_takes_its_slot_at_once():
+    queue = FairQueue(1)
+    older_in = asyncio.Event()
+    release_older = asyncio.Event()
+
+    async def older():
+        async with queue.turn("a", "s"):
+            older_in.set()
+            await release_older.wait()  # the engine would supersede it now
+
+    task = asyncio.create_task(older())
+    await older_in.wait()
+    async with queue.turn("a", "s"):  # does not wait for the older one
+        assert queue.running == 1
+        release_older.set()
+        await task
+        assert queue.running == 1  # the older one's end frees nothing: the slot is the newer one's
+    assert queue.running == 0
+
+
+async def test_a_cancelled_waiter_leaves_the_queue():
+    queue = FairQueue(1)
+    async with queue.turn("a", None):
+        waiter = asyncio.create_task(queue.turn("b", None).__aenter__())
+        await asyncio.sleep(0)
+        assert queue.waiting == 1
+        waiter.cancel()
+        await asyncio.gather(waiter, return_exceptions=True)
+        assert queue.waiting == 0
+    assert queue.running == 0
+
+
+# --- token reservations -----------------------------------------------------------
+
+def _usage(total: int) -> CompletionUsage:
+    return CompletionUsage(prompt_tokens=0, completion_tokens=total, total_tokens=total)
+
+
+def test_admission_reserves_tokens_and_gives_back_the_unused_part():
+    gate = Gate(LimitSettings(rate_limit_tpm=100), Metrics())
+    tickets = [gate.admit("a", 30) for _ in range(3)]  # 90 of 100 reserved
+    with pytest.raises(Exception) as refused:
+        gate.admit("a", 30)
+    assert refused.value.status == 429
+    tickets[0].charge(_usage(5))  # 25 back
+    tickets[0].release()
+    tickets[1].release()  # never charged (did not reach the engine): all 30 back
+    fourth = gate.admit("a", 30)
+    fourth.charge(_usage(30))
+    assert gate._tokens["a"].level == pytest.approx(100 - 5 - 30 - 30, abs=0.5)
+    fourth.charge(_usage(99))  # charged once only
+    assert gate._tokens["a"].level == pytest.approx(35, abs=0.5)
+
+
+def test_concurrent_requests_cannot_spend_more_than_the_budget():
+    async def go():
+        app = create_app(FakeEngine("x" * 10, delay=0.01), served_names=[MODEL], keys=KEYS,
+                         limits=LimitSettings(rate_limit_tpm=60))
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://t", timeout=10) as c:
+                calls = [c.post("/v1/completions", json={"model": MODEL, "prompt": "ab", "max_tokens": 10},
+                                headers={"Authorization": f"Bearer {ALICE}"}) for _ in range(10)]
+                return await asyncio.gather(*calls)
+
+    rs = asyncio.run(go())
+    ok = [r for r in rs if r.status_code == 200]
+    spent = sum(r.json()["usage"]["total_tokens"] for r in ok)
+    assert len(ok) == 5 and spent == 60  # 12 reserved each: five fit in 60, the rest are 429
+    assert all(r.json()["error"]["code"] == "rate_limit_exceeded" for r in rs if r.status_code != 200)
+
+
+# --- settings ---------------------------------------------------------------------
+
+def test_tenant_settings_groups_weights_and_admin_key():
+    t = TenantSettings.build(share_cache=["bob+alice"], weights=["carol=3"], admin_key=ADMIN)
+    assert t.salt_of("alice") == t.salt_of("bob") == "alice+bob" and t.salt_of("carol") == "carol"
+    assert t.weights == {"carol": 3.0} and t.is_admin(ADMIN) and not t.is_admin(ALICE)
+    for bad in ({"share_cache": ["alice"]}, {"share_cache": ["a+b", "b+c"]}, {"weights": ["x=0"]},
+                {"weights": ["x"]}, {"admin_key": "short"}, {"admin_key": "sha256:xyz"}):
+        with pytest.raises(ValueError):
+            TenantSettings.build(**bad)
+    assert session_key("ab", "c") != session_key("a", "bc")
+
+
+# --- isolation through the API ------------------------------------------------------
+
+def _client(engine=None, **kwargs):
+    from tests.unit.test_team import _client as team_client
+
+    return team_client(engine or FakeEngine("return 42  # canary"), keys=KEYS, **kwargs)
+
+
+def _complete(c, key, **body):
+    body = {"model": MODEL, "prompt": "def f():\n    ", "suffix": "\n", "max_tokens": 32, "user": "me", **body}
+    return c.post("/v1/completions", json=body, headers={"Authorization": f"Bearer {key}"})
+
+
+def test_typing_through_and_salts_stay_within_a_tenant_or_its_group():
+    engine = FakeEngine("return 42  # canary")
+    c = _client(engine, tenants=TenantSettings.build(share_cache=["alice+carol"]))
+    assert _complete(c, ALICE).json()["choices"][0]["text"] == "return 42  # canary"
+    calls = len(engine.requests)
+    # Bob types the first character of Alice's answer with her `user`: the engine answers him, not her memory.
+    assert _complete(c, BOB, prompt="def f():\n    r").status_code == 200
+    assert len(engine.requests) == calls + 1
+    # Alice herself types through her own answer without the engine.
+    assert _complete(c, ALICE, prompt="def f():\n    r").json()["choices"][0]["text"] == "eturn 42  # canary"
+    assert len(engine.requests) == calls + 1
+    salts = {r.session: r.cache_salt for r in engine.requests}
+    assert salts[session_key("alice", "me")] == "alice+carol" and salts[session_key("bob", "me")] == "bob"
+
+
+def test_unfinished_requests_are_charged_and_counted_per_tenant():
+    c = _client(FakeEngine("x" * 200, delay=0.01), limits=LimitSettings(request_timeout=0.3, rate_limit_tpm=1000))
+    r = _complete(c, ALICE, max_tokens=200, user=None, suffix=None)
+    assert assert_openai_error(r, 408)["code"] == "request_timeout"
+    text = c.get("/metrics").text
+    generated = [float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                 if line.startswith('codefill_tenant_tokens_total{key="alice",kind="completion"}')]
+    assert generated and 0 < generated[0] < 200
+    assert 'codefill_tenant_completions_unfinished_total{key="alice"} 1.0' in text
+    bucket = c.app.state.gate._tokens["alice"]
+    assert 1000 - bucket.level >= generated[0]  # the timed-out work was charged
+
+
+# --- the admin API ------------------------------------------------------------------
+
+def test_admin_api_needs_the_admin_key():
+    c = _client(tenants=TenantSettings.build(admin_key=ADMIN))
+    assert _complete(c, ALICE).status_code == 200
+    assert assert_openai_error(c.get("/admin/cache"), 401)["code"] == "missing_api_key"
+    r = c.get("/admin/cache", headers={"Authorization": f"Bearer {ALICE}"})
+    assert assert_openai_error(r, 403)["type"] == "permission_error"
+    stats = c.get("/admin/cache", headers={"Authorization": f"Bearer {ADMIN}"}).json()
+    assert stats["tenants"]["alice"]["completions"] == 1 and stats["remembered_answers"] == 1
+    r = c.post("/admin/cache/drop", json={"tenant": "alice"}, headers={"Authorization": f"Bearer {ADMIN}"})
+    assert r.status_code == 200 and r.json()["remembered_answers"] == 1
+    off = _client()
+    r = off.get("/admin/cache", headers={"Authorization": f"Bearer {ADMIN}"})
+    assert assert_openai_error(r, 403)["code"] == "admin_api_disabled"
+
+
+def test_events_have_a_rate_limit():
+    c = _client(limits=LimitSettings(events_rate_limit_rps=1))
+    cid = _complete(c, ALICE).json()["id"]
+    statuses = [c.post("/v1/events", json={"id": cid, "event": e}, headers={"Authorization": f"Bearer {ALICE}"})
+                .status_code for e in ("shown", "accepted", "dismissed")]
+    assert statuses == [200, 200, 429]
+    assert json.loads(c.get("/openapi.json").text)["paths"]["/admin/cache"]
+
+
+def test_tenant_settings_from_the_environment(monkeypatch):
+    from codefill.config import load_settings
+    from codefill.team import app_options
+
+    monkeypatch.setenv("CODEFILL_SHARE_CACHE", "alice+bob,carol+dave")
+    monkeypatch.setenv("CODEFILL_TENANT_WEIGHTS", "alice=2")
+    monkeypatch.setenv("CODEFILL_ADMIN_KEY", ADMIN)
+    monkeypatch.setenv("CODEFILL_MAX_NUM_SEQS", "8")
+    settings = load_settings()
+    tenants = app_options(settings)["tenants"]
+    assert tenants.salt_of("dave") == "carol+dave" and tenants.weights == {"alice": 2.0} and tenants.is_admin(ADMIN)
+    assert settings.max_num_seqs == 8
+    monkeypatch.setenv("CODEFILL_SHARE_CACHE", "alice")
+    with pytest.raises(ValueError, match="two or more"):
+        app_options(load_settings())
