@@ -19,7 +19,7 @@ import secrets
 from collections.abc import Iterable
 from pathlib import Path
 
-from .api.errors import error_body
+from .api.errors import error_body_for
 from .logs import key_var
 
 OPEN_NAME = "anonymous"
@@ -141,17 +141,17 @@ class ApiKeyAuth:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             return await _unauthorized(send, "Missing API key: send 'Authorization: Bearer YOUR_KEY'.",
-                                       "missing_api_key")
+                                       "missing_api_key", scope["path"])
         name = self.keys.name_of(token.strip())
         if name is None:
-            return await _unauthorized(send, "Incorrect API key provided.", "invalid_api_key")
+            return await _unauthorized(send, "Incorrect API key provided.", "invalid_api_key", scope["path"])
         state["key"] = name
         key_var.set(name)
         return await self.app(scope, receive, send)
 
 
-async def _unauthorized(send, message: str, code: str) -> None:
-    body = json.dumps(error_body(401, message, code=code)).encode()
+async def _unauthorized(send, message: str, code: str, path: str = "") -> None:
+    body = json.dumps(error_body_for(path, 401, message, code=code)).encode()
     await send({"type": "http.response.start", "status": 401,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
                             (b"www-authenticate", b"Bearer")]})

@@ -7,6 +7,10 @@ The interface other parts of the server rely on (post-processing, context):
   ``python``, ``typescriptreact``, ``cpp``; case-insensitive; a few common
   aliases like ``py``, ``js``, ``c++``, ``golang``) or, when that is missing or
   unknown, from `filepath`'s extension. ``None`` when neither says.
+- ``infer_language(prefix, suffix) -> str | None``: for a request that names
+  neither: a shebang, else the grammar that parses the code around the cursor
+  with the fewest bytes in syntax errors (see below); ``None`` for too little
+  code or code no grammar here parses well.
 - ``LANGUAGES``: the canonical names: ``python``, ``javascript``,
   ``typescript``, ``tsx``, ``go``, ``rust``, ``java``, ``c``, ``cpp``.
 - ``language_for(lang) -> tree_sitter.Language | None`` and
@@ -23,7 +27,7 @@ from __future__ import annotations
 
 import importlib
 import os
-from functools import cache
+from functools import cache, lru_cache
 
 import tree_sitter
 
@@ -106,3 +110,79 @@ def parse(lang: str | None, text: str) -> tree_sitter.Tree | None:
     """`text` parsed as `lang`, or None without a grammar."""
     parser = parser_for(lang)
     return parser.parse(text.encode("utf-8")) if parser is not None else None
+
+
+# --- inferring the language from the code ---------------------------------------------------------
+# When a request names neither a language nor a file (a generic OpenAI client, many Ollama and
+# llama.cpp plugins), the code itself says: a shebang if there is one, else the grammar that parses
+# the code around the cursor with the fewest syntax errors. Every grammar parses the same window
+# (the whole lines before and after the cursor's line, at most _INFER_PREFIX_CHARS before and
+# _INFER_SUFFIX_CHARS after); one parse per grammar, cached while the cursor stays on its line.
+_INFER_PREFIX_CHARS = 3000
+_INFER_SUFFIX_CHARS = 1000
+_INFER_MIN_CHARS = 24  # less code than this says too little
+_INFER_MAX_ERROR_SHARE = 0.15  # the best grammar leaves more of the code in errors: no language we know
+# On a tie the more specific grammar loses: JavaScript before TypeScript, C before C++.
+_INFER_ORDER = ("python", "javascript", "typescript", "tsx", "java", "go", "rust", "c", "cpp")
+_SHEBANGS = {"python": "python", "node": "javascript", "deno": "typescript", "ts-node": "typescript",
+             "tsx": "typescript", "bun": "javascript"}
+
+
+def _shebang(prefix: str) -> str | None:
+    if not prefix.startswith("#!"):
+        return None
+    words = prefix[2:].split("\n", 1)[0].replace("/", " ").split()
+    for word in reversed(words):
+        name = word.rstrip("0123456789.")
+        if name in _SHEBANGS:
+            return _SHEBANGS[name]
+    return None
+
+
+def _error_cost(tree: tree_sitter.Tree) -> int:
+    """Bytes inside ERROR nodes plus a few for each MISSING node, found by descending only into
+    subtrees that have an error."""
+    cost = 0
+    stack = [tree.root_node]
+    while stack:
+        node = stack.pop()
+        if node.is_error:
+            cost += max(1, node.end_byte - node.start_byte)
+        elif node.is_missing:
+            cost += 4
+        elif node.has_error:
+            stack.extend(node.children)
+    return cost
+
+
+def infer_language(prefix: str, suffix: str | None = None) -> str | None:
+    """The canonical language of code that names none: its shebang, else the grammar that parses
+    the whole lines around the cursor's line with the fewest bytes in syntax errors; None when there
+    is too little code or every grammar finds more than 15% of it wrong."""
+    found = _shebang(prefix)
+    if found:
+        return found
+    # The cursor's own line is half written: leave it out, so every keystroke on a line asks the
+    # same question (answered from the cache) and no grammar is charged for the hole.
+    lines = prefix[: prefix.rfind("\n") + 1]
+    head = lines[-_INFER_PREFIX_CHARS:]
+    if len(head) < len(lines):
+        head = head.partition("\n")[2]
+    tail = (suffix or "").partition("\n")[2][:_INFER_SUFFIX_CHARS]
+    tail = tail[: tail.rfind("\n") + 1] if len(tail) == _INFER_SUFFIX_CHARS else tail
+    return _infer_from_code(head + tail)
+
+
+@lru_cache(maxsize=256)
+def _infer_from_code(text: str) -> str | None:
+    code = text.encode("utf-8")
+    if len(code.strip()) < _INFER_MIN_CHARS:
+        return None
+    best, best_cost = None, None
+    for lang in _INFER_ORDER:
+        cost = _error_cost(parser_for(lang).parse(code))
+        if best_cost is None or cost < best_cost:
+            best, best_cost = lang, cost
+            if cost == 0:
+                break
+    return best if best_cost <= len(code) * _INFER_MAX_ERROR_SHARE else None

@@ -15,12 +15,13 @@ import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from codefill.models.families import FimFamily, get_family
 
 from ..engines.base import Engine, GenerationRequest, GenerationResult, SamplingParams, Superseded
 from ..context import with_context
-from ..languages import detect_language
+from ..languages import detect_language, infer_language
 from ..metrics import Metrics
 from ..postprocess import Cursor, build_pipeline, model_prefix, resolve_mode
 from ..prompt import BuiltPrompt, anchor_window, build_cold_prompt, build_prompt
@@ -76,6 +77,13 @@ class _Prompt:
 
     text: str
     token_ids: list[int] | None = None
+
+
+class Prepared(NamedTuple):
+    language: str | None
+    mode: str
+    heal: str
+    built: BuiltPrompt
 
 
 @dataclass
@@ -202,13 +210,12 @@ class CompletionService:
                                   self.engine.info.n_ctx - max_tokens)
         return built.tokens if built is not None and len(built.tokens) < len(full.tokens) * 2 // 3 else None
 
-    async def _run_choice(self, choice: _Choice, prompt: _Prompt, req: CompletionRequest,
-                          max_tokens: int, request_id: str, tenant: str | None) -> AsyncIterator[_Delta]:
-        language = detect_language(req.language, req.filepath)
+    def prepare(self, prompt: _Prompt, req: CompletionRequest, max_tokens: int) -> Prepared:
+        """What the model is shown for `prompt`: the language, the mode, the healed text and the
+        built prompt (also what `POST /v1/completions/render` reports)."""
+        language = detect_language(req.language, req.filepath) or infer_language(prompt.text, req.suffix)
         mode = resolve_mode(req.mode, has_suffix=req.suffix is not None,
                             cursor=Cursor.at(prompt.text, req.suffix or "", language))
-        pipeline = build_pipeline(mode=mode, stops=req.stop_list, prefix=prompt.text, suffix=req.suffix,
-                                  language=language, disabled=self.disabled_filters)
         shown = prompt
         if mode != "raw" and prompt.token_ids is None:
             shown = _Prompt(model_prefix(prompt.text))
@@ -218,8 +225,15 @@ class CompletionService:
         heal = self.engine.heal_text(shown.text) if self.token_healing and prompt.token_ids is None else ""
         if heal:
             shown = _Prompt(shown.text[: -len(heal)])
+        return Prepared(language, mode, heal, self._build(shown, req, max_tokens))
+
+    async def _run_choice(self, choice: _Choice, prompt: _Prompt, req: CompletionRequest,
+                          max_tokens: int, request_id: str, tenant: str | None) -> AsyncIterator[_Delta]:
+        language, mode, heal, built = self.prepare(prompt, req, max_tokens)
+        pipeline = build_pipeline(mode=mode, stops=req.stop_list, prefix=prompt.text, suffix=req.suffix,
+                                  language=language, disabled=self.disabled_filters)
+        if heal:
             self.metrics.healed.inc()
-        built = self._build(shown, req, max_tokens)
         if not built.tokens:  # an empty prompt in a family without markers: nothing to complete from
             yield _Delta(choice.index, "", None, "stop")
             return
