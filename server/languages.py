@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 from functools import cache, lru_cache
 
 import tree_sitter
@@ -118,10 +119,14 @@ def parse(lang: str | None, text: str) -> tree_sitter.Tree | None:
 # the code around the cursor with the fewest syntax errors. Every grammar parses the same window
 # (the whole lines before and after the cursor's line, at most _INFER_PREFIX_CHARS before and
 # _INFER_SUFFIX_CHARS after); one parse per grammar, cached while the cursor stays on its line.
-_INFER_PREFIX_CHARS = 3000
-_INFER_SUFFIX_CHARS = 1000
+_INFER_PREFIX_CHARS = 1500
+_INFER_SUFFIX_CHARS = 500
 _INFER_MIN_CHARS = 24  # less code than this says too little
-_INFER_MAX_ERROR_SHARE = 0.15  # the best grammar leaves more of the code in errors: no language we know
+# The best grammar leaves more than half of the code in errors, or more than 5% and not half of
+# what the next best leaves: no language we know (prose, another language), or not sure which.
+_INFER_MAX_ERROR_SHARE = 0.5
+_INFER_CLEAR_ERROR_SHARE = 0.05
+_INFER_CLEAR_MARGIN = 0.5
 # On a tie the more specific grammar loses: JavaScript before TypeScript, C before C++.
 _INFER_ORDER = ("python", "javascript", "typescript", "tsx", "java", "go", "rust", "c", "cpp")
 _SHEBANGS = {"python": "python", "node": "javascript", "deno": "typescript", "ts-node": "typescript",
@@ -140,16 +145,22 @@ def _shebang(prefix: str) -> str | None:
 
 
 def _error_cost(tree: tree_sitter.Tree) -> int:
-    """Bytes inside ERROR nodes plus a few for each MISSING node, found by descending only into
-    subtrees that have an error."""
+    """Bytes the grammar could not fit into anything: loose tokens inside ERROR nodes (a complete
+    construct inside one, such as a whole statement before an unclosed bracket, costs nothing), and
+    a few for each MISSING node. Only subtrees that have an error are visited."""
     cost = 0
     stack = [tree.root_node]
     while stack:
         node = stack.pop()
-        if node.is_error:
-            cost += max(1, node.end_byte - node.start_byte)
-        elif node.is_missing:
+        if node.is_missing:
             cost += 4
+        elif node.is_error:
+            cost += 1
+            for child in node.children:
+                if child.has_error or child.is_missing:
+                    stack.append(child)
+                elif not (child.is_named and child.child_count):
+                    cost += max(1, child.end_byte - child.start_byte)
         elif node.has_error:
             stack.extend(node.children)
     return cost
@@ -170,19 +181,56 @@ def infer_language(prefix: str, suffix: str | None = None) -> str | None:
         head = head.partition("\n")[2]
     tail = (suffix or "").partition("\n")[2][:_INFER_SUFFIX_CHARS]
     tail = tail[: tail.rfind("\n") + 1] if len(tail) == _INFER_SUFFIX_CHARS else tail
-    return _infer_from_code(head + tail)
+    return _infer_from_code(_from_outermost_line(head + tail))
+
+
+def _from_outermost_line(code: str) -> str:
+    """`code` from its first least-indented line on, that indentation taken off every line: a window
+    that starts inside a block (or a call's arguments) is an error in every grammar, and in Python
+    an indented first line is one too."""
+    lines = code.split("\n")
+    indents = [len(line) - len(line.lstrip(" \t")) for line in lines]
+    candidates = [(indent, i) for i, (line, indent) in enumerate(zip(lines, indents))
+                  if line.strip() and line.lstrip()[0] not in ")]}\"'"]
+    if not candidates:
+        return code
+    least, first = min(candidates)
+    return "\n".join(line[least:] if len(line) - len(line.lstrip(" \t")) >= least else line.lstrip(" \t")
+                     for line in lines[first:])
 
 
 @lru_cache(maxsize=256)
 def _infer_from_code(text: str) -> str | None:
-    code = text.encode("utf-8")
-    if len(code.strip()) < _INFER_MIN_CHARS:
+    if len(text.strip()) < _INFER_MIN_CHARS:
         return None
-    best, best_cost = None, None
-    for lang in _INFER_ORDER:
+    best, cost, runner_up = _best_grammar(text.encode("utf-8"))
+    # A window that starts inside a string or comment turns code and text around: try again after the
+    # first line that ends one.
+    end = _MULTILINE_END.search(text)
+    if cost and end is not None and end.end() < len(text) // 2:
+        again = _best_grammar(text[end.end():].encode("utf-8"))
+        if again[1] < cost:
+            text = text[end.end():]
+            best, cost, runner_up = again
+    size = len(text.encode("utf-8"))
+    if cost > size * _INFER_MAX_ERROR_SHARE:
+        return None
+    if cost > size * _INFER_CLEAR_ERROR_SHARE and cost > runner_up * _INFER_CLEAR_MARGIN:
+        return None  # much of it wrong in every grammar, and no grammar clearly better
+    return best
+
+
+_MULTILINE_END = re.compile(r'^.*?(\"\"\"|\'\'\'|\*/)[^\n]*\n', re.M)
+
+
+def _best_grammar(code: bytes) -> tuple[str, int, int]:
+    """(grammar, its error cost, the runner-up's cost); stops at the first grammar without errors."""
+    costs: list[tuple[int, int, str]] = []
+    for order, lang in enumerate(_INFER_ORDER):
         cost = _error_cost(parser_for(lang).parse(code))
-        if best_cost is None or cost < best_cost:
-            best, best_cost = lang, cost
-            if cost == 0:
-                break
-    return best if best_cost <= len(code) * _INFER_MAX_ERROR_SHARE else None
+        costs.append((cost, order, lang))
+        if cost == 0:
+            break
+    costs.sort()
+    runner_up = costs[1][0] if len(costs) > 1 else costs[0][0]
+    return costs[0][2], costs[0][0], runner_up

@@ -109,6 +109,8 @@ class JsonLines:
         while time.monotonic() < deadline:
             line = self.proc.stdout.readline()
             assert line, "tabby-agent exited"
+            if not line.startswith("["):  # a library's log line (its log file rotation) on stdout
+                continue
             msg_id, result = json.loads(line)
             if msg_id == self.next_id:
                 return result
