@@ -54,3 +54,16 @@ def test_compare_runs_both_servers():
     results = bench("--compare")
     assert [r["label"] for r in results] == ["codefill #1", "llama-cpp-python #1"]
     assert all(r["completed"] == r["requests"] > 0 for r in results)
+
+
+@pytest.mark.parametrize("dialect", ["ollama", "llamacpp", "tabby"])
+def test_each_dialect_asks_in_its_own_wire_format(live_server, dialect):
+    """Every keystroke answered in the dialect's format; Ollama's and llama.cpp's ask what OpenAI's
+    asks, and one service answers all of them: the same exact-match count."""
+    [openai] = bench("--url", live_server.url)
+    results = bench("--url", live_server.url, "--against", live_server.url, "--dialect", dialect)
+    assert len(results) == 2
+    for r in results:
+        assert r["requests"] == r["completed"] > 0 and r["errors"] == 0
+        if dialect != "tabby":  # Tabby's requests have no max_tokens or stop: a line may come out longer
+            assert r["exact_match"] == openai["exact_match"]
