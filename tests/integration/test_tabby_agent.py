@@ -64,6 +64,8 @@ def codefill_answer(server, prefix: str, suffix: str) -> str:
 
 
 async def test_lsp_completion_is_codefills_answer(server, agent_home):
+    cursor = CODE.index("return ") + 7
+    codefill_answer(server, CODE[:cursor], CODE[cursor:])  # the KV cache holds the prompt for both answers
     client = make_test_lsp_client()
     await client.start_io("node", str(AGENT), "--lsp", "--stdio", env=agent_env(agent_home))
     try:
@@ -84,7 +86,7 @@ async def test_lsp_completion_is_codefills_answer(server, agent_home):
         assert items, "tabby-agent gave no completion"
         item = items[0]
         assert item.data["completionId"].startswith("cmpl-")  # an id codefill issued
-        expected = codefill_answer(server, CODE[: CODE.index("return ") + 7], CODE[CODE.index("return ") + 7:])
+        expected = codefill_answer(server, CODE[:cursor], CODE[cursor:])
         assert expected.strip() and item.text_edit.new_text.strip() == expected.strip()
         metrics = httpx.get(server.url + "/metrics").text
         assert 'codefill_completions_total{dialect="tabby",stream="false"}' in metrics
