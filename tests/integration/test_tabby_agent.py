@@ -67,7 +67,8 @@ async def test_lsp_completion_is_codefills_answer(server, agent_home):
     cursor = CODE.index("return ") + 7
     codefill_answer(server, CODE[:cursor], CODE[cursor:])  # the KV cache holds the prompt for both answers
     client = make_test_lsp_client()
-    await client.start_io("node", str(AGENT), "--lsp", "--stdio", env=agent_env(agent_home))
+    # cwd: the agent's log rotation writes an audit.json into its working directory
+    await client.start_io("node", str(AGENT), "--lsp", "--stdio", env=agent_env(agent_home), cwd=agent_home)
     try:
         await client.initialize_session(types.InitializeParams(
             capabilities=types.ClientCapabilities(), client_info=types.ClientInfo(name="pytest", version="1"),
@@ -100,7 +101,7 @@ class JsonLines:
 
     def __init__(self, home: Path) -> None:
         self.proc = subprocess.Popen(["node", str(AGENT)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.DEVNULL, env=agent_env(home), text=True)
+                                     stderr=subprocess.DEVNULL, env=agent_env(home), cwd=home, text=True)
         self.next_id = 0
 
     def call(self, func: str, *args, timeout: float = 120):
