@@ -18,7 +18,8 @@ def client():
 
 def test_render_shows_the_prompt_and_what_was_decided(client):
     prefix = "import os\n\n\ndef f(path):\n    "
-    r = client.post("/v1/completions/render", json={"model": "fake", "prompt": prefix, "suffix": "\n", "max_tokens": 32})
+    r = client.post("/v1/completions/render",
+                    json={"model": "fake", "prompt": prefix, "suffix": "\n", "max_tokens": 32})
     assert r.status_code == 200, r.text
     body = r.json()
     (p,) = body["prompts"]

@@ -38,7 +38,16 @@ _STATUS_OF_TYPE = {"invalid_request_error": 400, "authentication_error": 401, "p
 
 
 async def pieces(events: AsyncIterator[dict]) -> AsyncIterator[Piece]:
-    """The service's SSE events (OpenAI chunks, an error object or `[DONE]`) as Pieces."""
+    """The service's SSE events (OpenAI chunks, an error object or `[DONE]`) as Pieces. Closing this
+    closes `events`, which stops the engine."""
+    try:
+        async for piece in _pieces(events):
+            yield piece
+    finally:
+        await events.aclose()
+
+
+async def _pieces(events: AsyncIterator[dict]) -> AsyncIterator[Piece]:
     async for event in events:
         data = event.get("data")
         if data is None or data == "[DONE]":

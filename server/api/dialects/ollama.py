@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from contextlib import aclosing
 from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request, Response
@@ -127,18 +128,19 @@ async def generate(body: GenerateRequest, request: Request):
 
     async def lines():
         reason, usage, first = None, None, None
-        async for piece in pieces(events):
-            if piece.error:
-                yield json.dumps({"error": piece.error}) + "\n"
-                return
-            if piece.usage:
-                usage = piece.usage
-            if piece.finish_reason:
-                reason = piece.finish_reason
-            if piece.text:
-                first = first or time.monotonic()
-                yield json.dumps({"model": body.model, "created_at": _created_at(), "response": piece.text,
-                                  "done": False}, ensure_ascii=False) + "\n"
+        async with aclosing(pieces(events)) as stream:  # a client that leaves stops the engine
+            async for piece in stream:
+                if piece.error:
+                    yield json.dumps({"error": piece.error}) + "\n"
+                    return
+                if piece.usage:
+                    usage = piece.usage
+                if piece.finish_reason:
+                    reason = piece.finish_reason
+                if piece.text:
+                    first = first or time.monotonic()
+                    yield json.dumps({"model": body.model, "created_at": _created_at(), "response": piece.text,
+                                      "done": False}, ensure_ascii=False) + "\n"
         yield json.dumps(_final(body.model, reason, usage, started, first)) + "\n"
 
     return TicketedStream(admitted.ticket, lines(), media_type=_NDJSON)
