@@ -15,7 +15,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from .api.dialects import include_dialects
+from .api.dialects import JsonBodies, include_dialects
 from .api.dialects.tabby import TabbyCompletions
 from .api.errors import error_body_for, install_error_handlers
 from .api.events import Issued
@@ -174,8 +174,10 @@ def create_app(engine: Engine, *, served_names: list[str], max_body_bytes: int =
     app.include_router(render_router)
     include_dialects(app)
     # Outermost last: request id, CORS, metrics, key check, then the body limit (no body is read for a bad key),
-    # then Tabby's completions told apart from OpenAI's by their body.
+    # then Tabby's completions told apart from OpenAI's by their body, and Ollama's and llama.cpp's
+    # bodies read as JSON whatever their Content-Type.
     app.add_middleware(TabbyCompletions)
+    app.add_middleware(JsonBodies)
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
     app.add_middleware(ApiKeyAuth, keys=keys or KeyStore())
     app.add_middleware(RequestMetrics, metrics=metrics)

@@ -73,6 +73,14 @@ class TicketedEvents(_Ticketed, EventSourceResponse):
 class TicketedStream(_Ticketed, StreamingResponse):
     """A plain byte stream (Ollama's newline-delimited JSON)."""
 
+    async def __call__(self, scope, receive, send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            # Starlette leaves the body iterator suspended when the client goes: closing it closes
+            # the service's stream, which stops the engine.
+            await self.body_iterator.aclose()
+
 
 class Admitted:
     """One admitted completion request. Create it where the request has been

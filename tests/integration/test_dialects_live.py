@@ -9,6 +9,7 @@ then holds the prompt for both) and compares with its second answer."""
 from __future__ import annotations
 
 import json
+import time
 
 import httpx
 import ollama
@@ -116,3 +117,32 @@ def test_render_shows_what_the_model_sees(live_server):
     (p,) = r.json()["prompts"]
     assert p["text"].endswith("return") and p["healed"] == " "  # the default model heals the trailing space
     assert p["tokens"] > 0 and p["language"] == "python" and p["mode"] == "single_line"
+
+
+def _metric(server, name: str) -> float:
+    for line in httpx.get(server.url + "/metrics", timeout=10).text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    return 0.0
+
+
+@pytest.mark.xfail(reason="known gap: when an NDJSON stream's client leaves, the engine generates on to "
+                          "num_predict (Starlette cancels the body iterator; the engine's close is cancelled too)")
+def test_an_ollama_client_that_leaves_frees_the_engine(live_server):
+    """Leaving an Ollama stream closes the service's stream: the admission is given back and the
+    next request does not wait for the 1,500 tokens the first asked for (about 10 s)."""
+    counting = "".join(f"{i}, " for i in range(1, 40))
+    body = {"model": live_server.model, "prompt": counting, "options": {"num_predict": 1500}}
+    with httpx.stream("POST", live_server.url + "/api/generate", json=body, timeout=30) as r:
+        for n, _ in enumerate(r.iter_lines()):
+            if n == 5:
+                break  # leaving the block closes the connection
+    deadline = time.monotonic() + 5
+    while _metric(live_server, "codefill_admission_pending") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _metric(live_server, "codefill_admission_pending") == 0
+    started = time.monotonic()
+    r = httpx.post(live_server.url + "/api/generate", timeout=30,
+                   json={"model": live_server.model, "prompt": "x = ", "stream": False, "options": {"num_predict": 2}})
+    assert r.status_code == 200
+    assert time.monotonic() - started < 5, "the abandoned generation kept the engine busy"

@@ -120,3 +120,12 @@ def test_completions_are_counted_by_dialect(client):
     text = client.get("/metrics").text
     assert 'codefill_completions_total{dialect="ollama",stream="false"} 1.0' in text
     assert 'codefill_completions_total{dialect="openai",stream="false"} 1.0' in text
+
+
+def test_a_body_without_a_json_content_type_is_read_as_json(client):
+    """`curl -d '{...}'` (form-urlencoded) is how many Ollama plugins and users post."""
+    r = client.post("/api/generate", content=json.dumps({"model": "fake", "prompt": "a = ", "suffix": "",
+                                                          "stream": False}),
+                    headers={"content-type": "application/x-www-form-urlencoded"})
+    assert r.status_code == 200, r.text
+    assert r.json()["response"] == "x + 1"

@@ -17,6 +17,22 @@ from fastapi import FastAPI
 from . import llamacpp, ollama, tabby
 
 
+class JsonBodies:
+    """ASGI middleware: Ollama and llama.cpp take a JSON body whatever its Content-Type says (plugins
+    built on `curl -d` send `application/x-www-form-urlencoded` or none), so their routes read it as JSON."""
+
+    PATHS = ("/api/", "/infill")
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and scope["method"] == "POST" and scope["path"].startswith(self.PATHS):
+            headers = [(k, v) for k, v in scope.get("headers") or [] if k != b"content-type"]
+            scope["headers"] = [*headers, (b"content-type", b"application/json")]
+        await self.app(scope, receive, send)
+
+
 def include_dialects(app: FastAPI) -> None:
     """The dialects' routes. `tabby.TabbyCompletions` is middleware: add it inside the body limit."""
     for module in (ollama, llamacpp, tabby):
