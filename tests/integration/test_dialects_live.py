@@ -126,8 +126,6 @@ def _metric(server, name: str) -> float:
     return 0.0
 
 
-@pytest.mark.xfail(reason="known gap: when an NDJSON stream's client leaves, the engine generates on to "
-                          "num_predict (Starlette cancels the body iterator; the engine's close is cancelled too)")
 def test_an_ollama_client_that_leaves_frees_the_engine(live_server):
     """Leaving an Ollama stream closes the service's stream: the admission is given back and the
     next request does not wait for the 1,500 tokens the first asked for (about 10 s)."""
