@@ -16,9 +16,12 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from .api.admin import router as admin_router
-from .api.errors import error_body, install_error_handlers
+from .api.dialects import JsonBodies, include_dialects
+from .api.dialects.tabby import TabbyCompletions
+from .api.errors import error_body_for, install_error_handlers
 from .api.events import Issued
 from .api.events import router as events_router
+from .api.render import router as render_router
 from .api.router import router
 from .api.serving import CompletionService
 from .auth import ApiKeyAuth, KeyStore
@@ -47,7 +50,7 @@ class BodySizeLimit:
             return await self.app(scope, receive, send)
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            return await self._reject(send)
+            return await self._reject(send, scope["path"])
         chunks, size = [], 0
         while True:
             message = await receive()
@@ -56,7 +59,7 @@ class BodySizeLimit:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_bytes:
-                return await self._reject(send)
+                return await self._reject(send, scope["path"])
             chunks.append(chunk)
             if not message.get("more_body"):
                 break
@@ -71,9 +74,9 @@ class BodySizeLimit:
 
         await self.app(scope, replay, send)
 
-    async def _reject(self, send) -> None:
-        body = json.dumps(error_body(413, f"The request body is larger than the limit of {self.max_bytes} bytes.",
-                                     code="request_too_large")).encode()
+    async def _reject(self, send, path: str) -> None:
+        message = f"The request body is larger than the limit of {self.max_bytes} bytes."
+        body = json.dumps(error_body_for(path, 413, message, code="request_too_large")).encode()
         await send({"type": "http.response.start", "status": 413,
                     "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})
@@ -172,7 +175,13 @@ def create_app(engine: Engine, *, served_names: list[str], max_body_bytes: int =
     app.include_router(router)
     app.include_router(events_router)
     app.include_router(admin_router)
-    # Outermost last: request id, CORS, metrics, key check, then the body limit (no body is read for a bad key).
+    app.include_router(render_router)
+    include_dialects(app)
+    # Outermost last: request id, CORS, metrics, key check, then the body limit (no body is read for a bad key),
+    # then Tabby's completions told apart from OpenAI's by their body, and Ollama's and llama.cpp's
+    # bodies read as JSON whatever their Content-Type.
+    app.add_middleware(TabbyCompletions)
+    app.add_middleware(JsonBodies)
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
     tenants = app.state.service.tenants
     app.add_middleware(ApiKeyAuth, keys=keys or KeyStore(),

@@ -19,7 +19,7 @@ import secrets
 from collections.abc import Iterable
 from pathlib import Path
 
-from .api.errors import error_body
+from .api.errors import error_body_for
 from .logs import key_var
 
 OPEN_NAME = "anonymous"
@@ -148,14 +148,13 @@ class ApiKeyAuth:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             return await _unauthorized(send, "Missing API key: send 'Authorization: Bearer YOUR_KEY'.",
-                                       "missing_api_key")
+                                       "missing_api_key", scope["path"])
         name = self.keys.name_of(token.strip())
         if name is None:
-            return await _unauthorized(send, "Incorrect API key provided.", "invalid_api_key")
+            return await _unauthorized(send, "Incorrect API key provided.", "invalid_api_key", scope["path"])
         state["key"] = name
         key_var.set(name)
         return await self.app(scope, receive, send)
-
 
     async def _admin(self, scope, receive, send, state):
         if self.is_admin is None:
@@ -173,8 +172,8 @@ class ApiKeyAuth:
         return await self.app(scope, receive, send)
 
 
-async def _unauthorized(send, message: str, code: str, status: int = 401) -> None:
-    body = json.dumps(error_body(status, message, code=code)).encode()
+async def _unauthorized(send, message: str, code: str, path: str = "", status: int = 401) -> None:
+    body = json.dumps(error_body_for(path, status, message, code=code)).encode()
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
                             (b"www-authenticate", b"Bearer")]})

@@ -6,12 +6,18 @@ for counters. Served at `GET /metrics`.
 
 from __future__ import annotations
 
+from contextvars import ContextVar
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 _LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.15, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
+
+# The API a completion request came in through ("openai", "ollama", "llamacpp", "tabby"),
+# set where it is admitted (api/admission.py) and read when it is counted.
+dialect_var: ContextVar[str] = ContextVar("dialect", default="openai")
 
 
 class Metrics:
@@ -30,6 +36,8 @@ class Metrics:
         self.first_token_seconds = Histogram("codefill_time_to_first_token_seconds",
                                              "Time to the first text of a completion", ["model", "stream"],
                                              buckets=_LATENCY_BUCKETS, registry=r)
+        self.completions = Counter("codefill_completions_total", "Completions answered, by the API (dialect) "
+                                   "they were asked in", ["dialect", "stream"], registry=r)
         self.prompt_tokens = Counter("codefill_prompt_tokens_total", "Prompt tokens processed", registry=r)
         self.cached_tokens = Counter("codefill_prompt_tokens_cached_total",
                                      "Prompt tokens reused from the KV cache instead of recomputed", registry=r)
@@ -98,6 +106,7 @@ class Metrics:
                            tenant: str = "anonymous") -> None:
         """`duration` None: the completion did not finish (its tokens count, its time does not)."""
         label = "true" if stream else "false"
+        self.completions.labels(dialect_var.get(), label).inc()
         self.prompt_tokens.inc(prompt_tokens)
         self.cached_tokens.inc(cached_tokens)
         self.completion_tokens.inc(completion_tokens)

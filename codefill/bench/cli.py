@@ -13,6 +13,7 @@ import time
 
 import httpx
 
+from .dialects import DIALECTS, discover_model
 from .replay import RunConfig, format_table, run
 from .workload import DEFAULT_FILES, build_workload
 
@@ -28,6 +29,12 @@ def add_bench(sub) -> None:
                                     "exact match of the rest of the line, abandoned requests and throughput.")
     r.add_argument("--url", default="http://127.0.0.1:8000", help="OpenAI-compatible server (base URL)")
     r.add_argument("--model", help="model id to request (default: the server's first model)")
+    r.add_argument("--dialect", choices=DIALECTS, default="openai",
+                   help="the wire format to ask in: OpenAI's /v1/completions, Ollama's /api/generate, llama.cpp's "
+                        "/infill (as llama.vscode sends it) or Tabby's /v1/completions with segments")
+    r.add_argument("--against", action="append", default=[], metavar="URL",
+                   help="also run the same requests against this server (repeatable; alternating per round), "
+                        "e.g. a plugin's usual backend such as llama.cpp's llama-server with --dialect llamacpp")
     r.add_argument("--compare", action="store_true",
                    help="start codefill and llama-cpp-python's server on the same model and run both, "
                         "alternating, in this one invocation (ignores --url)")
@@ -252,7 +259,8 @@ def _compare_quality(args, tasks, executor, config, details) -> list:
 
 def _config(args, url: str, model: str, label: str, with_suffix: bool) -> RunConfig:
     return RunConfig(url=url, model=model, typists=args.typists, open_loop=args.open_loop, interval=args.interval,
-                     with_suffix=with_suffix, max_tokens=args.max_tokens, label=label, details=args.details)
+                     with_suffix=with_suffix, max_tokens=args.max_tokens, label=label, details=args.details,
+                     dialect=getattr(args, "dialect", "openai"))
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
@@ -271,11 +279,13 @@ def cmd_replay(args: argparse.Namespace) -> int:
     elif args.compare:
         summaries = _compare(args, workload)
     else:
-        model = args.model or httpx.get(args.url + "/v1/models").json()["data"][0]["id"]
+        urls = [args.url, *args.against]
+        models = {url: args.model or discover_model(url, args.dialect) for url in urls}
         summaries = []
         for i in range(args.rounds):
-            cfg = _config(args, args.url, model, f"{args.url} #{i + 1}", not args.no_suffix)
-            summaries.append(asyncio.run(run(cfg, workload)).summary())
+            for url in urls:
+                cfg = _config(args, url, models[url], f"{url} #{i + 1}", not args.no_suffix)
+                summaries.append(asyncio.run(run(cfg, workload)).summary())
     if args.json:
         print(json.dumps(summaries, indent=2))
     else:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from . import dialects
 from .workload import Keystroke, Place
 
 
@@ -36,6 +37,7 @@ class RunConfig:
     details: object = None  # an open text file: one JSON line per answered request
     api_key: str | None = None  # sent as 'Authorization: Bearer KEY'
     user: str = "typist"  # the typists' `user` is this and their number
+    dialect: str = "openai"  # the wire format (bench/dialects.py)
 
 
 @dataclass
@@ -77,27 +79,15 @@ def _ms(seconds: float | None) -> float | None:
     return None if seconds is None else round(seconds * 1000, 1)
 
 
-def _body(cfg: RunConfig, stroke: Keystroke, typist: int) -> dict:
-    body = {
-        "model": cfg.model,
-        "prompt": stroke.prefix,
-        "max_tokens": cfg.max_tokens,
-        "temperature": 0,
-        "stop": ["\n"],
-        "user": f"{cfg.user}-{typist}",
-    }
-    if cfg.with_suffix:
-        body["suffix"] = stroke.suffix
-    return body
-
-
 async def _ask(client: httpx.AsyncClient, cfg: RunConfig, stroke: Keystroke, typist: int, res: Result) -> None:
     res.requests += 1
     started = time.monotonic()
     try:
-        body = _body(cfg, stroke, typist)
+        user = f"{cfg.user}-{typist}"
+        path, body = dialects.request(cfg.dialect, cfg.model, stroke, max_tokens=cfg.max_tokens,
+                                      with_suffix=cfg.with_suffix, user=user)
         # The session as a header too, as editors send it: what a load balancer hashes on.
-        r = await client.post(cfg.url + "/v1/completions", json=body, headers={"X-Session-Id": body["user"]})
+        r = await client.post(cfg.url + path, json=body, headers={"X-Session-Id": user})
     except asyncio.CancelledError:
         res.abandoned += 1
         raise
@@ -110,8 +100,8 @@ async def _ask(client: httpx.AsyncClient, cfg: RunConfig, stroke: Keystroke, typ
     latency = time.monotonic() - started
     res.latencies.append(latency)
     res.completed += 1
-    answer = r.json()["choices"][0]["text"]
-    exact = answer.strip() == stroke.expected.strip()
+    answer = dialects.answer(cfg.dialect, r.json())
+    exact = dialects.first_line(answer).strip() == stroke.expected.strip()
     res.exact += exact
     if cfg.details is not None:
         cfg.details.write(json.dumps({"label": res.label, "typist": typist, "place": stroke.place,

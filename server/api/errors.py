@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from http import HTTPStatus
 
 from fastapi import FastAPI, Request
@@ -58,8 +59,34 @@ def error_body(status: int, message: str, *, param: str | None = None, code: str
 
 
 def error_response(status: int, message: str, *, param: str | None = None, code: str | None = None,
-                   headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse(error_body(status, message, param=param, code=code), status_code=status, headers=headers)
+                   headers: dict[str, str] | None = None, path: str = "") -> JSONResponse:
+    return JSONResponse(error_body_for(path, status, message, param=param, code=code), status_code=status,
+                        headers=headers)
+
+
+# The other APIs codefill speaks (api/dialects/) answer errors in their own shape:
+# (path prefix, body maker) pairs, registered by each dialect's module.
+ErrorShape = Callable[[int, str, str | None, str | None], dict]
+_SHAPES: list[tuple[str, ErrorShape]] = []
+
+
+def register_error_shape(prefix: str, shape: ErrorShape) -> None:
+    """Errors of requests whose path starts with `prefix` get `shape(status, message, param, code)`."""
+    _SHAPES.append((prefix, shape))
+
+
+def error_body_for(path: str, status: int, message: str, *, param: str | None = None,
+                   code: str | None = None) -> dict:
+    """The error body in the shape of the API that `path` belongs to (OpenAI's unless a dialect's)."""
+    for prefix, shape in _SHAPES:
+        if path.startswith(prefix):
+            return shape(status, message, param, code)
+    return error_body(status, message, param=param, code=code)
+
+
+def error_type(status: int) -> str:
+    """OpenAI's error type for an HTTP status."""
+    return _TYPES.get(status, "invalid_request_error")
 
 
 def _describe_validation_error(exc: RequestValidationError) -> tuple[str, str | None, str]:
@@ -110,16 +137,17 @@ def _clean_loc(loc: list[str]) -> list[str]:
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(APIError)
-    async def _api_error(_: Request, exc: APIError) -> JSONResponse:
-        return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)
+    async def _api_error(request: Request, exc: APIError) -> JSONResponse:
+        return error_response(exc.status, exc.message, param=exc.param, code=exc.code, headers=exc.headers,
+                              path=request.url.path)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         message, param, code = _describe_validation_error(exc)
-        return error_response(400, message, param=param, code=code)
+        return error_response(400, message, param=param, code=code, path=request.url.path)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         message = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail)
         code = None
         if exc.status_code == 400 and message == "There was an error parsing the body":
@@ -130,9 +158,11 @@ def install_error_handlers(app: FastAPI) -> None:
             message = "Method not allowed for this endpoint."
         else:
             message = message or HTTPStatus(exc.status_code).phrase
-        return error_response(exc.status_code, message, code=code, headers=getattr(exc, "headers", None))
+        return error_response(exc.status_code, message, code=code, headers=getattr(exc, "headers", None),
+                              path=request.url.path)
 
     @app.exception_handler(Exception)
-    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unexpected error")
-        return error_response(500, "The server had an error while processing your request.", code="internal_error")
+        return error_response(500, "The server had an error while processing your request.", code="internal_error",
+                              path=request.url.path)

@@ -14,9 +14,10 @@ from collections import OrderedDict
 from typing import Literal
 
 from fastapi import APIRouter, Request
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
 from ..metrics import Metrics
+from .dialects.tabby import from_tabby_event
 from .errors import APIError
 from .protocol import ErrorResponse
 
@@ -32,7 +33,14 @@ class CompletionEvent(BaseModel):
                     description="the completion's id, as in its response (also accepted as `completion_id`, "
                                 "the name the editor clients send)")
     event: Literal["shown", "accepted", "dismissed"]
-    language: str | None = Field(None, max_length=64, description="the editor's language id, e.g. 'python'")
+    language: str | None = Field(None, max_length=64, description="the editor's language id, e.g. 'python' "
+                                 "(default: the language of the completion's request)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _tabby(cls, data):
+        """Tabby's events (`type`: view, select, dismiss) are the same three things."""
+        return from_tabby_event(data)
 
 
 class EventReceipt(BaseModel):
@@ -48,12 +56,12 @@ class Issued:
     def __init__(self, metrics: Metrics, max_ids: int = 100_000) -> None:
         self.metrics = metrics
         self.max_ids = max_ids
-        self._ids: OrderedDict[str, tuple[str, set[str]]] = OrderedDict()
+        self._ids: OrderedDict[str, tuple[str, set[str], str | None]] = OrderedDict()
         self._shown: dict[str, int] = {}
         self._accepted: dict[str, int] = {}
 
-    def add(self, completion_id: str, key: str) -> None:
-        self._ids[completion_id] = (key, set())
+    def add(self, completion_id: str, key: str, language: str | None = None) -> None:
+        self._ids[completion_id] = (key, set(), language)
         while len(self._ids) > self.max_ids:
             self._ids.popitem(last=False)
 
@@ -65,7 +73,7 @@ class Issued:
         if ev.event in entry[1]:
             return False
         entry[1].add(ev.event)
-        language = self._language(ev.language)
+        language = self._language(ev.language or entry[2])
         self.metrics.events.labels(ev.event, language).inc()
         if ev.event in ("shown", "accepted"):
             counts = self._shown if ev.event == "shown" else self._accepted

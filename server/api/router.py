@@ -2,106 +2,28 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable
-from typing import TypeVar
-
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
-from sse_starlette import EventSourceResponse
 
 from ..lifecycle import SSE_SHUTDOWN_GRACE_S
-from ..logs import log_prompt
 from ..metrics import CONTENT_TYPE
+from .admission import Admitted, TicketedEvents
 from .errors import error_response
-from .protocol import Completion, CompletionRequest, ErrorResponse, Model, ModelList, new_completion_id
-from .session_header import apply_session_header
+from .protocol import Completion, CompletionRequest, ErrorResponse, Model, ModelList
 
 router = APIRouter()
-T = TypeVar("T")
 
 _ERRORS = {code: {"model": ErrorResponse} for code in (400, 401, 404, 408, 409, 413, 429, 503)}
-
-
-async def _cancel_on_disconnect(request: Request, work: Awaitable[T]) -> T | None:
-    """Run `work`, cancelling it if the client hangs up before it is done
-    (then None: there is nobody to answer)."""
-    task = asyncio.ensure_future(work)
-    left = asyncio.Event()
-
-    async def watch() -> None:
-        while True:
-            message = await request.receive()
-            if message["type"] == "http.disconnect":
-                left.set()
-                task.cancel()
-                request.app.state.metrics.cancelled.inc()
-                return
-
-    watcher = asyncio.create_task(watch())
-    try:
-        return await task
-    except asyncio.CancelledError:
-        if left.is_set():
-            return None
-        raise
-    finally:
-        watcher.cancel()
-
-
-class _TicketedEvents(EventSourceResponse):
-    """An SSE response that gives its admission ticket back however it ends, even when the
-    client leaves before the stream's generator has started (its `finally` would never run)."""
-
-    def __init__(self, ticket, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self._ticket = ticket
-
-    async def __call__(self, scope, receive, send) -> None:
-        try:
-            await super().__call__(scope, receive, send)
-        finally:
-            self._ticket.release()
 
 
 @router.post("/v1/completions", response_model=Completion, responses=_ERRORS,
              summary="Complete code at the cursor (prompt + suffix = fill-in-the-middle)")
 async def create_completion(body: CompletionRequest, request: Request):
-    service = request.app.state.service
-    gate = request.app.state.gate
-    request_id = request.state.request_id
-    key = getattr(request.state, "key", None) or "anonymous"
-    apply_session_header(body, request.headers)
-    log_prompt(request.app.state.log_prompts, body)
-    gate.check_request(body, service.engine)
-    ticket = gate.admit(key, gate.reservation(body, service.engine))  # 429 / 503 before any work
-    completion_id = new_completion_id()
-    request.app.state.issued.add(completion_id, key)
+    admitted = Admitted(request, body)
     if body.stream:
-        try:
-            events = service.stream(body, request_id, completion_id=completion_id, tenant=key,
-                                    on_usage=ticket.charge)  # raises before the first byte on bad input
-        except BaseException:
-            ticket.release()
-            raise
-
-        async def counted():
-            try:
-                async for event in ticket.stream(events):
-                    yield event
-            except asyncio.CancelledError:
-                request.app.state.metrics.cancelled.inc()
-                raise
-            finally:
-                ticket.release()
-
-        return _TicketedEvents(ticket, counted(), sep="\n", ping=15, shutdown_grace_period=SSE_SHUTDOWN_GRACE_S)
-    try:
-        completion = await _cancel_on_disconnect(request, ticket.run(
-            service.complete(body, request_id, completion_id=completion_id, tenant=key,
-                             on_usage=ticket.charge)))
-    finally:
-        ticket.release()
+        return TicketedEvents(admitted.ticket, admitted.stream(), sep="\n", ping=15,
+                              shutdown_grace_period=SSE_SHUTDOWN_GRACE_S)
+    completion = await admitted.complete()
     if completion is None:
         return Response(status_code=499)  # nginx's "client closed request"; nobody reads it
     return JSONResponse(completion.model_dump(exclude_none=False))

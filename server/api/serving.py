@@ -14,14 +14,15 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from codefill.models.families import FimFamily, get_family
 
 from ..engines.base import Engine, GenerationRequest, GenerationResult, SamplingParams, Superseded
 from ..context import with_context
-from ..languages import detect_language
+from ..languages import detect_language, infer_language
 from ..metrics import Metrics
-from ..postprocess import model_prefix, plan
+from ..postprocess import Plan, model_prefix, plan
 from ..prompt import BuiltPrompt, anchor_window, build_cold_prompt, build_prompt
 from ..tenants import TenantSettings, session_key
 from .errors import APIError, error_body
@@ -52,6 +53,13 @@ class _Prompt:
 
     text: str
     token_ids: list[int] | None = None
+
+
+class Prepared(NamedTuple):
+    language: str | None
+    plan: Plan
+    heal: str
+    built: BuiltPrompt
 
 
 @dataclass
@@ -185,12 +193,13 @@ class CompletionService:
                                   self.engine.info.n_ctx - max_tokens)
         return built.tokens if built is not None and len(built.tokens) < len(full.tokens) * 2 // 3 else None
 
-    async def _run_choice(self, choice: _Choice, prompt: _Prompt, req: CompletionRequest,
-                          max_tokens: int, request_id: str, tenant: str) -> AsyncIterator[_Delta]:
-        language = detect_language(req.language, req.filepath)
+    def prepare(self, prompt: _Prompt, req: CompletionRequest, max_tokens: int) -> Prepared:
+        """What the model is shown for `prompt`: the language, the post-processing plan (mode and
+        pipeline), the healed text and the built prompt (also what `POST /v1/completions/render` reports)."""
+        language = detect_language(req.language, req.filepath) or infer_language(prompt.text, req.suffix)
         post = plan(prompt.text, req.suffix, language=language, mode=req.mode, stops=req.stop_list,
                     disabled=self.disabled_filters)
-        mode, pipeline = post.mode, post.pipeline
+        mode = post.mode
         shown = prompt
         if mode != "raw" and prompt.token_ids is None:
             shown = _Prompt(model_prefix(prompt.text))
@@ -200,8 +209,14 @@ class CompletionService:
         heal = self.engine.heal_text(shown.text) if self.token_healing and prompt.token_ids is None else ""
         if heal:
             shown = _Prompt(shown.text[: -len(heal)])
+        return Prepared(language, post, heal, self._build(shown, req, max_tokens))
+
+    async def _run_choice(self, choice: _Choice, prompt: _Prompt, req: CompletionRequest,
+                          max_tokens: int, request_id: str, tenant: str | None) -> AsyncIterator[_Delta]:
+        _, post, heal, built = self.prepare(prompt, req, max_tokens)
+        mode, pipeline = post.mode, post.pipeline
+        if heal:
             self.metrics.healed.inc()
-        built = self._build(shown, req, max_tokens)
         if not built.tokens:  # an empty prompt in a family without markers: nothing to complete from
             yield _Delta(choice.index, "", None, "stop")
             return
@@ -217,8 +232,8 @@ class CompletionService:
         cold = self._cold(built, max_tokens) if mode != "raw" and prompt.token_ids is None else None
         gen = GenerationRequest(built.tokens, max_tokens, sampling, top_logprobs=req.logprobs,
                                 request_id=request_id, session=session_key(tenant, req.user),
-                                cache_salt=self.tenants.salt_of(tenant, req.cache_salt), lookup_tokens=lookup, heal=heal,
-                                cold_tokens=cold)
+                                cache_salt=self.tenants.salt_of(tenant, req.cache_salt), lookup_tokens=lookup,
+                                heal=heal, cold_tokens=cold)
         offset = 0
         if req.echo:
             offset = len(prompt.text)

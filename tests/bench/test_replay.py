@@ -1,5 +1,6 @@
 """The replay benchmark, on a tiny workload, against real servers."""
 
+import functools
 import json
 import subprocess
 import sys
@@ -73,3 +74,22 @@ async def test_each_keystroke_names_its_typist_in_body_and_header():
         await _ask(client, RunConfig(url="http://lb:8000", model="m"), Keystroke("f:1", "a = ", "\n", "x"), 3,
                    Result("t"))
     assert json.loads(seen[0].content)["user"] == seen[0].headers["x-session-id"] == "typist-3"
+
+
+@functools.cache
+def _openai_baseline(url: str) -> dict:
+    [result] = bench("--url", url)
+    return result
+
+
+@pytest.mark.parametrize("dialect", ["ollama", "llamacpp", "tabby"])
+def test_each_dialect_asks_in_its_own_wire_format(live_server, dialect):
+    """Every keystroke answered in the dialect's format; Ollama's and llama.cpp's ask what OpenAI's
+    asks, and one service answers all of them: the same exact-match count."""
+    openai = _openai_baseline(live_server.url)
+    results = bench("--url", live_server.url, "--against", live_server.url, "--dialect", dialect)
+    assert len(results) == 2
+    for r in results:
+        assert r["requests"] == r["completed"] > 0 and r["errors"] == 0
+        if dialect != "tabby":  # Tabby's requests have no max_tokens or stop: a line may come out longer
+            assert r["exact_match"] == openai["exact_match"]

@@ -70,3 +70,53 @@ def test_request_fields_are_described_in_the_openapi_schema():
     assert "language id" in props["language"]["description"]
     assert "extension" in props["filepath"]["description"]
     assert "single_line" in props["mode"]["description"]
+
+
+# --- inferring the language of code that names none --------------------------------------------------
+# (prefix, suffix) around a cursor, as editors send them, per language.
+CURSORS = {
+    "python": ("import os\n\n\ndef read_config(path):\n    with open(path) as f:\n        data = f.",
+               "\n    return data\n"),
+    "javascript": ("const express = require('express');\nconst app = express();\n\n"
+                   "app.get('/', (req, res) => {\n  res.", "\n});\n\nmodule.exports = app;\n"),
+    "typescript": ("interface User {\n  id: number;\n  name: string;\n}\n\n"
+                   "function greet(user: User): string {\n  return `Hello ${user.", "}`;\n}\n"),
+    "go": ("package main\n\nimport \"fmt\"\n\nfunc main() {\n\tnames := []string{\"a\", \"b\"}\n"
+           "\tfor _, n := range names {\n\t\tfmt.", "\n\t}\n}\n"),
+    "rust": ("use std::collections::HashMap;\n\nfn count(words: &[&str]) -> HashMap<&str, usize> {\n"
+             "    let mut map = HashMap::new();\n    for w in words {\n        *map.", "\n    }\n    map\n}\n"),
+    "java": ("import java.util.List;\n\npublic class Greeter {\n    private final String name;\n\n"
+             "    public Greeter(String name) {\n        this.", "\n    }\n}\n"),
+    "c": ("#include <stdio.h>\n#include <stdlib.h>\n\nint main(int argc, char **argv) {\n"
+          "    int *xs = malloc(10 * sizeof(int));\n    for (int i = 0; i < 10; i++) {\n        xs[i] = ",
+          "\n    }\n    free(xs);\n    return 0;\n}\n"),
+    "cpp": ("#include <vector>\n#include <string>\n\nnamespace app {\nclass Store {\n public:\n"
+            "  void add(const std::string& s) { items_.", " }\n private:\n  std::vector<std::string> items_;\n};\n}\n"),
+}
+
+
+@pytest.mark.parametrize("lang", sorted(CURSORS))
+def test_infer_language_from_the_code_around_the_cursor(lang):
+    from codefill.server.languages import infer_language
+
+    prefix, suffix = CURSORS[lang]
+    assert infer_language(prefix, suffix) == lang
+
+
+@pytest.mark.parametrize("prefix, expected", [
+    ("#!/usr/bin/env python3\nimport sys\n", "python"),
+    ("#!/usr/bin/env node\n", "javascript"),
+    ("#!/usr/bin/python3.12 -u\n", "python"),
+    ("#!/bin/bash\necho hi\n", None),  # no grammar here: nothing
+    ("x = ", None),  # too little code to say
+    ("The quick brown fox jumps over the lazy dog, and then it ran away again.\nAnd so on.", None),  # prose
+])
+def test_infer_language_shebangs_and_refusals(prefix, expected):
+    from codefill.server.languages import infer_language
+
+    assert infer_language(prefix, "") == expected
+
+
+def test_a_named_language_is_not_inferred():
+    """Inference is only for requests that name neither a language nor a file (serving.prepare)."""
+    assert detect_language("python", None) == "python"
