@@ -199,3 +199,17 @@ def test_requests_join_between_steps_without_waiting_for_others_to_finish():
     for _ in range(3):
         loop.step()
     assert DONE in short.out.items and DONE not in long.out.items
+
+
+def test_requests_admitted_together_compute_a_shared_head_once():
+    loop, ctx = make_loop(step_tokens=32)
+    head = list(range(1, 101))
+    first = submit(loop, head + [1], 1, salt="t")
+    second = submit(loop, head + [2], 1, salt="t")
+    stranger = submit(loop, head + [3], 1, salt="u")
+    run_until_done(loop, [first, second, stranger])
+    assert second.result.cached_prompt_tokens == len(head)
+    assert stranger.result.cached_prompt_tokens == 0
+    evaluated = sum(len(s) for s in ctx.steps)
+    # The head twice (salts t and u), not three times; plus the last tokens.
+    assert evaluated <= 2 * len(head) + 3

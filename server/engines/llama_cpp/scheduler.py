@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 from ..base import GenerationRequest, GenerationResult
 from .decoding import Decoder
-from .slots import Slot, Slots
+from .slots import Slot, Slots, common_prefix
 from .stats import EngineStats
 
 log = logging.getLogger("codefill.engine.llama_cpp")
@@ -37,6 +37,8 @@ log = logging.getLogger("codefill.engine.llama_cpp")
 DONE = object()
 # Prompt tokens evaluated per step while growing a cold window.
 GROW_CHUNK = 64
+# A request waits for another that is computing a head of at least this many tokens it shares.
+FOLLOW_MIN = 64
 
 
 @dataclass
@@ -130,18 +132,20 @@ class StepLoop:
                 self.waiting.remove(job)
                 job.result.finish_reason = "cancelled"
                 job.emit(DONE)
-        while self.waiting:
+        for job in list(self.waiting):
+            if self._follows(job):
+                continue
             try:
-                placed = self._place(self.waiting[0], now)
+                placed = self._place(job, now)
             except Exception as exc:  # this request's failure, not the others'
                 log.exception("placing a request failed")
-                job = self.waiting.popleft()
+                self.waiting.remove(job)
                 job.emit(exc)
                 job.emit(DONE)
                 continue
             if placed is None:
                 break
-            job = self.waiting.popleft()
+            self.waiting.remove(job)
             self.stats.queue_wait.observe(now - job.arrived)
             self.running.append(placed)
         entries = self._build()
@@ -165,6 +169,19 @@ class StepLoop:
             self._advance(r)
 
     # -- placing a request -------------------------------------------------------
+
+    def _follows(self, job: Job) -> bool:
+        """Whether `job` waits for a request of its cache salt that is reading a prompt
+        with the same head (n > 1, two sessions opening one file): it then takes that
+        head with seq_cp instead of computing it a second time alongside."""
+        req = job.request
+        tokens = req.prompt_tokens
+        for r in self.running:
+            if r.pending is None and r.job.request.cache_salt == req.cache_salt:
+                head = common_prefix(r.prompt, tokens)
+                if head >= FOLLOW_MIN and r.done < head:
+                    return True
+        return False
 
     def _place(self, job: Job, now: float) -> Running | None:
         """A sequence for `job`, with its prompt's cached head; None while all are busy.
