@@ -213,3 +213,17 @@ def test_requests_admitted_together_compute_a_shared_head_once():
     evaluated = sum(len(s) for s in ctx.steps)
     # The head twice (salts t and u), not three times; plus the last tokens.
     assert evaluated <= 2 * len(head) + 3
+
+
+def test_a_failed_step_fails_its_requests_and_the_engine_keeps_serving():
+    loop, ctx = make_loop()
+    broken = submit(loop, [1, 2, 3], 3)
+    real_decode = ctx.decode
+    ctx.decode = lambda entries: 1  # llama.cpp found no room
+    loop.safe_step()
+    ctx.decode = real_decode
+    assert isinstance(broken.out.items[0], RuntimeError) and DONE in broken.out.items
+    assert not loop.slots.busy()
+    after = submit(loop, [5, 6], 2)
+    run_until_done(loop, [after])
+    assert tokens(after) == [7, 8]

@@ -97,15 +97,7 @@ class StepLoop:
 
     def run(self) -> None:
         while self._take_jobs():
-            try:
-                self.step()
-            except Exception as exc:  # reported to the requests of the step, never kills the worker
-                log.exception("engine step failed")
-                for r in list(self.running):
-                    r.job.emit(exc)
-                    self.slots.truncate(r.slot, 0)
-                    self._finish(r)
-                self.growth = None
+            self.safe_step()
         for job in [*self.waiting, *(r.job for r in self.running)]:
             job.result.finish_reason = job.result.finish_reason or "cancelled"
             job.emit(DONE)
@@ -121,6 +113,21 @@ class StepLoop:
                 return False
             self.waiting.append(job)
             block = False
+
+    def safe_step(self) -> None:
+        """A step whose failure is reported to the requests in it and never kills the worker."""
+        try:
+            self.step()
+        except Exception as exc:
+            log.exception("engine step failed")
+            for r in list(self.running):
+                r.job.emit(exc)
+                self._finish(r)
+            self.growth = None
+            for slot in self.slots.slots:  # what the failed step wrote is not to be trusted
+                if slot.busy or slot.tokens:
+                    self.slots.truncate(slot, 0)
+                    self.slots.release(slot, time.monotonic())
 
     def step(self) -> None:
         now = time.monotonic()
