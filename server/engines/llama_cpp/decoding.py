@@ -24,6 +24,7 @@ from ..lookup import PromptLookup
 
 # Recent tokens the presence and frequency penalties look at (llama.cpp's default).
 PENALTY_LAST_N = 64
+_LOGIT_GRID = 256
 
 
 class Decoder:
@@ -73,6 +74,9 @@ class Decoder:
             x[ids] -= counts * s.frequency_penalty + s.presence_penalty
         if s.temperature == 0:
             return int(x.argmax())
+        # A sequence's logits move in the last bits with the batch it was computed in (which cells its KV
+        # sits in); rounded to 1/256, a seeded request draws the same tokens whatever ran beside it.
+        x = np.round(x * _LOGIT_GRID) / _LOGIT_GRID
         x = (x - x.max()) / s.temperature
         p = np.exp(x)
         p /= p.sum()
