@@ -262,7 +262,8 @@ def _name(args, label: str, typists: int) -> str:
 
 
 def _config(args, url: str, model: str, label: str, with_suffix: bool, typists: int | None = None) -> RunConfig:
-    return RunConfig(url=url, model=model, typists=typists or args.typists[0], open_loop=args.open_loop, interval=args.interval,
+    return RunConfig(url=url, model=model, typists=typists or args.typists[0], open_loop=args.open_loop,
+                     interval=args.interval,
                      with_suffix=with_suffix, max_tokens=args.max_tokens, label=label, details=args.details)
 
 
@@ -286,7 +287,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
         summaries = []
         for typists in args.typists:
             for i in range(args.rounds):
-                cfg = _config(args, args.url, model, f"{_name(args, args.url, typists)} #{i + 1}", not args.no_suffix, typists)
+                label = f"{_name(args, args.url, typists)} #{i + 1}"
+                cfg = _config(args, args.url, model, label, not args.no_suffix, typists)
                 summaries.append(asyncio.run(run(cfg, workload)).summary())
     if args.json:
         print(json.dumps(summaries, indent=2))
