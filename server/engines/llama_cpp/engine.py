@@ -65,7 +65,7 @@ class LlamaCppEngine:
         draft_max: int = 0,
         draft_ngram_min: int = 3,
         cold_saving: int = 192,
-        grow_after: float = 0.0,
+        grow_after: float = 0.25,
         sequences: int = 8,
         step_tokens: int = 128,
         kv_cells: int | None = None,
