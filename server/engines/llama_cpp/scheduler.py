@@ -1,0 +1,346 @@
+"""The step loop: continuous batching on one context, in one worker thread.
+
+Each step builds one batch and evaluates it with one `llama_decode`:
+1. requests that were cancelled, superseded or left by their client are
+   dropped (their sequence is free for this very step);
+2. waiting requests get a sequence, first come first served, as long as
+   one is free or idle (`slots.py`);
+3. every generating sequence adds its next token, and with speculation its
+   prompt-lookup draft (decode first: a long prompt never stalls anyone's
+   next token);
+4. sequences still reading their prompt add chunks of it, in arrival order,
+   within what is left of the per-step token budget (chunked prefill);
+5. only when nothing interactive is left, a cold window's full prompt is
+   evaluated a chunk at a time (low-priority prefill): a request that comes
+   meanwhile waits at most one chunk.
+Requests join and leave between steps. llama.cpp releases the GIL while it
+computes, so the event loop stays responsive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+from ..base import GenerationRequest, GenerationResult
+from .decoding import Decoder
+from .slots import Slot, Slots, common_prefix
+from .stats import EngineStats
+
+log = logging.getLogger("codefill.engine.llama_cpp")
+
+DONE = object()
+# Prompt tokens evaluated per step while growing a cold window.
+GROW_CHUNK = 64
+# A request waits for another that is computing a head of at least this many tokens it shares.
+FOLLOW_MIN = 64
+
+
+@dataclass
+class Job:
+    request: GenerationRequest
+    result: GenerationResult
+    loop: asyncio.AbstractEventLoop
+    out: asyncio.Queue
+    cancelled: threading.Event = field(default_factory=threading.Event)
+    superseded: bool = False
+    arrived: float = field(default_factory=time.monotonic)
+    last_token: float = 0.0
+
+    def emit(self, item) -> None:
+        try:
+            self.loop.call_soon_threadsafe(self.out.put_nowait, item)
+        except RuntimeError:  # event loop closed: nobody is listening any more
+            self.cancelled.set()
+
+
+@dataclass
+class Running:
+    job: Job
+    slot: Slot
+    prompt: list[int]
+    done: int  # prompt tokens in the slot's KV cells
+    decoder: Decoder
+    pending: int | None = None  # handed out, not yet evaluated
+    batch: list[int] = field(default_factory=list)
+    row: int = 0
+
+
+@dataclass
+class Growth:
+    key: tuple
+    salt: object
+    tokens: list[int]
+
+
+class StepLoop:
+    def __init__(self, context, slots: Slots, *, n_ctx: int, step_tokens: int, cold_saving: int,
+                 new_decoder, stats: EngineStats) -> None:
+        self.context = context
+        self.slots = slots
+        self.n_ctx = n_ctx
+        self.step_tokens = step_tokens
+        self.cold_saving = cold_saving
+        self.new_decoder = new_decoder  # (request, result, prompt) -> Decoder
+        self.stats = stats
+        self.jobs: queue.Queue[Job | None] = queue.Queue()
+        self.waiting: deque[Job] = deque()
+        self.running: list[Running] = []
+        self.growth: Growth | None = None
+
+    # -- the loop --------------------------------------------------------------
+
+    def run(self) -> None:
+        while self._take_jobs():
+            self.safe_step()
+        for job in [*self.waiting, *(r.job for r in self.running)]:
+            job.result.finish_reason = job.result.finish_reason or "cancelled"
+            job.emit(DONE)
+
+    def _take_jobs(self) -> bool:
+        block = not (self.running or self.waiting or self.growth)
+        while True:
+            try:
+                job = self.jobs.get(block=block)
+            except queue.Empty:
+                return True
+            if job is None:
+                return False
+            if callable(job):  # work between steps (the admin API's drop)
+                job()
+                continue
+            self.waiting.append(job)
+            block = False
+
+    def drop(self, salt: str | None, session: str | None) -> int:
+        """Forget the KV states of one session, or of every session of a cache salt; worker thread
+        only, between steps."""
+        def matches(key: tuple) -> bool:
+            return key[1] == session if session is not None else key[0] == salt
+
+        if self.growth is not None and matches(self.growth.key):
+            self.growth = None
+        return self.slots.drop(matches)
+
+    def safe_step(self) -> None:
+        """A step whose failure is reported to the requests in it and never kills the worker."""
+        try:
+            self.step()
+        except Exception as exc:
+            log.exception("engine step failed")
+            for r in list(self.running):
+                r.job.emit(exc)
+                self._finish(r)
+            self.growth = None
+            for slot in self.slots.slots:  # what the failed step wrote is not to be trusted
+                if slot.busy or slot.tokens:
+                    self.slots.truncate(slot, 0)
+                    self.slots.release(slot, time.monotonic())
+
+    def step(self) -> None:
+        now = time.monotonic()
+        for r in list(self.running):
+            if r.job.cancelled.is_set():
+                self._finish(r, "cancelled")
+        for job in list(self.waiting):
+            if job.cancelled.is_set():
+                self.waiting.remove(job)
+                job.result.finish_reason = "cancelled"
+                job.emit(DONE)
+        for job in list(self.waiting):
+            if self._follows(job):
+                continue
+            try:
+                placed = self._place(job, now)
+            except Exception as exc:  # this request's failure, not the others'
+                log.exception("placing a request failed")
+                self.waiting.remove(job)
+                job.emit(exc)
+                job.emit(DONE)
+                continue
+            if placed is None:
+                break
+            self.waiting.remove(job)
+            self.stats.queue_wait.observe(now - job.arrived)
+            self.running.append(placed)
+        entries = self._build()
+        growth = None
+        if not entries and not self.running and not self.waiting and self.growth is not None:
+            growth, entries = self._growth_entries(now)
+            if not entries:  # no room to grow it: give up rather than spin
+                self.growth = None
+        if not entries:
+            return
+        rc = self.context.decode(entries)
+        if rc != 0:
+            raise RuntimeError(f"llama_decode failed ({rc}): the KV cache has no room for this step")
+        self.stats.counters["steps"] += 1
+        self.stats.step_tokens.observe(len(entries))
+        self.stats.step_sequences.observe(len({e[0] for e in entries}))
+        if growth is not None:
+            self._grown(growth, [e[2] for e in entries])
+            return
+        for r in [r for r in self.running if r.batch]:
+            self._advance(r)
+
+    # -- placing a request -------------------------------------------------------
+
+    def _follows(self, job: Job) -> bool:
+        """Whether `job` waits for a request of its cache salt that is reading a prompt
+        with the same head (n > 1, two sessions opening one file): it then takes that
+        head with seq_cp instead of computing it a second time alongside."""
+        req = job.request
+        tokens = req.prompt_tokens
+        for r in self.running:
+            if r.pending is None and r.job.request.cache_salt == req.cache_salt:
+                head = common_prefix(r.prompt, tokens)
+                if head >= FOLLOW_MIN and r.done < head:
+                    return True
+        return False
+
+    def _place(self, job: Job, now: float) -> Running | None:
+        """A sequence for `job`, with its prompt's cached head; None while all are busy.
+        With a cold window, the short prompt is chosen when the full one would cost
+        more than `cold_saving` tokens beyond it, and the full one grows later."""
+        req = job.request
+        salt = req.cache_salt
+        options = {"full": list(req.prompt_tokens)}
+        if req.cold_tokens:
+            options["cold"] = list(req.cold_tokens)
+        cost = {kind: len(tokens) - self.slots.reusable((salt, req.session, kind), salt, tokens)
+                for kind, tokens in options.items()}
+        kind = "cold" if "cold" in cost and cost["full"] - cost["cold"] > self.cold_saving else "full"
+        tokens = options[kind]
+        placed = self.slots.acquire((salt, req.session, kind), salt, tokens, now)
+        if placed is None:
+            return None
+        if kind == "cold":
+            self.growth = Growth((salt, req.session, "full"), salt, options["full"])
+        elif self.growth is not None and self.growth.key == (salt, req.session, "full"):
+            self.growth = None
+        self.stats.counters["shared_prefix_tokens"] += placed.shared
+        result = job.result
+        result.cold_window = kind == "cold"
+        result.prompt_tokens = len(tokens)
+        result.cached_prompt_tokens = placed.cached
+        return Running(job, placed.slot, tokens, placed.cached, self.new_decoder(req, result, tokens))
+
+    # -- building a step ---------------------------------------------------------
+
+    def _build(self) -> list[tuple[int, int, int, bool]]:
+        entries: list[tuple[int, int, int, bool]] = []
+        budget = self.step_tokens
+        decoding = [r for r in self.running if r.pending is not None]
+        for i, r in enumerate(decoding):
+            n_past = len(r.slot.tokens)
+            if n_past + 1 > self.n_ctx:  # the sequence's window is full
+                self._finish(r, "length")
+                continue
+            # Room for a draft: the budget left after one token for each sequence still to come.
+            room = min(budget - (len(decoding) - i), self.n_ctx - n_past - 1)
+            r.batch = [r.pending, *r.decoder.drafts(room)]
+            r.row = len(entries)
+            want_all = len(r.batch) > 1
+            entries += [(r.slot.seq, n_past + k, t, want_all or k == len(r.batch) - 1) for k, t in enumerate(r.batch)]
+            budget -= len(r.batch)
+        self.slots.make_room(len(entries))
+        for r in self.running:
+            if r.pending is not None or budget <= 0 or r not in self.running:
+                continue
+            chunk = r.prompt[r.done : r.done + budget]
+            if not chunk or not self.slots.make_room(len(chunk)):
+                r.batch = []
+                continue
+            r.batch = chunk
+            r.row = len(entries)
+            last = r.done + len(chunk) == len(r.prompt)
+            entries += [(r.slot.seq, r.done + k, t, last and k == len(chunk) - 1) for k, t in enumerate(chunk)]
+            budget -= len(chunk)
+        return entries
+
+    def _growth_entries(self, now: float) -> tuple[Slot | None, list]:
+        g = self.growth
+        placed = self.slots.acquire(g.key, g.salt, g.tokens, now)
+        if placed is None:
+            return None, []
+        slot = placed.slot
+        self.stats.counters["shared_prefix_tokens"] += placed.shared
+        start = len(slot.tokens)
+        chunk = g.tokens[start : start + GROW_CHUNK]
+        if not self.slots.make_room(len(chunk)):
+            self.slots.release(slot, now)
+            return None, []
+        entries = [(slot.seq, start + k, t, k == len(chunk) - 1) for k, t in enumerate(chunk)]
+        return slot, entries
+
+    def _grown(self, slot: Slot, chunk: list[int]) -> None:
+        slot.tokens.extend(chunk)
+        self.stats.counters["grown_tokens"] += len(chunk)
+        self.slots.release(slot, time.monotonic())
+        if self.growth is not None and len(slot.tokens) >= len(self.growth.tokens):
+            self.growth = None
+            self.stats.counters["windows_grown"] += 1
+            log.debug("grew a cold window to its full %d tokens", len(slot.tokens))
+
+    # -- after a step ------------------------------------------------------------
+
+    def _advance(self, r: Running) -> None:
+        batch, r.batch = r.batch, []
+        n_past = len(r.slot.tokens)
+        r.slot.tokens.extend(batch)
+        ctx, decoder = self.context, r.decoder
+        if r.pending is None:  # reading the prompt
+            r.done += len(batch)
+            if r.done < len(r.prompt):
+                return
+            if r.job.request.max_tokens == 0:
+                self._finish(r, "length")
+                return
+            row = r.row + len(batch) - 1
+            token = decoder.pick(ctx.logits(row))
+            if self._emit(r, token, row):
+                r.pending = token
+            return
+        picks = [decoder.pick(ctx.logits(r.row))]
+        drafts = batch[1:]
+        if drafts:
+            while len(picks) <= len(drafts) and picks[-1] == drafts[len(picks) - 1]:
+                picks.append(decoder.pick(ctx.logits(r.row + len(picks))))
+            accepted = len(picks) - 1
+            r.job.result.draft_tokens += len(drafts)
+            r.job.result.accepted_draft_tokens += accepted
+            self.slots.truncate(r.slot, n_past + 1 + accepted)
+        for k, token in enumerate(picks):
+            if not self._emit(r, token, r.row + k):
+                return
+        r.pending = picks[-1]
+
+    def _emit(self, r: Running, token: int, row: int) -> bool:
+        job = r.job
+        before = job.result.completion_tokens
+        logits = self.context.logits(row) if job.request.top_logprobs is not None else None
+        alive = r.decoder.emit(token, logits, job.emit)
+        if job.result.completion_tokens > before:
+            now = time.monotonic()
+            if before == 0:
+                self.stats.ttft.observe(now - job.arrived)
+            else:
+                self.stats.tpot.observe(now - job.last_token)
+            job.last_token = now
+        if not alive:
+            self._finish(r)
+        return alive
+
+    def _finish(self, r: Running, reason: str | None = None) -> None:
+        if reason is not None:
+            r.job.result.finish_reason = reason
+        r.batch = []
+        if r in self.running:
+            self.running.remove(r)
+        self.slots.release(r.slot, time.monotonic())
+        r.job.emit(DONE)

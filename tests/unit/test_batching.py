@@ -1,0 +1,229 @@
+"""The llama.cpp engine's scheduling rules, on a fake context (the real model's tests are in
+tests/integration/test_batching.py): slots, shared heads, salts, budgets, chunked prefill."""
+
+import numpy as np
+import pytest
+
+from codefill.server.engines.base import GenerationRequest, GenerationResult
+from codefill.server.engines.llama_cpp import check_settings
+from codefill.server.engines.llama_cpp.decoding import Decoder
+from codefill.server.engines.llama_cpp.scheduler import DONE, Job, StepLoop
+from codefill.server.engines.llama_cpp.slots import Slots
+from codefill.server.engines.llama_cpp.states import _SavedSession, _SessionStates
+from codefill.server.engines.llama_cpp.stats import EngineStats
+
+VOCAB = 50
+
+
+class FakeContext:
+    """Every sequence's next token is its last token + 1; records what each step evaluated."""
+
+    def __init__(self) -> None:
+        self.cells: dict[int, list[int]] = {}
+        self.steps: list[list[tuple[int, int, int, bool]]] = []
+        self.copies: list[tuple[int, int, int]] = []
+        self._rows: list[int] = []
+
+    def decode(self, entries):
+        self.steps.append(entries)
+        for seq, pos, token, _ in entries:
+            cells = self.cells.setdefault(seq, [])
+            assert pos == len(cells), f"sequence {seq}: position {pos} after {len(cells)} cells"
+            cells.append(token)
+        self._rows = [t for _, _, t, _ in entries]
+        return 0
+
+    def logits(self, i):
+        row = np.zeros(VOCAB, dtype=np.float32)
+        row[(self._rows[i] + 1) % VOCAB] = 1.0
+        return row
+
+    def remove(self, seq, start):
+        del self.cells.setdefault(seq, [])[start:]
+
+    def copy(self, src, dst, n):
+        self.copies.append((src, dst, n))
+        self.cells[dst] = list(self.cells[src][:n])
+
+    def save(self, seq, tokens):
+        return _SavedSession(list(tokens), np.array(self.cells[seq], dtype=np.uint8))
+
+    def restore(self, seq, saved):
+        self.cells[seq] = [int(x) for x in saved.kv]
+        return True
+
+
+def make_loop(n_seq=4, step_tokens=16, capacity=1000):
+    ctx = FakeContext()
+    stats = EngineStats()
+    slots = Slots(n_seq, capacity, ctx, _SessionStates(1 << 20), stats.counters)
+
+    def decoder(req, result, prompt):
+        return Decoder(req, result, prompt, healer=None, stop_ids=frozenset(), is_eog=lambda t: False,
+                       piece=lambda t: b"x", top_text=str, draft_max=0, draft_ngram_min=3)
+
+    loop = StepLoop(ctx, slots, n_ctx=500, step_tokens=step_tokens, cold_saving=8, new_decoder=decoder, stats=stats)
+    return loop, ctx
+
+
+class Sink:
+    def __init__(self):
+        self.items = []
+
+    def put_nowait(self, item):
+        self.items.append(item)
+
+
+class ImmediateLoop:
+    def call_soon_threadsafe(self, fn, item):
+        fn(item)
+
+
+def submit(loop, prompt, max_tokens=3, session=None, salt=None):
+    job = Job(GenerationRequest(list(prompt), max_tokens, session=session, cache_salt=salt), GenerationResult(),
+              ImmediateLoop(), Sink())
+    loop.waiting.append(job)
+    return job
+
+
+def run_until_done(loop, jobs, limit=200):
+    for _ in range(limit):
+        if all(DONE in j.out.items for j in jobs):
+            return
+        loop.step()
+    raise AssertionError("jobs did not finish")
+
+
+def tokens(job):
+    return [t.token_id for t in job.out.items if t is not DONE]
+
+
+def test_sequences_decode_together_in_one_step_and_prefill_is_chunked_after_them():
+    loop, ctx = make_loop(step_tokens=8)
+    a = submit(loop, [1, 2, 3], max_tokens=5)
+    loop.step()  # a's prompt
+    b = submit(loop, list(range(10, 30)), max_tokens=2)
+    loop.step()
+    # Decode first: a's next token, then 7 of b's 20 prompt tokens (the rest of the budget).
+    step = ctx.steps[-1]
+    assert step[0][0] != step[1][0] and len(step) == 8
+    run_until_done(loop, [a, b])
+    assert tokens(a) == [4, 5, 6, 7, 8]
+    assert tokens(b) == [30, 31]
+    assert max(len(s) for s in ctx.steps) <= 8
+
+
+def test_a_cancelled_request_frees_its_sequence_at_the_next_step():
+    loop, ctx = make_loop(n_seq=1)
+    a = submit(loop, [1, 2], max_tokens=100)
+    loop.step()
+    loop.step()
+    b = submit(loop, [5, 6], max_tokens=1)
+    loop.step()
+    assert not b.out.items  # the only sequence is busy
+    a.cancelled.set()
+    loop.step()
+    assert a.result.finish_reason == "cancelled" and DONE in a.out.items
+    assert tokens(b) == [7]
+
+
+def test_a_session_keeps_its_cells_and_an_evicted_one_comes_back_from_ram():
+    loop, ctx = make_loop(n_seq=1)
+    run_until_done(loop, [submit(loop, list(range(1, 21)), 1, session="s1")])
+    run_until_done(loop, [submit(loop, [40, 41, 42], 1, session="s2")])  # s1 goes to RAM
+    assert loop.stats.counters["evicted_to_ram"] == 1
+    again = submit(loop, list(range(1, 22)), 1, session="s1")
+    run_until_done(loop, [again])
+    assert loop.stats.counters["restored_from_ram"] == 1
+    assert again.result.cached_prompt_tokens == 20
+
+
+def test_a_head_is_shared_within_a_salt_and_never_across_salts():
+    loop, ctx = make_loop()
+    head = list(range(1, 40))
+    run_until_done(loop, [submit(loop, head + [45], 1, session="a", salt="t1")])
+    same = submit(loop, head + [46], 1, session="b", salt="t1")
+    other = submit(loop, head + [46], 1, session="c", salt="t2")
+    run_until_done(loop, [same, other])
+    assert same.result.cached_prompt_tokens == len(head)
+    assert other.result.cached_prompt_tokens == 0
+    assert loop.stats.counters["shared_prefix_tokens"] == len(head)
+    assert len(ctx.copies) == 1
+
+
+def test_more_requests_than_sequences_wait_their_turn():
+    loop, ctx = make_loop(n_seq=2)
+    jobs = [submit(loop, [i * 5 + 1, i * 5 + 2], 3, session=f"s{i}") for i in range(5)]
+    run_until_done(loop, jobs)
+    assert all(len(tokens(j)) == 3 for j in jobs)
+    assert max(len({e[0] for e in s}) for s in ctx.steps) == 2
+
+
+def test_a_cold_window_grows_only_when_nothing_interactive_is_left():
+    loop, ctx = make_loop(step_tokens=16)
+    full = list(range(1, 41))
+    cold = list(range(30, 41))
+    job = Job(GenerationRequest(full, 2, session="s", cold_tokens=cold), GenerationResult(), ImmediateLoop(), Sink())
+    loop.waiting.append(job)
+    run_until_done(loop, [job])
+    assert job.result.cold_window and loop.growth is not None
+    for _ in range(10):
+        loop.step()
+    assert loop.growth is None and loop.stats.counters["windows_grown"] == 1
+    again = Job(GenerationRequest(full + [41], 1, session="s", cold_tokens=cold + [41]), GenerationResult(),
+                ImmediateLoop(), Sink())
+    loop.waiting.append(again)
+    run_until_done(loop, [again])
+    assert not again.result.cold_window and again.result.cached_prompt_tokens == len(full)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"sequences": 0}, "between 1 and 256"),
+    ({"sequences": 300}, "between 1 and 256"),
+    ({"sequences": 8, "step_tokens": 4}, "every generating sequence needs one token"),
+    ({"step_tokens": 512, "n_batch": 256}, "more than --n-batch"),
+    ({"kv_cells": 100}, "less than --n-ctx"),
+])
+def test_bad_settings_are_refused_with_a_reason(kwargs, message):
+    settings = {"n_ctx": 2048, "sequences": 8, "step_tokens": 128, "n_batch": 256, "kv_cells": 4096, **kwargs}
+    with pytest.raises(ValueError, match=message):
+        check_settings(**settings)
+
+
+def test_requests_join_between_steps_without_waiting_for_others_to_finish():
+    loop, ctx = make_loop()
+    long = submit(loop, [1], max_tokens=40)
+    for _ in range(3):
+        loop.step()
+    short = submit(loop, [20], max_tokens=2)
+    for _ in range(3):
+        loop.step()
+    assert DONE in short.out.items and DONE not in long.out.items
+
+
+def test_requests_admitted_together_compute_a_shared_head_once():
+    loop, ctx = make_loop(step_tokens=32)
+    head = list(range(1, 101))
+    first = submit(loop, head + [1], 1, salt="t")
+    second = submit(loop, head + [2], 1, salt="t")
+    stranger = submit(loop, head + [3], 1, salt="u")
+    run_until_done(loop, [first, second, stranger])
+    assert second.result.cached_prompt_tokens == len(head)
+    assert stranger.result.cached_prompt_tokens == 0
+    evaluated = sum(len(s) for s in ctx.steps)
+    # The head twice (salts t and u), not three times; plus the last tokens.
+    assert evaluated <= 2 * len(head) + 3
+
+
+def test_a_failed_step_fails_its_requests_and_the_engine_keeps_serving():
+    loop, ctx = make_loop()
+    broken = submit(loop, [1, 2, 3], 3)
+    real_decode = ctx.decode
+    ctx.decode = lambda entries: 1  # llama.cpp found no room
+    loop.safe_step()
+    ctx.decode = real_decode
+    assert isinstance(broken.out.items[0], RuntimeError) and DONE in broken.out.items
+    assert not loop.slots.busy()
+    after = submit(loop, [5, 6], 2)
+    run_until_done(loop, [after])
+    assert tokens(after) == [7, 8]
