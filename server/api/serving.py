@@ -184,7 +184,7 @@ class CompletionService:
         return built
 
     def _cold(self, full: BuiltPrompt, max_tokens: int) -> list[int] | None:
-        """The cold window's tokens (engines/llama_cpp.py), where the engine
+        """The cold window's tokens (engines/llama_cpp/scheduler.py), where the engine
         keeps a cache and the full prompt is much longer."""
         if not self.cold_window or not getattr(self.engine, "uses_cold_window", False):
             return None
