@@ -90,6 +90,17 @@ def format_report(report: dict) -> str:
             + f"\nB's p50 under the flood / alone: {report['p50_ratio']}x (target: within 2x)")
 
 
+def format_side_by_side(reports: dict[str, dict]) -> str:
+    """One line per server: B alone, B flooded, the ratio, and what A got meanwhile."""
+    head = f"{'server':<24} {'B alone p50':>12} {'B flooded p50':>14} {'p90':>8} {'ratio':>6} {'A rps':>6}"
+    lines = [head, "-" * len(head)]
+    for name, r in reports.items():
+        a, b = r["alone"], r["flooded"]
+        lines.append(f"{name:<24} {a['p50_ms']:>10} ms {b['p50_ms']:>11} ms {b['p90_ms']:>5} ms "
+                     f"{r['p50_ratio']!s:>5}x {r['flood']['throughput_rps']:>6}")
+    return "\n".join(lines)
+
+
 def add_fairness(bsub) -> None:
     f = bsub.add_parser("fairness", help="one tenant floods the server while another types",
                         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
@@ -101,6 +112,12 @@ def add_fairness(bsub) -> None:
     f.add_argument("--typist-key", help="tenant B's API key, with --url")
     f.add_argument("--model-file", default="default", help="model of the server it starts (path or catalogue name)")
     f.add_argument("--serve-args", default="", help="extra `codefill serve` arguments of the server it starts")
+    f.add_argument("--variant", action="append", default=[], metavar="NAME=SERVE_ARGS",
+                   help="also measure codefill started with these extra `serve` arguments (repeatable), one "
+                        "server after the other: side by side in one run")
+    f.add_argument("--source", action="append", default=[], metavar="NAME=DIR [SERVE_ARGS]",
+                   help="also measure codefill from another source tree, e.g. a git worktree of an older "
+                        "commit (before/after in one run)")
     f.add_argument("--flood", type=int, default=20, help="tenant A's requests in flight")
     f.add_argument("--files", default=",".join(DEFAULT_FILES), help="standard-library files to type")
     f.add_argument("--places", type=int, default=1, help="places per file")
@@ -116,28 +133,46 @@ def cmd_fairness(args: argparse.Namespace) -> int:
                               lines_per_place=args.lines, seed=args.seed)
     print(f"fairness: {sum(len(p.keystrokes) for p in workload)} keystrokes for B, A floods {args.flood}",
           file=sys.stderr)
-    server = None
     if args.url:
         if not (args.flood_key and args.typist_key):
             print("codefill: error: --url needs --flood-key and --typist-key", file=sys.stderr)
             return 2
-        url, keys = args.url, (args.flood_key, args.typist_key)
-        model = httpx.get(url + "/v1/models", headers={"Authorization": f"Bearer {keys[1]}"}).json()["data"][0]["id"]
-    else:
-        from codefill.models.store import resolve_model
-
-        from .servers import start_codefill
-
-        keys = (FLOOD_KEY, TYPIST_KEY)
-        server = start_codefill(str(resolve_model(args.model_file)), api_key=keys[1], label="codefill",
-                                extra=["--api-key", f"flood={keys[0]}", "--api-key", f"typist={keys[1]}",
-                                       *shlex.split(args.serve_args)])
-        url, model = server.url, server.model
-    try:
-        report = asyncio.run(measure(url, model, workload, flood=args.flood, max_tokens=args.max_tokens,
+        keys = (args.flood_key, args.typist_key)
+        model = httpx.get(args.url + "/v1/models",
+                          headers={"Authorization": f"Bearer {keys[1]}"}).json()["data"][0]["id"]
+        report = asyncio.run(measure(args.url, model, workload, flood=args.flood, max_tokens=args.max_tokens,
                                      flood_key=keys[0], typist_key=keys[1]))
-    finally:
-        if server is not None:
+        print(json.dumps(report, indent=2) if args.json else format_report(report))
+        return 0
+    from codefill.models.store import resolve_model
+
+    from .servers import start_codefill
+
+    path = str(resolve_model(args.model_file))
+    keys = (FLOOD_KEY, TYPIST_KEY)
+    key_args = ["--api-key", f"flood={keys[0]}", "--api-key", f"typist={keys[1]}"]
+    servers = [("codefill", None, shlex.split(args.serve_args))]
+    for spec in args.variant:
+        name, _, extra = spec.partition("=")
+        servers.append((f"codefill[{name}]", None, shlex.split(args.serve_args) + shlex.split(extra)))
+    for spec in args.source:
+        name, _, rest = spec.partition("=")
+        source, *extra = shlex.split(rest)
+        servers.append((f"codefill[{name}]", source, shlex.split(args.serve_args) + extra))
+    reports = {}
+    for label, source, extra in servers:  # one server at a time: they would only compete for the cores
+        print(f"fairness: {label}", file=sys.stderr)
+        server = start_codefill(path, api_key=keys[1], label=label, source=source, extra=[*key_args, *extra])
+        try:
+            reports[label] = asyncio.run(measure(server.url, server.model, workload, flood=args.flood,
+                                                 max_tokens=args.max_tokens, flood_key=keys[0],
+                                                 typist_key=keys[1]))
+        finally:
             server.stop()
-    print(json.dumps(report, indent=2) if args.json else format_report(report))
+        if not args.json:
+            print(f"\n## {label}\n{format_report(reports[label])}", flush=True)
+    if args.json:
+        print(json.dumps(reports, indent=2))
+    elif len(reports) > 1:
+        print("\n" + format_side_by_side(reports))
     return 0

@@ -11,17 +11,26 @@ one. If the older one waits, it leaves the queue at once (Superseded, 409) and
 the newer one keeps its position; if it runs, the newer one takes its slot
 straight away and the engine supersedes the older one (every engine does, by
 session), so a typist never queues behind their own stale keystroke.
+
+The last free slot: while another tenant has been active in the last minute,
+a tenant that already holds slots does not take the last free one; it is kept
+for a tenant that holds none, so another tenant's next keystroke never waits
+for one of a flood's requests to finish. A tenant alone uses every slot.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 from ..engines.base import Superseded
+
+# How long a tenant counts as active after its last request, for the last free slot.
+RECENT_S = 60.0
 
 @dataclass(eq=False)
 class _Turn:
@@ -42,6 +51,8 @@ class FairQueue:
         self._clock = 0.0
         self._waiting: dict[str, _Turn] = {}  # session -> its turn in a queue
         self._holding: dict[str, _Turn] = {}  # session -> its turn holding a slot
+        self._held: dict[str, int] = {}  # tenant -> slots it holds
+        self._seen: dict[str, float] = {}  # tenant -> when its last request came
 
     @property
     def waiting(self) -> int:
@@ -68,7 +79,19 @@ class FairQueue:
         finally:
             self._leave(me)
 
+    def _may_take(self, tenant: str) -> bool:
+        free = self.slots - self.running
+        if free > 1:
+            return True
+        if free < 1:
+            return False
+        if not self._held.get(tenant):
+            return True
+        now = time.monotonic()
+        return not any(t != tenant and now - seen < RECENT_S for t, seen in self._seen.items())
+
     def _enter(self, me: _Turn) -> None:
+        self._seen[me.tenant] = time.monotonic()
         session = me.session
         if session is not None:
             older = self._waiting.pop(session, None)
@@ -85,7 +108,7 @@ class FairQueue:
                 running.handed_over = True
                 self._grant(me, new_slot=False)
                 return
-        if self.running < self.slots and not self.waiting:
+        if not self.waiting and self._may_take(me.tenant):
             self._grant(me)
             return
         queue = self._queues.setdefault(me.tenant, deque())
@@ -94,12 +117,14 @@ class FairQueue:
         queue.append(me)
         if session is not None:
             self._waiting[session] = me
+        self._dispatch()  # the last free slot may be for this tenant (the others' wait for it)
 
     def _grant(self, me: _Turn, *, new_slot: bool = True) -> None:
         if me.session is not None:
             self._holding[me.session] = me
         if new_slot:
             self.running += 1
+            self._held[me.tenant] = self._held.get(me.tenant, 0) + 1
         me.granted.set_result(None)
 
     def _leave(self, me: _Turn) -> None:
@@ -108,6 +133,7 @@ class FairQueue:
         if me.handed_over:
             return
         self.running -= 1
+        self._held[me.tenant] -= 1
         self._dispatch()
 
     def _forget(self, me: _Turn) -> None:
@@ -121,7 +147,7 @@ class FairQueue:
 
     def _dispatch(self) -> None:
         while self.running < self.slots:
-            ready = [t for t, q in self._queues.items() if q]
+            ready = [t for t, q in self._queues.items() if q and self._may_take(t)]
             if not ready:
                 return
             tenant = min(ready, key=lambda t: self._vtime.get(t, 0.0))

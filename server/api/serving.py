@@ -236,6 +236,7 @@ class CompletionService:
                                 # One session per request: the first choice's (the others would supersede it).
                                 session=session_key(tenant, req.user) if choice.index == 0 else None,
                                 cache_salt=self.tenants.salt_of(tenant, req.cache_salt), lookup_tokens=lookup,
+                                tenant=tenant, weight=self.tenants.weights.get(tenant, 1.0),
                                 heal=heal, cold_tokens=cold)
         offset = 0
         if req.echo:

@@ -47,6 +47,10 @@ class GenerationRequest:
     # shared prefix cache leaks prompts through timing). The tenant's name, or
     # a group of tenants an operator lets share; None: open mode, all share.
     cache_salt: str | None = None
+    # Who sent it (the API key's name) and the tenant's weight: an engine that batches shares
+    # each step between tenants (llama_cpp/shares.py). None: open mode, one tenant.
+    tenant: str | None = None
+    weight: float = 1.0
     # Tokens the completion may quote besides the prompt (the code after the
     # cursor when the family's template leaves it out): speculative decoding
     # drafts from the prompt and these.

@@ -8,6 +8,7 @@ from codefill.server.engines.base import GenerationRequest, GenerationResult
 from codefill.server.engines.llama_cpp import check_settings
 from codefill.server.engines.llama_cpp.decoding import Decoder
 from codefill.server.engines.llama_cpp.scheduler import DONE, Job, StepLoop
+from codefill.server.engines.llama_cpp.shares import shares
 from codefill.server.engines.llama_cpp.slots import Slots
 from codefill.server.engines.llama_cpp.states import _SavedSession, _SessionStates
 from codefill.server.engines.llama_cpp.stats import EngineStats
@@ -79,9 +80,9 @@ class ImmediateLoop:
         fn(item)
 
 
-def submit(loop, prompt, max_tokens=3, session=None, salt=None):
-    job = Job(GenerationRequest(list(prompt), max_tokens, session=session, cache_salt=salt), GenerationResult(),
-              ImmediateLoop(), Sink())
+def submit(loop, prompt, max_tokens=3, session=None, salt=None, tenant=None, weight=1.0):
+    job = Job(GenerationRequest(list(prompt), max_tokens, session=session, cache_salt=salt, tenant=tenant,
+                                weight=weight), GenerationResult(), ImmediateLoop(), Sink())
     loop.waiting.append(job)
     return job
 
@@ -227,3 +228,52 @@ def test_a_failed_step_fails_its_requests_and_the_engine_keeps_serving():
     after = submit(loop, [5, 6], 2)
     run_until_done(loop, [after])
     assert tokens(after) == [7, 8]
+
+
+# --- tenants share a step (shares.py) -------------------------------------------------
+
+def test_a_tenant_alone_takes_the_whole_budget():
+    assert shares({"a": 300}, 128) == {"a": 128}
+    assert shares({"a": 40}, 128) == {"a": 40}
+
+
+def test_the_busiest_tenant_gets_no_more_than_the_next_busiest_asks_for():
+    # A typist's token and 4-token draft beside a flood: the flood gets 5 too, not the other 123.
+    assert shares({"flood": 300, "typist": 5}, 128) == {"flood": 5, "typist": 5}
+    # Two floods split the budget evenly; a typist beside them keeps its 5.
+    assert shares({"a": 300, "b": 300, "typist": 5}, 128) == {"a": 61, "b": 61, "typist": 5}
+    # Weights scale the share: a weight of 3 gets three times the next-busiest's demand per weight.
+    assert shares({"team": 300, "solo": 4}, 128, weights={"team": 3.0}) == {"team": 12, "solo": 4}
+    # Everyone with work gets a token, however small its weight.
+    assert shares({"a": 300, "b": 300}, 128, weights={"b": 0.001})["b"] == 1
+
+
+def test_a_tenant_between_keystrokes_still_caps_the_others():
+    assert shares({"flood": 300}, 128, present={"typist": 3}) == {"flood": 3}
+    assert shares({"flood": 300}, 128, present={"flood": 3}) == {"flood": 128}
+
+
+def test_a_flood_beside_a_typist_keeps_the_typists_steps_small():
+    loop, ctx = make_loop(n_seq=6, step_tokens=64)
+    flood = [submit(loop, list(range(100 + 40 * i, 140 + 40 * i)), max_tokens=20, session=f"f{i}", tenant="a")
+             for i in range(4)]
+    loop.step()  # the flood alone: its prompts fill the whole budget
+    assert len(ctx.steps[-1]) == 64
+    typist = submit(loop, [1, 2, 3], max_tokens=4, session="t", tenant="b")
+    run_until_done(loop, [typist])
+    assert tokens(typist) == [4, 5, 6, 7]
+    # From the typist's first step on, each step holds its 1 token (or its 3-token prompt) and as
+    # many of the flood's: never the flood's full budget.
+    first = next(i for i, step in enumerate(ctx.steps) if any(e[2] == 1 for e in step))
+    typist_steps = ctx.steps[first:]
+    assert len(typist_steps[0]) == 6  # its prompt (3) and 3 of the flood's tokens
+    assert all(len(step) <= 2 for step in typist_steps[1:])
+    # The flood's four generating sequences take turns in its one token a step, none starved.
+    run_until_done(loop, flood, limit=2000)
+    assert all(len(tokens(j)) == 20 for j in flood)
+    # With the typist gone (a moment later), the flood has the budget back.
+    loop.recent.clear()
+    more = submit(loop, list(range(400, 460)), max_tokens=1, session="f9", tenant="a")
+    loop.step()
+    assert len(ctx.steps[-1]) == 60
+    run_until_done(loop, [more])

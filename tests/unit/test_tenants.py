@@ -62,6 +62,49 @@ async def test_tenants_take_turns_by_weight():
     assert served.count("a") == 4 and served.count("b") == 2
 
 
+async def test_the_last_free_slot_is_kept_for_a_tenant_that_holds_none():
+    queue = FairQueue(3)
+    release = asyncio.Event()
+    order: list[str] = []
+
+    async def one(tenant, tag):
+        async with queue.turn(tenant, None):
+            order.append(tag)
+            await release.wait()
+
+    tasks = [asyncio.create_task(one("b", "b0"))]
+    await asyncio.sleep(0)
+    release.set()
+    await tasks.pop()  # b typed a moment ago and is between keystrokes
+    release.clear()
+    tasks = [asyncio.create_task(one("a", f"a{i}")) for i in range(4)]
+    await asyncio.sleep(0.01)
+    assert order == ["b0", "a0", "a1"] and queue.running == 2  # a's third waits: the last slot is kept
+    tasks.append(asyncio.create_task(one("b", "b1")))
+    await asyncio.sleep(0.01)
+    assert order[-1] == "b1" and queue.running == 3  # b's next keystroke goes straight in
+    release.set()
+    await asyncio.gather(*tasks)
+    assert sorted(order) == ["a0", "a1", "a2", "a3", "b0", "b1"]
+
+
+async def test_a_tenant_alone_uses_every_slot():
+    queue = FairQueue(3)
+    release = asyncio.Event()
+    order: list[str] = []
+
+    async def one(tag):
+        async with queue.turn("a", None):
+            order.append(tag)
+            await release.wait()
+
+    tasks = [asyncio.create_task(one(f"a{i}")) for i in range(4)]
+    await asyncio.sleep(0.01)
+    assert queue.running == 3
+    release.set()
+    await asyncio.gather(*tasks)
+
+
 async def test_a_newer_request_of_a_session_takes_the_waiting_ones_place():
     queue = FairQueue(1)
     order: list[str] = []

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 
 from ..base import GenerationRequest, GenerationResult
 from .decoding import Decoder
+from .shares import PRESENT_S, shares
 from .slots import Slot, Slots, common_prefix
 from .stats import EngineStats
 
@@ -59,6 +60,10 @@ class Job:
             self.cancelled.set()
 
 
+def _tenant(r: "Running") -> str:
+    return r.job.request.tenant or ""
+
+
 @dataclass
 class Running:
     job: Job
@@ -69,6 +74,7 @@ class Running:
     pending: int | None = None  # handed out, not yet evaluated
     batch: list[int] = field(default_factory=list)
     row: int = 0
+    served: int = 0  # the last step that gave it a token
 
 
 @dataclass
@@ -92,6 +98,7 @@ class StepLoop:
         self.waiting: deque[Job] = deque()
         self.running: list[Running] = []
         self.growth: Growth | None = None
+        self.recent: dict[str, tuple[float, int, float]] = {}  # tenant -> (when, demand, weight)
 
     # -- the loop --------------------------------------------------------------
 
@@ -233,26 +240,54 @@ class StepLoop:
     # -- building a step ---------------------------------------------------------
 
     def _build(self) -> list[tuple[int, int, int, bool]]:
-        entries: list[tuple[int, int, int, bool]] = []
+        """One step's batch: decode first (a token, and a draft, for every generating sequence), then
+        prompt chunks, within the token budget and each tenant's share of it (`shares.py`)."""
         budget = self.step_tokens
-        decoding = [r for r in self.running if r.pending is not None]
-        for i, r in enumerate(decoding):
-            n_past = len(r.slot.tokens)
-            if n_past + 1 > self.n_ctx:  # the sequence's window is full
+        for r in [r for r in self.running if r.pending is not None]:
+            if len(r.slot.tokens) + 1 > self.n_ctx:  # the sequence's window is full
                 self._finish(r, "length")
-                continue
+        # Longest unserved first (a tenant held to a small share takes turns); stable, so with
+        # nobody held back the order is the arrival order.
+        decoding = sorted((r for r in self.running if r.pending is not None), key=lambda r: r.served)
+        wants: dict[int, list[int]] = {}
+        left = budget
+        for i, r in enumerate(decoding):
             # Room for a draft: the budget left after one token for each sequence still to come.
-            room = min(budget - (len(decoding) - i), self.n_ctx - n_past - 1)
-            r.batch = [r.pending, *r.decoder.drafts(room)]
+            room = min(left - (len(decoding) - i), self.n_ctx - len(r.slot.tokens) - 1)
+            wants[id(r)] = [r.pending, *r.decoder.drafts(room)]
+            left -= len(wants[id(r)])
+        allowed = self._shares({id(r): len(w) for r in decoding for w in [wants[id(r)]]}, budget)
+        # Every generating sequence its next token, as far as its tenant's share goes; then the drafts.
+        for r in decoding:
+            tenant = _tenant(r)
+            if allowed[tenant] >= 1:
+                r.batch = wants[id(r)][:1]
+                allowed[tenant] -= 1
+                r.served = self.stats.counters["steps"] + 1
+            else:
+                r.batch = []
+        for r in decoding:
+            tenant = _tenant(r)
+            if r.batch and allowed[tenant] > 0:
+                more = wants[id(r)][1 : 1 + allowed[tenant]]
+                r.batch += more
+                allowed[tenant] -= len(more)
+        entries: list[tuple[int, int, int, bool]] = []
+        for r in decoding:
+            if not r.batch:
+                continue
+            n_past = len(r.slot.tokens)
             r.row = len(entries)
             want_all = len(r.batch) > 1
             entries += [(r.slot.seq, n_past + k, t, want_all or k == len(r.batch) - 1) for k, t in enumerate(r.batch)]
-            budget -= len(r.batch)
+        budget -= len(entries)
         self.slots.make_room(len(entries))
         for r in self.running:
-            if r.pending is not None or budget <= 0 or r not in self.running:
+            if r.pending is not None or r not in self.running:
                 continue
-            chunk = r.prompt[r.done : r.done + budget]
+            tenant = _tenant(r)
+            room = min(budget, allowed.get(tenant, 0))
+            chunk = r.prompt[r.done : r.done + room] if room > 0 else []
             if not chunk or not self.slots.make_room(len(chunk)):
                 r.batch = []
                 continue
@@ -261,7 +296,33 @@ class StepLoop:
             last = r.done + len(chunk) == len(r.prompt)
             entries += [(r.slot.seq, r.done + k, t, last and k == len(chunk) - 1) for k, t in enumerate(chunk)]
             budget -= len(chunk)
+            allowed[tenant] -= len(chunk)
         return entries
+
+    def _shares(self, decode: dict[int, int], budget: int) -> dict[str, int]:
+        """Each tenant's tokens in this step: what it would use alone, shared as `shares.py` says
+        when several tenants have work (or had some a moment ago)."""
+        demand: dict[str, int] = {}
+        for r in self.running:
+            tenant = _tenant(r)
+            want = decode[id(r)] if r.pending is not None else len(r.prompt) - r.done
+            demand[tenant] = min(budget, demand.get(tenant, 0) + want)
+        now = time.monotonic()
+        weights = {}
+        for r in self.running:
+            weights[_tenant(r)] = r.job.request.weight
+        for tenant, want in demand.items():
+            self.recent[tenant] = (now, want, weights[tenant])
+        present = {}
+        for tenant, (seen, want, weight) in list(self.recent.items()):
+            if tenant in demand:
+                continue
+            if now - seen > PRESENT_S:
+                del self.recent[tenant]
+            else:
+                present[tenant] = want
+                weights[tenant] = weight
+        return shares(demand, budget, weights=weights, present=present)
 
     def _growth_entries(self, now: float) -> tuple[Slot | None, list]:
         g = self.growth
