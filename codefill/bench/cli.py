@@ -44,6 +44,10 @@ def add_bench(sub) -> None:
     r.add_argument("--variant", action="append", default=[], metavar="NAME=SERVE_ARGS",
                    help="with --compare, also run codefill started with these extra `serve` arguments, "
                         "e.g. --variant 'no-anchor=--no-anchor' (repeatable): before/after in one run")
+    r.add_argument("--source", action="append", default=[], metavar="NAME=DIR [SERVE_ARGS]",
+                   help="with --compare, also run codefill from another source tree, e.g. a git worktree "
+                        "of an older commit (before/after in one run), with these extra `serve` arguments")
+    r.add_argument("--no-reference", action="store_true", help="with --compare, leave llama-cpp-python out")
     r.add_argument("--typists", type=_int_list, default=[1], metavar="N[,N...]",
                    help="typists at once; a list runs the workload once per count (e.g. 1,4,8)")
     r.add_argument("--llama-server", action="store_true",
@@ -309,7 +313,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
         if args.compare:
             for typists in args.typists:
                 ours = _name(args, "codefill", typists)
-                print(_ratios(summaries, ours, _name(args, "llama-cpp-python", typists)))
+                if not args.no_reference:
+                    print(_ratios(summaries, ours, _name(args, "llama-cpp-python", typists)))
                 if args.llama_server:
                     print(_ratios(summaries, ours, _name(args, f"llama-server -np {typists}", typists)))
         if args.vllm:
@@ -328,7 +333,12 @@ def _compare(args, workload) -> list[dict]:
     for variant in args.variant:
         name, _, extra = variant.partition("=")
         servers.append(start_codefill(path, extra=shlex.split(extra), label=f"codefill[{name}]"))
-    servers.append(start_llama_cpp_server(path))
+    for spec in args.source:
+        name, _, rest = spec.partition("=")
+        source, *extra = shlex.split(rest)
+        servers.append(start_codefill(path, source=source, extra=extra, label=f"codefill[{name}]"))
+    if not args.no_reference:
+        servers.append(start_llama_cpp_server(path))
     print("note: llama-cpp-python's server and llama-server are sent no suffix (their FIM paths need FIM tokens "
           "this model lacks)", file=sys.stderr)
     summaries = []

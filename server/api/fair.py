@@ -13,9 +13,9 @@ straight away and the engine supersedes the older one (every engine does, by
 session), so a typist never queues behind their own stale keystroke.
 
 The last free slot: while another tenant has been active in the last minute,
-a tenant that already holds slots does not take the last free one; it is kept
-for a tenant that holds none, so another tenant's next keystroke never waits
-for one of a flood's requests to finish. A tenant alone uses every slot.
+a tenant that already holds slots does not take the last free one while that
+tenant holds none: it is kept for it, so another tenant's next keystroke never
+waits for one of a flood's requests to finish. A tenant alone uses every slot.
 """
 
 from __future__ import annotations
@@ -87,8 +87,10 @@ class FairQueue:
             return False
         if not self._held.get(tenant):
             return True
-        now = time.monotonic()
-        return not any(t != tenant and now - seen < RECENT_S for t, seen in self._seen.items())
+        now = time.monotonic()  # kept for a recently active tenant that holds none (one that holds a slot
+        # hands it to its own next request)
+        return not any(t != tenant and now - seen < RECENT_S and not self._held.get(t)
+                       for t, seen in self._seen.items())
 
     def _enter(self, me: _Turn) -> None:
         self._seen[me.tenant] = time.monotonic()

@@ -57,6 +57,16 @@ def test_compare_runs_both_servers():
     assert all(r["completed"] == r["requests"] > 0 for r in results)
 
 
+def test_compare_runs_another_source_tree_without_the_reference():
+    """Before/after in one run: a second codefill started from a source tree (here this one)."""
+    import pathlib
+
+    root = pathlib.Path(__file__).resolve().parents[2]
+    results = bench("--compare", "--no-reference", "--source", f"same={root} --sequences 2")
+    assert [r["label"] for r in results] == ["codefill #1", "codefill[same] #1"]
+    assert all(r["completed"] == r["requests"] > 0 for r in results)
+
+
 async def test_each_keystroke_names_its_typist_in_body_and_header():
     """A load balancer hashes on X-Session-Id: the bench sends it as editors do."""
     import httpx

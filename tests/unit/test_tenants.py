@@ -88,6 +88,23 @@ async def test_the_last_free_slot_is_kept_for_a_tenant_that_holds_none():
     assert sorted(order) == ["a0", "a1", "a2", "a3", "b0", "b1"]
 
 
+async def test_the_last_slot_is_not_kept_for_a_tenant_that_holds_one():
+    queue = FairQueue(3)
+    release = asyncio.Event()
+
+    async def one(tenant):
+        async with queue.turn(tenant, None):
+            await release.wait()
+
+    tasks = [asyncio.create_task(one("b"))]  # b's request is running: its next keystroke takes over its slot
+    await asyncio.sleep(0)
+    tasks += [asyncio.create_task(one("a")) for _ in range(3)]
+    await asyncio.sleep(0.01)
+    assert queue.running == 3 and queue.waiting == 1
+    release.set()
+    await asyncio.gather(*tasks)
+
+
 async def test_a_tenant_alone_uses_every_slot():
     queue = FairQueue(3)
     release = asyncio.Event()
