@@ -38,8 +38,7 @@ from pathlib import Path
 
 import httpx
 
-from ..api.errors import APIError
-from .base import GeneratedToken, GenerationRequest, GenerationResult, ModelInfo, Superseded
+from .base import EngineError, GeneratedToken, GenerationRequest, GenerationResult, ModelInfo, Superseded
 from .vocab import Vocabulary, load_vocabulary
 
 log = logging.getLogger("codefill.engine.upstream")
@@ -111,7 +110,7 @@ class UpstreamEngine:
         n_ctx = self._n_ctx
         try:
             max_len = await self._ask_model()
-        except (httpx.HTTPError, APIError) as exc:
+        except (httpx.HTTPError, EngineError) as exc:
             # Not fatal: the upstream may start later; requests ask again until it answers.
             max_len = None
             log.warning("upstream %s did not list its model yet (%r); asking again on the first request",
@@ -132,14 +131,14 @@ class UpstreamEngine:
         """The upstream's model id (kept) and context length, from its /v1/models."""
         r = await self.client.get(self.url + "/v1/models")
         if r.status_code != 200:
-            raise APIError(503, f"The upstream {self.url} answered /v1/models with {r.status_code}.",
-                           code="upstream_unavailable", headers={"Retry-After": DEFAULT_RETRY_AFTER})
+            raise EngineError(503, f"The upstream {self.url} answered /v1/models with {r.status_code}.",
+                              code="upstream_unavailable", headers={"Retry-After": DEFAULT_RETRY_AFTER})
         try:
             first = r.json()["data"][0]
             self.upstream_model = first["id"]
         except (ValueError, LookupError, TypeError):
-            raise APIError(502, f"The upstream {self.url} lists no model at /v1/models; is it an "
-                                "OpenAI-compatible server?", code="upstream_error") from None
+            raise EngineError(502, f"The upstream {self.url} lists no model at /v1/models; is it an "
+                                   "OpenAI-compatible server?", code="upstream_error") from None
         return first.get("max_model_len")
 
     def _load_vocab(self) -> None:
@@ -245,19 +244,19 @@ class UpstreamEngine:
         except httpx.TimeoutException as exc:
             if isinstance(exc, (httpx.ConnectTimeout, httpx.PoolTimeout)):
                 raise self._unavailable(f"connecting timed out: {exc!r}") from None
-            raise APIError(504, f"The upstream {self.url} did not answer within {self._read_timeout:g} s.",
-                           code="upstream_timeout") from None
+            raise EngineError(504, f"The upstream {self.url} did not answer within {self._read_timeout:g} s.",
+                              code="upstream_timeout") from None
         except httpx.TransportError as exc:
             if not emitted:
                 raise self._unavailable(f"{type(exc).__name__}: {exc}") from None
-            raise APIError(502, f"The upstream {self.url} failed in the middle of this completion. "
-                                "Send it again.", code="upstream_failed") from None
+            raise EngineError(502, f"The upstream {self.url} failed in the middle of this completion. "
+                                   "Send it again.", code="upstream_failed") from None
 
-    def _unavailable(self, reason: str) -> APIError:
+    def _unavailable(self, reason: str) -> EngineError:
         log.warning("upstream %s is unreachable: %s", self.url, reason)
-        return APIError(503, f"The completion could not be served: the upstream {self.url} is unreachable "
-                             f"({reason}). Try again in a few seconds.", code="upstream_unavailable",
-                        headers={"Retry-After": DEFAULT_RETRY_AFTER})
+        return EngineError(503, f"The completion could not be served: the upstream {self.url} is unreachable "
+                                f"({reason}). Try again in a few seconds.", code="upstream_unavailable",
+                           headers={"Retry-After": DEFAULT_RETRY_AFTER})
 
     def _body(self, req: GenerationRequest) -> dict:
         s = req.sampling
@@ -299,14 +298,14 @@ class UpstreamEngine:
             raise Superseded("superseded on the upstream by a newer request of the same session")
         if status in (429, 503):
             # Back-pressure (busy, loading, draining): the client waits and asks again.
-            raise APIError(status, f"The upstream is busy ({status}): {message}",
-                           code=code or ("rate_limit_exceeded" if status == 429 else "upstream_overloaded"),
-                           headers={"Retry-After": resp.headers.get("Retry-After") or DEFAULT_RETRY_AFTER})
+            raise EngineError(status, f"The upstream is busy ({status}): {message}",
+                              code=code or ("rate_limit_exceeded" if status == 429 else "upstream_overloaded"),
+                              headers={"Retry-After": resp.headers.get("Retry-After") or DEFAULT_RETRY_AFTER})
         if status == 404:
             self.upstream_model = None  # it may serve another model now: ask again next time
         mapped = 400 if status in (400, 404, 413, 422) else 504 if status == 504 else 502
-        raise APIError(mapped, f"The upstream {self.url} refused the request ({status}): {message}",
-                       code="upstream_error")
+        raise EngineError(mapped, f"The upstream {self.url} refused the request ({status}): {message}",
+                          code="upstream_error")
 
     def _tokens(self, chunk: dict, result: GenerationResult) -> list[GeneratedToken]:
         """One upstream SSE chunk -> the tokens it carries (one per chunk; vLLM
@@ -315,8 +314,8 @@ class UpstreamEngine:
             error = chunk["error"] or {}
             if error.get("code") == "superseded":
                 raise Superseded("superseded on the upstream by a newer request of the same session")
-            raise APIError(502, f"The upstream failed during the completion: {error.get('message')}",
-                           code="upstream_error")
+            raise EngineError(502, f"The upstream failed during the completion: {error.get('message')}",
+                              code="upstream_error")
         usage = chunk.get("usage")
         if usage:
             result.prompt_tokens = usage.get("prompt_tokens") or result.prompt_tokens
