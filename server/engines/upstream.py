@@ -38,15 +38,15 @@ from pathlib import Path
 
 import httpx
 
-from .base import EngineError, GeneratedToken, GenerationRequest, GenerationResult, ModelInfo, Superseded
-from .vocab import Vocabulary, load_vocabulary
+from .base import EngineError, GeneratedToken, GenerationRequest, GenerationResult, Superseded
+from .common import END, EngineBase, next_token
+from .vocab import load_vocabulary
 
 log = logging.getLogger("codefill.engine.upstream")
 # httpx logs every request at INFO.
 logging.getLogger("httpx").setLevel(logging.WARNING)
 logging.getLogger("httpcore").setLevel(logging.WARNING)
 
-_DONE = object()
 # Longest wait for the next piece of an upstream's stream before the request
 # fails with 504 (an upstream that hangs must not hang the editor).
 READ_TIMEOUT = 30.0
@@ -64,7 +64,8 @@ class _Job:
     superseded: bool = False
 
 
-class UpstreamEngine:
+class UpstreamEngine(EngineBase):
+    _loading = "the tokenizer is still loading"
     # Requests the gateway lets run upstream at once: the upstream batches them itself; past this many,
     # they wait here in the serving layer's per-tenant fair queue.
     max_sequences = 64
@@ -75,11 +76,10 @@ class UpstreamEngine:
         url = url.rstrip("/").removesuffix("/v1")
         if not url.startswith(("http://", "https://")):
             raise ValueError(f"upstream {url!r} is not an http:// or https:// URL")
+        super().__init__(model_id=model_id, family=family)
         self.url = url
         self._path = Path(vocab_path)
-        self._model_id = model_id
         self._n_ctx = n_ctx
-        self._family_override = family
         self._read_timeout = read_timeout
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self.client = httpx.AsyncClient(headers=headers, transport=transport,
@@ -88,22 +88,8 @@ class UpstreamEngine:
                                         limits=httpx.Limits(max_connections=None, max_keepalive_connections=64))
         # The model id to send upstream, from its /v1/models.
         self.upstream_model: str | None = None
-        self._vocab: Vocabulary | None = None
-        self._info: ModelInfo | None = None
-        self._stop_ids: frozenset[int] = frozenset()
-        self._latest: dict[str, _Job] = {}
 
     # -- lifecycle -----------------------------------------------------------
-
-    @property
-    def ready(self) -> bool:
-        return self._info is not None
-
-    @property
-    def info(self) -> ModelInfo:
-        if self._info is None:
-            raise RuntimeError("the tokenizer is still loading")
-        return self._info
 
     async def start(self) -> None:
         await asyncio.to_thread(self._load_vocab)
@@ -118,13 +104,7 @@ class UpstreamEngine:
         if max_len and max_len < n_ctx:
             log.info("context %d -> %d: the upstream serves at most %d tokens", n_ctx, max_len, max_len)
             n_ctx = max_len
-        from codefill.models.families import detect_family, get_family
-
-        arch = self._vocab.architecture
-        family = get_family(self._family_override) if self._family_override else detect_family(self, arch)
-        self._stop_ids = frozenset(t for t in map(self._vocab.special_token, family.stop_tokens) if t is not None)
-        self._info = ModelInfo(id=self._model_id, path=str(self._path), n_ctx=n_ctx, architecture=arch,
-                               family=family.name, created=int(self._path.stat().st_mtime))
+        family = self._identify(self._vocab.architecture, path=self._path, n_ctx=n_ctx)
         log.info("gateway for %s (model %s), family %s, n_ctx %d", self.url, self.upstream_model, family.name, n_ctx)
 
     async def _ask_model(self) -> int | None:
@@ -150,56 +130,25 @@ class UpstreamEngine:
             self._vocab.close()
             self._vocab = None
 
-    # -- vocabulary ----------------------------------------------------------
-
-    @property
-    def n_vocab(self) -> int:
-        return self._vocab.n_vocab
-
-    def tokenize(self, text: str, *, special: bool = False, add_bos: bool = False) -> list[int]:
-        return self._vocab.tokenize(text, special=special, add_bos=add_bos)
-
-    def detokenize(self, tokens: list[int]) -> str:
-        return self._vocab.detokenize(tokens)
-
-    def has_special_token(self, text: str) -> bool:
-        return self._vocab.special_token(text) is not None
-
-    def heal_text(self, prompt: str) -> str:
-        return ""  # token healing needs a constrained first token: the llama.cpp engine's only
-
     # -- generation ----------------------------------------------------------
 
     async def generate(self, request: GenerationRequest, result: GenerationResult) -> AsyncIterator[GeneratedToken]:
-        if not self.ready:
-            raise RuntimeError("the tokenizer is still loading")
+        self._require_ready()
         job = _Job(request)
-        session = request.session
-        if session is not None:
-            older = self._latest.get(session)
-            if older is not None:
-                older.superseded = True
-                if older.pump is not None:
-                    older.pump.cancel()
-                older.out.put_nowait(_DONE)
-            self._latest[session] = job
+        older = self._latest.enter(request.session, job)
+        if older is not None:
+            if older.pump is not None:
+                older.pump.cancel()
+            older.out.put_nowait(END)
         job.pump = asyncio.create_task(self._pump(job, result))
         try:
-            while True:
-                item = await job.out.get()
-                if item is _DONE:
-                    if job.superseded:
-                        raise Superseded(f"superseded by a newer request of session {session!r}")
-                    return
-                if isinstance(item, BaseException):
-                    raise item
-                yield item
+            while (token := await next_token(job)) is not None:
+                yield token
         finally:
             # The consumer stopped (done, closed early, or its task cancelled):
             # cancelling the pump closes the upstream request, so it aborts.
             job.pump.cancel()
-            if session is not None and self._latest.get(session) is job:
-                del self._latest[session]
+            self._latest.leave(request.session, job)
 
     async def _pump(self, job: _Job, result: GenerationResult) -> None:
         try:
@@ -208,7 +157,7 @@ class UpstreamEngine:
             raise
         except BaseException as exc:
             job.out.put_nowait(exc)
-        job.out.put_nowait(_DONE)
+        job.out.put_nowait(END)
 
     async def _send(self, job: _Job, result: GenerationResult) -> None:
         req = job.request
@@ -278,7 +227,7 @@ class UpstreamEngine:
             body["user"] = req.session
         if req.cache_salt:
             body["cache_salt"] = req.cache_salt  # vLLM: prefix caches are shared only within one salt
-        stop_ids = req.stop_token_ids | self._stop_ids
+        stop_ids = req.stop_token_ids | self._eog_ids
         if stop_ids:
             body["stop_token_ids"] = sorted(stop_ids)  # vLLM's extension; codefill knows its family's own
         if req.top_logprobs is not None:
