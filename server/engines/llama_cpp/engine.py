@@ -84,8 +84,7 @@ class LlamaCppEngine(EngineBase):
         self._draft_max = draft_max
         self._draft_ngram_min = draft_ngram_min
         self._cold_saving = cold_saving
-        # Kept for callers that set it; a cold window now grows whenever the engine has nothing else to do.
-        self._grow_after = grow_after
+        # `grow_after` is accepted and ignored: a cold window grows whenever the engine has nothing else to do.
         self._sequences = sequences
         self._step_tokens = step_tokens
         self._kv_cells = kv_cells
