@@ -18,7 +18,7 @@ from typing import NamedTuple
 
 from codefill.models.families import FimFamily, get_family
 
-from ..engines.base import Engine, GenerationRequest, GenerationResult, SamplingParams, Superseded
+from ..engines.base import Engine, EngineError, GenerationRequest, GenerationResult, SamplingParams, Superseded
 from ..context import with_context
 from ..languages import detect_language, infer_language
 from ..metrics import Metrics
@@ -263,6 +263,8 @@ class CompletionService:
             self.metrics.superseded.inc()
             raise APIError(409, f"This request was {exc}: an editor only needs the answer to its latest keystroke.",
                            code="superseded") from None
+        except EngineError as exc:  # e.g. the gateway's upstream unreachable (503), broken off (502)
+            raise APIError(exc.status, exc.message, code=exc.code, headers=exc.headers) from None
         finally:
             self.metrics.observe_drafts(choice.result.draft_tokens, choice.result.accepted_draft_tokens)
             if choice.result.cold_window:

@@ -95,6 +95,20 @@ class Superseded(Exception):
     """A newer request of the same session took this one's place."""
 
 
+class EngineError(Exception):
+    """A request the engine cannot serve, said the way its client should hear it: the HTTP
+    status (OpenAI's for the same failure), an error code and headers (Retry-After). The
+    serving layer answers with it as it is (api/serving.py)."""
+
+    def __init__(self, status: int, message: str, *, code: str | None = None,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.code = code
+        self.headers = headers
+
+
 @dataclass(frozen=True)
 class ModelInfo:
     id: str
@@ -142,5 +156,7 @@ class Engine(Protocol):
         ...
 
     def generate(self, request: GenerationRequest, result: GenerationResult) -> AsyncIterator[GeneratedToken]:
-        """Stream generated tokens; stop early when the iterator is closed."""
+        """Stream generated tokens; stop early when the iterator is closed. Raises `Superseded`
+        when a newer request of the session took this one's place, `EngineError` for a failure
+        with a status of its own (the gateway's upstream unreachable, busy, broken)."""
         ...

@@ -38,16 +38,15 @@ from pathlib import Path
 
 import httpx
 
-from ..api.errors import APIError
-from .base import GeneratedToken, GenerationRequest, GenerationResult, ModelInfo, Superseded
-from .vocab import Vocabulary, load_vocabulary
+from .base import EngineError, GeneratedToken, GenerationRequest, GenerationResult, Superseded
+from .common import END, EngineBase, next_token
+from .vocab import load_vocabulary
 
 log = logging.getLogger("codefill.engine.upstream")
 # httpx logs every request at INFO.
 logging.getLogger("httpx").setLevel(logging.WARNING)
 logging.getLogger("httpcore").setLevel(logging.WARNING)
 
-_DONE = object()
 # Longest wait for the next piece of an upstream's stream before the request
 # fails with 504 (an upstream that hangs must not hang the editor).
 READ_TIMEOUT = 30.0
@@ -65,7 +64,8 @@ class _Job:
     superseded: bool = False
 
 
-class UpstreamEngine:
+class UpstreamEngine(EngineBase):
+    _loading = "the tokenizer is still loading"
     # Requests the gateway lets run upstream at once: the upstream batches them itself; past this many,
     # they wait here in the serving layer's per-tenant fair queue.
     max_sequences = 64
@@ -76,11 +76,10 @@ class UpstreamEngine:
         url = url.rstrip("/").removesuffix("/v1")
         if not url.startswith(("http://", "https://")):
             raise ValueError(f"upstream {url!r} is not an http:// or https:// URL")
+        super().__init__(model_id=model_id, family=family)
         self.url = url
         self._path = Path(vocab_path)
-        self._model_id = model_id
         self._n_ctx = n_ctx
-        self._family_override = family
         self._read_timeout = read_timeout
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self.client = httpx.AsyncClient(headers=headers, transport=transport,
@@ -89,29 +88,15 @@ class UpstreamEngine:
                                         limits=httpx.Limits(max_connections=None, max_keepalive_connections=64))
         # The model id to send upstream, from its /v1/models.
         self.upstream_model: str | None = None
-        self._vocab: Vocabulary | None = None
-        self._info: ModelInfo | None = None
-        self._stop_ids: frozenset[int] = frozenset()
-        self._latest: dict[str, _Job] = {}
 
     # -- lifecycle -----------------------------------------------------------
-
-    @property
-    def ready(self) -> bool:
-        return self._info is not None
-
-    @property
-    def info(self) -> ModelInfo:
-        if self._info is None:
-            raise RuntimeError("the tokenizer is still loading")
-        return self._info
 
     async def start(self) -> None:
         await asyncio.to_thread(self._load_vocab)
         n_ctx = self._n_ctx
         try:
             max_len = await self._ask_model()
-        except (httpx.HTTPError, APIError) as exc:
+        except (httpx.HTTPError, EngineError) as exc:
             # Not fatal: the upstream may start later; requests ask again until it answers.
             max_len = None
             log.warning("upstream %s did not list its model yet (%r); asking again on the first request",
@@ -119,27 +104,21 @@ class UpstreamEngine:
         if max_len and max_len < n_ctx:
             log.info("context %d -> %d: the upstream serves at most %d tokens", n_ctx, max_len, max_len)
             n_ctx = max_len
-        from codefill.models.families import detect_family, get_family
-
-        arch = self._vocab.architecture
-        family = get_family(self._family_override) if self._family_override else detect_family(self, arch)
-        self._stop_ids = frozenset(t for t in map(self._vocab.special_token, family.stop_tokens) if t is not None)
-        self._info = ModelInfo(id=self._model_id, path=str(self._path), n_ctx=n_ctx, architecture=arch,
-                               family=family.name, created=int(self._path.stat().st_mtime))
+        family = self._identify(self._vocab.architecture, path=self._path, n_ctx=n_ctx)
         log.info("gateway for %s (model %s), family %s, n_ctx %d", self.url, self.upstream_model, family.name, n_ctx)
 
     async def _ask_model(self) -> int | None:
         """The upstream's model id (kept) and context length, from its /v1/models."""
         r = await self.client.get(self.url + "/v1/models")
         if r.status_code != 200:
-            raise APIError(503, f"The upstream {self.url} answered /v1/models with {r.status_code}.",
-                           code="upstream_unavailable", headers={"Retry-After": DEFAULT_RETRY_AFTER})
+            raise EngineError(503, f"The upstream {self.url} answered /v1/models with {r.status_code}.",
+                              code="upstream_unavailable", headers={"Retry-After": DEFAULT_RETRY_AFTER})
         try:
             first = r.json()["data"][0]
             self.upstream_model = first["id"]
         except (ValueError, LookupError, TypeError):
-            raise APIError(502, f"The upstream {self.url} lists no model at /v1/models; is it an "
-                                "OpenAI-compatible server?", code="upstream_error") from None
+            raise EngineError(502, f"The upstream {self.url} lists no model at /v1/models; is it an "
+                                   "OpenAI-compatible server?", code="upstream_error") from None
         return first.get("max_model_len")
 
     def _load_vocab(self) -> None:
@@ -151,56 +130,25 @@ class UpstreamEngine:
             self._vocab.close()
             self._vocab = None
 
-    # -- vocabulary ----------------------------------------------------------
-
-    @property
-    def n_vocab(self) -> int:
-        return self._vocab.n_vocab
-
-    def tokenize(self, text: str, *, special: bool = False, add_bos: bool = False) -> list[int]:
-        return self._vocab.tokenize(text, special=special, add_bos=add_bos)
-
-    def detokenize(self, tokens: list[int]) -> str:
-        return self._vocab.detokenize(tokens)
-
-    def has_special_token(self, text: str) -> bool:
-        return self._vocab.special_token(text) is not None
-
-    def heal_text(self, prompt: str) -> str:
-        return ""  # token healing needs a constrained first token: the llama.cpp engine's only
-
     # -- generation ----------------------------------------------------------
 
     async def generate(self, request: GenerationRequest, result: GenerationResult) -> AsyncIterator[GeneratedToken]:
-        if not self.ready:
-            raise RuntimeError("the tokenizer is still loading")
+        self._require_ready()
         job = _Job(request)
-        session = request.session
-        if session is not None:
-            older = self._latest.get(session)
-            if older is not None:
-                older.superseded = True
-                if older.pump is not None:
-                    older.pump.cancel()
-                older.out.put_nowait(_DONE)
-            self._latest[session] = job
+        older = self._latest.enter(request.session, job)
+        if older is not None:
+            if older.pump is not None:
+                older.pump.cancel()
+            older.out.put_nowait(END)
         job.pump = asyncio.create_task(self._pump(job, result))
         try:
-            while True:
-                item = await job.out.get()
-                if item is _DONE:
-                    if job.superseded:
-                        raise Superseded(f"superseded by a newer request of session {session!r}")
-                    return
-                if isinstance(item, BaseException):
-                    raise item
-                yield item
+            while (token := await next_token(job)) is not None:
+                yield token
         finally:
             # The consumer stopped (done, closed early, or its task cancelled):
             # cancelling the pump closes the upstream request, so it aborts.
             job.pump.cancel()
-            if session is not None and self._latest.get(session) is job:
-                del self._latest[session]
+            self._latest.leave(request.session, job)
 
     async def _pump(self, job: _Job, result: GenerationResult) -> None:
         try:
@@ -209,7 +157,7 @@ class UpstreamEngine:
             raise
         except BaseException as exc:
             job.out.put_nowait(exc)
-        job.out.put_nowait(_DONE)
+        job.out.put_nowait(END)
 
     async def _send(self, job: _Job, result: GenerationResult) -> None:
         req = job.request
@@ -245,19 +193,19 @@ class UpstreamEngine:
         except httpx.TimeoutException as exc:
             if isinstance(exc, (httpx.ConnectTimeout, httpx.PoolTimeout)):
                 raise self._unavailable(f"connecting timed out: {exc!r}") from None
-            raise APIError(504, f"The upstream {self.url} did not answer within {self._read_timeout:g} s.",
-                           code="upstream_timeout") from None
+            raise EngineError(504, f"The upstream {self.url} did not answer within {self._read_timeout:g} s.",
+                              code="upstream_timeout") from None
         except httpx.TransportError as exc:
             if not emitted:
                 raise self._unavailable(f"{type(exc).__name__}: {exc}") from None
-            raise APIError(502, f"The upstream {self.url} failed in the middle of this completion. "
-                                "Send it again.", code="upstream_failed") from None
+            raise EngineError(502, f"The upstream {self.url} failed in the middle of this completion. "
+                                   "Send it again.", code="upstream_failed") from None
 
-    def _unavailable(self, reason: str) -> APIError:
+    def _unavailable(self, reason: str) -> EngineError:
         log.warning("upstream %s is unreachable: %s", self.url, reason)
-        return APIError(503, f"The completion could not be served: the upstream {self.url} is unreachable "
-                             f"({reason}). Try again in a few seconds.", code="upstream_unavailable",
-                        headers={"Retry-After": DEFAULT_RETRY_AFTER})
+        return EngineError(503, f"The completion could not be served: the upstream {self.url} is unreachable "
+                                f"({reason}). Try again in a few seconds.", code="upstream_unavailable",
+                           headers={"Retry-After": DEFAULT_RETRY_AFTER})
 
     def _body(self, req: GenerationRequest) -> dict:
         s = req.sampling
@@ -279,7 +227,7 @@ class UpstreamEngine:
             body["user"] = req.session
         if req.cache_salt:
             body["cache_salt"] = req.cache_salt  # vLLM: prefix caches are shared only within one salt
-        stop_ids = req.stop_token_ids | self._stop_ids
+        stop_ids = req.stop_token_ids | self._eog_ids
         if stop_ids:
             body["stop_token_ids"] = sorted(stop_ids)  # vLLM's extension; codefill knows its family's own
         if req.top_logprobs is not None:
@@ -299,14 +247,14 @@ class UpstreamEngine:
             raise Superseded("superseded on the upstream by a newer request of the same session")
         if status in (429, 503):
             # Back-pressure (busy, loading, draining): the client waits and asks again.
-            raise APIError(status, f"The upstream is busy ({status}): {message}",
-                           code=code or ("rate_limit_exceeded" if status == 429 else "upstream_overloaded"),
-                           headers={"Retry-After": resp.headers.get("Retry-After") or DEFAULT_RETRY_AFTER})
+            raise EngineError(status, f"The upstream is busy ({status}): {message}",
+                              code=code or ("rate_limit_exceeded" if status == 429 else "upstream_overloaded"),
+                              headers={"Retry-After": resp.headers.get("Retry-After") or DEFAULT_RETRY_AFTER})
         if status == 404:
             self.upstream_model = None  # it may serve another model now: ask again next time
         mapped = 400 if status in (400, 404, 413, 422) else 504 if status == 504 else 502
-        raise APIError(mapped, f"The upstream {self.url} refused the request ({status}): {message}",
-                       code="upstream_error")
+        raise EngineError(mapped, f"The upstream {self.url} refused the request ({status}): {message}",
+                          code="upstream_error")
 
     def _tokens(self, chunk: dict, result: GenerationResult) -> list[GeneratedToken]:
         """One upstream SSE chunk -> the tokens it carries (one per chunk; vLLM
@@ -315,8 +263,8 @@ class UpstreamEngine:
             error = chunk["error"] or {}
             if error.get("code") == "superseded":
                 raise Superseded("superseded on the upstream by a newer request of the same session")
-            raise APIError(502, f"The upstream failed during the completion: {error.get('message')}",
-                           code="upstream_error")
+            raise EngineError(502, f"The upstream failed during the completion: {error.get('message')}",
+                              code="upstream_error")
         usage = chunk.get("usage")
         if usage:
             result.prompt_tokens = usage.get("prompt_tokens") or result.prompt_tokens

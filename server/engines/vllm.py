@@ -26,7 +26,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .base import GeneratedToken, GenerationRequest, GenerationResult, ModelInfo, Superseded
+from .base import GeneratedToken, GenerationRequest, GenerationResult
+from .common import EngineBase, superseded
 
 log = logging.getLogger("codefill.engine.vllm")
 
@@ -77,19 +78,15 @@ class _Job:
     superseded: bool = False
 
 
-class VllmEngine:
+class VllmEngine(EngineBase):
     def __init__(self, model: str | Path, *, model_id: str, options: VllmOptions | None = None,
                  family: str | None = None) -> None:
+        super().__init__(model_id=model_id, family=family)
         self._model = str(model)
-        self._model_id = model_id
         self._options = options or VllmOptions()
-        self._family_override = family
         self._llm = None
         self._tokenizer = None
         self._adds_bos = False
-        self._info: ModelInfo | None = None
-        self._eog_ids: frozenset[int] = frozenset()
-        self._latest: dict[str, _Job] = {}
         # Requests aborted because their client left or a newer one took their place.
         self.aborted = 0
         # Speculative decoding as vLLM reports it, per engine step (drafted, accepted), and how
@@ -102,16 +99,6 @@ class VllmEngine:
     @property
     def max_sequences(self) -> int:
         return self._options.max_num_seqs
-
-    @property
-    def ready(self) -> bool:
-        return self._info is not None
-
-    @property
-    def info(self) -> ModelInfo:
-        if self._info is None:
-            raise RuntimeError("the model is still loading")
-        return self._info
 
     def engine_args(self):
         from vllm.engine.arg_utils import AsyncEngineArgs
@@ -164,8 +151,6 @@ class VllmEngine:
     def _load_vocabulary(self) -> None:
         from transformers import AutoTokenizer
 
-        from codefill.models.families import detect_family, get_family
-
         config = self._llm.model_config
         self._tokenizer = AutoTokenizer.from_pretrained(config.tokenizer, revision=config.tokenizer_revision,
                                                         trust_remote_code=config.trust_remote_code)
@@ -174,25 +159,14 @@ class VllmEngine:
         # with it gets worse completions.
         bos = self._tokenizer.bos_token_id
         self._adds_bos = bos is not None and self._tokenizer.encode("a", add_special_tokens=True)[:1] == [bos]
-        arch = getattr(config.hf_config, "model_type", None)
-        family = get_family(self._family_override) if self._family_override else detect_family(self, arch)
-        self._eog_ids = frozenset(t for t in (self._single_special(s) for s in family.stop_tokens) if t is not None)
-        path = Path(self._model)
-        self._info = ModelInfo(
-            id=self._model_id,
-            path=self._model,
-            n_ctx=config.max_model_len,
-            architecture=arch,
-            family=family.name,
-            created=int(path.stat().st_mtime) if path.exists() else int(time.time()),
-        )
+        self._identify(getattr(config.hf_config, "model_type", None), path=self._model, n_ctx=config.max_model_len)
 
     async def close(self) -> None:
         if self._llm is not None:
             self._llm.shutdown()
             self._llm = None
 
-    # -- vocabulary ----------------------------------------------------------
+    # -- vocabulary: the checkpoint's Hugging Face tokenizer -----------------
 
     @property
     def n_vocab(self) -> int:
@@ -208,21 +182,11 @@ class VllmEngine:
     def detokenize(self, tokens: list[int]) -> str:
         return self._tokenizer.decode(tokens, skip_special_tokens=False, clean_up_tokenization_spaces=False)
 
-    def _single_special(self, text: str) -> int | None:
+    def _special_token(self, text: str) -> int | None:
         ids = self.tokenize(text, special=True)
         if len(ids) != 1 or self.tokenize(text, special=False) == ids:
             return None
         return ids[0]
-
-    def has_special_token(self, text: str) -> bool:
-        return self._single_special(text) is not None
-
-    def heal_text(self, prompt: str) -> str:
-        return ""  # token healing needs a constrained first token: the llama.cpp engine's only
-
-    @property
-    def family_stop_ids(self) -> frozenset[int]:
-        return self._eog_ids
 
     # -- generation ----------------------------------------------------------
 
@@ -254,18 +218,14 @@ class VllmEngine:
         log.info("aborted vLLM request %s (%s); vLLM holds %d unfinished", job.request_id, why, left)
 
     async def generate(self, request: GenerationRequest, result: GenerationResult) -> AsyncIterator[GeneratedToken]:
-        if not self.ready:
-            raise RuntimeError("the model is still loading")
+        self._require_ready()
         from vllm.inputs import TokensPrompt
 
         job = _Job(f"{request.request_id or 'cmpl'}-{uuid.uuid4().hex[:8]}")
         session = request.session
-        if session is not None:
-            older = self._latest.get(session)
-            if older is not None:
-                older.superseded = True
-                await self._abort(older, f"superseded by {job.request_id}")
-            self._latest[session] = job
+        older = self._latest.enter(session, job)
+        if older is not None:
+            await self._abort(older, f"superseded by {job.request_id}")
         result.prompt_tokens = len(request.prompt_tokens)
         stops = request.stop_token_ids | self._eog_ids
         finished = False
@@ -290,15 +250,14 @@ class VllmEngine:
                     result.finish_reason = "length" if reason == "length" else "stop"
             if job.superseded:
                 result.finish_reason = "cancelled"
-                raise Superseded(f"superseded by a newer request of session {session!r}")
+                raise superseded(session)
         finally:
             if not finished and not job.superseded:
                 # The consumer stopped early (client gone, post-processing had enough).
                 result.finish_reason = result.finish_reason or "cancelled"
                 await self._abort(job, "the consumer stopped")
             self.credit_speculation(result)
-            if session is not None and self._latest.get(session) is job:
-                del self._latest[session]
+            self._latest.leave(session, job)
 
     @staticmethod
     def _prompt(request: GenerationRequest, tokens_prompt=dict):

@@ -172,6 +172,26 @@ def test_error_during_stream_is_an_event_then_done():
     assert set(error["error"]) == {"message", "type", "param", "code"}
 
 
+def test_an_engine_error_is_answered_with_its_status_code_and_headers():
+    from codefill.server.engines.base import EngineError
+
+    class Unreachable(FakeEngine):
+        async def generate(self, request, result):
+            raise EngineError(503, "the upstream is unreachable", code="upstream_unavailable",
+                              headers={"Retry-After": "2"})
+            yield  # an async generator, like every engine's
+
+    with make_client(Unreachable()) as c:
+        _wait_ready(c)
+        r = post(c, {"model": MODEL, "prompt": "a"})
+        error = assert_openai_error(r, 503)
+        assert error["code"] == "upstream_unavailable" and r.headers["retry-after"] == "2"
+        raw = post(c, {"model": MODEL, "prompt": "a", "stream": True}).text
+    events = [e for e in raw.split("\n\n") if e]
+    assert events[-1] == "data: [DONE]"
+    assert json.loads(events[-2][len("data: "):])["error"]["code"] == "upstream_unavailable"
+
+
 # --- errors ------------------------------------------------------------------
 
 @pytest.mark.parametrize("body,param", [

@@ -11,8 +11,7 @@ import httpx
 import pytest
 
 from codefill.config import load_settings
-from codefill.server.api.errors import APIError
-from codefill.server.engines.base import GenerationRequest, GenerationResult, Superseded
+from codefill.server.engines.base import EngineError, GenerationRequest, GenerationResult, Superseded
 from codefill.server.engines.upstream import UpstreamEngine, _Job
 
 URL = "http://10.0.0.1:8000"
@@ -97,7 +96,7 @@ async def test_no_session_no_header_and_open_mode_no_salt():
 async def test_upstream_back_pressure_reaches_the_client_with_retry_after(status, headers, retry_after, code):
     engine = _engine(lambda r: httpx.Response(status, headers=headers,
                                               json={"error": {"message": "busy", "code": None}}))
-    with pytest.raises(APIError) as failed:
+    with pytest.raises(EngineError) as failed:
         await _run(engine, GenerationRequest([1], 4, session="s"))
     assert failed.value.status == status
     assert failed.value.headers == {"Retry-After": retry_after}
@@ -108,7 +107,7 @@ async def test_upstream_back_pressure_reaches_the_client_with_retry_after(status
 async def test_an_upstream_error_code_is_kept_with_its_503():
     engine = _engine(lambda r: httpx.Response(503, json={"error": {"message": "draining",
                                                                    "code": "server_shutting_down"}}))
-    with pytest.raises(APIError) as failed:
+    with pytest.raises(EngineError) as failed:
         await _run(engine, GenerationRequest([1], 4))
     assert (failed.value.status, failed.value.code) == (503, "server_shutting_down")
     await engine.close()
@@ -119,7 +118,7 @@ async def test_an_unreachable_upstream_is_a_503_with_retry_after():
         raise httpx.ConnectError("refused", request=request)
 
     engine = _engine(refuse)
-    with pytest.raises(APIError) as failed:
+    with pytest.raises(EngineError) as failed:
         await _run(engine, GenerationRequest([1], 4))
     assert (failed.value.status, failed.value.code) == (503, "upstream_unavailable")
     assert failed.value.headers == {"Retry-After": "2"}
@@ -133,7 +132,7 @@ async def test_a_stream_broken_after_tokens_is_a_502():
             raise httpx.RemoteProtocolError("peer closed connection")
 
     engine = _engine(lambda r: httpx.Response(200, stream=Broken()))
-    with pytest.raises(APIError) as failed:
+    with pytest.raises(EngineError) as failed:
         await _run(engine, GenerationRequest([1], 4))
     assert (failed.value.status, failed.value.code) == (502, "upstream_failed")
     await engine.close()
@@ -142,7 +141,7 @@ async def test_a_stream_broken_after_tokens_is_a_502():
 @pytest.mark.parametrize(("status", "mapped"), [(400, 400), (404, 400), (500, 502), (502, 502), (504, 504)])
 async def test_other_upstream_refusals_are_clean_errors(status, mapped):
     engine = _engine(lambda r: httpx.Response(status, text="no"))
-    with pytest.raises(APIError) as failed:
+    with pytest.raises(EngineError) as failed:
         await _run(engine, GenerationRequest([1], 4))
     assert failed.value.status == mapped and failed.value.code == "upstream_error"
     await engine.close()
@@ -170,7 +169,7 @@ def test_upstream_error_events_fail_cleanly():
     engine = _engine()
     with pytest.raises(Superseded):
         engine._tokens({"error": {"message": "x", "code": "superseded"}}, GenerationResult())
-    with pytest.raises(APIError) as failed:
+    with pytest.raises(EngineError) as failed:
         engine._tokens({"error": {"message": "boom", "code": "internal_error"}}, GenerationResult())
     assert failed.value.status == 502 and "boom" in failed.value.message
 
@@ -192,7 +191,7 @@ async def test_the_model_is_asked_for_on_the_first_request_when_start_up_could_n
 async def test_an_upstream_without_a_model_list_is_a_clean_502():
     engine = _engine(lambda r: httpx.Response(200, text="<html>not an API</html>"))
     engine.upstream_model = None
-    with pytest.raises(APIError) as failed:
+    with pytest.raises(EngineError) as failed:
         await _run(engine, GenerationRequest([1], 4))
     assert (failed.value.status, failed.value.code) == (502, "upstream_error")
     await engine.close()

@@ -40,11 +40,9 @@ class Context:
         self._context = LlamaContext(model=self.model, params=params, verbose=False)
         self.ctx = self._context.ctx
         self.n_cells = llama_cpp.llama_n_ctx(self.ctx)
-        self.n_batch = n_batch
         self._mem = llama_cpp.llama_get_memory(self.ctx)
         self._batch = llama_cpp.llama_batch_init(n_batch, 0, 1)
         self.n_vocab = llama_cpp.llama_vocab_n_tokens(self.model.vocab)
-        self._rows: dict[int, int] = {}
 
     def close(self) -> None:
         if self._batch is not None:

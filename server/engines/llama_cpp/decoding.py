@@ -39,7 +39,6 @@ class Decoder:
             s.presence_penalty or s.frequency_penalty)
         self._heal = healer.extensions(request.heal.encode("utf-8")) if request.heal and healer else None
         self._healed = request.heal.encode("utf-8")
-        self._healer = healer
         self._stop_ids = stop_ids
         self._is_eog = is_eog
         self._piece = piece

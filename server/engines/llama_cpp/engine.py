@@ -18,7 +18,8 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from ..base import GeneratedToken, GenerationRequest, GenerationResult, ModelInfo, Superseded
+from ..base import GeneratedToken, GenerationRequest, GenerationResult
+from ..common import EngineBase, next_token
 from ..healing import Healer
 from ..vocab import GgufVocabulary
 from .decoding import Decoder
@@ -47,7 +48,7 @@ def check_settings(*, n_ctx: int, sequences: int, step_tokens: int, n_batch: int
         raise ValueError(f"KV cells {kv_cells} is less than --n-ctx {n_ctx}: one request's window would not fit")
 
 
-class LlamaCppEngine:
+class LlamaCppEngine(EngineBase):
     # The serving layer sends a cold window with long prompts (see scheduler.py).
     uses_cold_window = True
 
@@ -73,19 +74,17 @@ class LlamaCppEngine:
         kv_cells = kv_cells or 2 * n_ctx
         check_settings(n_ctx=n_ctx, sequences=sequences, step_tokens=step_tokens, n_batch=n_batch,
                        kv_cells=kv_cells)
+        super().__init__(model_id=model_id, family=family)
         self._path = Path(model_path)
-        self._model_id = model_id
         self._n_ctx = n_ctx
         self._n_threads = n_threads or os.cpu_count() or 1
         self._n_batch = n_batch
         self._flash_attn = flash_attn
-        self._family_override = family
         # Speculative decoding with prompt-lookup drafts (greedy requests only); 0: off.
         self._draft_max = draft_max
         self._draft_ngram_min = draft_ngram_min
         self._cold_saving = cold_saving
-        # Kept for callers that set it; a cold window now grows whenever the engine has nothing else to do.
-        self._grow_after = grow_after
+        # `grow_after` is accepted and ignored: a cold window grows whenever the engine has nothing else to do.
         self._sequences = sequences
         self._step_tokens = step_tokens
         self._kv_cells = kv_cells
@@ -93,25 +92,11 @@ class LlamaCppEngine:
         self._llm = None
         self._context = None
         self._loop: StepLoop | None = None
-        self._info: ModelInfo | None = None
         self._worker: threading.Thread | None = None
-        self._eog_ids: frozenset[int] = frozenset()
         self._healer: Healer | None = None
         self._stats = EngineStats()
-        # Event loop only: the newest job of each session.
-        self._latest: dict[str, Job] = {}
 
     # -- lifecycle -----------------------------------------------------------
-
-    @property
-    def ready(self) -> bool:
-        return self._info is not None
-
-    @property
-    def info(self) -> ModelInfo:
-        if self._info is None:
-            raise RuntimeError("the model is still loading")
-        return self._info
 
     @property
     def max_sequences(self) -> int:
@@ -125,8 +110,6 @@ class LlamaCppEngine:
 
     def _load(self) -> None:
         from llama_cpp import Llama
-
-        from codefill.models.families import detect_family, get_family
 
         from .context import Context
 
@@ -142,19 +125,7 @@ class LlamaCppEngine:
         self._loop = StepLoop(self._context, slots, n_ctx=self._n_ctx, step_tokens=self._step_tokens,
                               cold_saving=self._cold_saving, new_decoder=self._decoder, stats=self._stats)
         arch = llm.metadata.get("general.architecture")
-        family = get_family(self._family_override) if self._family_override else detect_family(self, arch)
-        self._eog_ids = frozenset(
-            t for t in (self._single_special(s) for s in family.stop_tokens) if t is not None
-        )
-        self._family = family
-        self._info = ModelInfo(
-            id=self._model_id,
-            path=str(self._path),
-            n_ctx=self._n_ctx,
-            architecture=arch,
-            family=family.name,
-            created=int(self._path.stat().st_mtime),
-        )
+        family = self._identify(arch, path=self._path, n_ctx=self._n_ctx)
         log.info(
             "loaded %s (%s, family %s, n_ctx %d, %d sequences, %d KV cells, %d tokens a step) in %.1fs",
             self._path.name, arch, family.name, self._n_ctx, self._sequences, self._context.n_cells,
@@ -211,30 +182,10 @@ class LlamaCppEngine:
     def step_histograms(self):
         return self._stats.histograms
 
-    # -- vocabulary ----------------------------------------------------------
-
-    @property
-    def n_vocab(self) -> int:
-        return self._llm.n_vocab()
-
-    def tokenize(self, text: str, *, special: bool = False, add_bos: bool = False) -> list[int]:
-        return self._vocab.tokenize(text, special=special, add_bos=add_bos)
-
-    def detokenize(self, tokens: list[int]) -> str:
-        return self._vocab.detokenize(tokens)
+    # -- vocabulary: the GGUF's, in EngineBase; healing ----------------------
 
     def heal_text(self, prompt: str) -> str:
         return self._healer.heal_text(self.tokenize, prompt) if self._healer is not None else ""
-
-    def _single_special(self, text: str) -> int | None:
-        return self._vocab.special_token(text)
-
-    def has_special_token(self, text: str) -> bool:
-        return self._single_special(text) is not None
-
-    @property
-    def family_stop_ids(self) -> frozenset[int]:
-        return self._eog_ids
 
     def _decoder(self, request: GenerationRequest, result: GenerationResult, prompt: list[int]) -> Decoder:
         import llama_cpp
@@ -249,33 +200,20 @@ class LlamaCppEngine:
     # -- generation ----------------------------------------------------------
 
     async def generate(self, request: GenerationRequest, result: GenerationResult) -> AsyncIterator[GeneratedToken]:
-        if not self.ready:
-            raise RuntimeError("the model is still loading")
+        self._require_ready()
         job = Job(request, result, asyncio.get_running_loop(), asyncio.Queue())
-        session = request.session
-        if session is not None:
-            older = self._latest.get(session)
-            if older is not None:
-                older.superseded = True
-                older.cancelled.set()
-            self._latest[session] = job
+        older = self._latest.enter(request.session, job)
+        if older is not None:
+            older.cancelled.set()  # the step loop drops it at its next step
         self._loop.jobs.put(job)
         try:
-            while True:
-                item = await job.out.get()
-                if item is DONE:
-                    if job.superseded:
-                        raise Superseded(f"superseded by a newer request of session {session!r}")
-                    return
-                if isinstance(item, BaseException):
-                    raise item
-                yield item
+            while (token := await next_token(job, DONE)) is not None:
+                yield token
         finally:
             # Runs when the consumer stops early too (aclose, task cancelled):
             # the step loop drops the request at its next step.
             job.cancelled.set()
-            if session is not None and self._latest.get(session) is job:
-                del self._latest[session]
+            self._latest.leave(request.session, job)
 
 
 def _pieces(llm) -> dict[int, bytes]:
