@@ -14,16 +14,11 @@ from __future__ import annotations
 import argparse
 import statistics
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import httpx
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from tests.conftest import start_server, stop_server  # noqa: E402
+from codefill.launch import start_codefill
 
 PREFIX = "import os\n\n\ndef list_python_files(root):\n    result = []\n    for name in os.listdir(root):\n        if "
 SUFFIX = "\n    return result\n"
@@ -33,8 +28,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--requests", type=int, default=40, help="per server")
     args = ap.parse_args()
-    upstream = start_server("--threads", "1", name="overhead-upstream")
-    gateway = start_server("--upstream", upstream.url, name="overhead-gateway")
+    upstream = start_codefill("--threads", "1", label="overhead-upstream")
+    gateway = start_codefill("--upstream", upstream.url, label="overhead-gateway")
     times: dict[str, list[float]] = {"direct": [], "gateway": []}
     try:
         with httpx.Client(timeout=60) as client:
@@ -49,8 +44,8 @@ def main() -> None:
                     r.raise_for_status()
                     times[label].append(time.perf_counter() - started)
     finally:
-        stop_server(gateway)
-        stop_server(upstream)
+        gateway.stop()
+        upstream.stop()
 
     def p90(xs: list[float]) -> float:
         return sorted(xs)[int(0.9 * (len(xs) - 1))]

@@ -26,7 +26,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.conftest import ARTIFACTS, free_port, stop_server  # noqa: E402
+from codefill.launch import free_port  # noqa: E402
+from tests.conftest import ARTIFACTS  # noqa: E402
 from tests.integration.test_load_balancer import start_replicas  # noqa: E402
 from tests.nginx import shipped_config, start_nginx, stop_nginx  # noqa: E402
 
@@ -57,7 +58,7 @@ def main() -> int:
         finally:
             stop_nginx(nginx)
             for r in (*replicas, alone):
-                stop_server(r)
+                r.stop()
     sessions = Counter()
     for line in access_log.read_text().splitlines():
         m = re.search(r'"POST /v1/completions.* upstream=(\S+) .*session="([^"]*)"', line)

@@ -34,9 +34,7 @@ import json
 import random
 import re
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -48,6 +46,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from codefill.bench.workload import DEFAULT_FILES, stdlib_file  # noqa: E402
+from codefill.launch import ServerFailed, start_codefill  # noqa: E402
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
 
@@ -229,31 +228,8 @@ def metric(text: str, name: str) -> float:
     return total
 
 
-def start_server(extra: list[str]) -> tuple[subprocess.Popen, str, Path]:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    log = Path(tempfile.mkstemp(prefix="codefill-load-", suffix=".log")[1])
-    proc = subprocess.Popen([sys.executable, "-m", "codefill.cli", "serve", "--port", str(port), *extra],
-                            stdout=open(log, "w"), stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(600):
-        if proc.poll() is not None:
-            raise SystemExit(f"codefill serve exited:\n{log.read_text()}")
-        try:
-            if httpx.get(url + "/ready", timeout=2).status_code == 200:
-                return proc, url, log
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    proc.kill()
-    raise SystemExit("codefill serve was not ready in 120 s")
-
-
 async def main_async(args) -> int:
-    proc = log = None
+    server = None
     if args.url and args.tenants > 1:
         raise SystemExit("load-test: --tenants gives keys to a server it starts itself (leave out --url)")
     if args.url:
@@ -262,8 +238,12 @@ async def main_async(args) -> int:
         url = args.url.rstrip("/")
     else:
         keys = [f"--api-key={name}={key}" for name, key in tenant_keys(args.tenants)]
-        proc, url, log = start_server(args.serve_arg + keys)
-    pid = proc.pid if proc else None
+        try:
+            server = start_codefill(*args.serve_arg, *keys, label="load")
+        except ServerFailed as exc:
+            raise SystemExit(str(exc)) from None
+        url = server.url
+    pid = server.process.pid if server else None
     headers = {"Authorization": f"Bearer {args.api_key}"} if args.api_key else {}
     if tenant_keys(args.tenants):
         headers = {"Authorization": f"Bearer {tenant_keys(args.tenants)[0][1]}"}
@@ -322,7 +302,7 @@ async def main_async(args) -> int:
                         if metric(text, f'codefill_tenant_tokens_total{{key="{name}",kind="prompt"}}') > 0]
         final = httpx.post(url + "/v1/completions", headers=headers, timeout=120,
                            json={"model": model, "prompt": "def add(a, b):\n    return ", "max_tokens": 8})
-        tracebacks = log.read_text(errors="replace").count("Traceback") if log else None
+        tracebacks = server.log().count("Traceback") if server else None
 
         total = sum(tally.outcomes.values())
         lat = sorted(tally.latency)
@@ -354,12 +334,8 @@ async def main_async(args) -> int:
         print("OK" if ok else "FAILED")
         return 0 if ok else 1
     finally:
-        if proc is not None:
-            proc.terminate()
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        if server is not None:
+            server.stop(15)
 
 
 def main(argv=None) -> int:

@@ -11,9 +11,12 @@ import json
 import logging
 import time
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+
+from codefill.config import Settings, default
 
 from .api.admin import router as admin_router
 from .api.dialects import JsonBodies, include_dialects
@@ -24,7 +27,7 @@ from .api.events import router as events_router
 from .api.render import router as render_router
 from .api.router import router
 from .api.serving import CompletionService
-from .auth import ApiKeyAuth, KeyStore
+from .auth import ApiKeyAuth, KeyError_, KeyStore, check_open_mode
 from .engines.base import Engine
 from .limits import Gate, LimitSettings
 from .logs import RequestContext
@@ -127,12 +130,14 @@ class RequestMetrics:
             self.metrics.request_seconds.labels(endpoint).observe(time.monotonic() - started)
 
 
-def create_app(engine: Engine, *, served_names: list[str], max_body_bytes: int = 4 * 1024 * 1024,
-               max_choices: int = 16, default_temperature: float = 0.0, anchor: bool = True,
-               keys: KeyStore | None = None, limits: LimitSettings | None = None,
-               cors_origins: list[str] | None = None, log_prompts: bool = False,
-               fim_order: str = "auto", disable_filters: list[str] | tuple[str, ...] = (),
-               token_healing: bool = True, cold_window: int = 0, tenants: TenantSettings | None = None) -> FastAPI:
+def create_app(engine: Engine, *, served_names: list[str], max_body_bytes: int = default("max_body_bytes"),
+               max_choices: int = default("max_choices"), default_temperature: float = default("default_temperature"),
+               anchor: bool = default("anchor_window"), keys: KeyStore | None = None,
+               limits: LimitSettings | None = None, cors_origins: list[str] | None = None,
+               log_prompts: bool = default("log_prompts"), fim_order: str = default("fim_order"),
+               disable_filters: list[str] | tuple[str, ...] = (), token_healing: bool = default("token_healing"),
+               cold_window: int = default("cold_window"), tenants: TenantSettings | None = None) -> FastAPI:
+    """The app around `engine`; the options' defaults are the settings' (codefill/config.py)."""
     metrics = Metrics()
     metrics.watch_engine(engine)
 
@@ -194,3 +199,25 @@ def create_app(engine: Engine, *, served_names: list[str], max_body_bytes: int =
     app.add_middleware(RequestContext)
     mount_playground(app)
     return app
+
+
+def app_options(settings: Settings) -> dict:
+    """create_app's keyword arguments from the settings; ValueError when they are unsafe or unreadable."""
+    file = Path(settings.api_keys_file).expanduser() if settings.api_keys_file is not None else None
+    if file is not None and not file.is_file():
+        raise ValueError(f"API keys file {settings.api_keys_file} does not exist")
+    try:
+        keys = KeyStore.load(settings.api_keys, file)
+    except KeyError_ as exc:
+        raise ValueError(str(exc)) from None
+    refusal = check_open_mode(settings.host, keys, settings.allow_open)
+    if refusal:
+        raise ValueError(refusal)
+    limits = LimitSettings(**{name: getattr(settings, name) for name in LimitSettings.__dataclass_fields__})
+    tenants = TenantSettings.build(share_cache=settings.share_cache, weights=settings.tenant_weights,
+                                   admin_key=settings.admin_key)
+    return {"keys": keys, "limits": limits, "cors_origins": settings.cors_origins, "log_prompts": settings.log_prompts,
+            "tenants": tenants, "max_body_bytes": settings.max_body_bytes, "max_choices": settings.max_choices,
+            "default_temperature": settings.default_temperature, "anchor": settings.anchor_window,
+            "fim_order": settings.fim_order, "disable_filters": settings.disable_filters,
+            "token_healing": settings.token_healing, "cold_window": settings.cold_window}

@@ -23,6 +23,8 @@ from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
 from typing import TypeVar
 
+from codefill.config import default
+
 from .api.errors import APIError
 from .api.protocol import CompletionRequest, CompletionUsage
 from .metrics import Metrics
@@ -32,14 +34,15 @@ T = TypeVar("T")
 
 @dataclass
 class LimitSettings:
-    rate_limit_rps: float | None = None
-    rate_limit_tpm: int | None = None
-    max_concurrent_per_key: int | None = None
-    max_pending: int = 64
-    max_prompt_tokens: int | None = None
-    max_tokens_limit: int | None = None
-    request_timeout: float = 300.0
-    events_rate_limit_rps: float | None = 20.0
+    """The limits' part of the settings (codefill/config.py), with their defaults."""
+    rate_limit_rps: float | None = default("rate_limit_rps")
+    rate_limit_tpm: int | None = default("rate_limit_tpm")
+    max_concurrent_per_key: int | None = default("max_concurrent_per_key")
+    max_pending: int = default("max_pending")
+    max_prompt_tokens: int | None = default("max_prompt_tokens")
+    max_tokens_limit: int | None = default("max_tokens_limit")
+    request_timeout: float = default("request_timeout")
+    events_rate_limit_rps: float | None = default("events_rate_limit_rps")
 
 
 class TokenBucket:

@@ -3,75 +3,31 @@ real default model on a free loopback port, started once per test session."""
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
+
+from codefill.launch import Server, free_port, start_codefill
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@dataclass
-class LiveServer:
-    url: str  # http://127.0.0.1:PORT
-    model: str
-    process: subprocess.Popen
-    log_path: Path
-
-    @property
-    def base_url(self) -> str:
-        return self.url + "/v1"
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
+LiveServer = Server
 
 
 def start_server(*extra_args: str, name: str = "server", env: dict | None = None, ready_timeout: float = 120,
                  port: int | None = None, python: str | Path | None = None) -> LiveServer:
-    """`codefill serve` run by `python` (default: this interpreter; the vLLM tests use .venv-vllm's)."""
+    """`codefill serve` run by `python` (default: this interpreter; the vLLM tests use .venv-vllm's),
+    its log in test-artifacts/NAME-PORT.log; `env` is added to this environment."""
+    import os
+
     port = port or free_port()
-    ARTIFACTS.mkdir(exist_ok=True)
-    log_path = ARTIFACTS / f"{name}-{port}.log"
-    log_file = open(log_path, "w")
-    proc = subprocess.Popen(
-        [str(python or sys.executable), "-m", "codefill.cli", "serve", "--port", str(port), *extra_args],
-        stdout=log_file, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + ready_timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"codefill serve exited with {proc.returncode}:\n{log_path.read_text()}")
-        try:
-            r = httpx.get(url + "/ready", timeout=2)
-            if r.status_code == 200:
-                return LiveServer(url, r.json()["model"], proc, log_path)
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError(f"codefill serve was not ready in {ready_timeout}s:\n{log_path.read_text()}")
+    return start_codefill(*extra_args, port=port, label=name, log_path=ARTIFACTS / f"{name}-{port}.log",
+                          python=python, env={**os.environ, **(env or {})}, ready_timeout=ready_timeout)
 
 
 def stop_server(server: LiveServer) -> None:
-    server.process.terminate()
-    try:
-        server.process.wait(10)
-    except subprocess.TimeoutExpired:
-        server.process.kill()
+    server.stop()
 
 
 @pytest.fixture(scope="session")

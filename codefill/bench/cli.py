@@ -5,18 +5,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import re
 import shlex
 import statistics
 import sys
-import time
 
 import httpx
 
 from .dialects import DIALECTS, discover_model
 from .decode import add_engine_benchmarks
 from .decode import int_list as _int_list
-from .replay import RunConfig, format_table, run
+from .replay import format_table, run
+from .runs import run_config, run_name, run_servers
 from .workload import DEFAULT_FILES, build_workload
 
 
@@ -270,17 +269,6 @@ def _compare_quality(args, tasks, executor, config, details) -> list:
     return results
 
 
-def _name(args, label: str, typists: int) -> str:
-    """A run's label: the server, and the typists when the invocation runs several counts."""
-    return f"{label} @{typists}" if len(args.typists) > 1 else label
-
-
-def _config(args, url: str, model: str, label: str, with_suffix: bool, typists: int | None = None) -> RunConfig:
-    return RunConfig(url=url, model=model, typists=typists or args.typists[0], open_loop=args.open_loop,
-                     interval=args.interval, with_suffix=with_suffix, max_tokens=args.max_tokens, label=label,
-                     details=args.details, dialect=getattr(args, "dialect", "openai"))
-
-
 def cmd_replay(args: argparse.Namespace) -> int:
     if args.details:
         args.details = open(args.details, "a", encoding="utf-8")  # noqa: SIM115 (closed at exit)
@@ -303,8 +291,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
         for typists in args.typists:
             for i in range(args.rounds):
                 for url in urls:
-                    label = f"{_name(args, url, typists)} #{i + 1}"
-                    cfg = _config(args, url, models[url], label, not args.no_suffix, typists)
+                    label = f"{run_name(args, url, typists)} #{i + 1}"
+                    cfg = run_config(args, url, models[url], label, not args.no_suffix, typists)
                     summaries.append(asyncio.run(run(cfg, workload)).summary())
     if args.json:
         print(json.dumps(summaries, indent=2))
@@ -312,14 +300,14 @@ def cmd_replay(args: argparse.Namespace) -> int:
         print(format_table(summaries))
         if args.compare:
             for typists in args.typists:
-                ours = _name(args, "codefill", typists)
+                ours = run_name(args, "codefill", typists)
                 if not args.no_reference:
-                    print(_ratios(summaries, ours, _name(args, "llama-cpp-python", typists)))
+                    print(_ratios(summaries, ours, run_name(args, "llama-cpp-python", typists)))
                 if args.llama_server:
-                    print(_ratios(summaries, ours, _name(args, f"llama-server -np {typists}", typists)))
+                    print(_ratios(summaries, ours, run_name(args, f"llama-server -np {typists}", typists)))
         if args.vllm:
-            print(_ratios(summaries, _name(args, "codefill-vllm", args.typists[0]),
-                          _name(args, "vllm-server", args.typists[0])))
+            print(_ratios(summaries, run_name(args, "codefill-vllm", args.typists[0]),
+                          run_name(args, "vllm-server", args.typists[0])))
     return 0
 
 
@@ -358,39 +346,6 @@ def _compare(args, workload) -> list[dict]:
         for s in servers:
             s.stop()
     return summaries
-
-
-def run_servers(args, servers, workload, *, typists: int | None = None, stop: bool = True) -> list[dict]:
-    """Every server on the same workload, alternating per round; stopped afterwards.
-    Only codefill's servers are sent the suffix."""
-    summaries = []
-    try:
-        for i in range(args.rounds):
-            for s in servers:
-                _wait_until_idle(servers)
-                with_suffix = not args.no_suffix and s.label.startswith("codefill")
-                typists = typists or args.typists[0]
-                cfg = _config(args, s.url, s.model, f"{_name(args, s.label, typists)} #{i + 1}", with_suffix, typists)
-                summaries.append(asyncio.run(run(cfg, workload)).summary())
-    finally:
-        for s in servers if stop else ():
-            s.stop()
-    return summaries
-
-
-def _wait_until_idle(servers, timeout: float = 120) -> None:
-    """Servers run side by side, so one's background work (codefill growing a
-    cold window once its typist stops) would slow the next one's run: wait
-    until no codefill server has any pending."""
-    deadline = time.monotonic() + timeout
-    for s in servers:
-        if not s.label.startswith("codefill"):
-            continue
-        while time.monotonic() < deadline:
-            text = httpx.get(s.url + "/metrics", timeout=10).text
-            if not re.search(r"^codefill_cold_window_growth_pending 1", text, re.M):
-                break
-            time.sleep(0.2)
 
 
 def _ratios(summaries: list[dict], ours: str = "codefill", theirs: str = "llama-cpp-python") -> str:

@@ -18,7 +18,7 @@ import tempfile
 from importlib.metadata import version
 from pathlib import Path
 
-from .servers import Server, _free_port, _spawn, _wait
+from codefill.launch import Server, free_port, start_command
 
 
 def cache_dir() -> Path:
@@ -60,13 +60,10 @@ def build(jobs: int = 2) -> Path:
 def start(model_path: str, *, slots: int, n_ctx: int = 4096, threads: int | None = None) -> Server:
     """`llama-server -np SLOTS --cache-reuse 256`: one context of SLOTS x n_ctx
     cells, continuous batching, each slot reusing its prompt's cached chunks."""
-    port = _free_port()
+    port = free_port()
     cmd = [str(build()), "--model", model_path, "--port", str(port), "--host", "127.0.0.1",
            "-np", str(slots), "--ctx-size", str(n_ctx * slots), "--cache-reuse", "256",
            "--alias", "llama-server", "--no-webui"]
     if threads:
         cmd += ["--threads", str(threads), "--threads-batch", str(threads)]
-    proc, log = _spawn(cmd, f"llama-server-np{slots}")
-    url = f"http://127.0.0.1:{port}"
-    _wait(proc, url + "/health", log, 120)
-    return Server(f"llama-server -np {slots}", url, "llama-server", proc)
+    return start_command(cmd, port=port, label=f"llama-server -np {slots}", model="llama-server", probe="/health")

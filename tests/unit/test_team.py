@@ -16,11 +16,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from codefill.config import load_settings
-from codefill.server.app import create_app
+from codefill.server.app import app_options, create_app
 from codefill.server.auth import KeyError_, KeyStore, check_open_mode, create_key, digest
 from codefill.server.limits import LimitSettings, TokenBucket
 from codefill.server.logs import JsonFormatter, request_id_var
-from codefill.team import app_options
 from tests.fakes import FakeEngine
 from tests.unit.test_api import assert_openai_error
 

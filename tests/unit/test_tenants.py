@@ -299,7 +299,7 @@ def test_events_have_a_rate_limit():
 
 def test_tenant_settings_from_the_environment(monkeypatch):
     from codefill.config import load_settings
-    from codefill.team import app_options
+    from codefill.server.app import app_options
 
     monkeypatch.setenv("CODEFILL_SHARE_CACHE", "alice+bob,carol+dave")
     monkeypatch.setenv("CODEFILL_TENANT_WEIGHTS", "alice=2")

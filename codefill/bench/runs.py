@@ -1,0 +1,58 @@
+"""Running the replay benchmark against servers: its labels and configuration
+from the command line's arguments, and servers run side by side. Used by
+`codefill bench replay` (cli.py) and its vLLM comparison (vllm.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+
+import httpx
+
+from .replay import RunConfig, run
+
+
+def run_name(args, label: str, typists: int) -> str:
+    """A run's label: the server, and the typists when the invocation runs several counts."""
+    return f"{label} @{typists}" if len(args.typists) > 1 else label
+
+
+def run_config(args, url: str, model: str, label: str, with_suffix: bool, typists: int | None = None) -> RunConfig:
+    return RunConfig(url=url, model=model, typists=typists or args.typists[0], open_loop=args.open_loop,
+                     interval=args.interval, with_suffix=with_suffix, max_tokens=args.max_tokens, label=label,
+                     details=args.details, dialect=getattr(args, "dialect", "openai"))
+
+
+def run_servers(args, servers, workload, *, typists: int | None = None, stop: bool = True) -> list[dict]:
+    """Every server on the same workload, alternating per round; stopped afterwards.
+    Only codefill's servers are sent the suffix."""
+    summaries = []
+    try:
+        for i in range(args.rounds):
+            for s in servers:
+                _wait_until_idle(servers)
+                with_suffix = not args.no_suffix and s.label.startswith("codefill")
+                typists = typists or args.typists[0]
+                label = f"{run_name(args, s.label, typists)} #{i + 1}"
+                cfg = run_config(args, s.url, s.model, label, with_suffix, typists)
+                summaries.append(asyncio.run(run(cfg, workload)).summary())
+    finally:
+        for s in servers if stop else ():
+            s.stop()
+    return summaries
+
+
+def _wait_until_idle(servers, timeout: float = 120) -> None:
+    """Servers run side by side, so one's background work (codefill growing a
+    cold window once its typist stops) would slow the next one's run: wait
+    until no codefill server has any pending."""
+    deadline = time.monotonic() + timeout
+    for s in servers:
+        if not s.label.startswith("codefill"):
+            continue
+        while time.monotonic() < deadline:
+            text = httpx.get(s.url + "/metrics", timeout=10).text
+            if not re.search(r"^codefill_cold_window_growth_pending 1", text, re.M):
+                break
+            time.sleep(0.2)
