@@ -121,7 +121,8 @@ class CompletionService:
 
     # -- checks ----------------------------------------------------------------
 
-    def _check(self, req: CompletionRequest) -> tuple[list[_Prompt], int]:
+    def check(self, req: CompletionRequest) -> tuple[list[_Prompt], int]:
+        """The request's prompts and max_tokens, or the APIError that answers it (503, 404, 400)."""
         if not self.engine.ready:
             raise APIError(503, "The model is still loading; try again in a few seconds.",
                            code="model_loading", headers={"Retry-After": "5"})
@@ -325,7 +326,7 @@ class CompletionService:
                        on_usage: Callable[[CompletionUsage], None] | None = None) -> Completion:
         """`request_id` names the work in logs and the engine; `completion_id` is the answer's id;
         `tenant` is the authenticated API key's name: sessions and caches never cross it."""
-        prompts, max_tokens = self._check(req)
+        prompts, max_tokens = self.check(req)
         tenant = tenant or "anonymous"
         started = time.monotonic()
         completion_id = completion_id or new_completion_id()
@@ -361,7 +362,7 @@ class CompletionService:
                tenant: str | None = None,
                on_usage: Callable[[CompletionUsage], None] | None = None) -> AsyncIterator[dict]:
         """Validate now (errors become HTTP statuses), then stream SSE events."""
-        prompts, max_tokens = self._check(req)
+        prompts, max_tokens = self.check(req)
         completion_id = completion_id or new_completion_id()
         return self._stream(req, prompts, max_tokens, completion_id, request_id or completion_id,
                             tenant or "anonymous", on_usage)
