@@ -34,11 +34,11 @@ from .protocol import (
     CompletionRequest,
     CompletionUsage,
     Logprobs,
-    PromptTokensDetails,
     merge_logprobs,
     new_completion_id,
 )
-from .typed_through import AnswerMemory, rememberable
+from .typed_through import AnswerMemory
+from .usage import Usage, record_choice
 
 log = logging.getLogger("codefill.serving")
 
@@ -264,9 +264,7 @@ class CompletionService:
             raise APIError(409, f"This request was {exc}: an editor only needs the answer to its latest keystroke.",
                            code="superseded") from None
         finally:
-            self.metrics.observe_drafts(choice.result.draft_tokens, choice.result.accepted_draft_tokens)
-            if choice.result.cold_window:
-                self.metrics.cold_window.inc()
+            record_choice(self.metrics, choice.result)
         tail = pipeline.finish()
         # A filter that ended the text ended it on purpose: "stop", even if
         # the engine ran out of max_tokens at the same moment.
@@ -275,7 +273,7 @@ class CompletionService:
 
     async def _deltas(self, req: CompletionRequest, choices: list[_Choice], prompts: list[_Prompt],
                       max_tokens: int, request_id: str, tenant: str | None) -> AsyncIterator[_Delta]:
-        remembered = self._typed_through(req, prompts, tenant)
+        remembered = self.answers.recall(req, prompts, tenant)
         if remembered is not None:
             self.metrics.typed_through.inc()
             yield _Delta(0, remembered, None, "stop")
@@ -285,39 +283,7 @@ class CompletionService:
         async for delta in merged(runs):  # side by side: parallel sequences in the engine
             texts.append(delta.text)
             yield delta
-        if rememberable(req, prompts):
-            self.answers.remember(session_key(tenant, req.user), prompts[0].text, req.suffix, "".join(texts))
-
-    def _typed_through(self, req: CompletionRequest, prompts: list[_Prompt], tenant: str | None) -> str | None:
-        if not rememberable(req, prompts):
-            return None
-        return self.answers.typed_through(session_key(tenant, req.user), prompts[0].text, req.suffix)
-
-    def _usage(self, choices: list[_Choice], n: int) -> CompletionUsage:
-        # A prompt is counted once however many completions it gets.
-        prompt_tokens = sum(c.result.prompt_tokens for c in choices if c.index % n == 0)
-        cached = sum(c.result.cached_prompt_tokens for c in choices if c.index % n == 0)
-        completion_tokens = sum(c.result.completion_tokens for c in choices)
-        return CompletionUsage(prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
-                               total_tokens=prompt_tokens + completion_tokens,
-                               prompt_tokens_details=PromptTokensDetails(cached_tokens=cached))
-
-    def _record(self, req: CompletionRequest, usage: CompletionUsage, started: float, first_token: float | None,
-                stream: bool, on_usage: Callable[[CompletionUsage], None] | None, tenant: str,
-                finished: bool = True) -> None:
-        """Charge and count what the engine did: also for a request that did not
-        finish (cancelled, superseded, timed out), whose latency is not a completion's."""
-        if on_usage is not None:
-            on_usage(usage)
-        self.metrics.observe_completion(
-            model=req.model,
-            prompt_tokens=usage.prompt_tokens,
-            completion_tokens=usage.completion_tokens,
-            cached_tokens=usage.prompt_tokens_details.cached_tokens if usage.prompt_tokens_details else 0,
-            duration=time.monotonic() - started if finished else None,
-            first_token=(first_token - started) if first_token and finished else None,
-            stream=stream, tenant=tenant,
-        )
+        self.answers.keep(req, prompts, tenant, "".join(texts))
 
     # -- entry points ----------------------------------------------------------
 
@@ -328,25 +294,22 @@ class CompletionService:
         `tenant` is the authenticated API key's name: sessions and caches never cross it."""
         prompts, max_tokens = self.check(req)
         tenant = tenant or "anonymous"
-        started = time.monotonic()
+        used = Usage(self.metrics, req.model, tenant, stream=False, on_usage=on_usage)
         completion_id = completion_id or new_completion_id()
         choices = [_Choice(i) for i in range(len(prompts) * req.n)]
-        first_token = None
         finished = False
         try:
             async for delta in self._deltas(req, choices, prompts, max_tokens, request_id or completion_id, tenant):
                 choice = choices[delta.index]
                 choice.text.append(delta.text)
-                if delta.text and first_token is None:
-                    first_token = time.monotonic()
+                used.text(delta.text)
                 if delta.logprobs is not None:
                     choice.logprobs = merge_logprobs(choice.logprobs, delta.logprobs)
                 if delta.finish_reason:
                     choice.finish_reason = delta.finish_reason
             finished = True
         finally:  # cancelled, superseded or timed out too: charged for what the engine did
-            usage = self._usage(choices, req.n)
-            self._record(req, usage, started, first_token, False, on_usage, tenant, finished)
+            usage = used.record([c.result for c in choices], req.n, finished)
         return Completion(
             id=completion_id,
             model=req.model,
@@ -370,10 +333,9 @@ class CompletionService:
     async def _stream(self, req: CompletionRequest, prompts: list[_Prompt], max_tokens: int, completion_id: str,
                       request_id: str, tenant: str,
                       on_usage: Callable[[CompletionUsage], None] | None) -> AsyncIterator[dict]:
-        started = time.monotonic()
+        used = Usage(self.metrics, req.model, tenant, stream=True, on_usage=on_usage)
         created = int(time.time())
         choices = [_Choice(i) for i in range(len(prompts) * req.n)]
-        first_token = None
         include_usage = bool(req.stream_options and req.stream_options.include_usage)
 
         def chunk(choices_payload: list[dict], usage: dict | None = None) -> dict:
@@ -383,22 +345,18 @@ class CompletionService:
                 body["usage"] = usage
             return {"data": json.dumps(body, ensure_ascii=False)}
 
-        recorded = False
         try:
             async for delta in self._deltas(req, choices, prompts, max_tokens, request_id, tenant):
                 if not delta.text and delta.finish_reason is None and delta.logprobs is None:
                     continue
-                if delta.text and first_token is None:
-                    first_token = time.monotonic()
+                used.text(delta.text)
                 yield chunk([{
                     "index": delta.index,
                     "text": delta.text,
                     "logprobs": delta.logprobs.model_dump() if delta.logprobs else None,
                     "finish_reason": delta.finish_reason,
                 }])
-            usage = self._usage(choices, req.n)
-            recorded = True
-            self._record(req, usage, started, first_token, True, on_usage, tenant)
+            usage = used.record([c.result for c in choices], req.n)
             if include_usage:
                 yield chunk([], usage.model_dump())
         except APIError as exc:
@@ -407,10 +365,6 @@ class CompletionService:
             log.exception("error during a stream")
             yield {"data": json.dumps(error_body(500, "The server had an error while generating this completion.",
                                                  code="internal_error"))}
-        finally:  # superseded, cancelled or timed out: charged for what the engine did
-            if not recorded:
-                recorded = True
-                self._record(req, self._usage(choices, req.n), started, first_token, True, on_usage, tenant,
-                             finished=False)
+        finally:  # superseded, cancelled or timed out: charged for what the engine did (once)
+            used.record([c.result for c in choices], req.n, finished=False)
         yield {"data": "[DONE]"}
-
