@@ -16,7 +16,6 @@ the rest is given back. `/v1/events` has a requests-per-second bucket of its own
 from __future__ import annotations
 
 import asyncio
-import json
 import math
 import time
 from collections.abc import AsyncIterator, Awaitable
@@ -124,24 +123,23 @@ class Ticket:
         finally:
             self._timer = None
 
-    async def stream(self, events: AsyncIterator[dict]) -> AsyncIterator[dict]:
-        """`events` until they end or the time is up (then an error event and [DONE])."""
+    async def bounded(self, items: AsyncIterator[T]) -> AsyncIterator[T]:
+        """`items` until they end, or 408 when the request's time is up (503 when the server stops first).
+        Closing this closes `items`."""
         try:
             while True:
                 try:
                     async with asyncio.timeout_at(_loop_time(self.deadline)) as self._timer:
-                        event = await anext(events)
+                        item = await anext(items)
                 except StopAsyncIteration:
                     return
+                except TimeoutError:
+                    raise self._error() from None
                 finally:
                     self._timer = None
-                yield event
-        except TimeoutError:
-            yield {"data": json.dumps(self._error().body())}
-            yield {"data": "[DONE]"}
+                yield item
         finally:
-            await events.aclose()
-            self.release()
+            await items.aclose()
 
 
 def _loop_time(deadline: float) -> float:

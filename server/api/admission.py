@@ -22,6 +22,7 @@ from ..logs import log_prompt
 from ..metrics import dialect_var
 from .protocol import Completion, CompletionRequest, new_completion_id
 from .session_header import apply_session_header
+from .sse import ending
 
 T = TypeVar("T")
 
@@ -112,8 +113,9 @@ class Admitted:
             self.ticket.release()
 
     def stream(self) -> AsyncIterator[dict]:
-        """The service's events (OpenAI chunks as `{"data": json}`, ending in `[DONE]`), bounded by the
-        ticket's deadline. Bad input raises here, before the first byte."""
+        """The service's events (OpenAI chunks as `{"data": json}`, ending in `[DONE]`, an error event
+        before it when the answer fails or the ticket's deadline passes). Bad input raises here,
+        before the first byte."""
         try:
             events = self.service.stream(self.body, self.request.state.request_id,
                                          completion_id=self.completion_id, tenant=self.key,
@@ -121,14 +123,15 @@ class Admitted:
         except BaseException:
             self.ticket.release()
             raise
-        return self._counted(events)
+        return self._counted(ending(self.ticket.bounded(events)))
 
     async def _counted(self, events: AsyncIterator[dict]) -> AsyncIterator[dict]:
         try:
-            async for event in self.ticket.stream(events):
+            async for event in events:
                 yield event
         except asyncio.CancelledError:
             self.request.app.state.metrics.cancelled.inc()
             raise
         finally:
+            await events.aclose()
             self.ticket.release()

@@ -5,13 +5,16 @@ prompt with the model family's FIM template, runs the engine and passes its
 text through the post-processing pipeline. A choice ends when the engine
 stops or when a filter has seen enough; in both cases the engine's iterator
 is closed, which stops generation at once.
+
+It orchestrates; the parts are elsewhere: typing-through memory in
+typed_through.py, usage and its metrics in usage.py, the stream's chunks in
+sse.py (whose `ending`, around the stream in api/admission.py, writes error
+events and `[DONE]`).
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -26,7 +29,7 @@ from ..postprocess import Plan, model_prefix, plan
 from ..prompt import BuiltPrompt, anchor_window, build_cold_prompt, build_prompt
 from ..tenants import TenantSettings, session_key
 from .concurrent import merged
-from .errors import APIError, error_body
+from .errors import APIError
 from .fair import FairQueue
 from .protocol import (
     Completion,
@@ -37,6 +40,7 @@ from .protocol import (
     merge_logprobs,
     new_completion_id,
 )
+from .sse import Chunks
 from .typed_through import AnswerMemory
 from .usage import Usage, record_choice
 
@@ -324,7 +328,8 @@ class CompletionService:
     def stream(self, req: CompletionRequest, request_id: str | None = None, *, completion_id: str | None = None,
                tenant: str | None = None,
                on_usage: Callable[[CompletionUsage], None] | None = None) -> AsyncIterator[dict]:
-        """Validate now (errors become HTTP statuses), then stream SSE events."""
+        """Validate now (errors become HTTP statuses), then stream SSE events: the completion's chunks.
+        A failure on the way is raised; `sse.ending` answers it and ends the stream."""
         prompts, max_tokens = self.check(req)
         completion_id = completion_id or new_completion_id()
         return self._stream(req, prompts, max_tokens, completion_id, request_id or completion_id,
@@ -334,37 +339,18 @@ class CompletionService:
                       request_id: str, tenant: str,
                       on_usage: Callable[[CompletionUsage], None] | None) -> AsyncIterator[dict]:
         used = Usage(self.metrics, req.model, tenant, stream=True, on_usage=on_usage)
-        created = int(time.time())
-        choices = [_Choice(i) for i in range(len(prompts) * req.n)]
         include_usage = bool(req.stream_options and req.stream_options.include_usage)
-
-        def chunk(choices_payload: list[dict], usage: dict | None = None) -> dict:
-            body = {"id": completion_id, "object": "text_completion", "created": created, "model": req.model,
-                    "choices": choices_payload}
-            if include_usage:
-                body["usage"] = usage
-            return {"data": json.dumps(body, ensure_ascii=False)}
-
+        chunks = Chunks(completion_id, req.model, include_usage)
+        choices = [_Choice(i) for i in range(len(prompts) * req.n)]
+        finished = False
         try:
             async for delta in self._deltas(req, choices, prompts, max_tokens, request_id, tenant):
                 if not delta.text and delta.finish_reason is None and delta.logprobs is None:
                     continue
                 used.text(delta.text)
-                yield chunk([{
-                    "index": delta.index,
-                    "text": delta.text,
-                    "logprobs": delta.logprobs.model_dump() if delta.logprobs else None,
-                    "finish_reason": delta.finish_reason,
-                }])
-            usage = used.record([c.result for c in choices], req.n)
-            if include_usage:
-                yield chunk([], usage.model_dump())
-        except APIError as exc:
-            yield {"data": json.dumps(exc.body())}
-        except Exception:
-            log.exception("error during a stream")
-            yield {"data": json.dumps(error_body(500, "The server had an error while generating this completion.",
-                                                 code="internal_error"))}
-        finally:  # superseded, cancelled or timed out: charged for what the engine did (once)
-            used.record([c.result for c in choices], req.n, finished=False)
-        yield {"data": "[DONE]"}
+                yield chunks.choice(delta.index, delta.text, delta.logprobs, delta.finish_reason)
+            finished = True
+        finally:  # superseded, cancelled or timed out too: charged for what the engine did
+            usage = used.record([c.result for c in choices], req.n, finished)
+        if include_usage:
+            yield chunks.usage(usage)
