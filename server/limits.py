@@ -20,13 +20,27 @@ import math
 import time
 from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from .api.errors import APIError
-from .api.protocol import CompletionRequest, CompletionUsage
 from .metrics import Metrics
 
 T = TypeVar("T")
+
+
+class Asked(Protocol):
+    """What the Gate reads of a completion request (api/protocol.py `CompletionRequest`)."""
+
+    prompt: str | list[str] | list[int] | list[list[int]]
+    suffix: str | None
+    max_tokens: int | None
+    n: int
+
+
+class Used(Protocol):
+    """What a request is charged (api/protocol.py `CompletionUsage`)."""
+
+    total_tokens: int
 
 
 @dataclass
@@ -85,7 +99,7 @@ class Ticket:
         self._timer: asyncio.Timeout | None = None
         self._released = False
 
-    def charge(self, usage: CompletionUsage) -> None:
+    def charge(self, usage: Used) -> None:
         """What the request really used replaces its reservation (once)."""
         if self.charged is not None:
             return
@@ -184,7 +198,7 @@ class Gate:
         return APIError(status, message, code=code, param=param,
                         headers=_retry_after(retry_after) if retry_after is not None else None)
 
-    def check_request(self, req: CompletionRequest, engine) -> None:
+    def check_request(self, req: Asked, engine) -> None:
         """Caps on what one request asks for (400)."""
         s = self.settings
         if s.max_tokens_limit is not None and (req.max_tokens or 0) > s.max_tokens_limit:
@@ -200,7 +214,7 @@ class Gate:
                     raise self._reject("prompt_tokens", 400, f"The prompt and suffix are {n} tokens; this server's "
                                        f"limit is {s.max_prompt_tokens}.", code="prompt_too_long", param="prompt")
 
-    def reservation(self, req: CompletionRequest, engine) -> int:
+    def reservation(self, req: Asked, engine) -> int:
         """The most tokens `req` may be charged: its prompts' tokens (prompt + suffix, counted
         only where a tokens-per-minute limit needs them) and max_tokens for each choice."""
         if not self.settings.rate_limit_tpm or not engine.ready:
