@@ -22,8 +22,8 @@ from .api.admin import router as admin_router
 from .api.dialects import JsonBodies, include_dialects
 from .api.dialects.tabby import TabbyCompletions
 from .api.errors import error_body_for, install_error_handlers
-from .api.events import Issued
-from .api.events import router as events_router
+from .api.feedback import Issued
+from .api.feedback import router as feedback_router
 from .api.render import router as render_router
 from .api.router import router
 from .api.serving import CompletionService
@@ -178,7 +178,7 @@ def create_app(engine: Engine, *, served_names: list[str], max_body_bytes: int =
     app.state.log_prompts = log_prompts
     install_error_handlers(app)
     app.include_router(router)
-    app.include_router(events_router)
+    app.include_router(feedback_router)
     app.include_router(admin_router)
     app.include_router(render_router)
     include_dialects(app)

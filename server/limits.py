@@ -16,20 +16,33 @@ the rest is given back. `/v1/events` has a requests-per-second bucket of its own
 from __future__ import annotations
 
 import asyncio
-import json
 import math
 import time
 from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from codefill.config import default
 
 from .api.errors import APIError
-from .api.protocol import CompletionRequest, CompletionUsage
 from .metrics import Metrics
 
 T = TypeVar("T")
+
+
+class Asked(Protocol):
+    """What the Gate reads of a completion request (api/protocol.py `CompletionRequest`)."""
+
+    prompt: str | list[str] | list[int] | list[list[int]]
+    suffix: str | None
+    max_tokens: int | None
+    n: int
+
+
+class Used(Protocol):
+    """What a request is charged (api/protocol.py `CompletionUsage`)."""
+
+    total_tokens: int
 
 
 @dataclass
@@ -89,7 +102,7 @@ class Ticket:
         self._timer: asyncio.Timeout | None = None
         self._released = False
 
-    def charge(self, usage: CompletionUsage) -> None:
+    def charge(self, usage: Used) -> None:
         """What the request really used replaces its reservation (once)."""
         if self.charged is not None:
             return
@@ -127,24 +140,23 @@ class Ticket:
         finally:
             self._timer = None
 
-    async def stream(self, events: AsyncIterator[dict]) -> AsyncIterator[dict]:
-        """`events` until they end or the time is up (then an error event and [DONE])."""
+    async def bounded(self, items: AsyncIterator[T]) -> AsyncIterator[T]:
+        """`items` until they end, or 408 when the request's time is up (503 when the server stops first).
+        Closing this closes `items`."""
         try:
             while True:
                 try:
                     async with asyncio.timeout_at(_loop_time(self.deadline)) as self._timer:
-                        event = await anext(events)
+                        item = await anext(items)
                 except StopAsyncIteration:
                     return
+                except TimeoutError:
+                    raise self._error() from None
                 finally:
                     self._timer = None
-                yield event
-        except TimeoutError:
-            yield {"data": json.dumps(self._error().body())}
-            yield {"data": "[DONE]"}
+                yield item
         finally:
-            await events.aclose()
-            self.release()
+            await items.aclose()
 
 
 def _loop_time(deadline: float) -> float:
@@ -189,7 +201,7 @@ class Gate:
         return APIError(status, message, code=code, param=param,
                         headers=_retry_after(retry_after) if retry_after is not None else None)
 
-    def check_request(self, req: CompletionRequest, engine) -> None:
+    def check_request(self, req: Asked, engine) -> None:
         """Caps on what one request asks for (400)."""
         s = self.settings
         if s.max_tokens_limit is not None and (req.max_tokens or 0) > s.max_tokens_limit:
@@ -205,7 +217,7 @@ class Gate:
                     raise self._reject("prompt_tokens", 400, f"The prompt and suffix are {n} tokens; this server's "
                                        f"limit is {s.max_prompt_tokens}.", code="prompt_too_long", param="prompt")
 
-    def reservation(self, req: CompletionRequest, engine) -> int:
+    def reservation(self, req: Asked, engine) -> int:
         """The most tokens `req` may be charged: its prompts' tokens (prompt + suffix, counted
         only where a tokens-per-minute limit needs them) and max_tokens for each choice."""
         if not self.settings.rate_limit_tpm or not engine.ready:

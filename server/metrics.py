@@ -62,7 +62,7 @@ class Metrics:
         self.admission_pending = Gauge("codefill_admission_pending",
                                        "Completion requests admitted and not yet answered (running + queued)",
                                        registry=r)
-        # Client feedback (server/api/events.py).
+        # Client feedback (server/api/feedback.py).
         self.events = Counter("codefill_completion_events_total",
                               "Completions shown, accepted or dismissed, as reported by clients",
                               ["event", "language"], registry=r)

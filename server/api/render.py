@@ -46,7 +46,7 @@ class Rendered(BaseModel):
 async def render_completion(body: CompletionRequest, request: Request) -> Rendered:
     service = request.app.state.service
     engine = service.engine
-    prompts, max_tokens = service._check(body)
+    prompts, max_tokens = service.check(body)
     bare = body.model_copy(update={"input_extra": None}) if body.input_extra else body
     out = []
     for i, prompt in enumerate(prompts):

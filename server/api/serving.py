@@ -5,13 +5,16 @@ prompt with the model family's FIM template, runs the engine and passes its
 text through the post-processing pipeline. A choice ends when the engine
 stops or when a filter has seen enough; in both cases the engine's iterator
 is closed, which stops generation at once.
+
+It orchestrates; the parts are elsewhere: typing-through memory in
+typed_through.py, usage and its metrics in usage.py, the stream's chunks in
+sse.py (whose `ending`, around the stream in api/admission.py, writes error
+events and `[DONE]`).
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -26,7 +29,7 @@ from ..postprocess import Plan, model_prefix, plan
 from ..prompt import BuiltPrompt, anchor_window, build_cold_prompt, build_prompt
 from ..tenants import TenantSettings, session_key
 from .concurrent import merged
-from .errors import APIError, error_body
+from .errors import APIError
 from .fair import FairQueue
 from .protocol import (
     Completion,
@@ -34,11 +37,12 @@ from .protocol import (
     CompletionRequest,
     CompletionUsage,
     Logprobs,
-    PromptTokensDetails,
     merge_logprobs,
     new_completion_id,
 )
-from .typed_through import AnswerMemory, rememberable
+from .sse import Chunks
+from .typed_through import AnswerMemory
+from .usage import Usage, record_choice
 
 log = logging.getLogger("codefill.serving")
 
@@ -121,7 +125,8 @@ class CompletionService:
 
     # -- checks ----------------------------------------------------------------
 
-    def _check(self, req: CompletionRequest) -> tuple[list[_Prompt], int]:
+    def check(self, req: CompletionRequest) -> tuple[list[_Prompt], int]:
+        """The request's prompts and max_tokens, or the APIError that answers it (503, 404, 400)."""
         if not self.engine.ready:
             raise APIError(503, "The model is still loading; try again in a few seconds.",
                            code="model_loading", headers={"Retry-After": "5"})
@@ -266,9 +271,7 @@ class CompletionService:
         except EngineError as exc:  # e.g. the gateway's upstream unreachable (503), broken off (502)
             raise APIError(exc.status, exc.message, code=exc.code, headers=exc.headers) from None
         finally:
-            self.metrics.observe_drafts(choice.result.draft_tokens, choice.result.accepted_draft_tokens)
-            if choice.result.cold_window:
-                self.metrics.cold_window.inc()
+            record_choice(self.metrics, choice.result)
         tail = pipeline.finish()
         # A filter that ended the text ended it on purpose: "stop", even if
         # the engine ran out of max_tokens at the same moment.
@@ -277,7 +280,7 @@ class CompletionService:
 
     async def _deltas(self, req: CompletionRequest, choices: list[_Choice], prompts: list[_Prompt],
                       max_tokens: int, request_id: str, tenant: str | None) -> AsyncIterator[_Delta]:
-        remembered = self._typed_through(req, prompts, tenant)
+        remembered = self.answers.recall(req, prompts, tenant)
         if remembered is not None:
             self.metrics.typed_through.inc()
             yield _Delta(0, remembered, None, "stop")
@@ -287,39 +290,7 @@ class CompletionService:
         async for delta in merged(runs):  # side by side: parallel sequences in the engine
             texts.append(delta.text)
             yield delta
-        if rememberable(req, prompts):
-            self.answers.remember(session_key(tenant, req.user), prompts[0].text, req.suffix, "".join(texts))
-
-    def _typed_through(self, req: CompletionRequest, prompts: list[_Prompt], tenant: str | None) -> str | None:
-        if not rememberable(req, prompts):
-            return None
-        return self.answers.typed_through(session_key(tenant, req.user), prompts[0].text, req.suffix)
-
-    def _usage(self, choices: list[_Choice], n: int) -> CompletionUsage:
-        # A prompt is counted once however many completions it gets.
-        prompt_tokens = sum(c.result.prompt_tokens for c in choices if c.index % n == 0)
-        cached = sum(c.result.cached_prompt_tokens for c in choices if c.index % n == 0)
-        completion_tokens = sum(c.result.completion_tokens for c in choices)
-        return CompletionUsage(prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
-                               total_tokens=prompt_tokens + completion_tokens,
-                               prompt_tokens_details=PromptTokensDetails(cached_tokens=cached))
-
-    def _record(self, req: CompletionRequest, usage: CompletionUsage, started: float, first_token: float | None,
-                stream: bool, on_usage: Callable[[CompletionUsage], None] | None, tenant: str,
-                finished: bool = True) -> None:
-        """Charge and count what the engine did: also for a request that did not
-        finish (cancelled, superseded, timed out), whose latency is not a completion's."""
-        if on_usage is not None:
-            on_usage(usage)
-        self.metrics.observe_completion(
-            model=req.model,
-            prompt_tokens=usage.prompt_tokens,
-            completion_tokens=usage.completion_tokens,
-            cached_tokens=usage.prompt_tokens_details.cached_tokens if usage.prompt_tokens_details else 0,
-            duration=time.monotonic() - started if finished else None,
-            first_token=(first_token - started) if first_token and finished else None,
-            stream=stream, tenant=tenant,
-        )
+        self.answers.keep(req, prompts, tenant, "".join(texts))
 
     # -- entry points ----------------------------------------------------------
 
@@ -328,27 +299,24 @@ class CompletionService:
                        on_usage: Callable[[CompletionUsage], None] | None = None) -> Completion:
         """`request_id` names the work in logs and the engine; `completion_id` is the answer's id;
         `tenant` is the authenticated API key's name: sessions and caches never cross it."""
-        prompts, max_tokens = self._check(req)
+        prompts, max_tokens = self.check(req)
         tenant = tenant or "anonymous"
-        started = time.monotonic()
+        used = Usage(self.metrics, req.model, tenant, stream=False, on_usage=on_usage)
         completion_id = completion_id or new_completion_id()
         choices = [_Choice(i) for i in range(len(prompts) * req.n)]
-        first_token = None
         finished = False
         try:
             async for delta in self._deltas(req, choices, prompts, max_tokens, request_id or completion_id, tenant):
                 choice = choices[delta.index]
                 choice.text.append(delta.text)
-                if delta.text and first_token is None:
-                    first_token = time.monotonic()
+                used.text(delta.text)
                 if delta.logprobs is not None:
                     choice.logprobs = merge_logprobs(choice.logprobs, delta.logprobs)
                 if delta.finish_reason:
                     choice.finish_reason = delta.finish_reason
             finished = True
         finally:  # cancelled, superseded or timed out too: charged for what the engine did
-            usage = self._usage(choices, req.n)
-            self._record(req, usage, started, first_token, False, on_usage, tenant, finished)
+            usage = used.record([c.result for c in choices], req.n, finished)
         return Completion(
             id=completion_id,
             model=req.model,
@@ -363,8 +331,9 @@ class CompletionService:
     def stream(self, req: CompletionRequest, request_id: str | None = None, *, completion_id: str | None = None,
                tenant: str | None = None,
                on_usage: Callable[[CompletionUsage], None] | None = None) -> AsyncIterator[dict]:
-        """Validate now (errors become HTTP statuses), then stream SSE events."""
-        prompts, max_tokens = self._check(req)
+        """Validate now (errors become HTTP statuses), then stream SSE events: the completion's chunks.
+        A failure on the way is raised; `sse.ending` answers it and ends the stream."""
+        prompts, max_tokens = self.check(req)
         completion_id = completion_id or new_completion_id()
         return self._stream(req, prompts, max_tokens, completion_id, request_id or completion_id,
                             tenant or "anonymous", on_usage)
@@ -372,47 +341,19 @@ class CompletionService:
     async def _stream(self, req: CompletionRequest, prompts: list[_Prompt], max_tokens: int, completion_id: str,
                       request_id: str, tenant: str,
                       on_usage: Callable[[CompletionUsage], None] | None) -> AsyncIterator[dict]:
-        started = time.monotonic()
-        created = int(time.time())
-        choices = [_Choice(i) for i in range(len(prompts) * req.n)]
-        first_token = None
+        used = Usage(self.metrics, req.model, tenant, stream=True, on_usage=on_usage)
         include_usage = bool(req.stream_options and req.stream_options.include_usage)
-
-        def chunk(choices_payload: list[dict], usage: dict | None = None) -> dict:
-            body = {"id": completion_id, "object": "text_completion", "created": created, "model": req.model,
-                    "choices": choices_payload}
-            if include_usage:
-                body["usage"] = usage
-            return {"data": json.dumps(body, ensure_ascii=False)}
-
-        recorded = False
+        chunks = Chunks(completion_id, req.model, include_usage)
+        choices = [_Choice(i) for i in range(len(prompts) * req.n)]
+        finished = False
         try:
             async for delta in self._deltas(req, choices, prompts, max_tokens, request_id, tenant):
                 if not delta.text and delta.finish_reason is None and delta.logprobs is None:
                     continue
-                if delta.text and first_token is None:
-                    first_token = time.monotonic()
-                yield chunk([{
-                    "index": delta.index,
-                    "text": delta.text,
-                    "logprobs": delta.logprobs.model_dump() if delta.logprobs else None,
-                    "finish_reason": delta.finish_reason,
-                }])
-            usage = self._usage(choices, req.n)
-            recorded = True
-            self._record(req, usage, started, first_token, True, on_usage, tenant)
-            if include_usage:
-                yield chunk([], usage.model_dump())
-        except APIError as exc:
-            yield {"data": json.dumps(exc.body())}
-        except Exception:
-            log.exception("error during a stream")
-            yield {"data": json.dumps(error_body(500, "The server had an error while generating this completion.",
-                                                 code="internal_error"))}
-        finally:  # superseded, cancelled or timed out: charged for what the engine did
-            if not recorded:
-                recorded = True
-                self._record(req, self._usage(choices, req.n), started, first_token, True, on_usage, tenant,
-                             finished=False)
-        yield {"data": "[DONE]"}
-
+                used.text(delta.text)
+                yield chunks.choice(delta.index, delta.text, delta.logprobs, delta.finish_reason)
+            finished = True
+        finally:  # superseded, cancelled or timed out too: charged for what the engine did
+            usage = used.record([c.result for c in choices], req.n, finished)
+        if include_usage:
+            yield chunks.usage(usage)

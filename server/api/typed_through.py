@@ -1,7 +1,7 @@
 """Typing-through: each session's last answer, so that when the user types
 what it began with, the rest is answered at once without the engine.
 
-Sessions are tenant-scoped keys (serving.py `session_key`): one tenant's
+Sessions are tenant-scoped keys (tenants.py `session_key`): one tenant's
 answers are never handed to another, whatever `user` they send.
 """
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass
 
+from ..tenants import session_key
 from .protocol import CompletionRequest
 
 _MAX_REMEMBERED_SESSIONS = 1024
@@ -58,6 +59,17 @@ class AnswerMemory:
             return None
         self.remember(session, prefix, suffix, rest)
         return rest
+
+    def recall(self, req: CompletionRequest, prompts: list, tenant: str | None) -> str | None:
+        """The rest of the session's last answer for `req`, when it can be answered by typing-through."""
+        if not rememberable(req, prompts):
+            return None
+        return self.typed_through(session_key(tenant, req.user), prompts[0].text, req.suffix)
+
+    def keep(self, req: CompletionRequest, prompts: list, tenant: str | None, text: str) -> None:
+        """Remember `text` as the answer to `req`, where a later keystroke may type through it."""
+        if rememberable(req, prompts):
+            self.remember(session_key(tenant, req.user), prompts[0].text, req.suffix, text)
 
     def forget(self, *, session: str | None = None, session_prefix: str | None = None) -> int:
         """Drop one session's answer, or every session's whose key starts with `session_prefix` (a tenant's)."""

@@ -23,13 +23,13 @@ import json
 import time
 from contextlib import aclosing
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from ...lifecycle import SSE_SHUTDOWN_GRACE_S
-from ..admission import Admitted, TicketedEvents, cancel_on_disconnect
+from ..admission import Admitted, cancel_on_disconnect
 from ..errors import error_type, register_error_shape
+from ..router import completion_route
 from .common import completion_request, engine_ready, pieces, served_model
 
 router = APIRouter(tags=["llama.cpp"])
@@ -222,6 +222,7 @@ def _error(status: int, message: str) -> JSONResponse:
 
 
 @router.post("/infill", responses=_ERRORS, summary="llama.cpp: fill in the code between prefix and suffix")
+@completion_route
 async def infill(body: InfillRequest, request: Request):
     engine_ready(request)
     model = served_model(request.app.state.service, body.model)
@@ -242,8 +243,8 @@ async def infill(body: InfillRequest, request: Request):
         if failure is not None:
             return _error(failure.status, failure.error)
         if not await request.is_disconnected():
-            return JSONResponse(answer.final())
-        return Response(status_code=499)
+            return answer.final()
+        return None  # the client left
 
     async def sse():
         async for text, failed in _run(answer, events):
@@ -256,7 +257,7 @@ async def infill(body: InfillRequest, request: Request):
         final["content"] = ""
         yield {"data": json.dumps(final)}
 
-    return TicketedEvents(admitted.ticket, sse(), sep="\n", ping=15, shutdown_grace_period=SSE_SHUTDOWN_GRACE_S)
+    return sse()
 
 
 @router.get("/props", summary="llama.cpp: the server's settings")

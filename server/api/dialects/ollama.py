@@ -20,12 +20,13 @@ import time
 from contextlib import aclosing
 from datetime import UTC, datetime
 
-from fastapi import APIRouter, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..admission import Admitted, TicketedStream
+from ..admission import Admitted
 from ..errors import APIError, register_error_shape
+from ..router import completion_route
 from .common import completion_request, engine_ready, pieces, served_model
 
 router = APIRouter(tags=["Ollama"])
@@ -106,6 +107,7 @@ def _final(name: str, reason: str | None, usage: dict | None, started: float, fi
 
 
 @router.post("/api/generate", responses=_ERRORS, summary="Ollama: complete code at the cursor (prompt + suffix)")
+@completion_route
 async def generate(body: GenerateRequest, request: Request):
     engine_ready(request)
     model = served_model(request.app.state.service, body.model)
@@ -118,12 +120,12 @@ async def generate(body: GenerateRequest, request: Request):
     if not body.stream:
         completion = await admitted.complete()
         if completion is None:
-            return Response(status_code=499)
+            return None  # the client left
         choice = completion.choices[0]
         usage = completion.usage.model_dump() if completion.usage else None
         out = _final(body.model, choice.finish_reason, usage, started, None)
         out["response"] = choice.text
-        return JSONResponse(out)
+        return out
     events = admitted.stream()
 
     async def lines():
@@ -143,7 +145,7 @@ async def generate(body: GenerateRequest, request: Request):
                                       "done": False}, ensure_ascii=False) + "\n"
         yield json.dumps(_final(body.model, reason, usage, started, first)) + "\n"
 
-    return TicketedStream(admitted.ticket, lines(), media_type=_NDJSON)
+    return StreamingResponse(lines(), media_type=_NDJSON)
 
 
 def _details(info) -> dict:

@@ -19,11 +19,11 @@ import json
 import os
 import platform
 
-from fastapi import APIRouter, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..admission import Admitted
+from ..router import completion_route
 from ..protocol import MAX_EXTRA_CHARS, MAX_EXTRA_FILES, ErrorResponse
 from .common import completion_request, served_model
 
@@ -140,6 +140,7 @@ def _extra(segments: Segments) -> list[dict] | None:
 
 @router.post(TABBY_COMPLETIONS_PATH, response_model=TabbyCompletion, responses=_ERRORS,
              summary="Tabby: a completion for `segments` (Tabby's clients post these to /v1/completions)")
+@completion_route
 async def tabby_completion(body: TabbyCompletionRequest, request: Request):
     service = request.app.state.service
     seg = body.segments
@@ -150,9 +151,8 @@ async def tabby_completion(body: TabbyCompletionRequest, request: Request):
     admitted = Admitted(request, req, dialect="tabby")
     completion = await admitted.complete()
     if completion is None:
-        return Response(status_code=499)
-    return JSONResponse({"id": completion.id,
-                         "choices": [{"index": c.index, "text": c.text} for c in completion.choices]})
+        return None  # the client left
+    return {"id": completion.id, "choices": [{"index": c.index, "text": c.text} for c in completion.choices]}
 
 
 @router.get("/v1/health", summary="Tabby: the server's state")
