@@ -30,9 +30,6 @@ class GenerationRequest:
     prompt_tokens: list[int]
     max_tokens: int
     sampling: SamplingParams = field(default_factory=SamplingParams)
-    # Extra token ids that end generation (the family's end tokens); the
-    # model's own end-of-generation tokens always do.
-    stop_token_ids: frozenset[int] = frozenset()
     # How many alternatives to report per token (OpenAI `logprobs`); None: no logprobs.
     top_logprobs: int | None = None
     # Identifies the request in logs and metrics.

@@ -279,9 +279,8 @@ class UpstreamEngine:
             body["user"] = req.session
         if req.cache_salt:
             body["cache_salt"] = req.cache_salt  # vLLM: prefix caches are shared only within one salt
-        stop_ids = req.stop_token_ids | self._stop_ids
-        if stop_ids:
-            body["stop_token_ids"] = sorted(stop_ids)  # vLLM's extension; codefill knows its family's own
+        if self._stop_ids:
+            body["stop_token_ids"] = sorted(self._stop_ids)  # vLLM's extension; codefill knows its family's own
         if req.top_logprobs is not None:
             body["logprobs"] = req.top_logprobs
         return body

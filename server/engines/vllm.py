@@ -220,10 +220,6 @@ class VllmEngine:
     def heal_text(self, prompt: str) -> str:
         return ""  # token healing needs a constrained first token: the llama.cpp engine's only
 
-    @property
-    def family_stop_ids(self) -> frozenset[int]:
-        return self._eog_ids
-
     # -- generation ----------------------------------------------------------
 
     def _sampling(self, request: GenerationRequest):
@@ -239,7 +235,7 @@ class VllmEngine:
             seed=s.seed,
             # max_tokens 0 warms the cache: vLLM needs at least one token, which is not shown.
             max_tokens=max(1, request.max_tokens),
-            stop_token_ids=sorted(request.stop_token_ids | self._eog_ids),
+            stop_token_ids=sorted(self._eog_ids),
             logprobs=request.top_logprobs,
             skip_special_tokens=False,
             spaces_between_special_tokens=False,
@@ -267,7 +263,7 @@ class VllmEngine:
                 await self._abort(older, f"superseded by {job.request_id}")
             self._latest[session] = job
         result.prompt_tokens = len(request.prompt_tokens)
-        stops = request.stop_token_ids | self._eog_ids
+        stops = self._eog_ids
         finished = False
         stream = self._llm.generate(self._prompt(request, TokensPrompt), self._sampling(request), job.request_id)
         try:

@@ -232,15 +232,11 @@ class LlamaCppEngine:
     def has_special_token(self, text: str) -> bool:
         return self._single_special(text) is not None
 
-    @property
-    def family_stop_ids(self) -> frozenset[int]:
-        return self._eog_ids
-
     def _decoder(self, request: GenerationRequest, result: GenerationResult, prompt: list[int]) -> Decoder:
         import llama_cpp
 
         vocab = self._llm._model.vocab
-        return Decoder(request, result, prompt, healer=self._healer, stop_ids=request.stop_token_ids | self._eog_ids,
+        return Decoder(request, result, prompt, healer=self._healer, stop_ids=self._eog_ids,
                        is_eog=lambda t: llama_cpp.llama_vocab_is_eog(vocab, t),
                        piece=lambda t: self._llm.detokenize([t]),
                        top_text=lambda t: self._llm.detokenize([t]).decode("utf-8", errors="replace"),
