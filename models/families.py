@@ -15,7 +15,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
-from typing import Protocol
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from codefill.server.engines.vocab import Vocabulary
 
 _HOLE = re.compile(r"\{(prefix|suffix)\}")
 
@@ -108,12 +111,6 @@ class FimFamily:
             if piece:
                 pieces.append(Segment(piece, special=(i % 2 == 1)))
         return pieces
-
-
-class Vocabulary(Protocol):
-    """What recognition needs from a loaded model."""
-
-    def has_special_token(self, text: str) -> bool: ...
 
 
 FAMILIES: dict[str, FimFamily] = {
@@ -212,7 +209,7 @@ def get_family(name: str) -> FimFamily:
 
 
 def detect_family(vocab: Vocabulary, architecture: str | None = None) -> FimFamily:
-    """The family whose FIM tokens the vocabulary has, else `none`."""
+    """The family whose FIM tokens the vocabulary has (`has_special_token`), else `none`."""
     matches = [
         FAMILIES[name]
         for name in _DETECTION_ORDER

@@ -186,7 +186,7 @@ class CompletionService:
     def _cold(self, full: BuiltPrompt, max_tokens: int) -> list[int] | None:
         """The cold window's tokens (engines/llama_cpp/scheduler.py), where the engine
         keeps a cache and the full prompt is much longer."""
-        if not self.cold_window or not getattr(self.engine, "uses_cold_window", False):
+        if not self.cold_window or not self.engine.uses_cold_window:
             return None
         if len(full.tokens) < 2 * self.cold_window:
             return None

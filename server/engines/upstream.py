@@ -40,7 +40,7 @@ import httpx
 
 from ..api.errors import APIError
 from .base import GeneratedToken, GenerationRequest, GenerationResult, ModelInfo, Superseded
-from .vocab import Vocabulary, load_vocabulary
+from .vocab import GgufVocabulary, HfVocabulary, load_vocabulary
 
 log = logging.getLogger("codefill.engine.upstream")
 # httpx logs every request at INFO.
@@ -69,6 +69,8 @@ class UpstreamEngine:
     # Requests the gateway lets run upstream at once: the upstream batches them itself; past this many,
     # they wait here in the serving layer's per-tenant fair queue.
     max_sequences = 64
+    # The upstream keeps the cache: no cold window is sent to it.
+    uses_cold_window = False
 
     def __init__(self, url: str, vocab_path: str | Path, *, model_id: str, api_key: str | None = None,
                  n_ctx: int = 4096, family: str | None = None, read_timeout: float = READ_TIMEOUT,
@@ -89,7 +91,7 @@ class UpstreamEngine:
                                         limits=httpx.Limits(max_connections=None, max_keepalive_connections=64))
         # The model id to send upstream, from its /v1/models.
         self.upstream_model: str | None = None
-        self._vocab: Vocabulary | None = None
+        self._vocab: GgufVocabulary | HfVocabulary | None = None
         self._info: ModelInfo | None = None
         self._stop_ids: frozenset[int] = frozenset()
         self._latest: dict[str, _Job] = {}
@@ -164,7 +166,7 @@ class UpstreamEngine:
         return self._vocab.detokenize(tokens)
 
     def has_special_token(self, text: str) -> bool:
-        return self._vocab.special_token(text) is not None
+        return self._vocab.has_special_token(text)
 
     def heal_text(self, prompt: str) -> str:
         return ""  # token healing needs a constrained first token: the llama.cpp engine's only

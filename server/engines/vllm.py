@@ -99,6 +99,9 @@ class VllmEngine:
 
     # -- lifecycle -----------------------------------------------------------
 
+    # No cache of its own to grow a cold window in: vLLM's prefix cache is shared.
+    uses_cold_window = False
+
     @property
     def max_sequences(self) -> int:
         return self._options.max_num_seqs

@@ -230,7 +230,7 @@ class LlamaCppEngine:
         return self._vocab.special_token(text)
 
     def has_special_token(self, text: str) -> bool:
-        return self._single_special(text) is not None
+        return self._vocab.has_special_token(text)
 
     def _decoder(self, request: GenerationRequest, result: GenerationResult, prompt: list[int]) -> Decoder:
         import llama_cpp
