@@ -184,7 +184,7 @@ def _fail(message: str) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from codefill.config import load_settings
-    from codefill.models.families import get_family
+    from codefill.server.prompt.families import get_family
     from codefill.models.store import ModelNotFound, resolve_model
     from codefill.server.engines.llama_cpp import LlamaCppEngine
 
@@ -379,7 +379,7 @@ def cmd_models_convert(args: argparse.Namespace) -> int:
 
 
 def cmd_models_families(_: argparse.Namespace) -> int:
-    from codefill.models.families import FAMILIES
+    from codefill.server.prompt.families import FAMILIES
 
     for f in FAMILIES.values():
         print(f"{f.name:16} {f.description}")

@@ -121,7 +121,7 @@ class UpstreamEngine:
         if max_len and max_len < n_ctx:
             log.info("context %d -> %d: the upstream serves at most %d tokens", n_ctx, max_len, max_len)
             n_ctx = max_len
-        from codefill.models.families import detect_family, get_family
+        from ..prompt.families import detect_family, get_family
 
         arch = self._vocab.architecture
         family = get_family(self._family_override) if self._family_override else detect_family(self, arch)

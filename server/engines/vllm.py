@@ -167,7 +167,7 @@ class VllmEngine:
     def _load_vocabulary(self) -> None:
         from transformers import AutoTokenizer
 
-        from codefill.models.families import detect_family, get_family
+        from ..prompt.families import detect_family, get_family
 
         config = self._llm.model_config
         self._tokenizer = AutoTokenizer.from_pretrained(config.tokenizer, revision=config.tokenizer_revision,

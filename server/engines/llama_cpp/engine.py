@@ -126,7 +126,7 @@ class LlamaCppEngine:
     def _load(self) -> None:
         from llama_cpp import Llama
 
-        from codefill.models.families import detect_family, get_family
+        from ...prompt.families import detect_family, get_family
 
         from .context import Context
 

@@ -9,6 +9,12 @@ must not steer the model).
 Recognition asks the loaded model's vocabulary whether the family's marker
 tokens exist as single special tokens; the GGUF architecture breaks ties
 between families that share markers. Config can always override it.
+
+Why here and not in `models/`: a family is how a prompt is laid out (its
+template, markers and repository tokens), which is the prompt stage's
+business; `models/` keeps the model files (store, catalogue, prepare,
+convert). Engines read a family's stop tokens and recognise it from here;
+the catalogue checks its family names against `FAMILIES`.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from codefill.server.engines.vocab import Vocabulary
+    from ..engines.vocab import Vocabulary
 
 _HOLE = re.compile(r"\{(prefix|suffix)\}")
 
