@@ -37,7 +37,7 @@ class PackagedModel:
     sha256: str
     wheel: str  # pip requirement, pinned
     member: str  # path of the file inside the wheel
-    family: str  # FIM family name (see families.py)
+    family: str  # FIM family name (see server/prompt/families.py)
     description: str
 
 
