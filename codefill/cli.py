@@ -245,7 +245,7 @@ def cmd_models_convert(args: argparse.Namespace) -> int:
 
 
 def cmd_models_families(_: argparse.Namespace) -> int:
-    from codefill.models.families import FAMILIES
+    from codefill.server.prompt.families import FAMILIES
 
     for f in FAMILIES.values():
         print(f"{f.name:16} {f.description}")

@@ -37,7 +37,7 @@ class PackagedModel:
     sha256: str
     wheel: str  # pip requirement, pinned
     member: str  # path of the file inside the wheel
-    family: str  # FIM family name (see families.py)
+    family: str  # FIM family name (see server/prompt/families.py)
     description: str
 
 
@@ -187,7 +187,7 @@ def parse_catalogue(text: str, *, source: str = "catalogue") -> dict[str, Catalo
     """`[models.NAME]` tables -> entries; unknown keys and families are errors, not surprises later."""
     import tomllib
 
-    from .families import FAMILIES
+    from codefill.server.prompt.families import FAMILIES
 
     known = {f.name for f in fields(CatalogueEntry)} - {"name"}
     entries = {}

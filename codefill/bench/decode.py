@@ -40,7 +40,7 @@ async def _one_round(engine, n: int, tokens: int) -> float:
     async def one(i: int) -> None:
         nonlocal firsts, after_first
         prompt = PROMPTS[i % len(PROMPTS)] + " " * (i // len(PROMPTS))
-        req = GenerationRequest(engine.tokenize(prompt, add_bos=True), tokens, stop_token_ids=frozenset())
+        req = GenerationRequest(engine.tokenize(prompt, add_bos=True), tokens)
         count = 0
         async for _ in engine.generate(req, GenerationResult()):
             count += 1

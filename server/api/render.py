@@ -5,8 +5,8 @@ the prompt's text (FIM markers included) and token count, the language and
 mode the request resolved to, what trimming to the context window dropped,
 the healed text (token healing), and which `input_extra` files made it into
 the prompt, with what they cost. It runs `CompletionService.prepare`, the
-code path a completion takes, and generates nothing: no admission, no
-engine time beyond tokenizing.
+code path a completion takes (the prompt stage's `render_prompt`), and
+generates nothing: no admission, no engine time beyond tokenizing.
 """
 
 from __future__ import annotations
@@ -47,21 +47,12 @@ async def render_completion(body: CompletionRequest, request: Request) -> Render
     service = request.app.state.service
     engine = service.engine
     prompts, max_tokens = service.check(body)
-    bare = body.model_copy(update={"input_extra": None}) if body.input_extra else body
     out = []
     for i, prompt in enumerate(prompts):
-        language, post, heal, built = service.prepare(prompt, body, max_tokens)
-        mode = post.mode
-        context_tokens, files = 0, []
-        if body.input_extra:
-            without = service.prepare(prompt, bare, max_tokens).built
-            context_tokens = len(built.tokens) - len(without.tokens)
-            if context_tokens:
-                head = engine.detokenize(built.tokens[: context_tokens + 1])
-                files = [f.filename for f in body.input_extra if f"{f.filename}\n" in head]
-        out.append(RenderedPrompt(index=i, text=engine.detokenize(built.tokens), tokens=len(built.tokens),
-                                  language=language, mode=mode, healed=heal,
-                                  trimmed_prefix_chars=built.trimmed_prefix_chars,
-                                  trimmed_suffix_chars=built.trimmed_suffix_chars,
-                                  context_tokens=context_tokens, context_files=files))
+        language, post, shown = service.prepare(prompt, body, max_tokens)
+        out.append(RenderedPrompt(index=i, text=engine.detokenize(shown.tokens), tokens=len(shown.tokens),
+                                  language=language, mode=post.mode, healed=shown.heal,
+                                  trimmed_prefix_chars=shown.built.trimmed_prefix_chars,
+                                  trimmed_suffix_chars=shown.built.trimmed_suffix_chars,
+                                  context_tokens=shown.crossfile_tokens, context_files=list(shown.crossfile_files)))
     return Rendered(model=body.model, max_tokens=max_tokens, prompts=out)

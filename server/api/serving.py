@@ -1,15 +1,15 @@
 """The completions handler: request in, completion (or a stream of chunks) out.
 
-It takes an `Engine` (the protocol, not a concrete engine), builds each
-prompt with the model family's FIM template, runs the engine and passes its
-text through the post-processing pipeline. A choice ends when the engine
-stops or when a filter has seen enough; in both cases the engine's iterator
-is closed, which stops generation at once.
+It takes an `Engine` (the protocol, not a concrete engine), has the prompt
+stage (server/prompt/) render each prompt into the engine's input, runs the
+engine and passes its text through the post-processing pipeline. A choice
+ends when the engine stops or when a filter has seen enough; in both cases
+the engine's iterator is closed, which stops generation at once.
 
-It orchestrates; the parts are elsewhere: typing-through memory in
-typed_through.py, usage and its metrics in usage.py, the stream's chunks in
-sse.py (whose `ending`, around the stream in api/admission.py, writes error
-events and `[DONE]`).
+It orchestrates; the parts are elsewhere: the prompt in server/prompt/,
+typing-through memory in typed_through.py, usage and its metrics in usage.py,
+the stream's chunks in sse.py (whose `ending`, around the stream in
+api/admission.py, writes error events and `[DONE]`).
 """
 
 from __future__ import annotations
@@ -19,14 +19,12 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from codefill.models.families import FimFamily, get_family
-
 from ..engines.base import Engine, EngineError, GenerationRequest, GenerationResult, SamplingParams, Superseded
-from ..context import with_context
 from ..languages import detect_language, infer_language
 from ..metrics import Metrics
-from ..postprocess import Plan, model_prefix, plan
-from ..prompt import BuiltPrompt, anchor_window, build_cold_prompt, build_prompt
+from ..postprocess import Plan, plan
+from ..prompt import EngineInput, PromptSettings, render_prompt
+from ..prompt.families import FimFamily, get_family
 from ..tenants import TenantSettings, session_key
 from .concurrent import merged
 from .errors import APIError
@@ -48,8 +46,6 @@ log = logging.getLogger("codefill.serving")
 
 # Room the prompt needs at the very least next to max_tokens.
 _MIN_PROMPT_ROOM = 16
-# How much of the suffix speculative decoding may draft from (its nearest code).
-_LOOKUP_SUFFIX_CHARS = 4000
 
 
 @dataclass
@@ -63,8 +59,7 @@ class _Prompt:
 class Prepared(NamedTuple):
     language: str | None
     plan: Plan
-    heal: str
-    built: BuiltPrompt
+    input: EngineInput  # what the engine is given (server/prompt/)
 
 
 @dataclass
@@ -96,11 +91,9 @@ class CompletionService:
         self.default_temperature = default_temperature
         self.metrics = metrics
         self._family = family
-        self.anchor = anchor
         self.fim_order = fim_order
         self.disabled_filters = disabled_filters
-        self.token_healing = token_healing
-        self.cold_window = cold_window
+        self.prompt_settings = PromptSettings(anchor=anchor, token_healing=token_healing, cold_window=cold_window)
         self._order_warned = False
         self._reported_fields: set[str] = set()
         self.answers, self.tenants = AnswerMemory(), tenants or TenantSettings()
@@ -174,56 +167,23 @@ class CompletionService:
 
     # -- one choice ------------------------------------------------------------
 
-    def _build(self, prompt: _Prompt, req: CompletionRequest, max_tokens: int) -> BuiltPrompt:
-        budget = self.engine.info.n_ctx - max_tokens
-        if prompt.token_ids is not None and req.suffix is None:
-            ids = prompt.token_ids[-budget:]
-            return BuiltPrompt(ids, prompt.text, "", trimmed_prefix_chars=int(len(ids) < len(prompt.token_ids)))
-        built = build_prompt(self.engine, self.family, prompt.text, req.suffix, budget)
-        if built.trimmed:
-            log.warning("prompt trimmed to fit the context: %d prefix and %d suffix characters dropped",
-                        built.trimmed_prefix_chars, built.trimmed_suffix_chars)
-        if req.input_extra:  # other files' declarations, in the room the file leaves
-            built = with_context(self.engine, self.family, built, req.input_extra, filepath=req.filepath,
-                                 budget=budget)
-        return built
-
-    def _cold(self, full: BuiltPrompt, max_tokens: int) -> list[int] | None:
-        """The cold window's tokens (engines/llama_cpp/scheduler.py), where the engine
-        keeps a cache and the full prompt is much longer."""
-        if not self.cold_window or not getattr(self.engine, "uses_cold_window", False):
-            return None
-        if len(full.tokens) < 2 * self.cold_window:
-            return None
-        built = build_cold_prompt(self.engine, self.family, full, self.cold_window,
-                                  self.engine.info.n_ctx - max_tokens)
-        return built.tokens if built is not None and len(built.tokens) < len(full.tokens) * 2 // 3 else None
-
     def prepare(self, prompt: _Prompt, req: CompletionRequest, max_tokens: int) -> Prepared:
         """What the model is shown for `prompt`: the language, the post-processing plan (mode and
-        pipeline), the healed text and the built prompt (also what `POST /v1/completions/render` reports)."""
+        pipeline) and the engine's input (also what `POST /v1/completions/render` reports)."""
         language = detect_language(req.language, req.filepath) or infer_language(prompt.text, req.suffix)
         post = plan(prompt.text, req.suffix, language=language, mode=req.mode, stops=req.stop_list,
                     disabled=self.disabled_filters)
-        mode = post.mode
-        shown = prompt
-        if mode != "raw" and prompt.token_ids is None:
-            shown = _Prompt(model_prefix(prompt.text))
-            if self.anchor:
-                shown = _Prompt(anchor_window(shown.text))
-        # The prompt's last token goes back to the model to choose again (engines/healing.py).
-        heal = self.engine.heal_text(shown.text) if self.token_healing and prompt.token_ids is None else ""
-        if heal:
-            shown = _Prompt(shown.text[: -len(heal)])
-        return Prepared(language, post, heal, self._build(shown, req, max_tokens))
+        shown = render_prompt(prompt.text, prompt.token_ids, req, mode=post.mode, max_tokens=max_tokens,
+                              engine=self.engine, family=self.family, settings=self.prompt_settings)
+        return Prepared(language, post, shown)
 
     async def _run_choice(self, choice: _Choice, prompt: _Prompt, req: CompletionRequest,
                           max_tokens: int, request_id: str, tenant: str | None) -> AsyncIterator[_Delta]:
-        _, post, heal, built = self.prepare(prompt, req, max_tokens)
-        mode, pipeline = post.mode, post.pipeline
-        if heal:
+        _, post, shown = self.prepare(prompt, req, max_tokens)
+        pipeline = post.pipeline
+        if shown.heal:
             self.metrics.healed.inc()
-        if not built.tokens:  # an empty prompt in a family without markers: nothing to complete from
+        if not shown.tokens:  # an empty prompt in a family without markers: nothing to complete from
             yield _Delta(choice.index, "", None, "stop")
             return
         sampling = SamplingParams(
@@ -233,16 +193,13 @@ class CompletionService:
             frequency_penalty=req.frequency_penalty,
             seed=None if req.seed is None else req.seed + choice.index,
         )
-        # The code after the cursor is a source of speculative drafts even where the template leaves it out.
-        lookup = tuple(self.engine.tokenize(req.suffix[:_LOOKUP_SUFFIX_CHARS])) if req.suffix else ()
-        cold = self._cold(built, max_tokens) if mode != "raw" and prompt.token_ids is None else None
-        gen = GenerationRequest(built.tokens, max_tokens, sampling, top_logprobs=req.logprobs,
+        gen = GenerationRequest(shown.tokens, max_tokens, sampling, top_logprobs=req.logprobs,
                                 request_id=request_id,
                                 # One session per request: the first choice's (the others would supersede it).
                                 session=session_key(tenant, req.user) if choice.index == 0 else None,
-                                cache_salt=self.tenants.salt_of(tenant, req.cache_salt), lookup_tokens=lookup,
+                                cache_salt=self.tenants.salt_of(tenant, req.cache_salt),
                                 tenant=tenant, weight=self.tenants.weights.get(tenant, 1.0),
-                                heal=heal, cold_tokens=cold)
+                                lookup_tokens=shown.lookup_tokens, heal=shown.heal, cold_tokens=shown.cold_tokens)
         offset = 0
         if req.echo:
             offset = len(prompt.text)

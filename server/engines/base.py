@@ -15,6 +15,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
+from .vocab import Vocabulary
+
 
 @dataclass(frozen=True)
 class SamplingParams:
@@ -30,9 +32,6 @@ class GenerationRequest:
     prompt_tokens: list[int]
     max_tokens: int
     sampling: SamplingParams = field(default_factory=SamplingParams)
-    # Extra token ids that end generation (the family's end tokens); the
-    # model's own end-of-generation tokens always do.
-    stop_token_ids: frozenset[int] = frozenset()
     # How many alternatives to report per token (OpenAI `logprobs`); None: no logprobs.
     top_logprobs: int | None = None
     # Identifies the request in logs and metrics.
@@ -119,8 +118,9 @@ class ModelInfo:
     created: int
 
 
-class Engine(Protocol):
-    """An inference engine behind codefill's API."""
+class Engine(Vocabulary, Protocol):
+    """An inference engine behind codefill's API; its vocabulary (tokenize,
+    detokenize, has_special_token, n_vocab) is what the prompt stage uses."""
 
     @property
     def info(self) -> ModelInfo: ...
@@ -128,26 +128,20 @@ class Engine(Protocol):
     @property
     def ready(self) -> bool: ...
 
-    @property
-    def n_vocab(self) -> int: ...
-
     # How many requests the engine works on at once (its batch): the serving
     # layer's fair queue (server/api/fair.py) lets at most this many in and
     # keeps the rest, one queue per tenant. Engines may also offer
     # `cache_stats() -> dict` and `async drop_cache(*, salt=None, session=None)
     # -> int` (forget a salt's or a session's cached state) for the admin API.
     max_sequences: int
+    # Whether the engine keeps a cache of its own in which a cold window pays
+    # (GenerationRequest.cold_tokens): the prompt stage builds one only then.
+    uses_cold_window: bool
 
     async def start(self) -> None:
         """Load the model; `ready` is True afterwards."""
 
     async def close(self) -> None: ...
-
-    def tokenize(self, text: str, *, special: bool = False, add_bos: bool = False) -> list[int]: ...
-
-    def detokenize(self, tokens: list[int]) -> str: ...
-
-    def has_special_token(self, text: str) -> bool: ...
 
     def heal_text(self, prompt: str) -> str:
         """Token healing (server/engines/healing.py): the end of `prompt` to take

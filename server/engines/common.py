@@ -7,7 +7,7 @@ this holds the rest of the Engine protocol (base.py):
 - Ready and info: an engine is ready once `_identify` has published its
   `ModelInfo`; until then `info` and `generate` raise.
 - The model's FIM family: `--fim-family`, else recognised from the
-  vocabulary (models/families.py), and the family's end tokens as ids
+  vocabulary (prompt/families.py), and the family's end tokens as ids
   (`_eog_ids`), which end every request's generation.
 - The vocabulary: by default a `vocab.Vocabulary` in `_vocab`.
 - Sessions: `_latest`, the newest request of each session. The session is
@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 from .base import GeneratedToken, ModelInfo, Superseded
 
 if TYPE_CHECKING:
-    from codefill.models.families import FimFamily
+    from codefill.server.prompt.families import FimFamily
 
     from .vocab import Vocabulary
 
@@ -113,7 +113,7 @@ class EngineBase:
     def _identify(self, architecture: str | None, *, path: str | Path, n_ctx: int) -> FimFamily:
         """The model's family (`--fim-family`, else recognised from the vocabulary) and its end
         tokens; publishes `info`, so the engine is ready from here on."""
-        from codefill.models.families import detect_family, get_family
+        from codefill.server.prompt.families import detect_family, get_family
 
         family = get_family(self._family_override) if self._family_override else detect_family(self, architecture)
         self._eog_ids = frozenset(t for t in map(self._special_token, family.stop_tokens) if t is not None)

@@ -15,7 +15,7 @@ class EngineConfigError(ValueError):
 
 def build_engine(settings) -> tuple[Engine, str]:
     """The engine and the model id clients send; EngineConfigError says why not."""
-    from codefill.models.families import get_family
+    from codefill.server.prompt.families import get_family
     from codefill.models.store import ModelNotFound
 
     if settings.fim_family:

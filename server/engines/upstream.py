@@ -69,6 +69,8 @@ class UpstreamEngine(EngineBase):
     # Requests the gateway lets run upstream at once: the upstream batches them itself; past this many,
     # they wait here in the serving layer's per-tenant fair queue.
     max_sequences = 64
+    # The upstream keeps the cache: no cold window is sent to it.
+    uses_cold_window = False
 
     def __init__(self, url: str, vocab_path: str | Path, *, model_id: str, api_key: str | None = None,
                  n_ctx: int = 4096, family: str | None = None, read_timeout: float = READ_TIMEOUT,
@@ -227,9 +229,8 @@ class UpstreamEngine(EngineBase):
             body["user"] = req.session
         if req.cache_salt:
             body["cache_salt"] = req.cache_salt  # vLLM: prefix caches are shared only within one salt
-        stop_ids = req.stop_token_ids | self._eog_ids
-        if stop_ids:
-            body["stop_token_ids"] = sorted(stop_ids)  # vLLM's extension; codefill knows its family's own
+        if self._eog_ids:
+            body["stop_token_ids"] = sorted(self._eog_ids)  # vLLM's extension; codefill knows its family's own
         if req.top_logprobs is not None:
             body["logprobs"] = req.top_logprobs
         return body

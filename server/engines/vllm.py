@@ -96,6 +96,9 @@ class VllmEngine(EngineBase):
 
     # -- lifecycle -----------------------------------------------------------
 
+    # No cache of its own to grow a cold window in: vLLM's prefix cache is shared.
+    uses_cold_window = False
+
     @property
     def max_sequences(self) -> int:
         return self._options.max_num_seqs
@@ -203,7 +206,7 @@ class VllmEngine(EngineBase):
             seed=s.seed,
             # max_tokens 0 warms the cache: vLLM needs at least one token, which is not shown.
             max_tokens=max(1, request.max_tokens),
-            stop_token_ids=sorted(request.stop_token_ids | self._eog_ids),
+            stop_token_ids=sorted(self._eog_ids),
             logprobs=request.top_logprobs,
             skip_special_tokens=False,
             spaces_between_special_tokens=False,
@@ -227,7 +230,7 @@ class VllmEngine(EngineBase):
         if older is not None:
             await self._abort(older, f"superseded by {job.request_id}")
         result.prompt_tokens = len(request.prompt_tokens)
-        stops = request.stop_token_ids | self._eog_ids
+        stops = self._eog_ids
         finished = False
         stream = self._llm.generate(self._prompt(request, TokensPrompt), self._sampling(request), job.request_id)
         try:

@@ -5,10 +5,13 @@ model's vocabulary: from a GGUF (llama.cpp loads it vocabulary-only), or from
 a Hugging Face `tokenizer.json` (the `tokenizers` library), such as the one in
 the checkpoint folder vLLM serves.
 
-Both answer the same three questions the same way as the llama.cpp engine:
+`Vocabulary` is the one protocol for a model's tokenizer: what the prompt
+stage (server/prompt/) and family recognition (`detect_family`) ask of it.
+Every engine is one (the Engine protocol extends it), and so are the two
+tokenizers here, which answer the same way as the llama.cpp engine:
 `tokenize(text, special=, add_bos=)` (special: marker strings become their
 special tokens; otherwise everything is plain text), `detokenize`, and
-whether a string is one special token.
+whether a string is one special token (`special_token` also gives its id).
 """
 
 from __future__ import annotations
@@ -19,18 +22,20 @@ from typing import Protocol
 
 
 class Vocabulary(Protocol):
-    architecture: str | None
+    """A model's tokenizer, as the prompt stage and family recognition use it."""
 
     @property
     def n_vocab(self) -> int: ...
 
-    def tokenize(self, text: str, *, special: bool = False, add_bos: bool = False) -> list[int]: ...
+    def tokenize(self, text: str, *, special: bool = False, add_bos: bool = False) -> list[int]:
+        """`special`: marker strings become their special tokens; otherwise all is plain text."""
+        ...
 
     def detokenize(self, tokens: list[int]) -> str: ...
 
-    def special_token(self, text: str) -> int | None: ...
-
-    def close(self) -> None: ...
+    def has_special_token(self, text: str) -> bool:
+        """Whether `text` is one special token of this vocabulary (family recognition)."""
+        ...
 
 
 class GgufVocabulary:
@@ -60,6 +65,9 @@ class GgufVocabulary:
     def special_token(self, text: str) -> int | None:
         ids = self.tokenize(text, special=True)
         return ids[0] if len(ids) == 1 and self.tokenize(text) != ids else None
+
+    def has_special_token(self, text: str) -> bool:
+        return self.special_token(text) is not None
 
     def close(self) -> None:
         self._llm.close()
@@ -94,6 +102,9 @@ class HfVocabulary:
 
     def special_token(self, text: str) -> int | None:
         return self._specials.get(text)
+
+    def has_special_token(self, text: str) -> bool:
+        return self.special_token(text) is not None
 
     def close(self) -> None:
         pass
@@ -141,6 +152,6 @@ def hf_tokenizer(spec: str, *, endpoint: str | None = None) -> Path | None:
     return path
 
 
-def load_vocabulary(path: Path) -> Vocabulary:
+def load_vocabulary(path: Path) -> GgufVocabulary | HfVocabulary:
     hf = hf_tokenizer_file(path)
     return HfVocabulary(hf) if hf is not None else GgufVocabulary(path)

@@ -8,9 +8,9 @@ the mode and builds the pipeline. The filters live one per module in
 
 from __future__ import annotations
 
-from .cursor import Cursor, model_prefix, resolve_mode
+from .cursor import Cursor, resolve_mode
 from .pipeline import Pipeline, StreamFilter, run_to_end
 from .planner import FILTERS, Plan, build_pipeline, disabled_filters, plan
 
 __all__ = ["FILTERS", "Cursor", "Pipeline", "Plan", "StreamFilter", "build_pipeline", "disabled_filters",
-           "model_prefix", "plan", "resolve_mode", "run_to_end"]
+           "plan", "resolve_mode", "run_to_end"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..prompt.fitting import model_prefix
 from .lexer import CodeLexer
 from .text import BLOCK_OPENERS, indent_width
 
@@ -71,15 +72,6 @@ def resolve_mode(mode: str, *, has_suffix: bool, cursor: Cursor) -> str:
     if not has_suffix:
         return "raw"  # a plain completion request, not an editor's
     return "multi_line" if cursor.opens_block else "single_line"
-
-
-def model_prefix(prefix: str) -> str:
-    """The prefix as the model should see it: without the indentation of an
-    otherwise empty cursor line. Models tokenize indentation together with
-    the code after it; a prompt that ends in bare spaces is one they rarely
-    saw in training, and they continue it badly."""
-    line = prefix.rsplit("\n", 1)[-1]
-    return prefix[: len(prefix) - len(line)] if line and not line.strip() else prefix
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,9 @@ import openai
 import pytest
 
 from codefill.server.languages import detect_language
-from codefill.server.postprocess import model_prefix, plan, run_to_end
+from codefill.server.postprocess import plan, run_to_end
 from codefill.server.postprocess.lexer import syntax_errors
+from codefill.server.prompt.fitting import model_prefix
 
 pytestmark = pytest.mark.integration
 MAX_TOKENS = 32

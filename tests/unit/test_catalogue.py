@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from codefill.models import store
-from codefill.models.families import FAMILIES
+from codefill.server.prompt.families import FAMILIES
 from codefill.server.engines.vllm import speculative_config
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"

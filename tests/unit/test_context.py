@@ -1,14 +1,14 @@
-"""Extra context (server/context): extraction, ranking, budget, layout, and the
+"""Cross-file snippets (server/prompt/crossfile.py): extraction, ranking, budget, layout, and the
 `input_extra` field through the API. The real model's use of it is shown in
 tests/integration/test_context.py."""
 
 import pytest
 from fastapi.testclient import TestClient
 
-from codefill.models.families import get_family
 from codefill.server.app import create_app
-from codefill.server.context import MAX_CONTEXT_TOKENS, ContextFile, context_head, declarations
-from codefill.server.prompt import build_prompt
+from codefill.server.prompt.crossfile import MAX_CROSSFILE_TOKENS, ExtraFile, crossfile_head, declarations
+from codefill.server.prompt.families import get_family
+from codefill.server.prompt.fitting import build_prompt
 from tests.fakes import FakeEngine
 
 UTILS = '''import math
@@ -93,12 +93,12 @@ QWEN = get_family("qwen2.5-coder")
 
 
 def _head(files, prefix, budget, family=NONE, filepath="main.py", suffix=""):
-    return context_head(FakeEngine(), family, files, prefix=prefix, suffix=suffix, filepath=filepath,
+    return crossfile_head(FakeEngine(), family, files, prefix=prefix, suffix=suffix, filepath=filepath,
                         budget=budget)
 
 
 def test_what_the_cursor_uses_ranks_first_when_the_budget_is_tight():
-    files = [ContextFile("utils.py", UTILS)]
+    files = [ExtraFile("utils.py", UTILS)]
     stack = next(d for d in declarations("utils.py", UTILS) if d.name == "Stack")
     budget = len(stack.text) + 40  # room for Stack and the file headers, not for everything
     assert len(_text(_head(files, "x = 1\n", 10_000))) > budget
@@ -110,16 +110,16 @@ def test_what_the_cursor_uses_ranks_first_when_the_budget_is_tight():
 
 
 def test_the_head_stays_within_the_budget():
-    files = [ContextFile("utils.py", UTILS), ContextFile("more.py", "def other(a, b):\n    return a\n")]
+    files = [ExtraFile("utils.py", UTILS), ExtraFile("more.py", "def other(a, b):\n    return a\n")]
     for budget in (0, 30, 80, 200, 400, 5000):
         head = _head(files, "circle_area(", budget)
-        assert len(_text(head)) <= min(budget, MAX_CONTEXT_TOKENS)  # the fake engine: a character is a token
+        assert len(_text(head)) <= min(budget, MAX_CROSSFILE_TOKENS)  # the fake engine: a character is a token
 
 
 def test_order_is_stable_between_keystrokes():
     """The chosen declarations are written in file order, whatever ranks
     them: two keystrokes with the same snippets get a byte-identical head."""
-    files = [ContextFile("utils.py", UTILS), ContextFile("more.py", "def other(a, b):\n    return a\n")]
+    files = [ExtraFile("utils.py", UTILS), ExtraFile("more.py", "def other(a, b):\n    return a\n")]
     first = _text(_head(files, "value = oth", 5000))
     second = _text(_head(files, "value = other(1, 2)\nst = Stack()\nst.pu", 5000))
     assert first == second
@@ -127,7 +127,7 @@ def test_order_is_stable_between_keystrokes():
 
 
 def test_comment_layout_names_each_file_and_the_current_one():
-    head = _text(_head([ContextFile("utils.py", UTILS), ContextFile("src/vec.h", "int dot(int a, int b);\n")],
+    head = _text(_head([ExtraFile("utils.py", UTILS), ExtraFile("src/vec.h", "int dot(int a, int b);\n")],
                        "", 5000, filepath="app.py"))
     assert head.startswith("# utils.py\ndef circle_area(")
     assert "\n// src/vec.h\nint dot(int a, int b);\n" in head
@@ -135,7 +135,7 @@ def test_comment_layout_names_each_file_and_the_current_one():
 
 
 def test_qwen_gets_the_repository_layout_with_special_tokens():
-    head = _head([ContextFile("utils.py", UTILS)], "", 5000, family=QWEN, filepath="app.py")
+    head = _head([ExtraFile("utils.py", UTILS)], "", 5000, family=QWEN, filepath="app.py")
     assert [s.text for s in head if s.special] == ["<|repo_name|>", "<|file_sep|>", "<|file_sep|>"]
     assert _text(head).startswith("<|repo_name|>workspace\n<|file_sep|>utils.py\ndef circle_area(")
     assert _text(head).endswith("<|file_sep|>app.py\n")
@@ -143,15 +143,15 @@ def test_qwen_gets_the_repository_layout_with_special_tokens():
 
 def test_the_file_around_the_cursor_comes_first():
     """The context gets only the room the file leaves."""
-    from codefill.server.context import with_context
+    from codefill.server.prompt.crossfile import with_crossfile
 
     engine = FakeEngine()
     prefix = "x = 1\n" * 50
-    files = [ContextFile("utils.py", UTILS)]
+    files = [ExtraFile("utils.py", UTILS)]
     full = build_prompt(engine, NONE, prefix, "", 300)  # the file fills the whole budget
-    assert with_context(engine, NONE, full, files, filepath=None, budget=300) == full
+    assert with_crossfile(engine, NONE, full, files, filepath=None, budget=300) == full
     roomy = build_prompt(engine, NONE, prefix, "", 900)
-    with_extra = with_context(engine, NONE, roomy, files, filepath="main.py", budget=900)
+    with_extra = with_crossfile(engine, NONE, roomy, files, filepath="main.py", budget=900)
     text = engine.detokenize(with_extra.tokens)
     assert text.endswith(prefix) and "def circle_area(" in text and len(with_extra.tokens) <= 900
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from codefill.models.families import FAMILIES, Segment, detect_family, get_family
+from codefill.server.prompt.families import FAMILIES, Segment, detect_family, get_family
 
 P, S = "def add(a, b):\n    ", "\n\nprint(add(1, 2))\n"
 

@@ -5,7 +5,7 @@ whole and fed one character at a time."""
 
 import pytest
 
-from codefill.server.postprocess import Cursor, build_pipeline, model_prefix, plan, resolve_mode, run_to_end
+from codefill.server.postprocess import Cursor, build_pipeline, plan, resolve_mode, run_to_end
 from codefill.server.postprocess.filters import (
     BlockEnd,
     CodeFence,
@@ -17,6 +17,7 @@ from codefill.server.postprocess.filters import (
     TrailingWhitespace,
 )
 from codefill.server.postprocess.pipeline import Pipeline
+from codefill.server.prompt.fitting import model_prefix
 
 
 def both_ways(make_filters, text):

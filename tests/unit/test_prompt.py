@@ -1,7 +1,7 @@
 """Fitting prefix + suffix into the context window (one char = one token here)."""
 
-from codefill.models.families import FAMILIES
-from codefill.server.prompt import build_prompt
+from codefill.server.prompt.families import FAMILIES
+from codefill.server.prompt.fitting import build_prompt
 from tests.fakes import FakeEngine
 
 STARCODER = FAMILIES["starcoder"]
@@ -60,7 +60,7 @@ def test_prefix_only_family_ignores_the_suffix_for_the_prompt():
 
 
 def test_anchor_keeps_the_head_while_the_window_slides():
-    from codefill.server.prompt import ANCHOR_MIN_LINES, anchor_window
+    from codefill.server.prompt.fitting import ANCHOR_MIN_LINES, anchor_window
 
     source = [f"statement_{i} = compute({i}, {i * 7 % 13})" for i in range(400)]
     heads = []
@@ -77,7 +77,7 @@ def test_anchor_keeps_the_head_while_the_window_slides():
 
 
 def test_cold_window_is_long_enough_and_keeps_its_head_while_typing_down():
-    from codefill.server.prompt import COLD_WINNOW, cold_window
+    from codefill.server.prompt.fitting import COLD_WINNOW, cold_window
 
     source = [f"value_{i} = compute({i}, {i * 7 % 13})" for i in range(400)]  # ~30 chars a line
     heads, sizes = [], []
@@ -94,13 +94,13 @@ def test_cold_window_is_long_enough_and_keeps_its_head_while_typing_down():
 
 
 def test_no_cold_window_for_a_short_prefix():
-    from codefill.server.prompt import cold_window
+    from codefill.server.prompt.fitting import cold_window
 
     assert cold_window("a = 1\nb = 2\n" * 10, 300) is None
 
 
 def test_cold_prompt_keeps_a_quarter_of_its_size_for_the_suffix():
-    from codefill.server.prompt import build_cold_prompt
+    from codefill.server.prompt.fitting import build_cold_prompt
 
     e = engine()
     prefix = "".join(f"line {i:04}\n" for i in range(300))  # 10 chars a line

@@ -102,7 +102,9 @@ async def _collect(engine, request, result) -> str:
 async def test_end_tokens_end_the_text_and_are_not_counted():
     llm = FakeAsyncLLM([([5, 6], "ab"), ([7, 2], "c")])
     result = GenerationResult()
-    text = await _collect(_engine(llm), GenerationRequest([1, 2, 3], 16, stop_token_ids=frozenset({9})), result)
+    engine = _engine(llm)
+    engine._eog_ids = frozenset({2, 9})  # the model's end token and a family's
+    text = await _collect(engine, GenerationRequest([1, 2, 3], 16), result)
     assert text == "abc"
     assert (result.completion_tokens, result.finish_reason, result.cached_prompt_tokens) == (3, "stop", 16)
     assert llm.params[0].stop_token_ids == [2, 9] and llm.params[0].output_kind == "delta"

@@ -11,7 +11,7 @@ import json
 import pytest
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
-from codefill.models.families import detect_family
+from codefill.server.prompt.families import detect_family
 from codefill.server.engines.vocab import HfVocabulary, hf_tokenizer, load_vocabulary
 from tests.unit.test_catalogue import hub  # noqa: F401  (fixture: a Hugging Face hub on loopback)
 

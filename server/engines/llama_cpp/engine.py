@@ -191,7 +191,7 @@ class LlamaCppEngine(EngineBase):
         import llama_cpp
 
         vocab = self._llm._model.vocab
-        return Decoder(request, result, prompt, healer=self._healer, stop_ids=request.stop_token_ids | self._eog_ids,
+        return Decoder(request, result, prompt, healer=self._healer, stop_ids=self._eog_ids,
                        is_eog=lambda t: llama_cpp.llama_vocab_is_eog(vocab, t),
                        piece=lambda t: self._llm.detokenize([t]),
                        top_text=lambda t: self._llm.detokenize([t]).decode("utf-8", errors="replace"),

@@ -1,7 +1,8 @@
-"""From a request's prompt and suffix to the tokens the model sees.
+"""Fitting the cursor's code (prefix and suffix) into the context window.
 
 The model family decides the layout (`FimFamily.segments`); this module fits
-it into the context window. When prefix + suffix + max_tokens do not fit, the
+it into the context window (the model's `n_ctx` tokens less `max_tokens`:
+the `budget`). When prefix + suffix + max_tokens do not fit, the
 prompt is trimmed on purpose, from the far ends: whole lines are dropped from
 the start of the prefix and from the end of the suffix, keeping the code
 nearest the cursor. The suffix gets at most a quarter of the budget, the
@@ -14,9 +15,8 @@ from __future__ import annotations
 import zlib
 from dataclasses import dataclass
 
-from codefill.models.families import FimFamily, Segment
-
-from .engines.base import Engine
+from ..engines.vocab import Vocabulary
+from .families import FimFamily, Segment
 
 SUFFIX_SHARE = 0.25
 # Anchoring: only windows at least this long are anchored (shorter ones are
@@ -40,10 +40,22 @@ class BuiltPrompt:
     suffix: str
     trimmed_prefix_chars: int = 0
     trimmed_suffix_chars: int = 0
+    # Cross-file snippets (crossfile.py) in front of it: their files, in the prompt's order, and tokens.
+    crossfile_files: tuple[str, ...] = ()
+    crossfile_tokens: int = 0
 
     @property
     def trimmed(self) -> bool:
         return bool(self.trimmed_prefix_chars or self.trimmed_suffix_chars)
+
+
+def model_prefix(prefix: str) -> str:
+    """The prefix as the model should see it: without the indentation of an
+    otherwise empty cursor line. Models tokenize indentation together with
+    the code after it; a prompt that ends in bare spaces is one they rarely
+    saw in training, and they continue it badly."""
+    line = prefix.rsplit("\n", 1)[-1]
+    return prefix[: len(prefix) - len(line)] if line and not line.strip() else prefix
 
 
 def anchor_window(prefix: str) -> str:
@@ -94,7 +106,7 @@ def cold_window(prefix: str, chars: int) -> str | None:
     return "\n".join(lines[start:])
 
 
-def _fit_lines(engine: Engine, text: str, budget: int, *, keep_end: bool) -> str:
+def _fit_lines(vocab: Vocabulary, text: str, budget: int, *, keep_end: bool) -> str:
     """The longest run of whole lines of `text` at its end (keep_end) or start
     that tokenizes to at most `budget` tokens."""
     if budget <= 0 or not text:
@@ -102,7 +114,7 @@ def _fit_lines(engine: Engine, text: str, budget: int, *, keep_end: bool) -> str
     if len(text) > budget * _MAX_CHARS_PER_TOKEN:
         limit = budget * _MAX_CHARS_PER_TOKEN
         text = text[-limit:] if keep_end else text[:limit]
-    if len(engine.tokenize(text)) <= budget:
+    if len(vocab.tokenize(text)) <= budget:
         return text
     lines = text.splitlines(keepends=True)
 
@@ -112,7 +124,7 @@ def _fit_lines(engine: Engine, text: str, budget: int, *, keep_end: bool) -> str
     lo, hi = 0, len(lines)  # lo lines fit, hi lines may not
     while lo < hi:
         mid = (lo + hi + 1) // 2
-        if len(engine.tokenize(candidate(mid))) <= budget:
+        if len(vocab.tokenize(candidate(mid))) <= budget:
             lo = mid
         else:
             hi = mid - 1
@@ -120,12 +132,12 @@ def _fit_lines(engine: Engine, text: str, budget: int, *, keep_end: bool) -> str
         return candidate(lo)
     # Not even the nearest line fits: keep the characters nearest the cursor.
     line = lines[-1] if keep_end else lines[0]
-    tokens = engine.tokenize(line)
+    tokens = vocab.tokenize(line)
     kept = tokens[len(tokens) - budget :] if keep_end else tokens[:budget]
-    return engine.detokenize(kept)
+    return vocab.detokenize(kept)
 
 
-def build_prompt(engine: Engine, family: FimFamily, prefix: str, suffix: str | None, budget: int) -> BuiltPrompt:
+def build_prompt(vocab: Vocabulary, family: FimFamily, prefix: str, suffix: str | None, budget: int) -> BuiltPrompt:
     """Tokens for `family`'s FIM prompt of prefix/suffix within `budget` tokens."""
     use_fim = family.supports_fim and suffix is not None
     suffix_text = suffix if use_fim else ""
@@ -134,19 +146,19 @@ def build_prompt(engine: Engine, family: FimFamily, prefix: str, suffix: str | N
         segments = family.segments(p, s) if use_fim else ([] if not p else [Segment(p)])
         out: list[int] = []
         for i, seg in enumerate(segments):
-            out += engine.tokenize(seg.text, special=seg.special, add_bos=(i == 0))
-        return out or engine.tokenize("", add_bos=True)
+            out += vocab.tokenize(seg.text, special=seg.special, add_bos=(i == 0))
+        return out or vocab.tokenize("", add_bos=True)
 
     tokens = tokens_for(prefix, suffix_text)
     if len(tokens) <= budget:
         return BuiltPrompt(tokens, prefix, suffix or "")
 
-    markers = len(tokens_for("", "")) if use_fim else len(engine.tokenize("", add_bos=True))
+    markers = len(tokens_for("", "")) if use_fim else len(vocab.tokenize("", add_bos=True))
     room = max(budget - markers, 0)
-    suffix_budget = min(len(engine.tokenize(suffix_text)), int(room * SUFFIX_SHARE)) if suffix_text else 0
-    new_suffix = _fit_lines(engine, suffix_text, suffix_budget, keep_end=False)
-    prefix_budget = room - len(engine.tokenize(new_suffix))
-    new_prefix = _fit_lines(engine, prefix, prefix_budget, keep_end=True)
+    suffix_budget = min(len(vocab.tokenize(suffix_text)), int(room * SUFFIX_SHARE)) if suffix_text else 0
+    new_suffix = _fit_lines(vocab, suffix_text, suffix_budget, keep_end=False)
+    prefix_budget = room - len(vocab.tokenize(new_suffix))
+    new_prefix = _fit_lines(vocab, prefix, prefix_budget, keep_end=True)
     tokens = tokens_for(new_prefix, new_suffix)
     # Separate tokenization of pieces can differ by a token at the seams.
     while len(tokens) > budget and new_prefix:
@@ -161,7 +173,7 @@ def build_prompt(engine: Engine, family: FimFamily, prefix: str, suffix: str | N
     )
 
 
-def build_cold_prompt(engine: Engine, family: FimFamily, full: BuiltPrompt, target: int,
+def build_cold_prompt(vocab: Vocabulary, family: FimFamily, full: BuiltPrompt, target: int,
                       budget: int) -> BuiltPrompt | None:
     """The cold window's prompt for `full`: about `target` tokens of the prefix
     (`cold_window`, at the full prompt's characters per token, rounded so
@@ -173,5 +185,5 @@ def build_cold_prompt(engine: Engine, family: FimFamily, full: BuiltPrompt, targ
         return None
     suffix = full.suffix
     if family.supports_fim and suffix:
-        suffix = _fit_lines(engine, suffix, target // 4, keep_end=False)
-    return build_prompt(engine, family, start, suffix, budget)
+        suffix = _fit_lines(vocab, suffix, target // 4, keep_end=False)
+    return build_prompt(vocab, family, start, suffix, budget)

@@ -9,13 +9,22 @@ must not steer the model).
 Recognition asks the loaded model's vocabulary whether the family's marker
 tokens exist as single special tokens; the GGUF architecture breaks ties
 between families that share markers. Config can always override it.
+
+Why here and not in `models/`: a family is how a prompt is laid out (its
+template, markers and repository tokens), which is the prompt stage's
+business; `models/` keeps the model files (store, catalogue, prepare,
+convert). Engines read a family's stop tokens and recognise it from here;
+the catalogue checks its family names against `FAMILIES`.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
-from typing import Protocol
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..engines.vocab import Vocabulary
 
 _HOLE = re.compile(r"\{(prefix|suffix)\}")
 
@@ -108,12 +117,6 @@ class FimFamily:
             if piece:
                 pieces.append(Segment(piece, special=(i % 2 == 1)))
         return pieces
-
-
-class Vocabulary(Protocol):
-    """What recognition needs from a loaded model."""
-
-    def has_special_token(self, text: str) -> bool: ...
 
 
 FAMILIES: dict[str, FimFamily] = {
@@ -212,7 +215,7 @@ def get_family(name: str) -> FimFamily:
 
 
 def detect_family(vocab: Vocabulary, architecture: str | None = None) -> FimFamily:
-    """The family whose FIM tokens the vocabulary has, else `none`."""
+    """The family whose FIM tokens the vocabulary has (`has_special_token`), else `none`."""
     matches = [
         FAMILIES[name]
         for name in _DETECTION_ORDER

@@ -1,0 +1,125 @@
+"""The prompt stage: one prompt of a validated completion request in, the engine's input out.
+
+`render_prompt` is the one way through, for the completion path and for
+`POST /v1/completions/render` alike (both through `CompletionService.prepare`),
+so the render route shows exactly what the model sees. In order:
+
+1. `model_prefix`: an empty cursor line's indentation is left out (not in
+   raw mode, nor for a prompt given as token ids);
+2. `anchor_window`: a long prefix starts at a content-defined line (`--no-anchor`);
+3. token healing: the engine names the text of the prefix's last token
+   (`Engine.heal_text`, "" where it does not heal); it is cut off here and
+   becomes the constraint on the first generated token (`heal`);
+4. `build_prompt`: the family's layout, trimmed to the budget;
+5. `with_crossfile`: the declarations of `input_extra` in the room left;
+6. `build_cold_prompt`: the cold window, only where the engine
+   `uses_cold_window`;
+7. the lookup tokens: the suffix's head, for speculative drafts.
+
+Words, since "context" used to mean three things:
+- context window: the model's `n_ctx` tokens; here it is only ever the
+  `budget`, `n_ctx - max_tokens` (fitting.py). The llama.cpp context object
+  is the engine's business (engines/llama_cpp/context.py).
+- the cursor's code: `prefix` and `suffix`, the text before and after the
+  cursor that the request sends.
+- cross-file snippets: what other files (`input_extra`) declare
+  (crossfile.py, declarations.py; this was `server/context/`).
+
+Modules: families.py (FIM families: templates, markers, stop tokens,
+recognition), fitting.py (layout and trimming, the anchored and the cold
+window), crossfile.py and declarations.py. The vocabulary is the one
+`Vocabulary` protocol of engines/vocab.py, which every engine satisfies.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from .crossfile import with_crossfile
+from .families import FimFamily
+from .fitting import BuiltPrompt, anchor_window, build_cold_prompt, build_prompt, model_prefix
+
+if TYPE_CHECKING:
+    from ..api.protocol import CompletionRequest
+    from ..engines.base import Engine
+
+__all__ = ["EngineInput", "PromptSettings", "render_prompt"]
+
+log = logging.getLogger("codefill.prompt")
+
+# How much of the suffix speculative decoding may draft from (its nearest code).
+LOOKUP_SUFFIX_CHARS = 4000
+
+
+@dataclass(frozen=True)
+class PromptSettings:
+    """The server's settings for the prompt stage."""
+
+    anchor: bool = True  # --no-anchor turns it off
+    token_healing: bool = True  # --no-token-healing
+    cold_window: int = 0  # --cold-window TOKENS; 0: off
+
+
+@dataclass(frozen=True)
+class EngineInput:
+    """What the engine is given for one prompt (and what the render route reports)."""
+
+    tokens: list[int]  # the full prompt
+    cold_tokens: list[int] | None  # the cold window's prompt; None: none
+    heal: str  # text taken off the prompt's end that the first token must begin with
+    lookup_tokens: tuple[int, ...]  # the code after the cursor, for speculative drafts
+    built: BuiltPrompt  # the prompt's prefix and suffix as used, what trimming dropped, the cross-file snippets
+
+    @property
+    def crossfile_files(self) -> tuple[str, ...]:
+        return self.built.crossfile_files
+
+    @property
+    def crossfile_tokens(self) -> int:
+        return self.built.crossfile_tokens
+
+
+def render_prompt(text: str, token_ids: list[int] | None, req: CompletionRequest, *, mode: str, max_tokens: int,
+                  engine: Engine, family: FimFamily, settings: PromptSettings) -> EngineInput:
+    """The engine's input for one prompt of `req`: `text` (the client's token ids
+    `token_ids` where it sent ids), in the resolved post-processing `mode`."""
+    editor = mode != "raw" and token_ids is None
+    shown = text
+    if editor:
+        shown = model_prefix(shown)
+        if settings.anchor:
+            shown = anchor_window(shown)
+    heal = engine.heal_text(shown) if settings.token_healing and token_ids is None else ""
+    if heal:
+        shown = shown[: -len(heal)]
+    budget = engine.info.n_ctx - max_tokens
+    built = _build(shown, token_ids, req, engine=engine, family=family, budget=budget)
+    cold = _cold(built, engine=engine, family=family, target=settings.cold_window, budget=budget) if editor else None
+    # The code after the cursor is a source of speculative drafts even where the template leaves it out.
+    lookup = tuple(engine.tokenize(req.suffix[:LOOKUP_SUFFIX_CHARS])) if req.suffix else ()
+    return EngineInput(built.tokens, cold, heal, lookup, built)
+
+
+def _build(text: str, token_ids: list[int] | None, req: CompletionRequest, *, engine: Engine, family: FimFamily,
+           budget: int) -> BuiltPrompt:
+    if token_ids is not None and req.suffix is None:
+        ids = token_ids[-budget:]
+        return BuiltPrompt(ids, text, "", trimmed_prefix_chars=int(len(ids) < len(token_ids)))
+    built = build_prompt(engine, family, text, req.suffix, budget)
+    if built.trimmed:
+        log.warning("prompt trimmed to fit the context: %d prefix and %d suffix characters dropped",
+                    built.trimmed_prefix_chars, built.trimmed_suffix_chars)
+    if req.input_extra:  # other files' declarations, in the room the file leaves
+        built = with_crossfile(engine, family, built, req.input_extra, filepath=req.filepath, budget=budget)
+    return built
+
+
+def _cold(full: BuiltPrompt, *, engine: Engine, family: FimFamily, target: int, budget: int) -> list[int] | None:
+    """The cold window's tokens (engines/llama_cpp/scheduler.py), where the engine
+    keeps a cache and the full prompt is much longer."""
+    if not target or not engine.uses_cold_window or len(full.tokens) < 2 * target:
+        return None
+    built = build_cold_prompt(engine, family, full, target, budget)
+    return built.tokens if built is not None and len(built.tokens) < len(full.tokens) * 2 // 3 else None
