@@ -2,6 +2,15 @@
 
 The model loads in the background after the server starts, so `/health`
 answers at once and `/ready` and `/v1/completions` say 503 until it is in.
+
+Middleware, outermost first: `RequestContext` (request id, access line,
+logs.py), CORS (only with `--cors-origin`), `RequestMetrics`, `ApiKeyAuth`
+(401 before any body is read; the key's name into `scope["state"]["key"]`),
+`BodySizeLimit` (413 past `--max-body-bytes`), `JsonBodies` (dialects' bodies
+read as JSON whatever their Content-Type), `TabbyCompletions`. Then FastAPI
+validates the body (a 400 naming the parameter, api/errors.py) and the route
+runs. `app_options()` turns settings (codefill/config.py) into create_app's
+arguments; the engine comes from engines/factory.py `build_engine`.
 """
 
 from __future__ import annotations

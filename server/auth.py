@@ -6,6 +6,11 @@ never stored in clear). Only SHA-256 digests are kept in memory too. With no
 keys the server is open, which is the default on loopback only
 (`check_open_mode`). A request's key name lands in `scope["state"]["key"]`
 for limits, logs and metrics.
+
+Probes (`/health`, `/ready`), `/metrics`, the API docs and the playground page
+are open to everyone; `/v1/*` needs a key, checked before any body is read
+(401). `codefill serve` refuses open mode off loopback unless `--allow-open`.
+`/admin/*` takes only the admin key (tenants.py, api/admin.py).
 """
 
 from __future__ import annotations

@@ -21,6 +21,21 @@ The interface other parts of the server rely on (post-processing, context):
 - ``parse(lang, text) -> tree_sitter.Tree | None``: a convenience for one parse.
 
 Grammars come from PyPI (`tree-sitter-python`, ...), pinned in pyproject.toml.
+
+How `infer_language` decides: a shebang, else every grammar parses the whole
+lines before and after the cursor's line (at most 1,500 characters before,
+500 after; the cursor's own half-written line is left out, so the answer is
+cached while the cursor stays on its line), and the one with the fewest
+error bytes wins: loose tokens inside ERROR nodes (a complete construct
+inside one costs nothing), 4 per MISSING node. The window starts at its first
+least-indented line, dedented; when it seems to start inside a string or
+comment, the part after the first line that ends one is tried too. Ties go to
+the less specific grammar (JavaScript before TypeScript, C before C++). No
+language when the code is under 24 characters, when the best grammar leaves
+over half of it in errors, or over 5% and not half of what the next best
+leaves. A new line costs one parse per grammar tried (tens of milliseconds on
+a busy 2-core machine); the first grammar that parses without errors ends
+the search, and Python is tried first.
 """
 
 from __future__ import annotations

@@ -6,6 +6,10 @@ each request in progress `DRAIN_GRACE_S` to finish. One that is still going
 then ends cleanly: a stream gets an error event and `data: [DONE]`, a plain
 request a 503. Only after that does uvicorn's own timeout cancel what is left,
 and the lifespan closes the engine.
+
+The three graces are staggered so that the clean ending wins: the drain's
+`DRAIN_GRACE_S` (3 s), sse-starlette's own shutdown grace one second longer
+(`SSE_SHUTDOWN_GRACE_S`), uvicorn's (`UVICORN_GRACE_S`, 6 s) last.
 """
 
 from __future__ import annotations

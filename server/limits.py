@@ -11,6 +11,26 @@ tokens and max_tokens for each choice), so concurrent requests cannot spend
 more than the bucket holds; when it ends, however it ends (cancelled,
 superseded, timed out included), it is charged what the engine really did and
 the rest is given back. `/v1/events` has a requests-per-second bucket of its own.
+
+In detail:
+- Admission is a bound, not a queue of its own: requests wait in the fair
+  queue (api/fair.py) and the engine, where a newer request of a session
+  still supersedes an older one.
+- Buckets are per key name. Requests per second have a burst of
+  max(1, rate). For tokens per minute, the reservation is the prompt tokens
+  (prompt and suffix, tokenized only when that limit is set) plus
+  `max_tokens` for each choice; a request larger than the whole budget waits
+  for a full bucket. The charge (`Ticket.charge`) is what the engine did
+  (`GenerationResult`: prompt tokens of the prompts it started, tokens
+  generated); a request that never reached the engine gets all of it back.
+  A 429's `Retry-After` is the time until the request fits. The `/v1/events`
+  bucket (`--events-rate-limit-rps`) has a burst of twice its rate.
+- The time limit is one deadline per request, waiting included
+  (`--request-timeout`): `Ticket.run` turns it into a 408, `Ticket.bounded`
+  ends a stream with it (api/sse.py `ending` writes the error event and
+  `[DONE]`). `Gate.drain(grace)` (lifecycle.py, on SIGTERM) moves every
+  deadline to at most `grace` away and answers new requests 503
+  `server_shutting_down`; a request cut by the drain gets that 503 too.
 """
 
 from __future__ import annotations

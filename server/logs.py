@@ -5,6 +5,11 @@ token) or is made here; it is echoed back in the response's `X-Request-Id`
 and set in a context variable that every log record of the request carries,
 along with the API key's name. Prompts are never logged unless
 `--log-prompts` says so (`log_prompt`).
+
+A request id the client did not send (or not a sane token) is `req-<uuid>`.
+The service hands it to the engine as `GenerationRequest.request_id` (the
+gateway forwards it upstream). The completion id (`cmpl-...`) is a separate
+thing, the one `/v1/events` names.
 """
 
 from __future__ import annotations

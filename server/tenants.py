@@ -2,12 +2,25 @@
 the admin key.
 
 A tenant is an API key's name ("anonymous" in open mode). Sessions and
-typing-through memory are always per tenant (api/serving.py `session_key`).
+typing-through memory are always per tenant (`session_key(tenant, user)` here).
 KV / prefix caches are reused only between requests of the same cache salt:
 by default the salt is the tenant itself, and an operator may name groups of
 tenants that share one (`--share-cache alice+bob`), e.g. a team's keys.
 Weights give a tenant a larger share of the engine when it is busy
 (api/fair.py). The admin key (kept as a SHA-256 digest) opens /admin/*.
+
+Where each piece is used:
+- Isolation: everything keyed by session (supersede, typing-through, saved
+  KV states, the gateway's routing) takes `session_key(tenant, user)`; KV and
+  prefix reuse take `GenerationRequest.cache_salt`, the tenant's name or its
+  group's (`salt_of`; the members joined by `+`).
+- Sharing the engine, in two places: `FairQueue` (api/fair.py) decides which
+  request gets one of the engine's `max_sequences` slots (llama.cpp
+  `--sequences`, vLLM `--max-num-seqs`, the gateway 64), and inside the
+  llama.cpp engine each step's tokens are split between tenants
+  (engines/llama_cpp/shares.py). `GenerationRequest.tenant` and `.weight`
+  (`--tenant-weight`) carry what the engine needs.
+- Admin API (api/admin.py): `GET /admin/cache`, `POST /admin/cache/drop`.
 """
 
 from __future__ import annotations

@@ -16,6 +16,9 @@ The last free slot: while another tenant has been active in the last minute,
 a tenant that already holds slots does not take the last free one while that
 tenant holds none: it is kept for it, so another tenant's next keystroke never
 waits for one of a flood's requests to finish. A tenant alone uses every slot.
+
+A tenant whose queue was empty starts at the current clock: no credit for
+idle time. Weights come from `--tenant-weight` (tenants.py).
 """
 
 from __future__ import annotations

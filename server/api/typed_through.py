@@ -3,6 +3,12 @@ what it began with, the rest is answered at once without the engine.
 
 Sessions are tenant-scoped keys (tenants.py `session_key`): one tenant's
 answers are never handed to another, whatever `user` they send.
+
+Only an editor's plain single completion is remembered (`rememberable`: a
+session, a suffix, one prompt, `n` 1, no echo or logprobs). When the next
+request's prefix is the remembered prefix plus characters that begin the
+remembered answer, with the same suffix and no line end typed, the rest of
+the answer comes back at once (`codefill_completions_typed_through_total`).
 """
 
 from __future__ import annotations

@@ -12,6 +12,19 @@ calls it token healing; it costs one decode step).
 
 `Healer` indexes the vocabulary's token pieces once (sorted bytes), so the
 tokens that begin with a text are one contiguous range found by bisection.
+
+The way through: the prompt stage (server/prompt/ `render_prompt`) asks
+`engine.heal_text(prefix)` for the text of the prefix's last token when other
+tokens begin with it (never a line end), takes that text off the prompt and
+sends it as `GenerationRequest.heal`; the llama.cpp engine's decoder chooses
+the first token among the tokens whose piece begins with it (greedy, or
+sampling through a logits processor) and hands that token out without the
+healed text. vLLM and gateway engines do not heal (`heal_text` is ""): the
+OpenAI API cannot constrain only the first token (`logit_bias` would need
+every token that begins with a space). A side effect worth having: mid-word
+keystrokes (`x = s`, `x = se`) send the same prompt, so they reuse the KV
+cache whole. Counted in `codefill_completions_token_healed_total`;
+`--no-token-healing` turns it off.
 """
 
 from __future__ import annotations

@@ -25,6 +25,25 @@ token stream closes the upstream HTTP request, which vLLM (and codefill) take
 as an abort. Failures are answered, never retried: the upstream unreachable
 or saying 503 (its back-pressure) is a 503 with Retry-After; breaking off
 mid-completion a 502; silence a 504.
+
+In detail:
+- A request goes upstream with `stream: true`, `include_usage`, the family's
+  stop tokens as vLLM's `stop_token_ids`, and the request id as
+  `X-Request-Id`. The upstream's model id and `max_model_len` come from its
+  `/v1/models` at start-up, or on the first request if it was not up yet.
+- Each request runs in a pump task that feeds the token queue `generate`
+  reads. Closing the generator cancels the pump, which closes the HTTP
+  stream; a newer request of the session cancels the older one's pump
+  (`Superseded`, 409).
+- Failures are `EngineError`s, which the serving layer answers with their
+  status, code and headers (engines never import `server/api`): unreachable
+  is 503 `upstream_unavailable` with `Retry-After`; the upstream's own 503 or
+  429 (loading, full, draining) keeps its status, its code and its
+  `Retry-After` (DEFAULT_RETRY_AFTER, 2 s, when it gave none); a stream that
+  breaks after tokens were sent is 502 `upstream_failed`; no data for
+  READ_TIMEOUT (30 s) is 504. Never a 500.
+- Token healing is off here (`heal_text` is ""; see healing.py), so a
+  gateway's answers equal its upstream's with `--no-token-healing`.
 """
 
 from __future__ import annotations

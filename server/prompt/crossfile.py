@@ -16,6 +16,11 @@ Layout by model family: families with repository tokens (Qwen2.5-Coder's
 the repository format, each snippet as a file and the current file last;
 every other family gets each snippet under a comment with its path.
 
+Numbers: `input_extra` is at most 32 files of 64 KiB (api/protocol.py);
+MAX_CROSSFILE_TOKENS is 1,024; "near the cursor" is the 30 lines above it
+and the 10 below. The snippets go in front of everything, before the
+anchored window (fitting.py).
+
 (Named "cross-file" rather than "context", the name it had as
 `server/context/`: in the prompt package "context" is only ever the
 model's context window.)

@@ -6,6 +6,15 @@ function and method signatures (with a Python docstring's first lines),
 classes, structs, interfaces and traits with their members' signatures, type
 aliases and constants. Bodies are left out. One table of tree-sitter node
 types covers every language the server has a grammar for (server/languages.py).
+
+A function or method becomes its signature (the text before the body) with a
+stub: `...` in Python (after the docstring's first lines), `;` in C, C++,
+Java and Rust, `{ ... }` in Go, JavaScript and TypeScript. Classes,
+interfaces, traits and impls become their header and their members'
+signatures; short declarations (structs, type aliases, constants, `#define`s)
+stay as written, cut at 6 lines. Results are cached per (filename, text),
+since editors resend the same snippets on every keystroke. A file without a
+grammar declares nothing and is left out.
 """
 
 from __future__ import annotations

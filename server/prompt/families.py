@@ -15,6 +15,21 @@ template, markers and repository tokens), which is the prompt stage's
 business; `models/` keeps the model files (store, catalogue, prepare,
 convert). Engines read a family's stop tokens and recognise it from here;
 the catalogue checks its family names against `FAMILIES`.
+
+The families: StarCoder, CodeLlama, DeepSeek-Coder, Qwen2.5-Coder, CodeGemma,
+Codestral, and `none` (prefix only). Qwen and CodeGemma share markers and are
+told apart by `<|repo_name|>` / `<|file_separator|>`. `--fim-family`
+overrides recognition. The default model, SmolLM2-135M-Instruct, is `none`:
+the prefix is completed and the suffix only shapes post-processing.
+
+Order: a template is prefix-first (PSM) or suffix-first (SPM, Codestral's only
+form); StarCoder and Code Llama were trained on both and carry an
+`spm_template`. `--fim-order auto` (the default) uses SPM where a family has
+it, for the KV cache: in PSM every keystroke changes the end of the prefix,
+so the whole suffix after it is computed again (hundreds of tokens with an
+editor's ~40 lines after the cursor); in SPM the suffix heads the prompt and
+stays cached, and a keystroke costs the typed characters
+(tests/integration/test_fim_order.py). `psm` / `spm` force one.
 """
 
 from __future__ import annotations

@@ -8,6 +8,34 @@ the start of the prefix and from the end of the suffix, keeping the code
 nearest the cursor. The suffix gets at most a quarter of the budget, the
 prefix the rest. Trimmed requests are still answered, and the server logs
 how much was dropped.
+
+Two more things keep the engine's KV cache useful from one keystroke to the
+next:
+
+- Anchoring (`anchor_window`; `--no-anchor` turns it off). Editors send the
+  ~120 lines above the cursor; moving to the next line drops the window's
+  first line, which changes the prompt's first tokens and would make the
+  whole cache useless (a cold prefill of ~1,200 tokens, seconds on a CPU, on
+  every new line). A prefix of ANCHOR_MIN_LINES lines or more starts at the
+  first line, among its first ANCHOR_SEARCH, whose CRC-32 is 0 mod
+  ANCHOR_PERIOD. That line stays the head until it leaves the window itself,
+  about every 16 lines; the cost is about 16 lines of context at the far end.
+  Shorter prefixes (a file's start, which does not move) are left alone.
+- The cold window (`cold_window`, `build_cold_prompt`; `--cold-window TOKENS`,
+  default 384, 0 turns it off). The first keystroke at a new place (another
+  file, a jump) finds nothing cached. For a prompt of at least twice TOKENS,
+  the prompt stage also builds a short prompt: the lines before the cursor
+  that make about TOKENS tokens (counted in characters, at the full prompt's
+  characters per token), started at the line with the smallest CRC-32 among
+  the COLD_WINNOW around that point (winnowing: the start stays put for about
+  8 lines as the cursor moves down), and for FIM families at most a quarter
+  of TOKENS of the suffix. The engine decides which prompt to evaluate
+  (engines/llama_cpp/scheduler.py): a cold keystroke costs the short window,
+  the keystrokes right after it reuse its cache, and the full window is
+  evaluated in the background and serves from the next keystroke on. Engines
+  without a cache of their own (vLLM, gateway) get no short prompt
+  (`uses_cold_window`). `models prepare` weighs formats by the same picture:
+  one cold window per place, then warm keystrokes.
 """
 
 from __future__ import annotations

@@ -7,7 +7,17 @@
 Each maps its request to a `CompletionRequest`, goes through `Admitted`
 (api/admission.py) like `/v1/completions`, and answers in its own wire format
 and error shape. Completions are counted by dialect
-(`codefill_completions_total{dialect=...}`).
+(`codefill_completions_total{dialect=...}`, from a context variable set at
+admission).
+
+Streams come from `CompletionService.stream` as OpenAI chunks;
+`common.pieces` reads them back as text, finish reason, usage or error, and
+the dialect writes its wire format (Ollama: NDJSON; llama.cpp: SSE objects
+ending with `stop: true`). What a dialect adds on top is applied to the
+service's output (llama.cpp's `n_indent`, `t_max_predict_ms`). Errors take the
+dialect's shape by path prefix (`errors.register_error_shape`), the
+middleware's 401s and 413s too. Tabby posts to `/v1/completions` as well:
+`tabby.TabbyCompletions` routes its bodies to a path of their own.
 """
 
 from __future__ import annotations

@@ -24,6 +24,44 @@ prompt that evaluating it would cost more than `cold_saving` tokens beyond
 the short one, the short one is answered, and the full prompt is evaluated
 as low-priority prefill whenever a step has nothing interactive to do; the
 next keystroke there reuses it.
+
+Settings and their defaults (codefill/config.py):
+- `--sequences` (8): llama.cpp's `n_seq_max`, with a unified KV cache of
+  2 x `n_ctx` cells shared by all sequences (context.py). More requests than
+  sequences wait in the engine's queue, first come first served
+  (`max_sequences` tells the fair queue, api/fair.py, how many run at once).
+- `--step-tokens` (128, at most `--n-batch`): the per-step token budget;
+  decode comes first, prompt chunks fill the rest, and when several tenants
+  have work the budget is shared between them (shares.py).
+- `--session-cache-mb` (512): the RAM for idle sessions' states (states.py);
+  states are kept per session and per kind, the full and the cold window.
+- `--cold-window` (384 tokens; the prompt stage builds it, prompt/fitting.py):
+  the short prompt is answered when the full one would cost more than 192
+  tokens (`cold_saving`) beyond it; the full one then grows 64 tokens a step
+  (`scheduler.GROW_CHUNK`), so a request that comes meanwhile waits at most
+  one chunk.
+- `--speculative ngram` (off by default here: on the default model and the
+  replay workload it did not pay off, docs/BENCHMARKS.md): prompt-lookup
+  drafts (engines/lookup.py) of up to `--num-speculative-tokens` go into the
+  step's batch with logits for every position; a draft is kept while each
+  token is the model's own argmax and the rest of its KV cells are removed,
+  so answers equal one-token-at-a-time decoding (tested). Counted in
+  `codefill_speculative_{draft,accepted}_tokens_total`.
+
+Sessions are (tenant, OpenAI `user`) (`session_key`); nothing is shared or
+reused across cache salts, not even what a sequence last held. Shared heads
+are counted in `codefill_engine_shared_prefix_tokens_total`. `drop_cache`
+(the admin API) forgets a salt's or a session's states, in the context and in
+RAM, run by the step loop between steps. A newer request of a session
+supersedes its queued or running one (409 `superseded`, or an error event in
+its stream); a superseded or cancelled request (the client left, a filter saw
+enough) leaves its sequence at the next step. `n > 1` and lists of prompts
+run as parallel sequences in the same steps; only the first choice carries
+the session (the others would supersede it). Generation stops on the model's
+end-of-generation tokens, the family's stop tokens, `max_tokens` or the
+context's end. Sampling (decoding.py) is numpy over the sequence's logits
+row: temperature, top-p, presence/frequency penalties over the last 64
+tokens, `seed`; logprobs come from the same row.
 """
 
 from .engine import LlamaCppEngine, check_settings
