@@ -5,6 +5,11 @@ its choices' `GenerationResult`s add up to, handed to the admission ticket
 (`on_usage`: the tokens-per-minute charge) and to the metrics. A request
 that did not finish (cancelled, superseded, timed out) is charged and counted
 too; only its latency is left out of the latency histograms.
+
+Prompt tokens count once per prompt (not per choice), and
+`prompt_tokens_details.cached_tokens` says how many came from the KV cache.
+Per key, the metrics are `codefill_tenant_tokens_total`,
+`codefill_tenant_completions_unfinished_total` and `codefill_prompt_cache_hit_ratio`.
 """
 
 from __future__ import annotations

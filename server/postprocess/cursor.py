@@ -1,5 +1,11 @@
 """Where a completion goes: the text around the cursor, the mode that follows
-from it, and `Site`, everything a filter is set up from."""
+from it, and `Site`, everything a filter is set up from.
+
+The mode (`resolve_mode`): a request's `mode` other than `auto` is taken as
+is. `auto` without a suffix is `raw` (a plain completion request, not an
+editor's); with one, `multi_line` only on an empty line right after a block
+opener whose body is still empty (the previous code line's trailing comment
+left out when the language is known), else `single_line`."""
 
 from __future__ import annotations
 
