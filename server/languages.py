@@ -184,7 +184,8 @@ def _error_cost(tree: tree_sitter.Tree) -> int:
 def infer_language(prefix: str, suffix: str | None = None) -> str | None:
     """The canonical language of code that names none: its shebang, else the grammar that parses
     the whole lines around the cursor's line with the fewest bytes in syntax errors; None when there
-    is too little code or every grammar finds more than 15% of it wrong."""
+    is too little code, when the best grammar leaves over half of it in errors, or over 5% and not
+    half of what the next best leaves."""
     found = _shebang(prefix)
     if found:
         return found
