@@ -23,7 +23,7 @@ Words, since "context" used to mean three things:
 - the cursor's code: `prefix` and `suffix`, the text before and after the
   cursor that the request sends.
 - cross-file snippets: what other files (`input_extra`) declare
-  (crossfile.py, declarations.py; this was `server/context/`).
+  (crossfile.py, declarations.py).
 
 Modules: families.py (FIM families: templates, markers, stop tokens,
 recognition), fitting.py (layout and trimming, the anchored and the cold

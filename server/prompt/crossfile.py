@@ -21,9 +21,8 @@ MAX_CROSSFILE_TOKENS is 1,024; "near the cursor" is the 30 lines above it
 and the 10 below. The snippets go in front of everything, before the
 anchored window (fitting.py).
 
-(Named "cross-file" rather than "context", the name it had as
-`server/context/`: in the prompt package "context" is only ever the
-model's context window.)
+(Named "cross-file" rather than "context": in the prompt package
+"context" is only ever the model's context window.)
 """
 
 from __future__ import annotations
