@@ -272,7 +272,7 @@ def test_a_flood_beside_a_typist_keeps_the_typists_steps_small():
     run_until_done(loop, flood, limit=2000)
     assert all(len(tokens(j)) == 20 for j in flood)
     # With the typist gone (a moment later), the flood has the budget back.
-    loop.recent.clear()
+    loop.shares.recent.clear()
     more = submit(loop, list(range(400, 460)), max_tokens=1, session="f9", tenant="a")
     loop.step()
     assert len(ctx.steps[-1]) == 60

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 from ..base import GenerationRequest, GenerationResult
 from .decoding import Decoder
-from .shares import PRESENT_S, shares
+from .shares import StepShares
 from .slots import Slot, Slots, common_prefix
 from .stats import EngineStats
 
@@ -98,7 +98,7 @@ class StepLoop:
         self.waiting: deque[Job] = deque()
         self.running: list[Running] = []
         self.growth: Growth | None = None
-        self.recent: dict[str, tuple[float, int, float]] = {}  # tenant -> (when, demand, weight)
+        self.shares = StepShares()
 
     # -- the loop --------------------------------------------------------------
 
@@ -256,7 +256,8 @@ class StepLoop:
             room = min(left - (len(decoding) - i), self.n_ctx - len(r.slot.tokens) - 1)
             wants[id(r)] = [r.pending, *r.decoder.drafts(room)]
             left -= len(wants[id(r)])
-        allowed = self._shares({id(r): len(w) for r in decoding for w in [wants[id(r)]]}, budget)
+        allowed = self.shares.split([(_tenant(r), len(wants[id(r)]) if r.pending is not None else len(r.prompt) - r.done,
+                                      r.job.request.weight) for r in self.running], budget)
         # Every generating sequence its next token, as far as its tenant's share goes; then the drafts.
         for r in decoding:
             tenant = _tenant(r)
@@ -298,31 +299,6 @@ class StepLoop:
             budget -= len(chunk)
             allowed[tenant] -= len(chunk)
         return entries
-
-    def _shares(self, decode: dict[int, int], budget: int) -> dict[str, int]:
-        """Each tenant's tokens in this step: what it would use alone, shared as `shares.py` says
-        when several tenants have work (or had some a moment ago)."""
-        demand: dict[str, int] = {}
-        for r in self.running:
-            tenant = _tenant(r)
-            want = decode[id(r)] if r.pending is not None else len(r.prompt) - r.done
-            demand[tenant] = min(budget, demand.get(tenant, 0) + want)
-        now = time.monotonic()
-        weights = {}
-        for r in self.running:
-            weights[_tenant(r)] = r.job.request.weight
-        for tenant, want in demand.items():
-            self.recent[tenant] = (now, want, weights[tenant])
-        present = {}
-        for tenant, (seen, want, weight) in list(self.recent.items()):
-            if tenant in demand:
-                continue
-            if now - seen > PRESENT_S:
-                del self.recent[tenant]
-            else:
-                present[tenant] = want
-                weights[tenant] = weight
-        return shares(demand, budget, weights=weights, present=present)
 
     def _growth_entries(self, now: float) -> tuple[Slot | None, list]:
         g = self.growth

@@ -19,6 +19,7 @@ next request does not wait behind a full-budget step of someone else.
 from __future__ import annotations
 
 import math
+import time
 
 # How long a tenant's last demand still counts after its work is done.
 PRESENT_S = 1.0
@@ -53,3 +54,31 @@ def shares(demand: dict[str, int], budget: int, *, weights: dict[str, float] | N
             break
     level = min(level, cap)
     return {t: max(1, min(d, int(w(t) * level + 1e-9))) for t, d in demand.items()}
+
+
+class StepShares:
+    """What the step loop keeps between steps: each tenant's last demand, for `PRESENT_S`."""
+
+    def __init__(self) -> None:
+        self.recent: dict[str, tuple[float, int, float]] = {}  # tenant -> (when, demand, weight)
+
+    def split(self, wants: list[tuple[str, int, float]], budget: int) -> dict[str, int]:
+        """`wants`: (tenant, tokens, weight) of every running sequence; each tenant's tokens in this step."""
+        demand: dict[str, int] = {}
+        weights: dict[str, float] = {}
+        for tenant, want, weight in wants:
+            demand[tenant] = min(budget, demand.get(tenant, 0) + want)
+            weights[tenant] = weight
+        now = time.monotonic()
+        for tenant, want in demand.items():
+            self.recent[tenant] = (now, want, weights[tenant])
+        present = {}
+        for tenant, (seen, want, weight) in list(self.recent.items()):
+            if tenant in demand:
+                continue
+            if now - seen > PRESENT_S:
+                del self.recent[tenant]
+            else:
+                present[tenant] = want
+                weights[tenant] = weight
+        return shares(demand, budget, weights=weights, present=present)
