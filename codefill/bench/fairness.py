@@ -7,9 +7,10 @@ worker its own session, closed loop). Prints B's latency both times and the
 ratio of the medians: with fair sharing B's p50 under the flood stays within a
 small factor of B alone, instead of queueing behind A's whole backlog.
 
-Each phase uses its own `user` names, so B's second run finds none of its
-first run's sessions (saved KV states, typing-through memory) and the two
-runs cost the same work.
+Each phase uses its own `user` names, and B's cached state is dropped between
+the phases (the admin API), so B's second run finds nothing of its first
+(saved KV states, shared heads, typing-through memory) and the two runs cost
+the same work.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from .workload import DEFAULT_FILES, Place, build_workload
 
 FLOOD_KEY = "bench-flood-key-0001"
 TYPIST_KEY = "bench-typist-key-0001"
+ADMIN_KEY = "bench-admin-key-0001"
 
 
 @dataclass
@@ -61,10 +63,16 @@ async def _flood(url: str, model: str, key: str, workload: list[Place], workers:
 
 
 async def measure(url: str, model: str, workload: list[Place], *, flood: int = 20, max_tokens: int = 32,
-                  flood_key: str = FLOOD_KEY, typist_key: str = TYPIST_KEY) -> dict:
+                  flood_key: str = FLOOD_KEY, typist_key: str = TYPIST_KEY, admin_key: str | None = None,
+                  typist_name: str = "typist") -> dict:
     """B alone, then B under A's flood; summaries and the p50 ratio."""
     alone = await run(RunConfig(url=url, model=model, max_tokens=max_tokens, label="B alone", api_key=typist_key,
                                 user="typist-alone"), workload)
+    if admin_key:  # B's second run starts as cold as its first
+        async with httpx.AsyncClient(timeout=60) as client:
+            r = await client.post(url + "/admin/cache/drop", json={"tenant": typist_name},
+                                  headers={"Authorization": f"Bearer {admin_key}"})
+            r.raise_for_status()
     stop, stats = asyncio.Event(), Flood()
     flooding = asyncio.create_task(_flood(url, model, flood_key, workload, flood, max_tokens, stop, stats))
     await asyncio.sleep(1.0)  # the flood is in full swing before B starts
@@ -110,6 +118,8 @@ def add_fairness(bsub) -> None:
     f.add_argument("--url", help="a running codefill server (needs --flood-key and --typist-key)")
     f.add_argument("--flood-key", help="tenant A's API key, with --url")
     f.add_argument("--typist-key", help="tenant B's API key, with --url")
+    f.add_argument("--admin-key", help="with --url: the server's admin key, to drop B's cache between the phases")
+    f.add_argument("--typist-name", default="typist", help="with --url and --admin-key: B's key name")
     f.add_argument("--model-file", default="default", help="model of the server it starts (path or catalogue name)")
     f.add_argument("--serve-args", default="", help="extra `codefill serve` arguments of the server it starts")
     f.add_argument("--variant", action="append", default=[], metavar="NAME=SERVE_ARGS",
@@ -141,7 +151,8 @@ def cmd_fairness(args: argparse.Namespace) -> int:
         model = httpx.get(args.url + "/v1/models",
                           headers={"Authorization": f"Bearer {keys[1]}"}).json()["data"][0]["id"]
         report = asyncio.run(measure(args.url, model, workload, flood=args.flood, max_tokens=args.max_tokens,
-                                     flood_key=keys[0], typist_key=keys[1]))
+                                     flood_key=keys[0], typist_key=keys[1], admin_key=args.admin_key,
+                                     typist_name=args.typist_name))
         print(json.dumps(report, indent=2) if args.json else format_report(report))
         return 0
     from codefill.models.store import resolve_model
@@ -150,7 +161,7 @@ def cmd_fairness(args: argparse.Namespace) -> int:
 
     path = str(resolve_model(args.model_file))
     keys = (FLOOD_KEY, TYPIST_KEY)
-    key_args = ["--api-key", f"flood={keys[0]}", "--api-key", f"typist={keys[1]}"]
+    key_args = ["--api-key", f"flood={keys[0]}", "--api-key", f"typist={keys[1]}", "--admin-key", ADMIN_KEY]
     servers = [("codefill", None, shlex.split(args.serve_args))]
     for spec in args.variant:
         name, _, extra = spec.partition("=")
@@ -166,7 +177,7 @@ def cmd_fairness(args: argparse.Namespace) -> int:
         try:
             reports[label] = asyncio.run(measure(server.url, server.model, workload, flood=args.flood,
                                                  max_tokens=args.max_tokens, flood_key=keys[0],
-                                                 typist_key=keys[1]))
+                                                 typist_key=keys[1], admin_key=ADMIN_KEY))
         finally:
             server.stop()
         if not args.json:
