@@ -82,9 +82,9 @@ class _Delta:
 class CompletionService:
     def __init__(self, engine: Engine, *, served_names: list[str], max_choices: int,
                  default_temperature: float, metrics: Metrics, family: FimFamily | None = None,
-                 anchor: bool = True, fim_order: str = "auto",
-                 disabled_filters: frozenset[str] = frozenset(), token_healing: bool = True,
-                 cold_window: int = 0, tenants: TenantSettings | None = None) -> None:
+                 anchor: bool, fim_order: str, disabled_filters: frozenset[str], token_healing: bool,
+                 cold_window: int, tenants: TenantSettings | None = None) -> None:
+        # No defaults here: create_app passes every setting, whose one default is in codefill/config.py.
         self.engine = engine
         self.served_names = served_names
         self.max_choices = max_choices

@@ -57,9 +57,10 @@ LOOKUP_SUFFIX_CHARS = 4000
 class PromptSettings:
     """The server's settings for the prompt stage."""
 
-    anchor: bool = True  # --no-anchor turns it off
-    token_healing: bool = True  # --no-token-healing
-    cold_window: int = 0  # --cold-window TOKENS; 0: off
+    # The defaults are the server's (codefill/config.py); create_app passes them.
+    anchor: bool  # --no-anchor turns it off
+    token_healing: bool  # --no-token-healing
+    cold_window: int  # --cold-window TOKENS; 0: off
 
 
 @dataclass(frozen=True)
