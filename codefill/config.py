@@ -89,6 +89,9 @@ class Settings(BaseSettings):
     cold_window: int = opt(384, "llama.cpp: when the KV cache holds too little of a long prompt (a new file or "
                                 "place), answer from about this many tokens before the cursor, and evaluate the "
                                 "full window once the editor pauses; 0: off", metavar="TOKENS", ge=0)
+    grow_after: float = opt(0.25, "llama.cpp: seconds the engine must have had no request before it grows a cold "
+                                  "window to the full prompt (a keystroke that comes meanwhile never waits for it)",
+                            metavar="SECONDS", ge=0.0)
     disable_filters: Annotated[list[str], NoDecode] = opt(
         list, "leave a post-processing filter out, by name (repeat for more; 'all' for every one; comma-separated "
               "in the env): to see what it costs or gains", flags=("--disable-filter",), metavar="NAME",

@@ -58,7 +58,8 @@ def _llama_cpp_engine(settings, path: Path, model_id: str) -> Engine:
                           n_batch=settings.n_batch, flash_attn=settings.flash_attn, family=settings.fim_family,
                           draft_max=settings.num_speculative_tokens if speculative == "ngram" else 0,
                           session_cache_bytes=settings.session_cache_mb * 1024 * 1024,
-                          sequences=settings.sequences, step_tokens=settings.step_tokens)
+                          sequences=settings.sequences, step_tokens=settings.step_tokens,
+                          grow_after=settings.grow_after)
 
 
 def _gateway_vocab(settings) -> Path | None:

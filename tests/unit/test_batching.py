@@ -178,6 +178,28 @@ def test_a_cold_window_grows_only_when_nothing_interactive_is_left():
     assert not again.result.cold_window and again.result.cached_prompt_tokens == len(full)
 
 
+def test_a_cold_window_grows_only_after_a_pause_without_requests():
+    import time
+
+    loop, ctx = make_loop(step_tokens=16)
+    loop.grow_after = 0.3
+    full = list(range(1, 41))
+    job = Job(GenerationRequest(full, 2, session="s", cold_tokens=list(range(30, 41))), GenerationResult(),
+              ImmediateLoop(), Sink())
+    loop.waiting.append(job)
+    run_until_done(loop, [job])
+    steps = len(ctx.steps)
+    for _ in range(5):  # right after the answer: the next keystroke may be on its way
+        loop.step()
+    assert len(ctx.steps) == steps and loop.growth is not None
+    started = time.monotonic()
+    assert loop._take_jobs()  # waits until the growth is due, not longer
+    assert 0.2 <= time.monotonic() - started < 2
+    for _ in range(10):
+        loop.step()
+    assert loop.growth is None and loop.stats.counters["windows_grown"] == 1
+
+
 @pytest.mark.parametrize("kwargs, message", [
     ({"sequences": 0}, "between 1 and 256"),
     ({"sequences": 300}, "between 1 and 256"),

@@ -84,7 +84,8 @@ class LlamaCppEngine(EngineBase):
         self._draft_max = draft_max
         self._draft_ngram_min = draft_ngram_min
         self._cold_saving = cold_saving
-        # `grow_after` is accepted and ignored: a cold window grows whenever the engine has nothing else to do.
+        # A cold window grows once the engine has had no request for this long.
+        self._grow_after = grow_after
         self._sequences = sequences
         self._step_tokens = step_tokens
         self._kv_cells = kv_cells
@@ -123,7 +124,8 @@ class LlamaCppEngine(EngineBase):
                                 n_threads=self._n_threads, flash_attn=self._flash_attn)
         slots = Slots(self._sequences, self._context.n_cells, self._context, self._sessions, self._stats.counters)
         self._loop = StepLoop(self._context, slots, n_ctx=self._n_ctx, step_tokens=self._step_tokens,
-                              cold_saving=self._cold_saving, new_decoder=self._decoder, stats=self._stats)
+                              cold_saving=self._cold_saving, new_decoder=self._decoder, stats=self._stats,
+                              grow_after=self._grow_after)
         arch = llm.metadata.get("general.architecture")
         family = self._identify(arch, path=self._path, n_ctx=self._n_ctx)
         log.info(

@@ -86,7 +86,7 @@ class Growth:
 
 class StepLoop:
     def __init__(self, context, slots: Slots, *, n_ctx: int, step_tokens: int, cold_saving: int,
-                 new_decoder, stats: EngineStats) -> None:
+                 new_decoder, stats: EngineStats, grow_after: float = 0.0) -> None:
         self.context = context
         self.slots = slots
         self.n_ctx = n_ctx
@@ -98,6 +98,10 @@ class StepLoop:
         self.waiting: deque[Job] = deque()
         self.running: list[Running] = []
         self.growth: Growth | None = None
+        # A cold window grows only after this long without interactive work: an editor's next
+        # keystroke usually comes sooner, and then it does not wait for a growth chunk.
+        self.grow_after = grow_after
+        self.last_busy = 0.0
         self.shares = StepShares()
 
     # -- the loop --------------------------------------------------------------
@@ -110,10 +114,15 @@ class StepLoop:
             job.emit(DONE)
 
     def _take_jobs(self) -> bool:
-        block = not (self.running or self.waiting or self.growth)
+        if self.running or self.waiting:
+            wait: float | None = 0.0
+        elif self.growth is not None:  # until the growth is due
+            wait = max(0.0, self.last_busy + self.grow_after - time.monotonic())
+        else:
+            wait = None  # nothing to do but wait for a request
         while True:
             try:
-                job = self.jobs.get(block=block)
+                job = self.jobs.get(timeout=wait) if wait != 0.0 else self.jobs.get_nowait()
             except queue.Empty:
                 return True
             if job is None:
@@ -122,7 +131,7 @@ class StepLoop:
                 job()
                 continue
             self.waiting.append(job)
-            block = False
+            wait = 0.0
 
     def drop(self, salt: str | None, session: str | None) -> int:
         """Forget the KV states of one session, or of every session of a cache salt; worker thread
@@ -177,7 +186,9 @@ class StepLoop:
             self.running.append(placed)
         entries = self._build()
         growth = None
-        if not entries and not self.running and not self.waiting and self.growth is not None:
+        if self.running or self.waiting:
+            self.last_busy = now
+        elif not entries and self.growth is not None and now - self.last_busy >= self.grow_after:
             growth, entries = self._growth_entries(now)
             if not entries:  # no room to grow it: give up rather than spin
                 self.growth = None
@@ -194,6 +205,7 @@ class StepLoop:
             return
         for r in [r for r in self.running if r.batch]:
             self._advance(r)
+        self.last_busy = time.monotonic()
 
     # -- placing a request -------------------------------------------------------
 
