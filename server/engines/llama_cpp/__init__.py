@@ -38,8 +38,10 @@ Settings and their defaults (codefill/config.py):
 - `--cold-window` (384 tokens; the prompt stage builds it, prompt/fitting.py):
   the short prompt is answered when the full one would cost more than 192
   tokens (`cold_saving`) beyond it; the full one then grows 64 tokens a step
-  (`scheduler.GROW_CHUNK`), so a request that comes meanwhile waits at most
-  one chunk.
+  (`scheduler.GROW_CHUNK`) once the engine has had no request for
+  `--grow-after` seconds (0.25): an editor's next keystroke usually comes
+  sooner and then does not wait for a chunk; one that comes during the
+  growth waits at most one chunk.
 - `--speculative ngram` (off by default here: on the default model and the
   replay workload it did not pay off, docs/BENCHMARKS.md): prompt-lookup
   drafts (engines/lookup.py) of up to `--num-speculative-tokens` go into the

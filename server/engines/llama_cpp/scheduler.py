@@ -10,9 +10,11 @@ Each step builds one batch and evaluates it with one `llama_decode`:
    next token);
 4. sequences still reading their prompt add chunks of it, in arrival order,
    within what is left of the per-step token budget (chunked prefill);
-5. only when nothing interactive is left, a cold window's full prompt is
-   evaluated a chunk at a time (low-priority prefill): a request that comes
-   meanwhile waits at most one chunk.
+5. only when nothing interactive has come for `grow_after` seconds, a cold
+   window's full prompt is evaluated a chunk at a time (low-priority
+   prefill): a request that comes meanwhile waits at most one chunk. (Not in
+   the spare budget of interactive steps: on a CPU a step costs about its
+   tokens, so a chunk there would slow every sequence in the step.)
 Requests join and leave between steps. llama.cpp releases the GIL while it
 computes, so the event loop stays responsive.
 """
