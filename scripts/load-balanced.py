@@ -21,15 +21,26 @@ import subprocess
 import sys
 import tempfile
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from codefill.bench.nginx import ROOT, shipped_config, start_nginx, stop_nginx
+from codefill.launch import free_port, start_codefill
 
-from codefill.launch import free_port  # noqa: E402
-from tests.conftest import ARTIFACTS  # noqa: E402
-from tests.integration.test_load_balancer import start_replicas  # noqa: E402
-from tests.nginx import shipped_config, start_nginx, stop_nginx  # noqa: E402
+ARTIFACTS = ROOT / "test-artifacts"
+
+
+def start_replicas(count: int, *serve_args: str) -> list:
+    """`count` servers started side by side; if one fails, the others are stopped too."""
+    with ThreadPoolExecutor(count) as pool:
+        futures = [pool.submit(start_codefill, *serve_args, label=f"replica{i}", ready_timeout=600)
+                   for i in range(count)]
+    started = [f.result() for f in futures if f.exception() is None]
+    if len(started) < count:
+        for server in started:
+            server.stop()
+        raise next(f.exception() for f in futures if f.exception() is not None)
+    return started
 
 
 def replay(url: str, args: list[str]) -> None:

@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from tests.conftest import ARTIFACTS, LiveServer, free_port, start_server, stop_server
-from tests.nginx import NGINX, shipped_config, start_nginx, stop_nginx
+from codefill.bench.nginx import NGINX, shipped_config, start_nginx, stop_nginx
 
 KEY = "lb-test-secret"
 pytestmark = [pytest.mark.integration,

@@ -1,5 +1,6 @@
 """nginx with the shipped deploy/nginx/codefill.conf, on loopback: for the
-load-balancer test and scripts/load-balanced.py. Only the port nginx listens
+load-balancer test and scripts/load-balanced.py (run from a checkout: the
+config is read from its deploy/ folder). Only the port nginx listens
 on and the replicas' addresses are changed; everything else is the file as
 compose mounts it."""
 
@@ -10,7 +11,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from tests.conftest import ROOT
+ROOT = Path(__file__).resolve().parents[2]
 
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
 CONFIG = ROOT / "deploy" / "nginx" / "codefill.conf"
