@@ -177,7 +177,7 @@ async def _ask(engine, full, cold, session="dana"):
 
 
 def test_cold_window_answers_at_once_then_grows_to_the_full_prompt_in_idle_time(engine):
-    engine._grow_after = 0.1
+    engine._loop.grow_after = 0.1  # the step loop reads it (--grow-after)
     grown = engine.stats["windows_grown"]
     full, cold = _cold_prompts(engine)
     assert len(full) > 1000 and len(cold) < 300
@@ -206,7 +206,7 @@ def test_cold_window_answers_at_once_then_grows_to_the_full_prompt_in_idle_time(
 
 
 def test_a_request_during_growth_is_answered_from_the_cold_window_and_growth_resumes(engine):
-    engine._grow_after = 0.05
+    engine._loop.grow_after = 0.05
     grown = engine.stats["windows_grown"]
     lines = [f"class Model_{i}:\n    size = {i} * 7\n" for i in range(90)]
     full = engine.tokenize("".join(lines), add_bos=True)
