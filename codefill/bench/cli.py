@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import shlex
 import statistics
 import sys
 
@@ -240,22 +239,16 @@ def _compare_quality(args, tasks, executor, config, details) -> list:
     from codefill.models.store import resolve_model
 
     from . import quality
-    from .servers import start_codefill, start_llama_cpp_server
+    from .servers import other_codefills, start_codefill, start_llama_cpp_server
 
     path = str(resolve_model(args.model_file))
     results = []
     # One server at a time: they would only compete for the same cores.
     threads = args.threads
     starters = [] if args.no_current else [lambda: start_codefill(path, threads=threads)]
-    for spec in args.variant:
-        name, _, extra = spec.partition("=")
-        starters.append(lambda name=name, extra=extra: start_codefill(path, extra=shlex.split(extra), threads=threads,
-                                                                      label=f"codefill[{name}]"))
-    for spec in args.source:
-        name, _, rest = spec.partition("=")
-        source, *extra = shlex.split(rest)
-        starters.append(lambda name=name, source=source, extra=extra: start_codefill(
-            path, source=source, extra=extra, threads=threads, label=f"codefill[{name}]"))
+    for label, source, extra in other_codefills(args.variant, args.source):
+        starters.append(lambda label=label, source=source, extra=extra: start_codefill(
+            path, source=source, extra=extra, threads=threads, label=label))
     if not args.no_reference:
         starters.append(lambda: start_llama_cpp_server(path, threads=threads))
     for start in starters:
@@ -314,17 +307,12 @@ def cmd_replay(args: argparse.Namespace) -> int:
 def _compare(args, workload) -> list[dict]:
     from codefill.models.store import resolve_model
 
-    from .servers import start_codefill, start_llama_cpp_server
+    from .servers import other_codefills, start_codefill, start_llama_cpp_server
 
     path = str(resolve_model(args.model_file))
     servers = [start_codefill(path)]
-    for variant in args.variant:
-        name, _, extra = variant.partition("=")
-        servers.append(start_codefill(path, extra=shlex.split(extra), label=f"codefill[{name}]"))
-    for spec in args.source:
-        name, _, rest = spec.partition("=")
-        source, *extra = shlex.split(rest)
-        servers.append(start_codefill(path, source=source, extra=extra, label=f"codefill[{name}]"))
+    for label, source, extra in other_codefills(args.variant, args.source):
+        servers.append(start_codefill(path, source=source, extra=extra, label=label))
     if not args.no_reference:
         servers.append(start_llama_cpp_server(path))
     print("note: llama-cpp-python's server and llama-server are sent no suffix (their FIM paths need FIM tokens "

@@ -157,19 +157,14 @@ def cmd_fairness(args: argparse.Namespace) -> int:
         return 0
     from codefill.models.store import resolve_model
 
-    from .servers import start_codefill
+    from .servers import other_codefills, start_codefill
 
     path = str(resolve_model(args.model_file))
     keys = (FLOOD_KEY, TYPIST_KEY)
     key_args = ["--api-key", f"flood={keys[0]}", "--api-key", f"typist={keys[1]}", "--admin-key", ADMIN_KEY]
-    servers = [("codefill", None, shlex.split(args.serve_args))]
-    for spec in args.variant:
-        name, _, extra = spec.partition("=")
-        servers.append((f"codefill[{name}]", None, shlex.split(args.serve_args) + shlex.split(extra)))
-    for spec in args.source:
-        name, _, rest = spec.partition("=")
-        source, *extra = shlex.split(rest)
-        servers.append((f"codefill[{name}]", source, shlex.split(args.serve_args) + extra))
+    common = shlex.split(args.serve_args)
+    servers = [("codefill", None, common)]
+    servers += [(label, source, common + extra) for label, source, extra in other_codefills(args.variant, args.source)]
     reports = {}
     for label, source, extra in servers:  # one server at a time: they would only compete for the cores
         print(f"fairness: {label}", file=sys.stderr)

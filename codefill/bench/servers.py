@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -46,6 +47,20 @@ def _source_spawn(source: str | None) -> dict:
         return {}
     env = source_env(source)
     return {"env": env, "cwd": env["PWD"]}
+
+
+def other_codefills(variants: list[str], sources: list[str]) -> list[tuple[str, str | None, list[str]]]:
+    """The codefill servers `--variant NAME=SERVE_ARGS` and `--source NAME=DIR [SERVE_ARGS]` ask for,
+    as (label, source tree or None, extra `serve` arguments)."""
+    out = []
+    for spec in variants:
+        name, _, extra = spec.partition("=")
+        out.append((f"codefill[{name}]", None, shlex.split(extra)))
+    for spec in sources:
+        name, _, rest = spec.partition("=")
+        source, *extra = shlex.split(rest)
+        out.append((f"codefill[{name}]", source, extra))
+    return out
 
 
 def start_codefill(model: str, *, n_ctx: int = 4096, extra: list[str] | None = None,
