@@ -53,6 +53,8 @@ class CodefillAPI:
         self._ids = itertools.count(1)
         # The body of the last completion request sent (not pre-warming), for `codefill/lastRequest`.
         self.last_request: dict | None = None
+        # The text the server answered it, for `codefill/lastAnswer`.
+        self.last_answer: str | None = None
 
     async def close(self) -> None:
         await self._client.aclose()
@@ -89,10 +91,12 @@ class CodefillAPI:
         }
         request_id = f"{self.session_id}-{next(self._ids)}"
         if max_tokens:
-            self.last_request = body
+            self.last_request, self.last_answer = body, None
         data = await self._call("POST", "/v1/completions", settings, json=body, request_id=request_id)
         try:
             choice = data["choices"][0]
+            if max_tokens:
+                self.last_answer = choice["text"]
             return Completion(text=choice["text"], finish_reason=choice.get("finish_reason"), model=model)
         except (KeyError, IndexError, TypeError):
             raise ServerProblem("bad_response", f"the server at {settings.server_url} answered a completion "

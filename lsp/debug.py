@@ -1,8 +1,10 @@
 """Requests for finding out what the bridge thinks, from an editor's command
 line or a test: `codefill/document` (the bridge's copy of a document, to
 compare with the editor's), `codefill/status` (its settings, session and
-what it knows of the server) and `codefill/lastRequest` (the body of the last
-completion request it sent the server, to see what the model was asked)."""
+what it knows of the server), `codefill/lastRequest` (the body of the last
+completion request it sent the server, to see what the model was asked) and
+`codefill/lastAnswer` (the text the server answered it, before the bridge
+fitted it to the editor)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from typing import Any
 DOCUMENT_REQUEST = "codefill/document"
 STATUS_REQUEST = "codefill/status"
 LAST_REQUEST = "codefill/lastRequest"
+LAST_ANSWER = "codefill/lastAnswer"
 
 
 def register(server) -> None:
@@ -27,6 +30,11 @@ def register(server) -> None:
     def last_request(ls, params: Any) -> dict | None:
         """The body of the last completion request sent to the server (null: none yet)."""
         return ls.api.last_request
+
+    @server.feature(LAST_ANSWER)
+    def last_answer(ls, params: Any) -> str | None:
+        """The text the server answered the last completion request (null: none yet, or it failed)."""
+        return ls.api.last_answer
 
     @server.feature(STATUS_REQUEST)
     def status(ls, params: Any) -> dict:

@@ -97,10 +97,15 @@ def _plain(value):
     return value
 
 
-async def answer_to_bridge_request(bridge, server, *, prefix: str | None = None, suffix: str | None = None) -> str:
-    """What the server answers, asked directly, for the very request the bridge
-    sent last (its prompt, suffix, language, file path and other files' context);
-    `prefix`/`suffix`, when given, must be the window the bridge sent."""
+async def answer_to_bridge_request(bridge, *, prefix: str | None = None, suffix: str | None = None) -> str:
+    """What the server answered the very request the bridge sent last (its
+    prompt, suffix, language, file path and other files' context), before the
+    bridge fitted it to the editor; `prefix`/`suffix`, when given, must be the
+    window the bridge sent.
+
+    The bridge's own record of the answer, not the same body asked again: a
+    batching engine's numerics depend on what else shares the step and what
+    the cache held, so a repeat can tip a near-tie to another answer."""
     body = await bridge.protocol.send_request_async("codefill/lastRequest", {})
     assert body is not None, "the bridge sent no completion request"
     body = _plain(body)
@@ -108,9 +113,9 @@ async def answer_to_bridge_request(bridge, server, *, prefix: str | None = None,
         assert body["prompt"] == prefix
     if suffix is not None:
         assert body["suffix"] == suffix
-    r = httpx.post(server.base_url + "/completions", timeout=60, json=body)
-    assert r.status_code == 200, r.text
-    return r.json()["choices"][0]["text"]
+    answer = await bridge.protocol.send_request_async("codefill/lastAnswer", {})
+    assert answer is not None, "the server did not answer the bridge's request"
+    return answer
 
 
 def metric(server_url: str, name: str, labels: str = "") -> float:

@@ -52,7 +52,7 @@ async def test_scripted_editing_session(bridge, live_server):
     # A completion at the cursor is built from that text.
     pos = lsp_position(ed.text, cursor)
     result = await inline_at(bridge, ed.uri, pos.line, pos.character)
-    expected = await answer_to_bridge_request(bridge, live_server, prefix=ed.text[:cursor], suffix=ed.text[cursor:])
+    expected = await answer_to_bridge_request(bridge, prefix=ed.text[:cursor], suffix=ed.text[cursor:])
     assert [item.insert_text for item in result.items] == ([expected] if expected else [])
 
 
