@@ -30,6 +30,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from .auth import digest
+from .engines.base import narrow_salt
 
 
 @dataclass
@@ -43,7 +44,7 @@ class TenantSettings:
         """The tenant's cache salt (its sharing group's), narrowed by a request's own `cache_salt`
         (vLLM's field; a gateway in front of codefill sends it): never widened past the tenant."""
         salt = self.groups.get(tenant, tenant)
-        return salt if request_salt is None else session_key(salt, request_salt)
+        return salt if request_salt is None else narrow_salt(salt, request_salt)
 
     def is_admin(self, key: str) -> bool:
         return self.admin_digest is not None and hmac.compare_digest(self.admin_digest, digest(key))

@@ -44,7 +44,8 @@ class GenerationRequest:
     # Whose cached KV / prefix state this request may reuse: requests whose
     # salts differ never share any (the same idea as vLLM's `cache_salt`: a
     # shared prefix cache leaks prompts through timing). The tenant's name, or
-    # a group of tenants an operator lets share; None: open mode, all share.
+    # a group of tenants an operator lets share, or one of them narrowed by the
+    # request's own `cache_salt` (`narrow_salt`); None: open mode, all share.
     cache_salt: str | None = None
     # Who sent it (the API key's name) and the tenant's weight: an engine that batches shares
     # each step between tenants (llama_cpp/shares.py). None: open mode, one tenant.
@@ -132,7 +133,8 @@ class Engine(Vocabulary, Protocol):
     # layer's fair queue (server/api/fair.py) lets at most this many in and
     # keeps the rest, one queue per tenant. Engines may also offer
     # `cache_stats() -> dict` and `async drop_cache(*, salt=None, session=None)
-    # -> int` (forget a salt's or a session's cached state) for the admin API.
+    # -> int` (forget the cached state of a salt and the salts narrowed from it
+    # (`salt_covers`), or of one session) for the admin API.
     max_sequences: int
     # Whether the engine keeps a cache of its own in which a cold window pays
     # (GenerationRequest.cold_tokens): the prompt stage builds one only then.
@@ -154,3 +156,18 @@ class Engine(Vocabulary, Protocol):
         when a newer request of the session took this one's place, `EngineError` for a failure
         with a status of its own (the gateway's upstream unreachable, busy, broken)."""
         ...
+
+
+def narrow_salt(salt: str, request_salt: str) -> str:
+    """A cache salt narrowed by a request's own `cache_salt` (vLLM's field; a
+    gateway in front of codefill sends one per tenant): it shares only within
+    both, never wider than `salt`. Injective: the salt's length comes first."""
+    return f"{len(salt)}:{salt}/{request_salt}"
+
+
+def salt_covers(salt: str | None, candidate: object) -> bool:
+    """Whether `candidate` is `salt` or a salt narrowed from it: what dropping
+    `salt`'s cached state must drop too."""
+    if candidate == salt:
+        return True
+    return salt is not None and isinstance(candidate, str) and candidate.startswith(f"{len(salt)}:{salt}/")

@@ -29,7 +29,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 
-from ..base import GenerationRequest, GenerationResult
+from ..base import GenerationRequest, GenerationResult, salt_covers
 from .decoding import Decoder
 from .shares import StepShares
 from .slots import Slot, Slots, common_prefix
@@ -139,7 +139,7 @@ class StepLoop:
         """Forget the KV states of one session, or of every session of a cache salt; worker thread
         only, between steps."""
         def matches(key: tuple) -> bool:
-            return key[1] == session if session is not None else key[0] == salt
+            return key[1] == session if session is not None else salt_covers(salt, key[0])
 
         if self.growth is not None and matches(self.growth.key):
             self.growth = None
