@@ -205,10 +205,9 @@ def test_a_cold_window_grows_only_after_a_pause_without_requests():
     ({"sequences": 300}, "between 1 and 256"),
     ({"sequences": 8, "step_tokens": 4}, "every generating sequence needs one token"),
     ({"step_tokens": 512, "n_batch": 256}, "more than --n-batch"),
-    ({"kv_cells": 100}, "less than --n-ctx"),
 ])
 def test_bad_settings_are_refused_with_a_reason(kwargs, message):
-    settings = {"n_ctx": 2048, "sequences": 8, "step_tokens": 128, "n_batch": 256, "kv_cells": 4096, **kwargs}
+    settings = {"n_ctx": 2048, "sequences": 8, "step_tokens": 128, "n_batch": 256, **kwargs}
     with pytest.raises(ValueError, match=message):
         check_settings(**settings)
 

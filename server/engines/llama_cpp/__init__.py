@@ -26,10 +26,11 @@ as low-priority prefill whenever a step has nothing interactive to do; the
 next keystroke there reuses it.
 
 Settings and their defaults (codefill/config.py):
-- `--sequences` (8): llama.cpp's `n_seq_max`, with a unified KV cache of
-  2 x `n_ctx` cells shared by all sequences (context.py). More requests than
-  sequences wait in the engine's queue, first come first served
-  (`max_sequences` tells the fair queue, api/fair.py, how many run at once).
+- `--sequences` (8): llama.cpp's `n_seq_max`; each sequence has `n_ctx` KV
+  cells of its own (context.py; the default model: 90 MiB per sequence at
+  4096). More requests than sequences wait in the engine's queue, first come
+  first served (`max_sequences` tells the fair queue, api/fair.py, how many
+  run at once).
 - `--step-tokens` (128, at most `--n-batch`): the per-step token budget;
   decode comes first, prompt chunks fill the rest, and when several tenants
   have work the budget is shared between them (shares.py).

@@ -1,9 +1,13 @@
 """The one llama.cpp context, through llama-cpp-python's low-level API.
 
-One context of `n_cells` KV cells serves up to `n_seq` sequences at once
-(`n_seq_max`). Its KV cache is unified: all sequences take cells from one
-pool, so a short session leaves room for a long one, and `seq_cp` shares a
-head between sequences without copying it (the cells just belong to both).
+One context serves up to `n_seq` sequences at once (`n_seq_max`), each in a
+KV stream of its own of `n_cells / n_seq` cells (llama.cpp's non-unified
+cache). A token attends only to its own sequence's cells: in one unified
+pool every token would attend over the cells of every resident session
+(masked, but computed), which on a small model costs more than the weights
+once a few sessions are resident (docs/BENCHMARKS.md, "KV per sequence").
+`seq_cp` across streams copies a whole sequence's cells at the next decode
+(a memory copy, not computation); `copy` then cuts the tail it does not share.
 `decode` evaluates one batch of (sequence, position, token, logits wanted)
 entries; `logits(i)` is the i-th row of logits asked for, valid until the
 next decode.
@@ -31,7 +35,7 @@ class Context:
         params.n_batch = n_batch
         params.n_ubatch = n_batch
         params.n_seq_max = n_seq
-        params.kv_unified = True
+        params.kv_unified = False
         params.n_threads = n_threads
         params.n_threads_batch = n_threads
         params.no_perf = True
@@ -74,7 +78,9 @@ class Context:
         self._lib.llama_memory_seq_rm(self._mem, seq, start, -1)
 
     def copy(self, src: int, dst: int, n: int) -> None:
-        self._lib.llama_memory_seq_cp(self._mem, src, dst, 0, n)
+        # Across streams llama.cpp copies only whole sequences: all of it, then the tail goes.
+        self._lib.llama_memory_seq_cp(self._mem, src, dst, -1, -1)
+        self._lib.llama_memory_seq_rm(self._mem, dst, n, -1)
 
     def save(self, seq: int, tokens: list[int]) -> _SavedSession:
         return save_sequence(self.ctx, seq, tokens)

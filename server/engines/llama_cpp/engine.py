@@ -34,7 +34,7 @@ log = logging.getLogger("codefill.engine.llama_cpp")
 MAX_SEQUENCES = 256
 
 
-def check_settings(*, n_ctx: int, sequences: int, step_tokens: int, n_batch: int, kv_cells: int) -> None:
+def check_settings(*, n_ctx: int, sequences: int, step_tokens: int, n_batch: int) -> None:
     """Refuse settings the engine cannot run with, saying why (ValueError)."""
     if not 1 <= sequences <= MAX_SEQUENCES:
         raise ValueError(f"--sequences {sequences}: must be between 1 and {MAX_SEQUENCES} (llama.cpp's limit)")
@@ -44,8 +44,6 @@ def check_settings(*, n_ctx: int, sequences: int, step_tokens: int, n_batch: int
     if step_tokens > n_batch:
         raise ValueError(f"--step-tokens {step_tokens} is more than --n-batch {n_batch}, the most tokens "
                          "llama.cpp evaluates in one step")
-    if kv_cells < n_ctx:
-        raise ValueError(f"KV cells {kv_cells} is less than --n-ctx {n_ctx}: one request's window would not fit")
 
 
 class LlamaCppEngine(EngineBase):
@@ -69,11 +67,8 @@ class LlamaCppEngine(EngineBase):
         grow_after: float = 0.25,
         sequences: int = 8,
         step_tokens: int = 128,
-        kv_cells: int | None = None,
     ) -> None:
-        kv_cells = kv_cells or 2 * n_ctx
-        check_settings(n_ctx=n_ctx, sequences=sequences, step_tokens=step_tokens, n_batch=n_batch,
-                       kv_cells=kv_cells)
+        check_settings(n_ctx=n_ctx, sequences=sequences, step_tokens=step_tokens, n_batch=n_batch)
         super().__init__(model_id=model_id, family=family)
         self._path = Path(model_path)
         self._n_ctx = n_ctx
@@ -88,7 +83,6 @@ class LlamaCppEngine(EngineBase):
         self._grow_after = grow_after
         self._sequences = sequences
         self._step_tokens = step_tokens
-        self._kv_cells = kv_cells
         self._sessions = _SessionStates(session_cache_bytes)
         self._llm = None
         self._context = None
@@ -120,7 +114,8 @@ class LlamaCppEngine(EngineBase):
         self._llm = llm
         self._vocab = GgufVocabulary(llm=llm)
         self._healer = Healer(_pieces(llm))
-        self._context = Context(self._path, n_cells=self._kv_cells, n_seq=self._sequences, n_batch=self._n_batch,
+        # Every sequence gets a whole window's cells of its own (context.py).
+        self._context = Context(self._path, n_cells=self._sequences * self._n_ctx, n_seq=self._sequences, n_batch=self._n_batch,
                                 n_threads=self._n_threads, flash_attn=self._flash_attn)
         slots = Slots(self._sequences, self._context.n_cells, self._context, self._sessions, self._stats.counters)
         self._loop = StepLoop(self._context, slots, n_ctx=self._n_ctx, step_tokens=self._step_tokens,
