@@ -30,7 +30,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from .auth import digest
-from .engines.base import narrow_salt
+from .engines.base import scoped
 
 
 @dataclass
@@ -44,7 +44,7 @@ class TenantSettings:
         """The tenant's cache salt (its sharing group's), narrowed by a request's own `cache_salt`
         (vLLM's field; a gateway in front of codefill sends it): never widened past the tenant."""
         salt = self.groups.get(tenant, tenant)
-        return salt if request_salt is None else narrow_salt(salt, request_salt)
+        return salt if request_salt is None else scoped(salt, request_salt)
 
     def is_admin(self, key: str) -> bool:
         return self.admin_digest is not None and hmac.compare_digest(self.admin_digest, digest(key))
@@ -91,7 +91,4 @@ def session_key(tenant: str | None, user: str | None) -> str | None:
     """An editor session as engines, caches and routing key it: the client's
     `user` inside the authenticated tenant, so two API keys that send the same
     `user` never share a session. Injective: the tenant's length comes first."""
-    if user is None:
-        return None
-    tenant = tenant or ""
-    return f"{len(tenant)}:{tenant}/{user}"
+    return None if user is None else scoped(tenant or "", user)

@@ -45,7 +45,7 @@ class GenerationRequest:
     # salts differ never share any (the same idea as vLLM's `cache_salt`: a
     # shared prefix cache leaks prompts through timing). The tenant's name, or
     # a group of tenants an operator lets share, or one of them narrowed by the
-    # request's own `cache_salt` (`narrow_salt`); None: open mode, all share.
+    # request's own `cache_salt` (`scoped`); None: open mode, all share.
     cache_salt: str | None = None
     # Who sent it (the API key's name) and the tenant's weight: an engine that batches shares
     # each step between tenants (llama_cpp/shares.py). None: open mode, one tenant.
@@ -158,16 +158,17 @@ class Engine(Vocabulary, Protocol):
         ...
 
 
-def narrow_salt(salt: str, request_salt: str) -> str:
-    """A cache salt narrowed by a request's own `cache_salt` (vLLM's field; a
-    gateway in front of codefill sends one per tenant): it shares only within
-    both, never wider than `salt`. Injective: the salt's length comes first."""
-    return f"{len(salt)}:{salt}/{request_salt}"
+def scoped(outer: str, inner: str) -> str:
+    """`inner` as a name inside `outer`: a session inside its tenant
+    (tenants.py `session_key`), or a request's own `cache_salt` (vLLM's field;
+    a gateway in front of codefill sends one) narrowing a tenant's cache salt,
+    never widening it. Injective: the outer name's length comes first."""
+    return f"{len(outer)}:{outer}/{inner}"
 
 
 def salt_covers(salt: str | None, candidate: object) -> bool:
-    """Whether `candidate` is `salt` or a salt narrowed from it: what dropping
-    `salt`'s cached state must drop too."""
+    """Whether `candidate` is `salt` or a salt narrowed from it (`scoped`): what
+    dropping `salt`'s cached state must drop too."""
     if candidate == salt:
         return True
-    return salt is not None and isinstance(candidate, str) and candidate.startswith(f"{len(salt)}:{salt}/")
+    return salt is not None and isinstance(candidate, str) and candidate.startswith(scoped(salt, ""))

@@ -54,10 +54,10 @@ class FakeContext:
         return True
 
 
-def make_loop(n_seq=4, step_tokens=16, capacity=1000):
+def make_loop(n_seq=4, step_tokens=16):
     ctx = FakeContext()
     stats = EngineStats()
-    slots = Slots(n_seq, capacity, ctx, _SessionStates(1 << 20), stats.counters)
+    slots = Slots(n_seq, ctx, _SessionStates(1 << 20), stats.counters)
 
     def decoder(req, result, prompt):
         return Decoder(req, result, prompt, healer=None, stop_ids=frozenset(), is_eog=lambda t: False,

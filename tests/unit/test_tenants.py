@@ -317,11 +317,11 @@ def test_tenant_settings_from_the_environment(monkeypatch):
 def test_dropping_a_salt_drops_the_salts_narrowed_from_it_and_no_other():
     """A gateway in front of codefill sends its own `cache_salt`, which narrows the
     tenant's: the admin API's drop of the tenant must reach those states too."""
-    from codefill.server.engines.base import narrow_salt, salt_covers
+    from codefill.server.engines.base import scoped, salt_covers
 
     tenants = TenantSettings.build(share_cache=["alice+bob"])
     narrowed = tenants.salt_of("alice", "gateway-salt")
     assert narrowed != tenants.salt_of("alice") and salt_covers(tenants.salt_of("bob"), narrowed)
-    assert salt_covers("al", "al") and salt_covers("al", narrow_salt("al", "x"))
-    assert not salt_covers("al", narrow_salt("alice", "x")) and not salt_covers("alice", narrow_salt("al", "ice/x"))
+    assert salt_covers("al", "al") and salt_covers("al", scoped("al", "x"))
+    assert not salt_covers("al", scoped("alice", "x")) and not salt_covers("alice", scoped("al", "ice/x"))
     assert not salt_covers("al", "alice") and not salt_covers("al", None) and salt_covers(None, None)

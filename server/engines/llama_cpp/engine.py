@@ -115,9 +115,9 @@ class LlamaCppEngine(EngineBase):
         self._vocab = GgufVocabulary(llm=llm)
         self._healer = Healer(_pieces(llm))
         # Every sequence gets a whole window's cells of its own (context.py).
-        self._context = Context(self._path, n_cells=self._sequences * self._n_ctx, n_seq=self._sequences, n_batch=self._n_batch,
-                                n_threads=self._n_threads, flash_attn=self._flash_attn)
-        slots = Slots(self._sequences, self._context.n_cells, self._context, self._sessions, self._stats.counters)
+        self._context = Context(self._path, n_cells=self._sequences * self._n_ctx, n_seq=self._sequences,
+                                n_batch=self._n_batch, n_threads=self._n_threads, flash_attn=self._flash_attn)
+        slots = Slots(self._sequences, self._context, self._sessions, self._stats.counters)
         self._loop = StepLoop(self._context, slots, n_ctx=self._n_ctx, step_tokens=self._step_tokens,
                               cold_saving=self._cold_saving, new_decoder=self._decoder, stats=self._stats,
                               grow_after=self._grow_after)

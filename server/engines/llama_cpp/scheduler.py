@@ -192,7 +192,7 @@ class StepLoop:
             self.last_busy = now
         elif not entries and self.growth is not None and now - self.last_busy >= self.grow_after:
             growth, entries = self._growth_entries(now)
-            if not entries:  # no room to grow it: give up rather than spin
+            if not entries:  # no slot to grow it in: give up rather than spin
                 self.growth = None
         if not entries:
             return
@@ -296,14 +296,13 @@ class StepLoop:
             want_all = len(r.batch) > 1
             entries += [(r.slot.seq, n_past + k, t, want_all or k == len(r.batch) - 1) for k, t in enumerate(r.batch)]
         budget -= len(entries)
-        self.slots.make_room(len(entries))
         for r in self.running:
             if r.pending is not None or r not in self.running:
                 continue
             tenant = _tenant(r)
             room = min(budget, allowed.get(tenant, 0))
             chunk = r.prompt[r.done : r.done + room] if room > 0 else []
-            if not chunk or not self.slots.make_room(len(chunk)):
+            if not chunk:
                 r.batch = []
                 continue
             r.batch = chunk
@@ -323,9 +322,6 @@ class StepLoop:
         self.stats.counters["shared_prefix_tokens"] += placed.shared
         start = len(slot.tokens)
         chunk = g.tokens[start : start + GROW_CHUNK]
-        if not self.slots.make_room(len(chunk)):
-            self.slots.release(slot, now)
-            return None, []
         entries = [(slot.seq, start + k, t, k == len(chunk) - 1) for k, t in enumerate(chunk)]
         return slot, entries
 

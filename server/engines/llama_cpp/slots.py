@@ -67,11 +67,10 @@ def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
 
 
 class Slots:
-    def __init__(self, n: int, capacity: int, kv: KvOps, saved: _SessionStates,
+    def __init__(self, n: int, kv: KvOps, saved: _SessionStates,
                  counters: dict[str, int] | None = None) -> None:
         self.slots = [Slot(i) for i in range(n)]
         self.counters = counters if counters is not None else {"evicted_to_ram": 0, "restored_from_ram": 0}
-        self.capacity = capacity  # KV cells of the context
         self.kv = kv
         self.saved = saved
 
@@ -155,18 +154,11 @@ class Slots:
             n += 1
         return n
 
-    def make_room(self, cells: int) -> bool:
-        """Move idle slots to RAM, least recently used first, until `cells` more fit."""
-        while self.cells() + cells > self.capacity:
-            if self._evict_lru(require_tokens=True) is None:
-                return False
-        return True
-
     def _free(self) -> Slot | None:
         return next((s for s in self.slots if s.key is None and not s.busy), None)
 
-    def _evict_lru(self, require_tokens: bool = False) -> Slot | None:
-        idle = [s for s in self.slots if not s.busy and (s.tokens or not require_tokens)]
+    def _evict_lru(self) -> Slot | None:
+        idle = [s for s in self.slots if not s.busy]
         if not idle:
             return None
         slot = min(idle, key=lambda s: s.last_used)
