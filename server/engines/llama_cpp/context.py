@@ -5,7 +5,7 @@ KV stream of its own of `n_cells / n_seq` cells (llama.cpp's non-unified
 cache). A token attends only to its own sequence's cells: in one unified
 pool every token would attend over the cells of every resident session
 (masked, but computed), which on a small model costs more than the weights
-once a few sessions are resident (docs/BENCHMARKS.md, "KV per sequence").
+once a few sessions are resident (docs/BENCHMARKS.md, "A KV stream per sequence").
 `seq_cp` across streams copies a whole sequence's cells at the next decode
 (a memory copy, not computation); `copy` then cuts the tail it does not share.
 `decode` evaluates one batch of (sequence, position, token, logits wanted)
