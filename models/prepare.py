@@ -12,6 +12,8 @@ much, depends on the CPU, so this measures instead of assuming:
    second or less for a small model);
 2. measure each, and the original: prompt tokens/s (a cold prompt), generated
    tokens/s, and perplexity on a fixed piece of Python (the quality check);
+   speed in rounds that time every file once each, best round kept, so that
+   a busy spell of the machine cannot favour the files timed outside it;
 3. keep the candidate with the lowest estimated mean cost of a keystroke
    (one cold window of 384 prompt tokens per 25 keystrokes, 16 tokens
    generated at each; see `Measurement.keystroke_seconds`) among those whose perplexity is
@@ -31,7 +33,7 @@ import math
 import os
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 # llama.cpp file types (llama_ftype) we can quantize to.
@@ -107,9 +109,10 @@ def _sample_tokens(llm, n: int) -> list[int]:
 
 
 def measure(path: Path, fmt: str, *, n_threads: int | None = None, prefill_tokens: int = 512,
-            decode_tokens: int = 48, ppl_tokens: int = 1024, repeats: int = 3) -> Measurement:
-    """Speed and perplexity of one GGUF file (best of `repeats` for speed: the
-    machine's noise only ever slows a run down)."""
+            decode_tokens: int = 48, ppl_tokens: int = 1024, repeats: int = 1,
+            perplexity: bool = True) -> Measurement:
+    """Speed (best of `repeats`: the machine's noise only ever slows a run
+    down) and, with `perplexity`, the perplexity of one GGUF file (else NaN)."""
     import numpy as np
     from llama_cpp import Llama
 
@@ -118,15 +121,16 @@ def measure(path: Path, fmt: str, *, n_threads: int | None = None, prefill_token
                 logits_all=True, verbose=False)
     try:
         tokens = _sample_tokens(llm, max(prefill_tokens, ppl_tokens) + decode_tokens)
-        # Perplexity: next-token log-likelihood over the sample, in one pass of logits for every position.
-        llm.reset()
-        llm.eval(tokens[:ppl_tokens])
-        logits = np.asarray(llm.scores[: ppl_tokens - 1], dtype=np.float64)
-        top = logits.max(axis=1, keepdims=True)
-        log_z = (top[:, 0] + np.log(np.exp(logits - top).sum(axis=1)))
-        targets = np.asarray(tokens[1:ppl_tokens])
-        nll = log_z - logits[np.arange(len(targets)), targets]
-        perplexity = float(math.exp(nll.mean()))
+        ppl = math.nan
+        if perplexity:  # next-token log-likelihood over the sample, in one pass of logits for every position
+            llm.reset()
+            llm.eval(tokens[:ppl_tokens])
+            logits = np.asarray(llm.scores[: ppl_tokens - 1], dtype=np.float64)
+            top = logits.max(axis=1, keepdims=True)
+            log_z = (top[:, 0] + np.log(np.exp(logits - top).sum(axis=1)))
+            targets = np.asarray(tokens[1:ppl_tokens])
+            nll = log_z - logits[np.arange(len(targets)), targets]
+            ppl = float(math.exp(nll.mean()))
         prefill, decode = [], []
         for _ in range(repeats):
             llm.reset()
@@ -140,7 +144,7 @@ def measure(path: Path, fmt: str, *, n_threads: int | None = None, prefill_token
     finally:
         llm.close()
     return Measurement(path.name, fmt, round(path.stat().st_size / 1e6, 1), round(max(prefill), 1),
-                       round(max(decode), 1), round(perplexity, 4))
+                       round(max(decode), 1), round(ppl, 4))
 
 
 def _format_of(path: Path) -> str:
@@ -155,22 +159,37 @@ def _format_of(path: Path) -> str:
 
 
 def prepare(source: Path, *, formats: tuple[str, ...] = CANDIDATES, max_ppl_increase: float = 0.02,
-            n_threads: int | None = None, log=None) -> dict:
-    """Quantize, measure, choose; write and return the record."""
+            n_threads: int | None = None, rounds: int = 3, log=None) -> dict:
+    """Quantize, measure, choose; write and return the record.
+
+    Speed is measured in `rounds` rounds, each timing every file once (in an
+    order that rotates), and each file keeps its best round: a busy spell of
+    the machine then slows one round of every file, not every round of the
+    files measured during it, which would flip the choice."""
     say = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
     source_format = _format_of(source)
     say(f"codefill: preparing {source.name} ({source_format}) for this CPU; candidates: {', '.join(formats)}")
-    say("  measuring the original ...")
-    measured = [measure(source, source_format, n_threads=n_threads)]
+    files = [(source, source_format)]
+    stem = source.stem.removesuffix(f".{source_format}")
     for fmt in formats:
         if fmt == source_format:
             continue
-        stem = source.stem.removesuffix(f".{source_format}")
-        target = source.with_name(f"{stem}.{fmt}.gguf")
         say(f"  quantizing to {fmt} ...")
+        target = source.with_name(f"{stem}.{fmt}.gguf")
         quantize(source, target, fmt)
-        say(f"  measuring {fmt} ...")
-        measured.append(measure(target, fmt, n_threads=n_threads))
+        files.append((target, fmt))
+    kept: list[Measurement | None] = [None] * len(files)
+    for r in range(max(1, rounds)):
+        say(f"  measuring, round {r + 1} of {max(1, rounds)} ...")
+        for k in range(len(files)):
+            i = (k + r) % len(files)
+            path, fmt = files[i]
+            m = measure(path, fmt, n_threads=n_threads, perplexity=kept[i] is None)
+            if kept[i] is not None:  # the perplexity of the first round; each speed at its best
+                m = replace(kept[i], prefill_tps=max(kept[i].prefill_tps, m.prefill_tps),
+                            decode_tps=max(kept[i].decode_tps, m.decode_tps))
+            kept[i] = m
+    measured = [m for m in kept if m is not None]
     original = measured[0]
     limit = original.perplexity * (1 + max_ppl_increase)
     say(f"  {'format':8} {'MB':>6} {'prompt tok/s':>13} {'gen tok/s':>10} {'perplexity':>11} {'keystroke':>10}")

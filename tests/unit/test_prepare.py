@@ -76,3 +76,27 @@ def test_bf16_is_chosen_where_the_cpu_runs_it_fastest(tmp_path, monkeypatch):
     assert record["format"] == "BF16"
     assert resolve_model("default") == tmp_path / "SmolLM2-135M-Instruct.BF16.gguf"
     assert not (tmp_path / "SmolLM2-135M-Instruct.Q8_0.gguf").exists()
+
+
+def test_a_busy_spell_of_the_machine_does_not_flip_the_choice(tmp_path, monkeypatch):
+    # True speeds: Q8_0 is clearly the fastest eligible format. The machine is busy (everything at a third
+    # of its speed) for timings 7 to 9: timed three times one file after another, that spell would cover all
+    # three of Q8_0's and the original would be kept; in rounds, every file gets quiet ones.
+    source = setup_source(tmp_path, monkeypatch)
+    true = {"Q4_1": (266, 100, 10.68), "Q4_0": (581, 140, 12.87), "Q8_0": (486, 115, 10.66),
+            "BF16": (627, 84, 10.60)}
+    calls = []
+
+    def measure(path, fmt, *, perplexity=True, **_):
+        calls.append((fmt, perplexity))
+        slow = 3.0 if 7 <= len(calls) <= 9 else 1.0
+        tps, dec, ppl = true[fmt]
+        return prep.Measurement(path.name, fmt, 1.0, tps / slow, dec / slow, ppl if perplexity else float("nan"))
+
+    monkeypatch.setattr(prep, "measure", measure)
+    record = prep.prepare(source, log=lambda _: None)
+    assert record["format"] == "Q8_0"
+    # Three rounds of four files, perplexity measured once per file, every file's speed at its best round.
+    assert len(calls) == 12 and sum(p for _, p in calls) == 4
+    by_format = {m["format"]: m for m in record["measurements"]}
+    assert by_format["Q8_0"]["prefill_tps"] == 486 and by_format["Q8_0"]["perplexity"] == 10.66
