@@ -88,7 +88,8 @@ class Settings(BaseSettings):
                               action="store_false")
     cold_window: int = opt(384, "llama.cpp: when the KV cache holds too little of a long prompt (a new file or "
                                 "place), answer from about this many tokens before the cursor, and evaluate the "
-                                "full window once the editor pauses; 0: off", metavar="TOKENS", ge=0)
+                                "full window once the editor pauses; shorter while other sessions have requests "
+                                "in the engine (down to a third); 0: off", metavar="TOKENS", ge=0)
     grow_after: float = opt(0.25, "llama.cpp: seconds the engine must have had no request before it grows a cold "
                                   "window to the full prompt (a keystroke that comes meanwhile never waits for it)",
                             metavar="SECONDS", ge=0.0)

@@ -17,6 +17,7 @@ from codefill.server.engines.base import GeneratedToken, GenerationRequest, Gene
 class FakeEngine:
     max_sequences = 64  # like a gateway: the fair queue rarely holds anyone back
     uses_cold_window = False
+    sessions_in_flight = 0
 
     def __init__(self, script: str = "hello", *, n_ctx: int = 512, family: str = "none",
                  script_for: Callable[[str], str] | None = None, delay: float = 0.0,

@@ -139,6 +139,8 @@ class Engine(Vocabulary, Protocol):
     # Whether the engine keeps a cache of its own in which a cold window pays
     # (GenerationRequest.cold_tokens): the prompt stage builds one only then.
     uses_cold_window: bool
+    # Editor sessions with a request in the engine now (the cold window shrinks as they grow).
+    sessions_in_flight: int
 
     async def start(self) -> None:
         """Load the model; `ready` is True afterwards."""

@@ -63,6 +63,10 @@ class SessionTable(Generic[R]):
         if session is not None and self._newest.get(session) is request:
             del self._newest[session]
 
+    def __len__(self) -> int:
+        """Sessions with a request in flight."""
+        return len(self._newest)
+
 
 def superseded(session: str | None) -> Superseded:
     return Superseded(f"superseded by a newer request of session {session!r}")
@@ -100,6 +104,10 @@ class EngineBase:
     @property
     def ready(self) -> bool:
         return self._info is not None
+
+    @property
+    def sessions_in_flight(self) -> int:
+        return len(self._latest)
 
     @property
     def info(self) -> ModelInfo:

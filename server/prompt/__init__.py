@@ -13,7 +13,8 @@ so the render route shows exactly what the model sees. In order:
 4. `build_prompt`: the family's layout, trimmed to the budget;
 5. `with_crossfile`: the declarations of `input_extra` in the room left;
 6. `build_cold_prompt`: the cold window, only where the engine
-   `uses_cold_window`;
+   `uses_cold_window`; while other editor sessions have requests in the
+   engine it is shorter (`cold_target`);
 7. the lookup tokens: the suffix's head, for speculative drafts.
 
 Words, since "context" used to mean three things:
@@ -117,10 +118,22 @@ def _build(text: str, token_ids: list[int] | None, req: CompletionRequest, *, en
     return built
 
 
+def cold_target(cold_window: int, sessions: int) -> int:
+    """The cold window's size while `sessions` editor sessions have requests in the
+    engine: they share its prompt speed (one cold window is about a second of a
+    CPU's prefill), so each gets its share of `--cold-window`, down to a third of
+    it. Four typists at new places then cost what one did, not four times that
+    (docs/BENCHMARKS.md, "Where four typists' time goes")."""
+    return max(cold_window // max(1, sessions), cold_window // 3)
+
+
 def _cold(full: BuiltPrompt, *, engine: Engine, family: FimFamily, target: int, budget: int) -> list[int] | None:
     """The cold window's tokens (engines/llama_cpp/scheduler.py), where the engine
     keeps a cache and the full prompt is much longer."""
-    if not target or not engine.uses_cold_window or len(full.tokens) < 2 * target:
+    if not target or not engine.uses_cold_window:
+        return None
+    target = cold_target(target, engine.sessions_in_flight)
+    if len(full.tokens) < 2 * target:
         return None
     built = build_cold_prompt(engine, family, full, target, budget)
     return built.tokens if built is not None and len(built.tokens) < len(full.tokens) * 2 // 3 else None

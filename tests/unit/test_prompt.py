@@ -111,3 +111,28 @@ def test_cold_prompt_keeps_a_quarter_of_its_size_for_the_suffix():
     assert built.suffix and suffix.startswith(built.suffix) and len(built.suffix) <= 50
     short = build_prompt(e, STARCODER, prefix[:300], suffix, budget=4000)
     assert build_cold_prompt(e, STARCODER, short, 200, budget=4000) is None
+
+
+def test_cold_window_shrinks_while_other_sessions_are_in_the_engine():
+    from codefill.server.api.protocol import CompletionRequest
+    from codefill.server.prompt import PromptSettings, cold_target, render_prompt
+
+    # Sessions share the engine's prompt speed: each gets its share of the window, down to a third.
+    assert [cold_target(384, n) for n in (0, 1, 2, 3, 4, 8)] == [384, 384, 192, 128, 128, 128]
+    e = FakeEngine(n_ctx=8192, family="starcoder", special_tokens=STARCODER.markers)
+    e.uses_cold_window = True
+    prefix = "".join(f"value_{i:04} = compute({i})\n" for i in range(250))  # one char a token in the fake
+    req = CompletionRequest(model="fake", prompt=prefix + "result = ", suffix="\nprint(result)\n")
+    settings = PromptSettings(anchor=False, token_healing=False, cold_window=600)
+    sizes, full = {}, set()
+    for sessions in (0, 1, 2, 4):
+        e.sessions_in_flight = sessions
+        shown = render_prompt(req.prompt, None, req, mode="single_line", max_tokens=16, engine=e, family=STARCODER,
+                              settings=settings)
+        sizes[sessions] = len(shown.cold_tokens)
+        full.add(tuple(shown.tokens))
+    assert len(full) == 1 and len(full.pop()) > 6000  # the full window is the same whoever else is typing
+    assert sizes[0] == sizes[1] > sizes[2] > sizes[4]
+    # Each about its target, give or take the COLD_WINNOW / 2 lines (26 chars here) the start may move.
+    for sessions, target in ((1, 600), (2, 300), (4, 200)):
+        assert abs(sizes[sessions] - target) <= 8 * 26 + 40, (sessions, sizes)
