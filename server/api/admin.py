@@ -84,6 +84,7 @@ async def drop_cache(body: DropRequest, request: Request) -> DropResult:
         answers = service.answers.forget(session_prefix=prefix)
         # With --share-cache, the tenant's salt is its group's: the group's shared state goes too.
         what = {"salt": service.tenants.salt_of(body.tenant or OPEN_NAME)}
+        service.forget_tokens(what["salt"])  # the lines its prompts were tokenized from (prompt/tokens.py)
     dropped = None
     drop = getattr(engine, "drop_cache", None)
     if drop is not None:

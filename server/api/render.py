@@ -49,7 +49,7 @@ async def render_completion(body: CompletionRequest, request: Request) -> Render
     prompts, max_tokens = service.check(body)
     out = []
     for i, prompt in enumerate(prompts):
-        language, post, shown = service.prepare(prompt, body, max_tokens)
+        language, post, shown = service.prepare(prompt, body, max_tokens, getattr(request.state, "key", None))
         out.append(RenderedPrompt(index=i, text=engine.detokenize(shown.tokens), tokens=len(shown.tokens),
                                   language=language, mode=post.mode, healed=shown.heal,
                                   trimmed_prefix_chars=shown.built.trimmed_prefix_chars,

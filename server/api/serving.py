@@ -24,6 +24,7 @@ from ..languages import detect_language, infer_language
 from ..metrics import Metrics
 from ..postprocess import Plan, plan
 from ..prompt import EngineInput, PromptSettings, render_prompt
+from ..prompt.tokens import TokenMemory
 from ..prompt.families import FimFamily, get_family
 from ..tenants import TenantSettings, session_key
 from .concurrent import merged
@@ -98,6 +99,7 @@ class CompletionService:
         self._reported_fields: set[str] = set()
         self.answers, self.tenants = AnswerMemory(), tenants or TenantSettings()
         self._fair: FairQueue | None = None
+        self._tokens: TokenMemory | None = None  # made on first use: the engine's vocabulary is loaded by then
 
     @property
     def fair(self) -> FairQueue:  # made on first use: the engine's size is known once it is
@@ -167,19 +169,27 @@ class CompletionService:
 
     # -- one choice ------------------------------------------------------------
 
-    def prepare(self, prompt: _Prompt, req: CompletionRequest, max_tokens: int) -> Prepared:
+    def prepare(self, prompt: _Prompt, req: CompletionRequest, max_tokens: int, tenant: str | None) -> Prepared:
         """What the model is shown for `prompt`: the language, the post-processing plan (mode and
         pipeline) and the engine's input (also what `POST /v1/completions/render` reports)."""
         language = detect_language(req.language, req.filepath) or infer_language(prompt.text, req.suffix)
         post = plan(prompt.text, req.suffix, language=language, mode=req.mode, stops=req.stop_list,
                     disabled=self.disabled_filters)
+        if self._tokens is None:
+            self._tokens = TokenMemory(self.engine)
+        vocab = self._tokens.for_salt(self.tenants.salt_of(tenant or "anonymous", req.cache_salt))
         shown = render_prompt(prompt.text, prompt.token_ids, req, mode=post.mode, max_tokens=max_tokens,
-                              engine=self.engine, family=self.family, settings=self.prompt_settings)
+                              engine=self.engine, family=self.family, settings=self.prompt_settings, vocab=vocab)
         return Prepared(language, post, shown)
+
+    def forget_tokens(self, salt: str | None) -> None:
+        """Forget the prompt lines `salt` (and the salts narrowed from it) had tokenized."""
+        if self._tokens is not None:
+            self._tokens.drop(salt)
 
     async def _run_choice(self, choice: _Choice, prompt: _Prompt, req: CompletionRequest,
                           max_tokens: int, request_id: str, tenant: str | None) -> AsyncIterator[_Delta]:
-        _, post, shown = self.prepare(prompt, req, max_tokens)
+        _, post, shown = self.prepare(prompt, req, max_tokens, tenant)
         pipeline = post.pipeline
         if shown.heal:
             self.metrics.healed.inc()

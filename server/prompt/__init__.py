@@ -16,6 +16,8 @@ so the render route shows exactly what the model sees. In order:
    `uses_cold_window`; while other editor sessions have requests in the
    engine it is shorter (`cold_target`);
 7. the lookup tokens: the suffix's head, for speculative drafts.
+Steps 4-7 tokenize through the request's cache salt's memory of tokenized
+lines (tokens.py), so a keystroke tokenizes only what changed.
 
 Words, since "context" used to mean three things:
 - context window: the model's `n_ctx` tokens; here it is only ever the
@@ -28,8 +30,9 @@ Words, since "context" used to mean three things:
 
 Modules: families.py (FIM families: templates, markers, stop tokens,
 recognition), fitting.py (layout and trimming, the anchored and the cold
-window), crossfile.py and declarations.py. The vocabulary is the one
-`Vocabulary` protocol of engines/vocab.py, which every engine satisfies.
+window), crossfile.py and declarations.py, tokens.py (tokenizing a piece
+at a time). The vocabulary is the one `Vocabulary` protocol of
+engines/vocab.py, which every engine satisfies.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ from .fitting import BuiltPrompt, anchor_window, build_cold_prompt, build_prompt
 if TYPE_CHECKING:
     from ..api.protocol import CompletionRequest
     from ..engines.base import Engine
+    from ..engines.vocab import Vocabulary
 
 __all__ = ["EngineInput", "PromptSettings", "render_prompt"]
 
@@ -84,9 +88,13 @@ class EngineInput:
 
 
 def render_prompt(text: str, token_ids: list[int] | None, req: CompletionRequest, *, mode: str, max_tokens: int,
-                  engine: Engine, family: FimFamily, settings: PromptSettings) -> EngineInput:
+                  engine: Engine, family: FimFamily, settings: PromptSettings,
+                  vocab: Vocabulary | None = None) -> EngineInput:
     """The engine's input for one prompt of `req`: `text` (the client's token ids
-    `token_ids` where it sent ids), in the resolved post-processing `mode`."""
+    `token_ids` where it sent ids), in the resolved post-processing `mode`. `vocab`:
+    the engine's vocabulary through the request's cache salt's memory of tokenized
+    lines (tokens.py); default: the engine's own."""
+    vocab = vocab if vocab is not None else engine
     editor = mode != "raw" and token_ids is None
     shown = text
     if editor:
@@ -97,24 +105,25 @@ def render_prompt(text: str, token_ids: list[int] | None, req: CompletionRequest
     if heal:
         shown = shown[: -len(heal)]
     budget = engine.info.n_ctx - max_tokens
-    built = _build(shown, token_ids, req, engine=engine, family=family, budget=budget)
-    cold = _cold(built, engine=engine, family=family, target=settings.cold_window, budget=budget) if editor else None
+    built = _build(shown, token_ids, req, vocab=vocab, family=family, budget=budget)
+    cold = (_cold(built, engine=engine, vocab=vocab, family=family, target=settings.cold_window, budget=budget)
+            if editor else None)
     # The code after the cursor is a source of speculative drafts even where the template leaves it out.
-    lookup = tuple(engine.tokenize(req.suffix[:LOOKUP_SUFFIX_CHARS])) if req.suffix else ()
+    lookup = tuple(vocab.tokenize(req.suffix[:LOOKUP_SUFFIX_CHARS])) if req.suffix else ()
     return EngineInput(built.tokens, cold, heal, lookup, built)
 
 
-def _build(text: str, token_ids: list[int] | None, req: CompletionRequest, *, engine: Engine, family: FimFamily,
+def _build(text: str, token_ids: list[int] | None, req: CompletionRequest, *, vocab: Vocabulary, family: FimFamily,
            budget: int) -> BuiltPrompt:
     if token_ids is not None and req.suffix is None:
         ids = token_ids[-budget:]
         return BuiltPrompt(ids, text, "", trimmed_prefix_chars=int(len(ids) < len(token_ids)))
-    built = build_prompt(engine, family, text, req.suffix, budget)
+    built = build_prompt(vocab, family, text, req.suffix, budget)
     if built.trimmed:
         log.warning("prompt trimmed to fit the context: %d prefix and %d suffix characters dropped",
                     built.trimmed_prefix_chars, built.trimmed_suffix_chars)
     if req.input_extra:  # other files' declarations, in the room the file leaves
-        built = with_crossfile(engine, family, built, req.input_extra, filepath=req.filepath, budget=budget)
+        built = with_crossfile(vocab, family, built, req.input_extra, filepath=req.filepath, budget=budget)
     return built
 
 
@@ -127,7 +136,8 @@ def cold_target(cold_window: int, sessions: int) -> int:
     return max(cold_window // max(1, sessions), cold_window // 3)
 
 
-def _cold(full: BuiltPrompt, *, engine: Engine, family: FimFamily, target: int, budget: int) -> list[int] | None:
+def _cold(full: BuiltPrompt, *, engine: Engine, vocab: Vocabulary, family: FimFamily, target: int,
+          budget: int) -> list[int] | None:
     """The cold window's tokens (engines/llama_cpp/scheduler.py), where the engine
     keeps a cache and the full prompt is much longer."""
     if not target or not engine.uses_cold_window:
@@ -135,5 +145,5 @@ def _cold(full: BuiltPrompt, *, engine: Engine, family: FimFamily, target: int, 
     target = cold_target(target, engine.sessions_in_flight)
     if len(full.tokens) < 2 * target:
         return None
-    built = build_cold_prompt(engine, family, full, target, budget)
+    built = build_cold_prompt(vocab, family, full, target, budget)
     return built.tokens if built is not None and len(built.tokens) < len(full.tokens) * 2 // 3 else None
