@@ -6,7 +6,7 @@ thousand characters: three passes over a window were ~21 ms of the server's
 ~30 ms of CPU per keystroke (docs/BENCHMARKS.md, "Where four typists' time
 goes"). `LineTokens` cuts a text where a BPE pre-tokenizer cuts anyway (before
 the last whitespace character of each run of whitespace that holds a line
-break and is followed by code: `pieces`), tokenizes each piece once and
+break and is followed by a name: `pieces`), tokenizes each piece once and
 remembers it, least recently used dropped first. The concatenation is the
 text's own tokenization. Whether that holds for a vocabulary is checked once,
 on sample code (`cuts_safely`); where it does not (a SentencePiece vocabulary
@@ -28,8 +28,9 @@ from collections import OrderedDict
 from ..engines.base import salt_covers
 from ..engines.vocab import Vocabulary
 
-# Where a piece ends: before the last character of a whitespace run that holds a line break and comes before code.
-_CUT = re.compile(r"\s*\n\s*(?=\S)")
+# Where a piece ends: before the last character of a whitespace run that holds a line break and comes before a
+# letter or an underscore (a name: pre-tokenizers give it the space before it; a digit, say, they do not).
+_CUT = re.compile(r"\s*\n\s*(?=[^\W\d])")
 # Characters of pieces remembered per cache salt (a few files' windows), and the longest piece worth
 # remembering. With SALTS salts at most ~50 MB in all.
 CHARS = 512 * 1024
@@ -57,9 +58,18 @@ def pieces(text: str) -> list[str]:
     return out
 
 
+def _every_cut() -> str:
+    """Every kind of place `pieces` cuts at: a name after each kind of whitespace run with a line break,
+    after each kind of character."""
+    before = ("a", "1", ")", ":", "'", '"', "é", "#", "  ")
+    runs = ("\n", "\n\n", "\n ", "\n    ", "\n\t", "\r\n  ", "  \n ", "\n \n   ", "\t\n\t\t", "\n\n\n        ")
+    after = ("x", "_y", "é", "Ab", "if")
+    return "".join(f"{b}{r}{a} = 1" for b in before for r in runs for a in after)
+
+
 def cuts_safely(vocab: Vocabulary) -> bool:
     """Whether tokenizing `pieces` one by one gives `vocab`'s tokens for the whole, on sample code."""
-    for text in (inspect.getsource(textwrap), *_SAMPLES):
+    for text in (_every_cut(), inspect.getsource(textwrap), *_SAMPLES):
         whole = vocab.tokenize(text, add_bos=True)
         if whole != LineTokens(vocab, safe=True).tokenize(text, add_bos=True):
             return False

@@ -36,3 +36,14 @@ def test_typing_word_by_word_gives_the_same_tokens_as_tokenizing_afresh(vocab):
     for end in range(start, start + 600, 7):  # a keystroke every few characters, across lines and indents
         window = head + source[start:end]
         assert lines.tokenize(window) == vocab.tokenize(window), repr(source[start:end][-40:])
+
+
+def test_the_check_refuses_a_cut_this_vocabulary_does_not_make(vocab, monkeypatch):
+    # Cutting before anything that is not a space (a digit too) is wrong for this tokenizer, which gives a
+    # digit no space before it: the check on sample code must say so, so such a rule would never be used.
+    import re
+
+    from codefill.server.prompt import tokens
+
+    monkeypatch.setattr(tokens, "_CUT", re.compile(r"\s*\n\s*(?=\S)"))
+    assert not cuts_safely(vocab)

@@ -46,12 +46,12 @@ def byte_level(folder, *, prefix_space: bool) -> HfVocabulary:
     return HfVocabulary(folder / "tokenizer.json")
 
 
-def test_pieces_put_back_together_are_the_text_and_cut_only_before_code():
-    for text in (CODE, "", "x", "\n\n", "a\n\n  b\n\tc  \r\n}\n", "  lead\nno_end"):
+def test_pieces_put_back_together_are_the_text_and_cut_only_before_names():
+    for text in (CODE, "", "x", "\n\n", "a\n\n  b\n\tc  \r\n}\n", "  lead\nno_end", "x = [\n    1,\n    2]\n"):
         parts = pieces(text)
         assert "".join(parts) == text
         for part in parts[1:]:
-            assert part[0].isspace() and not part[1:2].isspace(), part  # one blank, then code
+            assert part[0].isspace() and (part[1:2].isalpha() or part[1:2] == "_"), part  # one blank, a name
     assert pieces("a = 1\n    b = 2\n") == ["a = 1\n   ", " b = 2\n"]
 
 
