@@ -120,17 +120,30 @@ class RequestMetrics:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         status = 500
+        responded = left = False
 
         async def send_status(message):
-            nonlocal status
+            nonlocal status, responded
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, responded = message["status"], True
             await send(message)
+
+        async def receive_watched():
+            nonlocal left
+            message = await receive()
+            left = left or message["type"] == "http.disconnect"
+            return message
 
         self.metrics.in_flight.inc()
         started = time.monotonic()
         try:
-            await self.app(scope, receive, send_status)
+            await self.app(scope, receive_watched, send_status)
+            if not responded and left:  # the client left before any answer (an SSE stream that never began)
+                status = 499
+        except asyncio.CancelledError:
+            if not responded:  # cancelled before any answer: the client left (or the server stops), not a 500
+                status = 499
+            raise
         finally:
             self.metrics.in_flight.dec()
             endpoint = self._endpoint(scope)
