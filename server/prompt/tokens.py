@@ -67,7 +67,7 @@ def _every_cut() -> str:
 
 def cuts_safely(vocab: Vocabulary) -> bool:
     """Whether tokenizing `pieces` one by one gives `vocab`'s tokens for the whole, on sample code
-    (once per server, on its first completion: ~250 short tokenizer calls)."""
+    (once per server, when its first completion makes the `TokenMemory`: ~250 short tokenizer calls)."""
     for text in (_every_cut(), *_SAMPLES):
         whole = vocab.tokenize(text, add_bos=True)
         if whole != LineTokens(vocab, safe=True).tokenize(text, add_bos=True):
@@ -117,12 +117,10 @@ class TokenMemory:
     def __init__(self, vocab: Vocabulary, *, salts: int = SALTS) -> None:
         self.vocab = vocab
         self.salts = salts
-        self._safe: bool | None = None  # checked on first use
+        self._safe = cuts_safely(vocab)
         self._by_salt: OrderedDict[str | None, LineTokens] = OrderedDict()
 
     def for_salt(self, salt: str | None) -> LineTokens:
-        if self._safe is None:
-            self._safe = cuts_safely(self.vocab)
         tokens = self._by_salt.get(salt)
         if tokens is None:
             tokens = self._by_salt[salt] = LineTokens(self.vocab, safe=self._safe)
@@ -133,6 +131,6 @@ class TokenMemory:
         return tokens
 
     def drop(self, salt: str | None) -> None:
-        """Forget what `salt` and the salts narrowed from it tokenized (None: every salt's)."""
-        for key in [k for k in self._by_salt if salt is None or (k is not None and salt_covers(salt, k))]:
+        """Forget what `salt` and the salts narrowed from it tokenized (`salt_covers`, as the engines' drop)."""
+        for key in [k for k in self._by_salt if salt_covers(salt, k)]:
             del self._by_salt[key]
