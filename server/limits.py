@@ -46,17 +46,9 @@ from codefill.config import default
 
 from .api.errors import APIError
 from .metrics import Metrics
+from .service.admission import Asked, default_max_tokens
 
 T = TypeVar("T")
-
-
-class Asked(Protocol):
-    """What the Gate reads of a completion request (api/protocol.py `CompletionRequest`)."""
-
-    prompt: str | list[str] | list[int] | list[list[int]]
-    suffix: str | None
-    max_tokens: int | None
-    n: int
 
 
 class Used(Protocol):
@@ -228,10 +220,8 @@ class Gate:
             raise self._reject("max_tokens", 400, f"max_tokens ({req.max_tokens}) is over this server's limit "
                                f"of {s.max_tokens_limit}.", code="max_tokens_too_large", param="max_tokens")
         if s.max_prompt_tokens is not None and engine.ready:
-            p = req.prompt
-            prompts = [p] if isinstance(p, str) or (p and isinstance(p[0], int)) else p
             suffix = len(engine.tokenize(req.suffix)) if req.suffix else 0
-            for p in prompts:
+            for p in req.prompts:
                 n = (len(engine.tokenize(p)) if isinstance(p, str) else len(p)) + suffix
                 if n > s.max_prompt_tokens:
                     raise self._reject("prompt_tokens", 400, f"The prompt and suffix are {n} tokens; this server's "
@@ -242,11 +232,10 @@ class Gate:
         only where a tokens-per-minute limit needs them) and max_tokens for each choice."""
         if not self.settings.rate_limit_tpm or not engine.ready:
             return 0
-        p = req.prompt
-        prompts = [p] if isinstance(p, str) or (p and isinstance(p[0], int)) else p
+        prompts = req.prompts
         suffix = len(engine.tokenize(req.suffix)) if req.suffix else 0
         prompt_tokens = sum((len(engine.tokenize(x)) if isinstance(x, str) else len(x)) + suffix for x in prompts)
-        max_tokens = req.max_tokens if req.max_tokens is not None else engine.info.n_ctx // 4
+        max_tokens = req.max_tokens if req.max_tokens is not None else default_max_tokens(engine.info.n_ctx)
         return prompt_tokens + max(0, max_tokens) * req.n * max(1, len(prompts))
 
     def admit_event(self, key: str) -> None:

@@ -1,29 +1,42 @@
-"""One completion request's way past the limits, for every API that completes.
+"""Admitting a request, for every route that runs one on the engine.
 
-OpenAI's `/v1/completions` and the other dialects (api/dialects/) go through
-the same steps: the request is checked against the caps (400), admitted by the
-Gate (429/503), given a completion id that `/v1/events` accepts from the same
-key, run by the one `CompletionService` with the key as tenant, charged its
-real usage, and its `Ticket` is given back however the answer ends: by the
-route's `@completion_route` (api/router.py), the one place that does it.
+`/v1/completions`, the other dialects (api/dialects/) and any other kind of
+request go through the same steps: the session header becomes the body's
+`user` when it has none, the Gate checks the caps (400) and admits the
+request (429/503) by what its handler says it `Asked` for, the answer gets an
+id that `/v1/events` accepts from the same key, the handler runs it with the
+key as tenant, the ticket is charged the real usage, a client that hangs up
+cancels the work, a stream always ends with `[DONE]` (an error event before
+it when it fails), and the ticket is given back however the answer ends: by
+the route's `@admitted_route` (api/router.py), the one place that does it.
+
+    @router.post("/v1/next_edit")
+    @admitted_route
+    async def next_edit(body: NextEditRequest, request: Request):
+        admitted = Admitted(request, body, request.app.state.next_edit, dialect="next_edit")
+        return admitted.stream() if body.stream else await admitted.complete()
+
+The handler's side (`Handler`, `Asked`, `Call`) is server/service/admission.py.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 from fastapi import Request
 
-from ..languages import detect_language
 from ..logs import log_prompt
 from ..metrics import dialect_var
-from .protocol import Completion, CompletionRequest, new_completion_id
+from ..service.admission import Call, Handler
+from .protocol import new_completion_id
 from .session_header import apply_session_header
 from .sse import ending
 
 T = TypeVar("T")
+Req = TypeVar("Req")
+Out = TypeVar("Out")
 
 
 async def cancel_on_disconnect(request: Request, work: Awaitable[T]) -> T | None:
@@ -52,42 +65,41 @@ async def cancel_on_disconnect(request: Request, work: Awaitable[T]) -> T | None
         watcher.cancel()
 
 
-class Admitted:
-    """One admitted completion request. Create it where the request has been
-    validated; `complete` or `stream` runs it (once)."""
+class Admitted(Generic[Req, Out]):
+    """One admitted request, `body`, for `handler` (the completions service when none is given).
+    Create it in an `@admitted_route` once the body is validated: it raises the APIError that
+    answers a request it does not admit. `complete` or `stream` runs it (once)."""
 
-    def __init__(self, request: Request, body: CompletionRequest, *, dialect: str = "openai") -> None:
-        held = getattr(request.state, "admission", None)  # what @completion_route gives back at the end
+    def __init__(self, request: Request, body: Req, handler: Handler[Req, Out] | None = None, *,
+                 dialect: str = "openai") -> None:
+        held = getattr(request.state, "admission", None)  # what @admitted_route gives back at the end
         if held is None:
-            raise RuntimeError("a route that admits a completion needs @completion_route (api/router.py)")
+            raise RuntimeError("a route that admits a request needs @admitted_route (api/router.py)")
         dialect_var.set(dialect)
         self.request = request
         self.body = body
-        self.service = request.app.state.service
-        self.key = getattr(request.state, "key", None) or "anonymous"
-        apply_session_header(body, request.headers)
-        log_prompt(request.app.state.log_prompts, body)
-        gate = request.app.state.gate
-        gate.check_request(body, self.service.engine)
-        self.ticket = gate.admit(self.key, gate.reservation(body, self.service.engine))  # 429 / 503 before any work
+        self.handler: Handler[Req, Out] = handler or request.app.state.service
+        key = getattr(request.state, "key", None) or "anonymous"
+        if hasattr(body, "user"):
+            apply_session_header(body, request.headers)
+        asked = self.handler.asked(body)
+        log_prompt(request.app.state.log_prompts, asked)
+        gate, engine = request.app.state.gate, self.handler.engine
+        gate.check_request(asked, engine)
+        self.ticket = gate.admit(key, gate.reservation(asked, engine))  # 429 / 503 before any work
         held.callback(self.ticket.release)  # given back when the route's answer ends, however it ends
-        self.completion_id = new_completion_id()
-        language = body.language or detect_language(None, body.filepath)  # for events that name none
-        request.app.state.issued.add(self.completion_id, self.key, language)
+        answer_id = new_completion_id()
+        self.call = Call(getattr(request.state, "request_id", None) or answer_id, answer_id, key, self.ticket.charge)
+        request.app.state.issued.add(answer_id, key, asked.language)
 
-    async def complete(self) -> Completion | None:
-        """The whole completion; None when the client left first."""
-        return await cancel_on_disconnect(self.request, self.ticket.run(
-            self.service.complete(self.body, self.request.state.request_id, completion_id=self.completion_id,
-                                  tenant=self.key, on_usage=self.ticket.charge)))
+    async def complete(self) -> Out | None:
+        """The whole answer; None when the client left first."""
+        return await cancel_on_disconnect(self.request, self.ticket.run(self.handler.complete(self.body, self.call)))
 
     def stream(self) -> AsyncIterator[dict]:
-        """The service's events (OpenAI chunks as `{"data": json}`, ending in `[DONE]`, an error event
-        before it when the answer fails or the ticket's deadline passes). Bad input raises here,
-        before the first byte."""
-        events = self.service.stream(self.body, self.request.state.request_id, completion_id=self.completion_id,
-                                     tenant=self.key, on_usage=self.ticket.charge)
-        return self._counted(ending(self.ticket.bounded(events)))
+        """The handler's events (`{"data": json}`), ending in `[DONE]`, an error event before it when the
+        answer fails or the ticket's deadline passes. Bad input raises here, before the first byte."""
+        return self._counted(ending(self.ticket.bounded(self.handler.stream(self.body, self.call))))
 
     async def _counted(self, events: AsyncIterator[dict]) -> AsyncIterator[dict]:
         try:

@@ -1,9 +1,9 @@
 """HTTP only: routes, and turning the service's results into responses.
 
-`completion_route` is how every route that completes (here and in
-api/dialects/) answers: it turns what the route returns into JSON or a
-stream, and gives the request's admission ticket back, in one place, however
-the answer ends.
+`admitted_route` is how every route that admits a request (`Admitted`,
+api/admission.py: completions here and in api/dialects/, any other kind)
+answers: it turns what the route returns into JSON or a stream, and gives
+the request's admission ticket back, in one place, however the answer ends.
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ router = APIRouter()
 _ERRORS = {code: {"model": ErrorResponse} for code in (400, 401, 404, 408, 409, 413, 429, 503)}
 
 
-def completion_route(endpoint: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Response]]:
-    """For a route that admits a completion (`Admitted`, api/admission.py), which takes `request`.
+def admitted_route(endpoint: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Response]]:
+    """For a route that admits a request (`Admitted`, api/admission.py), which takes `request`.
     What it returns becomes the response (`answer`). The admission ticket is given back here, however
     the answer ends (like vLLM's `load_aware_call`): when the route raises, when it returns a whole
     answer (before it is sent), when a streamed answer's body ends, or when sending it stops (a
@@ -111,7 +111,7 @@ class _Streamed(Response):
 
 @router.post("/v1/completions", response_model=Completion, responses=_ERRORS,
              summary="Complete code at the cursor (prompt + suffix = fill-in-the-middle)")
-@completion_route
+@admitted_route
 async def create_completion(body: CompletionRequest, request: Request):
     admitted = Admitted(request, body)
     return admitted.stream() if body.stream else await admitted.complete()

@@ -15,7 +15,7 @@ api/admission.py, writes error events and `[DONE]`).
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -27,6 +27,7 @@ from ..prompt import EngineInput, PromptSettings, render_prompt
 from ..prompt.tokens import TokenMemory
 from ..prompt.families import FimFamily, get_family
 from ..tenants import TenantSettings, session_key
+from ..service.admission import Asked, Call, default_max_tokens, prompt_list
 from .concurrent import merged
 from .errors import APIError
 from .fair import FairQueue
@@ -34,10 +35,8 @@ from .protocol import (
     Completion,
     CompletionChoice,
     CompletionRequest,
-    CompletionUsage,
     Logprobs,
     merge_logprobs,
-    new_completion_id,
 )
 from .sse import Chunks
 from .typed_through import AnswerMemory
@@ -142,22 +141,19 @@ class CompletionService:
             raise APIError(400, f"This request asks for {len(prompts) * req.n} completions "
                            f"({len(prompts)} prompts x n={req.n}); the limit is {self.max_choices}.", param="n")
         n_ctx = self.engine.info.n_ctx
-        max_tokens = req.max_tokens if req.max_tokens is not None else n_ctx // 4
+        max_tokens = req.max_tokens if req.max_tokens is not None else default_max_tokens(n_ctx)
         if max_tokens > n_ctx - _MIN_PROMPT_ROOM:
             raise APIError(400, f"max_tokens ({max_tokens}) is too large: the model's context is {n_ctx} tokens "
                            f"and at most {n_ctx - _MIN_PROMPT_ROOM} of them can be generated.", param="max_tokens")
         return prompts, max_tokens
 
     def _prompts(self, req: CompletionRequest) -> list[_Prompt]:
-        p = req.prompt
-        if isinstance(p, str):
-            return [_Prompt(p)]
-        if all(isinstance(x, str) for x in p):
-            return [_Prompt(x) for x in p]
-        batches = [p] if all(isinstance(x, int) for x in p) else p
-        n_vocab = self.engine.n_vocab
         out = []
-        for ids in batches:
+        for ids in prompt_list(req.prompt):
+            if isinstance(ids, str):
+                out.append(_Prompt(ids))
+                continue
+            n_vocab = self.engine.n_vocab
             if not ids:
                 raise APIError(400, "prompt must not contain an empty list of tokens.", param="prompt")
             bad = next((t for t in ids if not 0 <= t < n_vocab), None)
@@ -261,19 +257,19 @@ class CompletionService:
 
     # -- entry points ----------------------------------------------------------
 
-    async def complete(self, req: CompletionRequest, request_id: str | None = None, *,
-                       completion_id: str | None = None, tenant: str | None = None,
-                       on_usage: Callable[[CompletionUsage], None] | None = None) -> Completion:
-        """`request_id` names the work in logs and the engine; `completion_id` is the answer's id;
-        `tenant` is the authenticated API key's name: sessions and caches never cross it."""
+    def asked(self, req: CompletionRequest) -> Asked:
+        """What admission weighs of `req` (server/service/admission.py)."""
+        return Asked(prompt=req.prompt, suffix=req.suffix, max_tokens=req.max_tokens, n=req.n, model=req.model,
+                     language=req.language or detect_language(None, req.filepath))
+
+    async def complete(self, req: CompletionRequest, call: Call) -> Completion:
+        """The whole completion, run for `call`'s tenant under its ids."""
         prompts, max_tokens = self.check(req)
-        tenant = tenant or "anonymous"
-        used = Usage(self.metrics, req.model, tenant, stream=False, on_usage=on_usage)
-        completion_id = completion_id or new_completion_id()
+        used = Usage(self.metrics, req.model, call.tenant, stream=False, on_usage=call.on_usage)
         choices = [_Choice(i) for i in range(len(prompts) * req.n)]
         finished = False
         try:
-            async for delta in self._deltas(req, choices, prompts, max_tokens, request_id or completion_id, tenant):
+            async for delta in self._deltas(req, choices, prompts, max_tokens, call.request_id, call.tenant):
                 choice = choices[delta.index]
                 choice.text.append(delta.text)
                 used.text(delta.text)
@@ -285,7 +281,7 @@ class CompletionService:
         finally:  # cancelled, superseded or timed out too: charged for what the engine did
             usage = used.record([c.result for c in choices], req.n, finished)
         return Completion(
-            id=completion_id,
+            id=call.answer_id,
             model=req.model,
             choices=[
                 CompletionChoice(index=c.index, text="".join(c.text), finish_reason=c.finish_reason,
@@ -295,26 +291,21 @@ class CompletionService:
             usage=usage,
         )
 
-    def stream(self, req: CompletionRequest, request_id: str | None = None, *, completion_id: str | None = None,
-               tenant: str | None = None,
-               on_usage: Callable[[CompletionUsage], None] | None = None) -> AsyncIterator[dict]:
+    def stream(self, req: CompletionRequest, call: Call) -> AsyncIterator[dict]:
         """Validate now (errors become HTTP statuses), then stream SSE events: the completion's chunks.
         A failure on the way is raised; `sse.ending` answers it and ends the stream."""
         prompts, max_tokens = self.check(req)
-        completion_id = completion_id or new_completion_id()
-        return self._stream(req, prompts, max_tokens, completion_id, request_id or completion_id,
-                            tenant or "anonymous", on_usage)
+        return self._stream(req, prompts, max_tokens, call)
 
-    async def _stream(self, req: CompletionRequest, prompts: list[_Prompt], max_tokens: int, completion_id: str,
-                      request_id: str, tenant: str,
-                      on_usage: Callable[[CompletionUsage], None] | None) -> AsyncIterator[dict]:
-        used = Usage(self.metrics, req.model, tenant, stream=True, on_usage=on_usage)
+    async def _stream(self, req: CompletionRequest, prompts: list[_Prompt], max_tokens: int,
+                      call: Call) -> AsyncIterator[dict]:
+        used = Usage(self.metrics, req.model, call.tenant, stream=True, on_usage=call.on_usage)
         include_usage = bool(req.stream_options and req.stream_options.include_usage)
-        chunks = Chunks(completion_id, req.model, include_usage)
+        chunks = Chunks(call.answer_id, req.model, include_usage)
         choices = [_Choice(i) for i in range(len(prompts) * req.n)]
         finished = False
         try:
-            async for delta in self._deltas(req, choices, prompts, max_tokens, request_id, tenant):
+            async for delta in self._deltas(req, choices, prompts, max_tokens, call.request_id, call.tenant):
                 if not delta.text and delta.finish_reason is None and delta.logprobs is None:
                     continue
                 used.text(delta.text)

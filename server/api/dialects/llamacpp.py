@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..admission import Admitted, cancel_on_disconnect
 from ..errors import error_type, register_error_shape
-from ..router import completion_route
+from ..router import admitted_route
 from .common import completion_request, engine_ready, pieces, served_model
 
 router = APIRouter(tags=["llama.cpp"])
@@ -222,7 +222,7 @@ def _error(status: int, message: str) -> JSONResponse:
 
 
 @router.post("/infill", responses=_ERRORS, summary="llama.cpp: fill in the code between prefix and suffix")
-@completion_route
+@admitted_route
 async def infill(body: InfillRequest, request: Request):
     engine_ready(request)
     model = served_model(request.app.state.service, body.model)

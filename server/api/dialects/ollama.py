@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..admission import Admitted
 from ..errors import APIError, register_error_shape
-from ..router import completion_route
+from ..router import admitted_route
 from .common import completion_request, engine_ready, pieces, served_model
 
 router = APIRouter(tags=["Ollama"])
@@ -107,7 +107,7 @@ def _final(name: str, reason: str | None, usage: dict | None, started: float, fi
 
 
 @router.post("/api/generate", responses=_ERRORS, summary="Ollama: complete code at the cursor (prompt + suffix)")
-@completion_route
+@admitted_route
 async def generate(body: GenerateRequest, request: Request):
     engine_ready(request)
     model = served_model(request.app.state.service, body.model)

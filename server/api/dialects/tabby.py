@@ -23,7 +23,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..admission import Admitted
-from ..router import completion_route
+from ..router import admitted_route
 from ..protocol import MAX_EXTRA_CHARS, MAX_EXTRA_FILES, ErrorResponse
 from .common import completion_request, served_model
 
@@ -140,7 +140,7 @@ def _extra(segments: Segments) -> list[dict] | None:
 
 @router.post(TABBY_COMPLETIONS_PATH, response_model=TabbyCompletion, responses=_ERRORS,
              summary="Tabby: a completion for `segments` (Tabby's clients post these to /v1/completions)")
-@completion_route
+@admitted_route
 async def tabby_completion(body: TabbyCompletionRequest, request: Request):
     service = request.app.state.service
     seg = body.segments
