@@ -18,8 +18,11 @@ from starlette.staticfiles import StaticFiles
 from .api.errors import error_response
 
 PREFIX = "/playground"
-# The repository's build output. CODEFILL_PLAYGROUND_DIR points elsewhere (an installed copy).
-DEFAULT_DIST = Path(__file__).resolve().parent.parent / "extensions" / "monaco" / "dist"
+# An installed wheel carries the page beside this module (setup.py copies it in); a checkout
+# serves the build output itself. CODEFILL_PLAYGROUND_DIR points elsewhere.
+_PACKAGED_DIST = Path(__file__).resolve().parent / "playground_dist"
+DEFAULT_DIST = (_PACKAGED_DIST if _PACKAGED_DIST.is_dir()
+                else Path(__file__).resolve().parent.parent / "extensions" / "monaco" / "dist")
 BUILD_HINT = "The playground is not built. Run `make playground` (or `cd extensions && npm ci && npm run build -w monaco`), then restart the server."
 
 
