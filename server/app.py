@@ -35,7 +35,7 @@ from .api.feedback import Issued
 from .api.feedback import router as feedback_router
 from .api.render import router as render_router
 from .api.router import router
-from .api.serving import CompletionService
+from .service.serving import CompletionService
 from .auth import ApiKeyAuth, KeyError_, KeyStore, check_open_mode
 from .engines.base import Engine
 from .limits import Gate, LimitSettings

@@ -14,7 +14,7 @@ the rest is given back. `/v1/events` has a requests-per-second bucket of its own
 
 In detail:
 - Admission is a bound, not a queue of its own: requests wait in the fair
-  queue (api/fair.py) and the engine, where a newer request of a session
+  queue (service/fair.py) and the engine, where a newer request of a session
   still supersedes an older one.
 - Buckets are per key name. Requests per second have a burst of
   max(1, rate). For tokens per minute, the reservation is the prompt tokens
@@ -27,7 +27,7 @@ In detail:
   bucket (`--events-rate-limit-rps`) has a burst of twice its rate.
 - The time limit is one deadline per request, waiting included
   (`--request-timeout`): `Ticket.run` turns it into a 408, `Ticket.bounded`
-  ends a stream with it (api/sse.py `ending` writes the error event and
+  ends a stream with it (api/sse.py `events` writes the error event and
   `[DONE]`). `Gate.drain(grace)` (lifecycle.py, on SIGTERM) moves every
   deadline to at most `grace` away and answers new requests 503
   `server_shutting_down`; a request cut by the drain gets that 503 too.
@@ -44,7 +44,7 @@ from typing import Protocol, TypeVar
 
 from codefill.config import default
 
-from .api.errors import APIError
+from .errors import APIError
 from .metrics import Metrics
 from .service.admission import Asked, default_max_tokens
 
@@ -213,30 +213,26 @@ class Gate:
         return APIError(status, message, code=code, param=param,
                         headers=_retry_after(retry_after) if retry_after is not None else None)
 
-    def check_request(self, req: Asked, engine) -> None:
-        """Caps on what one request asks for (400)."""
+    def weigh(self, req: Asked, engine) -> int:
+        """Check the caps on what one request asks for (400) and return what admitting it reserves
+        against its key's tokens-per-minute budget: its prompts' tokens (prompt + suffix) and
+        max_tokens for each choice. Prompts are tokenized only where a limit needs them, and once."""
         s = self.settings
         if s.max_tokens_limit is not None and (req.max_tokens or 0) > s.max_tokens_limit:
             raise self._reject("max_tokens", 400, f"max_tokens ({req.max_tokens}) is over this server's limit "
                                f"of {s.max_tokens_limit}.", code="max_tokens_too_large", param="max_tokens")
-        if s.max_prompt_tokens is not None and engine.ready:
-            suffix = len(engine.tokenize(req.suffix)) if req.suffix else 0
-            for p in req.prompts:
-                n = (len(engine.tokenize(p)) if isinstance(p, str) else len(p)) + suffix
-                if n > s.max_prompt_tokens:
-                    raise self._reject("prompt_tokens", 400, f"The prompt and suffix are {n} tokens; this server's "
-                                       f"limit is {s.max_prompt_tokens}.", code="prompt_too_long", param="prompt")
-
-    def reservation(self, req: Asked, engine) -> int:
-        """The most tokens `req` may be charged: its prompts' tokens (prompt + suffix, counted
-        only where a tokens-per-minute limit needs them) and max_tokens for each choice."""
-        if not self.settings.rate_limit_tpm or not engine.ready:
+        if not engine.ready or (s.max_prompt_tokens is None and not s.rate_limit_tpm):
             return 0
-        prompts = req.prompts
         suffix = len(engine.tokenize(req.suffix)) if req.suffix else 0
-        prompt_tokens = sum((len(engine.tokenize(x)) if isinstance(x, str) else len(x)) + suffix for x in prompts)
+        counts = [(len(engine.tokenize(p)) if isinstance(p, str) else len(p)) + suffix for p in req.prompts]
+        for n in counts:
+            if s.max_prompt_tokens is not None and n > s.max_prompt_tokens:
+                raise self._reject("prompt_tokens", 400, f"The prompt and suffix are {n} tokens; this server's "
+                                   f"limit is {s.max_prompt_tokens}.", code="prompt_too_long", param="prompt")
+        if not s.rate_limit_tpm:
+            return 0
         max_tokens = req.max_tokens if req.max_tokens is not None else default_max_tokens(engine.info.n_ctx)
-        return prompt_tokens + max(0, max_tokens) * req.n * max(1, len(prompts))
+        return sum(counts) + max(0, max_tokens) * req.n * max(1, len(counts))
 
     def admit_event(self, key: str) -> None:
         """429 when `key` reports events faster than `events_rate_limit_rps`."""

@@ -7,14 +7,14 @@ KV / prefix caches are reused only between requests of the same cache salt:
 by default the salt is the tenant itself, and an operator may name groups of
 tenants that share one (`--share-cache alice+bob`), e.g. a team's keys.
 Weights give a tenant a larger share of the engine when it is busy
-(api/fair.py). The admin key (kept as a SHA-256 digest) opens /admin/*.
+(service/fair.py). The admin key (kept as a SHA-256 digest) opens /admin/*.
 
 Where each piece is used:
 - Isolation: everything keyed by session (supersede, typing-through, saved
   KV states, the gateway's routing) takes `session_key(tenant, user)`; KV and
   prefix reuse take `GenerationRequest.cache_salt`, the tenant's name or its
   group's (`salt_of`; the members joined by `+`).
-- Sharing the engine, in two places: `FairQueue` (api/fair.py) decides which
+- Sharing the engine, in two places: `FairQueue` (service/fair.py) decides which
   request gets one of the engine's `max_sequences` slots (llama.cpp
   `--sequences`, vLLM `--max-num-seqs`, the gateway 64), and inside the
   llama.cpp engine each step's tokens are split between tenants

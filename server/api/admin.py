@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..auth import OPEN_NAME
 from ..tenants import session_key
-from .errors import APIError
+from ..errors import APIError
 from .protocol import ErrorResponse
 
 router = APIRouter(prefix="/admin")

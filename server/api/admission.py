@@ -32,7 +32,7 @@ from ..metrics import dialect_var
 from ..service.admission import Call, Handler
 from .protocol import new_completion_id
 from .session_header import apply_session_header
-from .sse import ending
+from .sse import events
 
 T = TypeVar("T")
 Req = TypeVar("Req")
@@ -85,8 +85,7 @@ class Admitted(Generic[Req, Out]):
         asked = self.handler.asked(body)
         log_prompt(request.app.state.log_prompts, asked)
         gate, engine = request.app.state.gate, self.handler.engine
-        gate.check_request(asked, engine)
-        self.ticket = gate.admit(key, gate.reservation(asked, engine))  # 429 / 503 before any work
+        self.ticket = gate.admit(key, gate.weigh(asked, engine))  # 400 / 429 / 503 before any work
         held.callback(self.ticket.release)  # given back when the route's answer ends, however it ends
         answer_id = new_completion_id()
         self.call = Call(getattr(request.state, "request_id", None) or answer_id, answer_id, key, self.ticket.charge)
@@ -97,9 +96,15 @@ class Admitted(Generic[Req, Out]):
         return await cancel_on_disconnect(self.request, self.ticket.run(self.handler.complete(self.body, self.call)))
 
     def stream(self) -> AsyncIterator[dict]:
-        """The handler's events (`{"data": json}`), ending in `[DONE]`, an error event before it when the
-        answer fails or the ticket's deadline passes. Bad input raises here, before the first byte."""
-        return self._counted(ending(self.ticket.bounded(self.handler.stream(self.body, self.call))))
+        """The handler's bodies as server-sent events (api/sse.py), ending in `[DONE]`, an error event
+        before it when the answer fails or the ticket's deadline passes. Bad input raises here, before
+        the first byte."""
+        return self._counted(events(self.ticket.bounded(self.handler.stream(self.body, self.call))))
+
+    def bodies(self) -> AsyncIterator[dict]:
+        """The handler's bodies as they are, for a dialect that writes its own stream: a failure (the
+        ticket's deadline included) is raised. Bad input raises here, before the first body."""
+        return self._counted(self.ticket.bounded(self.handler.stream(self.body, self.call)))
 
     async def _counted(self, events: AsyncIterator[dict]) -> AsyncIterator[dict]:
         try:

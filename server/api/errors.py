@@ -1,8 +1,10 @@
 """Every failure leaves the server as an OpenAI error object.
 
 `{"error": {"message", "type", "param", "code"}}` with the status OpenAI uses
-for the same failure. FastAPI's own 422 shape never reaches a client: request
-validation errors become a 400 that names the parameter.
+for the same failure (the error itself, `APIError`, is server/errors.py), or
+in the shape of the dialect whose path was asked. FastAPI's own 422 shape
+never reaches a client: request validation errors become a 400 that names
+the parameter.
 """
 
 from __future__ import annotations
@@ -17,46 +19,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from .protocol import ErrorBody, ErrorResponse
+from ..errors import APIError, error_body
 
 log = logging.getLogger("codefill.api")
-
-_TYPES = {
-    400: "invalid_request_error",
-    401: "authentication_error",
-    403: "permission_error",
-    404: "not_found_error",
-    405: "invalid_request_error",
-    409: "conflict_error",
-    413: "invalid_request_error",
-    429: "rate_limit_error",
-    500: "server_error",
-    502: "server_error",
-    503: "service_unavailable",
-    504: "server_error",
-}
-
-
-class APIError(Exception):
-    """Raise anywhere below the router to answer with an OpenAI error."""
-
-    def __init__(self, status: int, message: str, *, param: str | None = None, code: str | None = None,
-                 headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.param = param
-        self.code = code
-        self.headers = headers
-
-    def body(self) -> dict:
-        return error_body(self.status, self.message, param=self.param, code=self.code)
-
-
-def error_body(status: int, message: str, *, param: str | None = None, code: str | None = None) -> dict:
-    err = ErrorBody(message=message, type=_TYPES.get(status, "invalid_request_error"), param=param, code=code)
-    return ErrorResponse(error=err).model_dump()
-
 
 def error_response(status: int, message: str, *, param: str | None = None, code: str | None = None,
                    headers: dict[str, str] | None = None, path: str = "") -> JSONResponse:
@@ -84,11 +49,6 @@ def error_body_for(path: str, status: int, message: str, *, param: str | None = 
     return error_body(status, message, param=param, code=code)
 
 
-def error_type(status: int) -> str:
-    """OpenAI's error type for an HTTP status."""
-    return _TYPES.get(status, "invalid_request_error")
-
-
 def _describe_validation_error(exc: RequestValidationError) -> tuple[str, str | None, str]:
     """(message, param, code) for the first problem in the request."""
     errors = exc.errors()
@@ -113,7 +73,7 @@ def _describe_validation_error(exc: RequestValidationError) -> tuple[str, str | 
         message = f"Invalid type for '{param}': expected {_UNION_TYPES[param]}."
     elif param and not ctx.get("param"):
         message = f"Invalid value for '{param}': {message}"
-    return message, param, "invalid_value"
+    return message, param, ctx.get("code", "invalid_value")
 
 
 _UNION_TYPES = {

@@ -18,7 +18,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
 from ..metrics import Metrics
 from .dialects.tabby import from_tabby_event
-from .errors import APIError
+from ..errors import APIError
 from .protocol import ErrorResponse
 
 router = APIRouter()

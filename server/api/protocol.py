@@ -136,6 +136,9 @@ class CompletionRequest(BaseModel):
             raise ParamError("best_of is only supported equal to n", "best_of")
         if self.stream_options is not None and not self.stream:
             raise ParamError("stream_options is only allowed when stream is true", "stream_options")
+        if self.echo and self.logprobs is not None:
+            raise ParamError("echo together with logprobs is not supported: prompt tokens are not scored.",
+                             "logprobs", code="unsupported_parameter")
         return self
 
     @property
@@ -147,10 +150,10 @@ class CompletionRequest(BaseModel):
         return sorted((self.model_extra or {}).keys())
 
 
-def ParamError(message: str, param: str) -> PydanticCustomError:
-    """A validation error that names the parameter at fault (a cross-field
-    check has no location of its own, so the error handler reads it from ctx)."""
-    return PydanticCustomError("invalid_param", "{message}", {"message": message, "param": param})
+def ParamError(message: str, param: str, code: str = "invalid_value") -> PydanticCustomError:
+    """A validation error that names the parameter at fault and its error code (a cross-field
+    check has no location of its own, so the error handler reads them from ctx)."""
+    return PydanticCustomError("invalid_param", "{message}", {"message": message, "param": param, "code": code})
 
 
 class Logprobs(BaseModel):

@@ -7,14 +7,14 @@ so a session's keystrokes keep reaching the replica whose KV cache holds its
 file. The server takes the header as the session when the body has no `user`;
 when both are there, `user` wins (it is the OpenAI field clients have always
 sent). Either way the session is scoped by the tenant inside the server
-(`session_key` in serving.py).
+(`session_key` in tenants.py).
 """
 
 from __future__ import annotations
 
 from starlette.datastructures import Headers
 
-from .errors import APIError
+from ..errors import APIError
 from .protocol import CompletionRequest
 
 SESSION_HEADER = "X-Session-Id"

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
+from ..errors import APIError
 from .vocab import Vocabulary
 
 
@@ -95,18 +96,10 @@ class Superseded(Exception):
     """A newer request of the same session took this one's place."""
 
 
-class EngineError(Exception):
+class EngineError(APIError):
     """A request the engine cannot serve, said the way its client should hear it: the HTTP
-    status (OpenAI's for the same failure), an error code and headers (Retry-After). The
-    serving layer answers with it as it is (api/serving.py)."""
-
-    def __init__(self, status: int, message: str, *, code: str | None = None,
-                 headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.code = code
-        self.headers = headers
+    status (OpenAI's for the same failure), an error code and headers (Retry-After). It
+    reaches the client as it is."""
 
 
 @dataclass(frozen=True)
@@ -130,7 +123,7 @@ class Engine(Vocabulary, Protocol):
     def ready(self) -> bool: ...
 
     # How many requests the engine works on at once (its batch): the serving
-    # layer's fair queue (server/api/fair.py) lets at most this many in and
+    # layer's fair queue (server/service/fair.py) lets at most this many in and
     # keeps the rest, one queue per tenant. Engines may also offer
     # `cache_stats() -> dict` and `async drop_cache(*, salt=None, session=None)
     # -> int` (forget the cached state of a salt and the salts narrowed from it

@@ -79,7 +79,7 @@ class VllmOptions:
     num_speculative_tokens: int = 4
     gpu_memory_utilization: float = 0.9
     # Keep the engine's step small: completions are short and latency counts more than throughput.
-    # More requests wait in the serving layer's fair queue (api/fair.py), one queue per tenant.
+    # More requests wait in the serving layer's fair queue (service/fair.py), one queue per tenant.
     max_num_seqs: int = 32
     dtype: str = "auto"
     enforce_eager: bool = False

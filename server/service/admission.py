@@ -83,9 +83,12 @@ class Call:
 
 
 class Handler(Protocol[Req, Out]):
-    """A kind of request the server admits and runs. `stream` checks the request before it returns
-    (bad input raises there, before the first byte) and yields SSE events (`{"data": text}`);
-    admission ends the stream (`[DONE]`, an error event before it when it fails)."""
+    """A kind of request the server admits and runs. `engine` is what the Gate tokenizes with;
+    `asked` says what admission weighs. `stream` checks the request before it returns (bad input
+    raises there, before the first byte) and yields JSON bodies (dicts), raising an `APIError`
+    (server/errors.py) when the answer fails; the HTTP layer writes them as server-sent events and
+    ends the stream. A body with a `user` field (the editor session) gets the `X-Session-Id`
+    header there when it has none."""
 
     @property
     def engine(self) -> Any: ...

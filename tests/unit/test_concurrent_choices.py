@@ -2,7 +2,7 @@
 
 import asyncio
 
-from codefill.server.api.concurrent import merged
+from codefill.server.service.concurrent import merged
 from tests.fakes import FakeEngine
 from tests.unit.test_api import MODEL, _wait_ready, make_client, post
 

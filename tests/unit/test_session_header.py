@@ -3,7 +3,7 @@ Behind nginx with real servers: tests/integration/test_load_balancer.py."""
 
 from __future__ import annotations
 
-from codefill.server.api.serving import session_key
+from codefill.server.tenants import session_key
 from tests.fakes import FakeEngine
 from tests.unit.test_api import MODEL, _wait_ready, assert_openai_error, make_client, post
 

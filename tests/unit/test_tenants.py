@@ -13,7 +13,7 @@ import json
 import httpx
 import pytest
 
-from codefill.server.api.fair import FairQueue
+from codefill.server.service.fair import FairQueue
 from codefill.server.api.protocol import CompletionUsage
 from codefill.server.app import create_app
 from codefill.server.auth import KeyStore

@@ -3,20 +3,20 @@
 A dialect maps its request to a `CompletionRequest`, runs it through
 `Admitted` (api/admission.py: the same limits, tenant and service as
 `/v1/completions`), and writes the result in its own wire format. Streams
-come from the service as OpenAI chunks; `pieces` reads them back as text,
-finish reason, usage or error, so no dialect repeats the service's work.
+come from the service as OpenAI chunks; `pieces` reads them as text, finish
+reason, usage or error, so no dialect repeats the service's work.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from pydantic import ValidationError
 
-from ..errors import APIError
+from ...errors import APIError
 from ..protocol import CompletionRequest
+from ..sse import failure
 
 
 @dataclass
@@ -30,38 +30,20 @@ class Piece:
     status: int = 200  # with an error: its HTTP status
 
 
-# OpenAI error types (api/errors.py) back to statuses; codes that say more come first.
-_STATUS_OF_CODE = {"request_timeout": 408, "superseded": 409}
-_STATUS_OF_TYPE = {"invalid_request_error": 400, "authentication_error": 401, "permission_error": 403,
-                   "not_found_error": 404, "conflict_error": 409, "rate_limit_error": 429,
-                   "server_error": 500, "service_unavailable": 503}
-
-
-async def pieces(events: AsyncIterator[dict]) -> AsyncIterator[Piece]:
-    """The service's SSE events (OpenAI chunks, an error object or `[DONE]`) as Pieces. Closing this
-    closes `events`, which stops the engine."""
+async def pieces(bodies: AsyncIterator[dict]) -> AsyncIterator[Piece]:
+    """The service's stream (`Admitted.bodies`: OpenAI chunks; a failure raised) as Pieces, a failure
+    as a last Piece with its message and status. Closing this closes `bodies`, which stops the engine."""
     try:
-        async for piece in _pieces(events):
-            yield piece
+        async for body in bodies:
+            if body.get("usage"):
+                yield Piece(usage=body["usage"])
+            for choice in body.get("choices") or ():
+                yield Piece(text=choice.get("text") or "", finish_reason=choice.get("finish_reason"))
+    except Exception as exc:  # noqa: BLE001 (every failure ends the answer the same way)
+        err = failure(exc)
+        yield Piece(error=err.message, status=err.status)
     finally:
-        await events.aclose()
-
-
-async def _pieces(events: AsyncIterator[dict]) -> AsyncIterator[Piece]:
-    async for event in events:
-        data = event.get("data")
-        if data is None or data == "[DONE]":
-            continue
-        body = json.loads(data)
-        if "error" in body:
-            err = body["error"]
-            status = _STATUS_OF_CODE.get(err.get("code")) or _STATUS_OF_TYPE.get(err.get("type"), 500)
-            yield Piece(error=err.get("message") or "error", status=status)
-            return
-        if body.get("usage"):
-            yield Piece(usage=body["usage"])
-        for choice in body.get("choices") or ():
-            yield Piece(text=choice.get("text") or "", finish_reason=choice.get("finish_reason"))
+        await bodies.aclose()
 
 
 def validation_message(exc: ValidationError) -> tuple[str, str | None]:

@@ -28,8 +28,10 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..admission import Admitted, cancel_on_disconnect
-from ..errors import error_type, register_error_shape
+from ...errors import error_type
+from ..errors import register_error_shape
 from ..router import admitted_route
+from ..sse import event
 from .common import completion_request, engine_ready, pieces, served_model
 
 router = APIRouter(tags=["llama.cpp"])
@@ -228,7 +230,7 @@ async def infill(body: InfillRequest, request: Request):
     model = served_model(request.app.state.service, body.model)
     answer = _Answer(body, model)
     admitted = Admitted(request, _to_completion(body, model), dialect="llamacpp")
-    events = admitted.stream()
+    events = admitted.bodies()
     if not body.stream:
         async def collect():
             async for piece, failed in _run(answer, events):
@@ -249,13 +251,13 @@ async def infill(body: InfillRequest, request: Request):
     async def sse():
         async for text, failed in _run(answer, events):
             if failed:
-                yield {"data": json.dumps(_error_shape(text.status, text.error, None, None))}
+                yield event(_error_shape(text.status, text.error, None, None))
                 return
-            yield {"data": json.dumps({"index": 0, "content": text, "tokens": [], "stop": False, "id_slot": 0,
-                                       "tokens_predicted": 0, "tokens_evaluated": 0}, ensure_ascii=False)}
+            yield event({"index": 0, "content": text, "tokens": [], "stop": False, "id_slot": 0,
+                         "tokens_predicted": 0, "tokens_evaluated": 0})
         final = answer.final()
         final["content"] = ""
-        yield {"data": json.dumps(final)}
+        yield event(final)
 
     return sse()
 

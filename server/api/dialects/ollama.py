@@ -25,7 +25,8 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..admission import Admitted
-from ..errors import APIError, register_error_shape
+from ...errors import APIError
+from ..errors import register_error_shape
 from ..router import admitted_route
 from .common import completion_request, engine_ready, pieces, served_model
 
@@ -126,7 +127,7 @@ async def generate(body: GenerateRequest, request: Request):
         out = _final(body.model, choice.finish_reason, usage, started, None)
         out["response"] = choice.text
         return out
-    events = admitted.stream()
+    events = admitted.bodies()
 
     async def lines():
         reason, usage, first = None, None, None

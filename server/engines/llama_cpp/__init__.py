@@ -29,7 +29,7 @@ Settings and their defaults (codefill/config.py):
 - `--sequences` (8): llama.cpp's `n_seq_max`; each sequence has `n_ctx` KV
   cells of its own (context.py; the default model: 90 MiB per sequence at
   4096). More requests than sequences wait in the engine's queue, first come
-  first served (`max_sequences` tells the fair queue, api/fair.py, how many
+  first served (`max_sequences` tells the fair queue, service/fair.py, how many
   run at once).
 - `--step-tokens` (128, at most `--n-batch`): the per-step token budget;
   decode comes first, prompt chunks fill the rest, and when several tenants

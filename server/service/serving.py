@@ -8,18 +8,20 @@ the engine's iterator is closed, which stops generation at once.
 
 It orchestrates; the parts are elsewhere: the prompt in server/prompt/,
 typing-through memory in typed_through.py, usage and its metrics in usage.py,
-the stream's chunks in sse.py (whose `ending`, around the stream in
-api/admission.py, writes error events and `[DONE]`).
+the turns at the engine in fair.py. A stream is OpenAI's completion chunks
+(`Chunks`) as dicts; the HTTP layer writes them as server-sent events and
+ends the stream (api/sse.py).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from ..engines.base import Engine, EngineError, GenerationRequest, GenerationResult, SamplingParams, Superseded
+from ..engines.base import Engine, GenerationRequest, GenerationResult, SamplingParams, Superseded
 from ..languages import detect_language, infer_language
 from ..metrics import Metrics
 from ..postprocess import Plan, plan
@@ -27,18 +29,18 @@ from ..prompt import EngineInput, PromptSettings, render_prompt
 from ..prompt.tokens import TokenMemory
 from ..prompt.families import FimFamily, get_family
 from ..tenants import TenantSettings, session_key
-from ..service.admission import Asked, Call, default_max_tokens, prompt_list
-from .concurrent import merged
-from .errors import APIError
-from .fair import FairQueue
-from .protocol import (
+from ..api.protocol import (
     Completion,
     CompletionChoice,
     CompletionRequest,
+    CompletionUsage,
     Logprobs,
     merge_logprobs,
 )
-from .sse import Chunks
+from ..errors import APIError
+from .admission import Asked, Call, default_max_tokens, prompt_list
+from .concurrent import merged
+from .fair import FairQueue
 from .typed_through import AnswerMemory
 from .usage import Usage, record_choice
 
@@ -77,6 +79,31 @@ class _Delta:
     text: str
     logprobs: Logprobs | None = None
     finish_reason: str | None = None
+
+
+class Chunks:
+    """The chunks of one streamed completion (`object: text_completion`, as OpenAI streams them)."""
+
+    def __init__(self, completion_id: str, model: str, include_usage: bool) -> None:
+        self.completion_id = completion_id
+        self.model = model
+        self.include_usage = include_usage
+        self.created = int(time.time())
+
+    def _chunk(self, choices: list[dict], usage: dict | None = None) -> dict:
+        body = {"id": self.completion_id, "object": "text_completion", "created": self.created,
+                "model": self.model, "choices": choices}
+        if self.include_usage:
+            body["usage"] = usage
+        return body
+
+    def choice(self, index: int, text: str, logprobs: Logprobs | None, finish_reason: str | None) -> dict:
+        return self._chunk([{"index": index, "text": text, "logprobs": logprobs.model_dump() if logprobs else None,
+                             "finish_reason": finish_reason}])
+
+    def usage(self, usage: CompletionUsage) -> dict:
+        """The last chunk with `stream_options.include_usage`: no choices, the request's usage."""
+        return self._chunk([], usage.model_dump())
 
 
 class CompletionService:
@@ -133,9 +160,6 @@ class CompletionService:
             level = logging.DEBUG if fields in self._reported_fields else logging.INFO
             self._reported_fields.add(fields)
             log.log(level, "ignoring unknown request fields: %s", fields)
-        if req.echo and req.logprobs is not None:
-            raise APIError(400, "echo together with logprobs is not supported: prompt tokens are not scored.",
-                           param="logprobs", code="unsupported_parameter")
         prompts = self._prompts(req)
         if len(prompts) * req.n > self.max_choices:
             raise APIError(400, f"This request asks for {len(prompts) * req.n} completions "
@@ -211,7 +235,7 @@ class CompletionService:
             offset = len(prompt.text)
             yield _Delta(choice.index, prompt.text)
         try:
-            async with self.fair.turn(tenant, gen.session):  # waits while the engine is full (api/fair.py)
+            async with self.fair.turn(tenant, gen.session):  # waits while the engine is full (fair.py)
                 stream = self.engine.generate(gen, choice.result)
                 try:
                     async for token in stream:
@@ -231,8 +255,6 @@ class CompletionService:
             self.metrics.superseded.inc()
             raise APIError(409, f"This request was {exc}: an editor only needs the answer to its latest keystroke.",
                            code="superseded") from None
-        except EngineError as exc:  # e.g. the gateway's upstream unreachable (503), broken off (502)
-            raise APIError(exc.status, exc.message, code=exc.code, headers=exc.headers) from None
         finally:
             record_choice(self.metrics, choice.result)
         tail = pipeline.finish()
@@ -292,8 +314,8 @@ class CompletionService:
         )
 
     def stream(self, req: CompletionRequest, call: Call) -> AsyncIterator[dict]:
-        """Validate now (errors become HTTP statuses), then stream SSE events: the completion's chunks.
-        A failure on the way is raised; `sse.ending` answers it and ends the stream."""
+        """Validate now (errors become HTTP statuses), then stream the completion's chunks (dicts).
+        A failure on the way is raised; the HTTP layer answers it and ends the stream."""
         prompts, max_tokens = self.check(req)
         return self._stream(req, prompts, max_tokens, call)
 

@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 from ..engines.base import GenerationResult
 from ..metrics import Metrics
-from .protocol import CompletionUsage, PromptTokensDetails
+from ..api.protocol import CompletionUsage, PromptTokensDetails
 
 
 def usage_of(results: list[GenerationResult], n: int) -> CompletionUsage:

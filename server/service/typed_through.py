@@ -17,7 +17,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 from ..tenants import session_key
-from .protocol import CompletionRequest
+from ..api.protocol import CompletionRequest
 
 _MAX_REMEMBERED_SESSIONS = 1024
 
