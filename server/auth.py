@@ -15,7 +15,6 @@ are open to everyone; `/v1/*` needs a key, checked before any body is read
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import ipaddress
 import json
@@ -26,6 +25,7 @@ from pathlib import Path
 
 from .api.errors import error_body_for
 from .logs import key_var
+from .tenants import digest
 
 OPEN_NAME = "anonymous"
 _NAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
@@ -33,10 +33,6 @@ _NAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 _PUBLIC_PREFIXES = ("/health", "/ready", "/metrics", "/docs", "/redoc", "/openapi.json", "/playground")
 # The admin API takes the admin key only (--admin-key), never a tenant's.
 _ADMIN_PREFIX = "/admin/"
-
-
-def digest(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
 
 
 class KeyError_(ValueError):

@@ -21,16 +21,42 @@ Where each piece is used:
   (engines/llama_cpp/shares.py). `GenerationRequest.tenant` and `.weight`
   (`--tenant-weight`) carry what the engine needs.
 - Admin API (api/admin.py): `GET /admin/cache`, `POST /admin/cache/drop`.
+- Naming (`scoped`, `salt_covers`, `session_key`): how a session sits inside
+  its tenant and a request's salt inside its tenant's. Engines import these
+  (the llama.cpp engine drops a salt's states by `salt_covers`) rather than
+  being handed them: the naming is one fixed rule, and this module imports
+  nothing of the server, so an engine that imports it imports no HTTP.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from .auth import digest
-from .engines.base import scoped
+
+def digest(key: str) -> str:
+    """What the server keeps of an API key (auth.py) or the admin key: its SHA-256, in hex."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def scoped(outer: str, inner: str) -> str:
+    """`inner` as a name inside `outer`: a session inside its tenant
+    (`session_key`), or a request's own `cache_salt` (vLLM's field;
+    a gateway in front of codefill sends one) narrowing a tenant's cache salt,
+    never widening it. Injective: the outer name's length comes first."""
+    return f"{len(outer)}:{outer}/{inner}"
+
+
+def salt_covers(salt: str | None, candidate: object) -> bool:
+    """Whether `candidate` is `salt` or a salt narrowed from it (`scoped`): what
+    dropping `salt`'s cached state must drop too."""
+    if candidate == salt:
+        return True
+    return salt is not None and isinstance(candidate, str) and candidate.startswith(scoped(salt, ""))
+
+
 
 
 @dataclass

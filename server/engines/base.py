@@ -127,7 +127,7 @@ class Engine(Vocabulary, Protocol):
     # keeps the rest, one queue per tenant. Engines may also offer
     # `cache_stats() -> dict` and `async drop_cache(*, salt=None, session=None)
     # -> int` (forget the cached state of a salt and the salts narrowed from it
-    # (`salt_covers`), or of one session) for the admin API.
+    # (tenants.py `salt_covers`), or of one session) for the admin API.
     max_sequences: int
     # Whether the engine keeps a cache of its own in which a cold window pays
     # (GenerationRequest.cold_tokens): the prompt stage builds one only then.
@@ -151,19 +151,3 @@ class Engine(Vocabulary, Protocol):
         when a newer request of the session took this one's place, `EngineError` for a failure
         with a status of its own (the gateway's upstream unreachable, busy, broken)."""
         ...
-
-
-def scoped(outer: str, inner: str) -> str:
-    """`inner` as a name inside `outer`: a session inside its tenant
-    (tenants.py `session_key`), or a request's own `cache_salt` (vLLM's field;
-    a gateway in front of codefill sends one) narrowing a tenant's cache salt,
-    never widening it. Injective: the outer name's length comes first."""
-    return f"{len(outer)}:{outer}/{inner}"
-
-
-def salt_covers(salt: str | None, candidate: object) -> bool:
-    """Whether `candidate` is `salt` or a salt narrowed from it (`scoped`): what
-    dropping `salt`'s cached state must drop too."""
-    if candidate == salt:
-        return True
-    return salt is not None and isinstance(candidate, str) and candidate.startswith(scoped(salt, ""))

@@ -23,11 +23,10 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
+from ..prompt.families import FimFamily, detect_family, get_family
 from .base import GeneratedToken, ModelInfo, Superseded
 
 if TYPE_CHECKING:
-    from codefill.server.prompt.families import FimFamily
-
     from .vocab import Vocabulary
 
 # The end of a request's output queue (`next_token`).
@@ -121,8 +120,6 @@ class EngineBase:
     def _identify(self, architecture: str | None, *, path: str | Path, n_ctx: int) -> FimFamily:
         """The model's family (`--fim-family`, else recognised from the vocabulary) and its end
         tokens; publishes `info`, so the engine is ready from here on."""
-        from codefill.server.prompt.families import detect_family, get_family
-
         family = get_family(self._family_override) if self._family_override else detect_family(self, architecture)
         self._eog_ids = frozenset(t for t in map(self._special_token, family.stop_tokens) if t is not None)
         file = Path(path)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..prompt.families import get_family
 from .base import Engine
 
 
@@ -15,7 +16,6 @@ class EngineConfigError(ValueError):
 
 def build_engine(settings) -> tuple[Engine, str]:
     """The engine and the model id clients send; EngineConfigError says why not."""
-    from codefill.server.prompt.families import get_family
     from codefill.models.store import ModelNotFound
 
     if settings.fim_family:

@@ -23,7 +23,7 @@ import re
 from array import array
 from collections import OrderedDict
 
-from ..engines.base import salt_covers
+from ..tenants import salt_covers
 from ..engines.vocab import Vocabulary
 
 # Where a piece ends: before the last character of a whitespace run that holds a line break and comes before a

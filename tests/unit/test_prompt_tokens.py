@@ -13,7 +13,7 @@ import json
 import pytest
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
-from codefill.server.engines.base import scoped
+from codefill.server.tenants import scoped
 from codefill.server.engines.vocab import HfVocabulary
 from codefill.server.prompt.tokens import LineTokens, TokenMemory, cuts_safely, pieces
 

@@ -22,7 +22,7 @@ from codefill.server.limits import Gate, LimitSettings
 from codefill.server.metrics import Metrics
 from codefill.server.tenants import TenantSettings, session_key
 from tests.fakes import FakeEngine
-from tests.unit.test_api import assert_openai_error
+from tests.helpers import assert_openai_error
 
 MODEL = "fake"
 ALICE, BOB, CAROL = "alice-secret-key", "bob-secret-key", "carol-secret-key"
@@ -317,7 +317,7 @@ def test_tenant_settings_from_the_environment(monkeypatch):
 def test_dropping_a_salt_drops_the_salts_narrowed_from_it_and_no_other():
     """A gateway in front of codefill sends its own `cache_salt`, which narrows the
     tenant's: the admin API's drop of the tenant must reach those states too."""
-    from codefill.server.engines.base import scoped, salt_covers
+    from codefill.server.tenants import salt_covers, scoped
 
     tenants = TenantSettings.build(share_cache=["alice+bob"])
     narrowed = tenants.salt_of("alice", "gateway-salt")

@@ -29,7 +29,8 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 
-from ..base import GenerationRequest, GenerationResult, salt_covers
+from ...tenants import salt_covers
+from ..base import GenerationRequest, GenerationResult
 from .decoding import Decoder
 from .shares import StepShares
 from .slots import Slot, Slots, common_prefix
