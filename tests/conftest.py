@@ -1,33 +1,17 @@
-"""Shared fixtures. `live_server` is a real `codefill serve` process with the
-real default model on a free loopback port, started once per test session."""
+"""Shared fixtures (helpers that test modules import are in tests/helpers.py).
+
+- `live_server`: a real `codefill serve` with the real default model on a free
+  loopback port, started once per test session.
+- `open_client`, `client`: codefill's app on the scripted engine, started and ready.
+- `hub`: a Hugging Face hub on loopback (tests/hf_hub.py).
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from codefill.launch import Server, free_port, start_codefill
-
-ROOT = Path(__file__).resolve().parent.parent
-ARTIFACTS = ROOT / "test-artifacts"
-
-LiveServer = Server
-
-
-def start_server(*extra_args: str, name: str = "server", env: dict | None = None, ready_timeout: float = 120,
-                 port: int | None = None, python: str | Path | None = None) -> LiveServer:
-    """`codefill serve` run by `python` (default: this interpreter; the vLLM tests use .venv-vllm's),
-    its log in test-artifacts/NAME-PORT.log; `env` is added to this environment."""
-    import os
-
-    port = port or free_port()
-    return start_codefill(*extra_args, port=port, label=name, log_path=ARTIFACTS / f"{name}-{port}.log",
-                          python=python, env={**os.environ, **(env or {})}, ready_timeout=ready_timeout)
-
-
-def stop_server(server: LiveServer) -> None:
-    server.stop()
+from tests.hf_hub import hub_on_loopback
+from tests.helpers import make_client, start_server, stop_server, wait_ready
 
 
 @pytest.fixture(scope="session")
@@ -35,3 +19,39 @@ def live_server():
     server = start_server(name="live")
     yield server
     stop_server(server)
+
+
+@pytest.fixture
+def open_client():
+    """A factory: `open_client(engine=None, **create_app_kwargs)` is a started, ready TestClient
+    (see helpers.make_client); every one it made is closed after the test."""
+    opened = []
+
+    def open_(engine=None, **create_app_kwargs):
+        c = make_client(engine, **create_app_kwargs)
+        c.__enter__()
+        opened.append(c)
+        wait_ready(c)
+        return c
+
+    yield open_
+    for c in reversed(opened):
+        c.__exit__(None, None, None)
+
+
+@pytest.fixture
+def client(open_client):
+    """The app on an engine that answers "x = 1\\ny = 2", serving the model `fake`."""
+    return open_client()
+
+
+@pytest.fixture
+def hub(tmp_path, monkeypatch):
+    """A Hugging Face hub on loopback serving `tests.hf_hub.Hub.files`, huggingface_hub's cache
+    in tmp_path: the hub's URL (pass it as `endpoint`)."""
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub-cache"))
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+    with hub_on_loopback() as url:
+        yield url

@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from codefill.bench import humaneval, quality
-from tests.conftest import start_server, stop_server
+from tests.helpers import start_server, stop_server
 
 
 @pytest.fixture(scope="module")

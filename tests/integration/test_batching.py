@@ -15,7 +15,7 @@ import pytest
 from codefill.models.store import resolve_model
 from codefill.server.engines.base import GenerationRequest, GenerationResult, SamplingParams, Superseded
 from codefill.server.engines.llama_cpp import LlamaCppEngine
-from tests.conftest import start_server, stop_server
+from tests.helpers import start_server, stop_server
 
 pytestmark = pytest.mark.integration
 

@@ -11,7 +11,7 @@ import openai
 import pytest
 
 from codefill.bench.workload import stdlib_file
-from tests.conftest import start_server, stop_server
+from tests.helpers import start_server, stop_server
 
 pytestmark = pytest.mark.integration
 

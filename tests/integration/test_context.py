@@ -4,7 +4,7 @@ file's snippet is completed right with the snippet and not without it."""
 import httpx
 import pytest
 
-from tests.conftest import start_server, stop_server
+from tests.helpers import start_server, stop_server
 
 pytestmark = pytest.mark.integration
 

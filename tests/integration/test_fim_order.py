@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from codefill.bench.workload import stdlib_file
-from tests.conftest import start_server, stop_server
+from tests.helpers import start_server, stop_server
 
 pytestmark = pytest.mark.integration
 

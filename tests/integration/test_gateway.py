@@ -13,7 +13,8 @@ import httpx
 import openai
 import pytest
 
-from tests.conftest import free_port, start_server, stop_server
+from tests.hf_hub import build_checkpoint
+from tests.helpers import free_port, start_server, stop_server
 
 pytestmark = pytest.mark.integration
 
@@ -195,8 +196,6 @@ def test_gateway_reads_a_hugging_face_tokenizer(cluster, tmp_path):
     """--model a checkpoint folder (as vLLM's): its tokenizer.json templates the
     prompts. This one is a made-up Qwen2.5-Coder vocabulary, so the upstream's
     text means nothing; the wiring is what is checked."""
-    from tests.unit.test_vocab import build_checkpoint
-
     (tmp_path / "tiny-qwen-coder").mkdir()
     folder = build_checkpoint(tmp_path / "tiny-qwen-coder")
     gateway = start_server("--model", str(folder), "--upstream", cluster.upstream.url, name="gateway-hf")

@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import ARTIFACTS, LiveServer, free_port, start_server, stop_server
+from tests.helpers import ARTIFACTS, free_port, LiveServer, start_server, stop_server
 from codefill.bench.nginx import NGINX, shipped_config, start_nginx, stop_nginx
 
 KEY = "lb-test-secret"
@@ -58,13 +58,13 @@ class Cluster:
         self.client = httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {KEY}"},
                                    timeout=httpx.Timeout(180, connect=10))
         try:
-            self._wait_ready()
+            self.wait_ready()
         except BaseException:
             self.close()
             raise
         self.model = self.replicas[0].model
 
-    def _wait_ready(self) -> None:
+    def wait_ready(self) -> None:
         deadline = time.monotonic() + 30
         while True:
             assert self.nginx.poll() is None, f"nginx exited:\n{self.access_log.read_text()}"

@@ -22,7 +22,7 @@ import pytest
 from lsprotocol import types
 from pytest_lsp.client import make_test_lsp_client
 
-from tests.conftest import ROOT, start_server, stop_server
+from tests.helpers import ROOT, start_server, stop_server
 from tests.extensions.node import ensure_node_modules
 
 pytestmark = pytest.mark.integration

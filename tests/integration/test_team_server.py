@@ -16,7 +16,7 @@ import httpx
 import openai
 import pytest
 
-from tests.conftest import start_server, stop_server
+from tests.helpers import start_server, stop_server
 
 pytestmark = pytest.mark.integration
 

@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from tests.conftest import start_server, stop_server
+from tests.helpers import start_server, stop_server
 
 pytestmark = pytest.mark.integration
 

@@ -11,8 +11,7 @@ import pytest
 from tests.lsp.bridge_helpers import inline_at, open_document, start_bridge, stop_bridge
 from lsprotocol import types
 
-import tests.conftest as shared
-from tests.conftest import free_port, start_server, stop_server
+from tests.helpers import free_port, start_server, stop_server
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -21,7 +20,7 @@ def shown(client) -> list[str]:
     return [m.message for m in client.messages]
 
 
-async def test_server_down_then_back_then_slow(monkeypatch):
+async def test_server_down_then_back_then_slow():
     port = free_port()
     # A long timeout while the server is away and comes back: the first
     # completion of a fresh server can be slow on a busy machine.
@@ -43,9 +42,7 @@ async def test_server_down_then_back_then_slow(monkeypatch):
         assert any("cannot reach" in m.message for m in client.log_messages)
 
         # The server comes up on that address: no restart of the bridge needed.
-        # start_server picks its port with free_port(): have it pick the one the bridge knows.
-        monkeypatch.setattr(shared, "free_port", lambda: port)
-        server = await asyncio.to_thread(start_server, name="lsp-down")
+        server = await asyncio.to_thread(start_server, name="lsp-down", port=port)
         result = await inline_at(client, uri, 1, len("    return "))
         assert len(result.items) == 1
         assert any("answers again" in m.message for m in client.log_messages)

@@ -12,7 +12,7 @@ import pytest
 from tests.lsp.bridge_helpers import inline_at, open_document, start_bridge, stop_bridge
 from lsprotocol import types
 
-from tests.conftest import free_port
+from tests.helpers import free_port
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

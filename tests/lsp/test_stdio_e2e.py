@@ -15,7 +15,7 @@ from tests.lsp.bridge_helpers import CAPABILITIES
 from lsprotocol import types
 from pytest_lsp.client import make_test_lsp_client
 
-from tests.conftest import free_port
+from tests.helpers import free_port
 
 
 class FramedPipe:

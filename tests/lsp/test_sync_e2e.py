@@ -8,7 +8,7 @@ import pytest
 from tests.lsp.bridge_helpers import Editor, inline_at, lsp_position, open_document, answer_to_bridge_request, start_bridge, stop_bridge
 from lsprotocol import types
 
-from tests.conftest import free_port
+from tests.helpers import free_port
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

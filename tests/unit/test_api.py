@@ -6,53 +6,12 @@ import asyncio
 import json
 import logging
 
-import httpx
 import openai.types
 import pytest
-from fastapi.testclient import TestClient
 
-from codefill.server.app import create_app
+from codefill.server.settings import HttpSettings
 from tests.fakes import FakeEngine
-
-MODEL = "fake"
-
-
-def make_client(engine=None, **kwargs) -> TestClient:
-    app = create_app(engine or FakeEngine("x = 1\ny = 2"), served_names=[MODEL], **kwargs)
-    return TestClient(app)
-
-
-@pytest.fixture
-def client():
-    with make_client() as c:
-        _wait_ready(c)
-        yield c
-
-
-def _wait_ready(c):
-    for _ in range(100):
-        if c.get("/ready").status_code == 200:
-            return
-        import time
-
-        time.sleep(0.01)
-    raise AssertionError("not ready")
-
-
-def post(c, body, **kw):
-    return c.post("/v1/completions", json=body, **kw)
-
-
-def assert_openai_error(r, status, param=None):
-    assert r.status_code == status, r.text
-    body = r.json()
-    assert set(body) == {"error"}
-    assert set(body["error"]) == {"message", "type", "param", "code"}
-    assert body["error"]["message"]
-    if param is not None:
-        assert body["error"]["param"] == param, body
-    return body["error"]
-
+from tests.helpers import MODEL, assert_openai_error, in_process, make_client, post, wait_ready
 
 # --- the happy path, checked against the openai package's own types ------------
 
@@ -114,7 +73,7 @@ def test_unknown_fields_are_accepted_and_logged(client, caplog):
 
 def test_suffix_request_is_post_processed(client):
     with make_client(FakeEngine("x))\nmore")) as c:
-        _wait_ready(c)
+        wait_ready(c)
         r = post(c, {"model": MODEL, "prompt": "print(foo(", "suffix": ")\n", "max_tokens": 20})
     assert r.json()["choices"][0]["text"] == "x)"
     assert r.json()["choices"][0]["finish_reason"] == "stop"
@@ -164,7 +123,7 @@ def test_error_during_stream_is_an_event_then_done():
         return GeneratedToken(120, "x")
 
     with make_client(Broken()) as c:
-        _wait_ready(c)
+        wait_ready(c)
         raw = post(c, {"model": MODEL, "prompt": "a", "stream": True}).text
     events = [e for e in raw.split("\n\n") if e]
     assert events[-1] == "data: [DONE]"
@@ -182,7 +141,7 @@ def test_an_engine_error_is_answered_with_its_status_code_and_headers():
             yield  # an async generator, like every engine's
 
     with make_client(Unreachable()) as c:
-        _wait_ready(c)
+        wait_ready(c)
         r = post(c, {"model": MODEL, "prompt": "a"})
         error = assert_openai_error(r, 503)
         assert error["code"] == "upstream_unavailable" and r.headers["retry-after"] == "2"
@@ -247,8 +206,8 @@ def test_unknown_endpoint_and_method_are_openai_errors(client):
 
 
 def test_body_too_large_is_413():
-    with make_client(max_body_bytes=2048) as c:
-        _wait_ready(c)
+    with make_client(http=HttpSettings(max_body_bytes=2048)) as c:
+        wait_ready(c)
         r = post(c, {"model": MODEL, "prompt": "x" * 5000})
         assert_openai_error(r, 413)
 
@@ -280,7 +239,7 @@ def test_503_while_loading_then_ready():
         assert_openai_error(r, 503)
         assert r.headers["retry-after"]
         c.portal.call(gate.set)
-        _wait_ready(c)
+        wait_ready(c)
         assert post(c, {"model": MODEL, "prompt": "a", "max_tokens": 1}).status_code == 200
 
 
@@ -300,7 +259,7 @@ def test_load_failure_is_reported_by_ready():
 def test_huge_prompt_is_trimmed_not_refused():
     engine = FakeEngine("ok", n_ctx=300)
     with make_client(engine) as c:
-        _wait_ready(c)
+        wait_ready(c)
         prompt = "".join(f"line {i}\n" for i in range(5000))
         r = post(c, {"model": MODEL, "prompt": prompt, "suffix": "tail\n" * 1000, "max_tokens": 50})
     assert r.status_code == 200, r.text
@@ -332,13 +291,9 @@ def test_openapi_schema_documents_extensions(client):
 def test_async_client_against_asgi_app():
     """The ASGI app also works in-process with httpx (what tests of clients use)."""
     async def go():
-        engine = FakeEngine("yo")
-        app = create_app(engine, served_names=[MODEL])
-        async with app.router.lifespan_context(app):
-            await engine.start()
-            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
-                r = await c.post("/v1/completions", json={"model": MODEL, "prompt": "a"})
-                return r.json()["choices"][0]["text"]
+        async with in_process(FakeEngine("yo")) as (_, c):
+            r = await c.post("/v1/completions", json={"model": MODEL, "prompt": "a"})
+            return r.json()["choices"][0]["text"]
 
     assert asyncio.run(go()) == "yo"
 
@@ -346,7 +301,7 @@ def test_async_client_against_asgi_app():
 def test_typing_through_answers_from_the_last_completion_without_the_model():
     engine = FakeEngine("o(bar)")
     with make_client(engine) as c:
-        _wait_ready(c)
+        wait_ready(c)
         ask = lambda prefix, user="u1": post(c, {"model": MODEL, "prompt": prefix, "suffix": "\n", "user": user,
                                                  "max_tokens": 20}).json()["choices"][0]["text"]
         assert ask("x = fo") == "o(bar)"

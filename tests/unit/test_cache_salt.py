@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from codefill.server.tenants import session_key
 from tests.fakes import FakeEngine
-from tests.unit.test_api import MODEL, _wait_ready, assert_openai_error, make_client, post
+from tests.helpers import MODEL, assert_openai_error, make_client, post, wait_ready
 
 
 def _salt_of(**body) -> str | None:
     engine = FakeEngine("x = 1")
     with make_client(engine) as c:
-        _wait_ready(c)
+        wait_ready(c)
         r = post(c, {"model": MODEL, "prompt": "a = ", "max_tokens": 4, **body})
         assert r.status_code == 200, r.text
     return engine.requests[-1].cache_salt
@@ -28,5 +28,5 @@ def test_a_salt_is_scoped_by_the_tenant():
 
 def test_an_empty_salt_is_a_400_naming_it():
     with make_client() as c:
-        _wait_ready(c)
+        wait_ready(c)
         assert_openai_error(post(c, {"model": MODEL, "prompt": "a", "cache_salt": ""}), 400, param="cache_salt")

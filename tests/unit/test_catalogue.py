@@ -1,13 +1,9 @@
 """The model catalogue (models/catalogue.toml), checkpoints for vLLM, and
 downloads through huggingface_hub, against a hub played on loopback by a
-small HTTP server that serves local files (no hub is reachable here)."""
+small HTTP server (tests/hf_hub.py; no hub is reachable here)."""
 
 from __future__ import annotations
 
-import hashlib
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -15,8 +11,7 @@ import pytest
 from codefill.models import store
 from codefill.server.prompt.families import FAMILIES
 from codefill.server.engines.vllm import speculative_config
-
-COMMIT = "0123456789abcdef0123456789abcdef01234567"
+from tests.hf_hub import Hub
 
 
 def test_every_builtin_entry_names_a_family_a_source_and_quantizations():
@@ -74,69 +69,9 @@ def test_a_bad_speculative_setting_is_refused():
         speculative_config("medusa", 4)
 
 
-# -- a hub on loopback ---------------------------------------------------------
-
-class _Hub(BaseHTTPRequestHandler):
-    files: dict[str, dict[str, bytes]] = {}  # repo -> file -> content
-    requests: list[str] = []
-
-    def log_message(self, *args) -> None:
-        pass
-
-    def _answer(self, body: bytes, headers: dict[str, str], send_body: bool) -> None:
-        self.send_response(200)
-        for k, v in {**headers, "Content-Length": str(len(body))}.items():
-            self.send_header(k, v)
-        self.end_headers()
-        if send_body:
-            self.wfile.write(body)
-
-    def _route(self, send_body: bool) -> None:
-        self.requests.append(f"{self.command} {self.path}")
-        path = self.path.split("?")[0]
-        for repo, files in self.files.items():
-            if path.startswith(f"/api/models/{repo}/revision/"):
-                info = {"id": repo, "sha": COMMIT, "siblings": [{"rfilename": f} for f in files]}
-                return self._answer(json.dumps(info).encode(), {"Content-Type": "application/json"}, send_body)
-            if path.startswith(f"/api/models/{repo}/tree/"):
-                tree = [{"type": "file", "path": f, "size": len(b), "oid": hashlib.sha1(b).hexdigest()}
-                        for f, b in files.items()]
-                return self._answer(json.dumps(tree).encode(), {"Content-Type": "application/json"}, send_body)
-            prefix = f"/{repo}/resolve/"
-            if path.startswith(prefix):
-                name = path[len(prefix):].split("/", 1)[1]
-                if name in files:
-                    body = files[name]
-                    etag = '"' + hashlib.sha256(body).hexdigest() + '"'
-                    return self._answer(body, {"X-Repo-Commit": COMMIT, "ETag": etag}, send_body)
-        self.send_response(404)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def do_HEAD(self) -> None:
-        self._route(send_body=False)
-
-    def do_GET(self) -> None:
-        self._route(send_body=True)
-
-
-@pytest.fixture
-def hub(tmp_path, monkeypatch):
-    import huggingface_hub.constants
-
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub-cache"))
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
-    _Hub.files = {}
-    _Hub.requests = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Hub)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-
-
 def test_a_gguf_comes_from_the_hub_into_its_cache(hub):
     gguf = store.resolve_model("default", fetch=False).read_bytes()[:4096]  # a real GGUF's head is enough
-    _Hub.files = {"someone/coder-GGUF": {"coder-q4_0.gguf": gguf}}
+    Hub.files = {"someone/coder-GGUF": {"coder-q4_0.gguf": gguf}}
     path = store.download_from_hub("hf:someone/coder-GGUF:coder-q4_0.gguf", endpoint=hub)
     assert path.read_bytes() == gguf
     assert "hub-cache" in str(path)
@@ -145,13 +80,13 @@ def test_a_gguf_comes_from_the_hub_into_its_cache(hub):
 def test_a_checkpoint_for_vllm_comes_from_the_hub(hub):
     files = {"config.json": b'{"architectures": ["LlamaForCausalLM"]}', "tokenizer.json": b"{}",
              "model.safetensors": b"\x00" * 1000, "README.md": b"not needed"}
-    _Hub.files = {"someone/coder": files}
+    Hub.files = {"someone/coder": files}
     path = Path(store.resolve_checkpoint("hf:someone/coder", endpoint=hub))
     assert sorted(p.name for p in path.iterdir()) == ["config.json", "model.safetensors", "tokenizer.json"]
     assert (path / "model.safetensors").read_bytes() == files["model.safetensors"]
 
 
 def test_a_missing_file_on_the_hub_is_a_clear_error(hub):
-    _Hub.files = {"someone/coder-GGUF": {}}
+    Hub.files = {"someone/coder-GGUF": {}}
     with pytest.raises(store.ModelNotFound, match="could not get nope.gguf from someone/coder-GGUF"):
         store.download_from_hub("hf:someone/coder-GGUF:nope.gguf", endpoint=hub)

@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from codefill.cli import build_parser
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 
 def _compose() -> list[str] | None:

@@ -4,7 +4,7 @@ import asyncio
 
 from codefill.server.service.concurrent import merged
 from tests.fakes import FakeEngine
-from tests.unit.test_api import MODEL, _wait_ready, make_client, post
+from tests.helpers import MODEL, make_client, post, wait_ready
 
 
 class Rendezvous(FakeEngine):
@@ -32,7 +32,7 @@ class Rendezvous(FakeEngine):
 def test_n_choices_generate_at_the_same_time_and_only_the_first_carries_the_session():
     engine = Rendezvous(3)
     with make_client(engine) as c:
-        _wait_ready(c)
+        wait_ready(c)
         r = post(c, {"model": MODEL, "prompt": "x", "n": 3, "max_tokens": 2, "user": "dev"})
     assert r.status_code == 200, r.text
     assert sorted(ch["index"] for ch in r.json()["choices"]) == [0, 1, 2]
@@ -43,7 +43,7 @@ def test_n_choices_generate_at_the_same_time_and_only_the_first_carries_the_sess
 def test_a_prompt_list_streams_its_choices_interleaved():
     engine = Rendezvous(2)
     with make_client(engine) as c:
-        _wait_ready(c)
+        wait_ready(c)
         r = post(c, {"model": MODEL, "prompt": ["x", "y"], "max_tokens": 2, "stream": True})
     assert r.status_code == 200 and r.text.rstrip().endswith("data: [DONE]")
 

@@ -47,11 +47,13 @@ def test_help_is_for_newcomers(capsys):
 
 
 def test_filters_are_switched_off_by_name(monkeypatch):
+    from codefill.server.settings import server_settings
+
     assert load_settings(disable_filters=["RepeatsAbove", "LoopStop"]).disable_filters == ["RepeatsAbove", "LoopStop"]
     monkeypatch.setenv("CODEFILL_DISABLE_FILTERS", "all")
     assert load_settings().disable_filters == ["all"]
-    with pytest.raises(Exception, match="no filter named 'Nope'.*BracketBalance"):
-        load_settings(disable_filters=["Nope"])
+    with pytest.raises(ValueError, match="no filter named 'Nope'.*BracketBalance"):
+        server_settings(load_settings(disable_filters=["Nope"]))
 
 
 def test_every_setting_is_a_serve_flag_with_its_default_in_the_help(capsys):
@@ -67,13 +69,10 @@ def test_every_setting_is_a_serve_flag_with_its_default_in_the_help(capsys):
 
 
 def test_one_default_per_option():
-    import inspect
+    """Every part's settings group has the settings' defaults: made bare or built from default settings, the same."""
+    from codefill.server.settings import ServerSettings, server_settings
 
-    from codefill.config import default
-    from codefill.server.app import create_app
-    from codefill.server.limits import LimitSettings
-
-    params = inspect.signature(create_app).parameters
-    assert params["cold_window"].default == default("cold_window") == 384
-    assert params["max_body_bytes"].default == default("max_body_bytes")
-    assert LimitSettings() == LimitSettings(**{k: default(k) for k in LimitSettings.__dataclass_fields__})
+    built, bare = server_settings(load_settings()), ServerSettings()
+    for group in ("http", "completions", "prompt", "limits", "engine"):
+        assert getattr(built, group) == getattr(bare, group), group
+    assert bare.prompt.cold_window == 384 and bare.http.max_body_bytes == 4 * 1024 * 1024

@@ -3,9 +3,7 @@
 tests/integration/test_context.py."""
 
 import pytest
-from fastapi.testclient import TestClient
 
-from codefill.server.app import create_app
 from codefill.server.prompt.crossfile import MAX_CROSSFILE_TOKENS, ExtraFile, crossfile_head, declarations
 from codefill.server.prompt.families import get_family
 from codefill.server.prompt.fitting import build_prompt
@@ -158,32 +156,18 @@ def test_the_file_around_the_cursor_comes_first():
 
 # --- through the API ---------------------------------------------------------------
 
-def _client(engine):
-    return TestClient(create_app(engine, served_names=["fake"]))
-
-
-def _ready(c):
-    import time
-
-    for _ in range(200):
-        if c.get("/ready").status_code == 200:
-            return
-        time.sleep(0.01)
-
-
-def test_input_extra_reaches_the_prompt_head():
+def test_input_extra_reaches_the_prompt_head(open_client):
     engine = FakeEngine("area = circle_area(r)", n_ctx=2048)
-    with _client(engine) as c:
-        _ready(c)
-        body = {"model": "fake", "prompt": "r = 2\n", "suffix": "\n", "filepath": "main.py",
-                "input_extra": [{"filename": "utils.py", "text": UTILS}]}
-        r = c.post("/v1/completions", json=body)
-        assert r.status_code == 200, r.text
-        shown = engine.detokenize(engine.requests[-1].prompt_tokens)
-        assert shown.startswith("# utils.py\ndef circle_area(radius: float) -> float:")
-        assert shown.endswith("# main.py\nr = 2\n")
-        r = c.post("/v1/completions", json={**body, "input_extra": None})
-        assert engine.detokenize(engine.requests[-1].prompt_tokens) == "r = 2\n"
+    c = open_client(engine)
+    body = {"model": "fake", "prompt": "r = 2\n", "suffix": "\n", "filepath": "main.py",
+            "input_extra": [{"filename": "utils.py", "text": UTILS}]}
+    r = c.post("/v1/completions", json=body)
+    assert r.status_code == 200, r.text
+    shown = engine.detokenize(engine.requests[-1].prompt_tokens)
+    assert shown.startswith("# utils.py\ndef circle_area(radius: float) -> float:")
+    assert shown.endswith("# main.py\nr = 2\n")
+    r = c.post("/v1/completions", json={**body, "input_extra": None})
+    assert engine.detokenize(engine.requests[-1].prompt_tokens) == "r = 2\n"
 
 
 @pytest.mark.parametrize("extra, fragment", [
@@ -195,19 +179,18 @@ def test_input_extra_reaches_the_prompt_head():
     ([{"filename": f"f{i}.py", "text": "x"} for i in range(33)], "input_extra"),
     ("utils.py", "input_extra"),
 ])
-def test_bad_input_extra_is_a_400_naming_it(extra, fragment):
-    with _client(FakeEngine()) as c:
-        _ready(c)
-        r = c.post("/v1/completions", json={"model": "fake", "prompt": "x", "input_extra": extra})
-        assert r.status_code == 400, r.text
-        err = r.json()["error"]
-        assert err["param"].startswith(fragment), err
-        assert err["type"] == "invalid_request_error"
+def test_bad_input_extra_is_a_400_naming_it(extra, fragment, open_client):
+    c = open_client(FakeEngine())
+    r = c.post("/v1/completions", json={"model": "fake", "prompt": "x", "input_extra": extra})
+    assert r.status_code == 400, r.text
+    err = r.json()["error"]
+    assert err["param"].startswith(fragment), err
+    assert err["type"] == "invalid_request_error"
 
 
-def test_input_extra_is_in_the_openapi_schema():
-    with _client(FakeEngine()) as c:
-        schema = c.get("/openapi.json").json()
+def test_input_extra_is_in_the_openapi_schema(open_client):
+    c = open_client(FakeEngine())
+    schema = c.get("/openapi.json").json()
     props = schema["components"]["schemas"]["CompletionRequest"]["properties"]
     assert "input_extra" in props and "llama.cpp" in props["input_extra"]["description"]
     assert set(schema["components"]["schemas"]["ExtraFile"]["properties"]) == {"filename", "text"}

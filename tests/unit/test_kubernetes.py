@@ -16,7 +16,7 @@ import yaml
 from codefill.cli import build_parser
 from codefill.server.lifecycle import UVICORN_GRACE_S
 from codefill.server.metrics import Metrics
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 K8S = ROOT / "deploy" / "kubernetes"
 VARIANTS = ("gpu", "cpu")

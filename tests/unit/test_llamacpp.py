@@ -4,26 +4,17 @@
 import json
 
 import pytest
-from fastapi.testclient import TestClient
 
 from codefill.server.api.dialects.llamacpp import IndentFloor
-from codefill.server.app import create_app
 from codefill.server.auth import KeyStore
 from tests.fakes import FakeEngine
-from tests.unit.test_api import _wait_ready
 
 KEY = "llamacpp-key-123456"
 
 
-def make(engine=None, **kwargs) -> TestClient:
-    return TestClient(create_app(engine or FakeEngine("x + 1\nmore"), served_names=["fake"], **kwargs))
-
-
 @pytest.fixture
-def client():
-    with make() as c:
-        _wait_ready(c)
-        yield c
+def client(open_client):
+    return open_client(FakeEngine("x + 1\nmore"))
 
 
 def llama_vscode_body(input_prefix: str, prompt: str, input_suffix: str, **over) -> dict:
@@ -92,13 +83,12 @@ def test_bad_input_is_a_llama_cpp_error(client, body):
     assert_llamacpp_error(r, 404 if "model" in body else 400)
 
 
-def test_a_missing_key_is_a_llama_cpp_error():
-    with make(keys=KeyStore.load([f"k={KEY}"])) as c:
-        _wait_ready(c)
-        assert_llamacpp_error(c.post("/infill", json={"input_prefix": "x"}), 401)
-        r = c.post("/infill", json={"input_prefix": "x = ", "input_suffix": "\n"},
-                   headers={"Authorization": f"Bearer {KEY}"})
-        assert r.status_code == 200, r.text
+def test_a_missing_key_is_a_llama_cpp_error(open_client):
+    c = open_client(FakeEngine("x + 1\nmore"), keys=KeyStore.load([f"k={KEY}"]))
+    assert_llamacpp_error(c.post("/infill", json={"input_prefix": "x"}), 401)
+    r = c.post("/infill", json={"input_prefix": "x = ", "input_suffix": "\n"},
+               headers={"Authorization": f"Bearer {KEY}"})
+    assert r.status_code == 200, r.text
 
 
 def test_props(client):

@@ -5,25 +5,16 @@ tests/integration/test_dialects_live.py."""
 import json
 
 import pytest
-from fastapi.testclient import TestClient
 
-from codefill.server.app import create_app
 from codefill.server.auth import KeyStore
 from tests.fakes import FakeEngine
-from tests.unit.test_api import _wait_ready
 
 KEY = "ollama-key-123456"
 
 
-def make(engine=None, **kwargs) -> TestClient:
-    return TestClient(create_app(engine or FakeEngine("x + 1\nmore"), served_names=["fake"], **kwargs))
-
-
 @pytest.fixture
-def client():
-    with make() as c:
-        _wait_ready(c)
-        yield c
+def client(open_client):
+    return open_client(FakeEngine("x + 1\nmore"))
 
 
 def assert_ollama_error(r, status):
@@ -92,13 +83,12 @@ def test_invalid_json_is_an_ollama_error(client):
                         400)
 
 
-def test_a_missing_key_is_an_ollama_error():
-    with make(keys=KeyStore.load([f"k={KEY}"])) as c:
-        _wait_ready(c)
-        assert "API key" in assert_ollama_error(c.post("/api/generate", json={"model": "fake", "prompt": "x"}), 401)
-        r = c.post("/api/generate", json={"model": "fake", "prompt": "x = ", "suffix": "", "stream": False},
-                   headers={"Authorization": f"Bearer {KEY}"})
-        assert r.status_code == 200
+def test_a_missing_key_is_an_ollama_error(open_client):
+    c = open_client(FakeEngine("x + 1\nmore"), keys=KeyStore.load([f"k={KEY}"]))
+    assert "API key" in assert_ollama_error(c.post("/api/generate", json={"model": "fake", "prompt": "x"}), 401)
+    r = c.post("/api/generate", json={"model": "fake", "prompt": "x = ", "suffix": "", "stream": False},
+               headers={"Authorization": f"Bearer {KEY}"})
+    assert r.status_code == 200
 
 
 def test_tags_show_version(client):

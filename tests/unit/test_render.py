@@ -2,18 +2,14 @@
 prompt building (scripted engine)."""
 
 import pytest
-from fastapi.testclient import TestClient
 
-from codefill.server.app import create_app
 from tests.fakes import FakeEngine
-from tests.unit.test_api import _wait_ready, assert_openai_error
+from tests.helpers import assert_openai_error
 
 
 @pytest.fixture
-def client():
-    with TestClient(create_app(FakeEngine("x"), served_names=["fake"])) as c:
-        _wait_ready(c)
-        yield c
+def client(open_client):
+    return open_client(FakeEngine("x"))
 
 
 def test_render_shows_the_prompt_and_what_was_decided(client):

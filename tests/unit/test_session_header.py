@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from codefill.server.tenants import session_key
 from tests.fakes import FakeEngine
-from tests.unit.test_api import MODEL, _wait_ready, assert_openai_error, make_client, post
+from tests.helpers import MODEL, assert_openai_error, make_client, post, wait_ready
 
 
 def _session_of(headers: dict, **body) -> str | None:
     engine = FakeEngine("x = 1")
     with make_client(engine) as c:
-        _wait_ready(c)
+        wait_ready(c)
         r = post(c, {"model": MODEL, "prompt": "a = ", "suffix": "\n", "max_tokens": 4, **body}, headers=headers)
         assert r.status_code == 200, r.text
     return engine.requests[-1].session
@@ -31,6 +31,6 @@ def test_no_header_and_no_user_is_no_session():
 
 def test_an_overlong_header_is_a_400_naming_it():
     with make_client() as c:
-        _wait_ready(c)
+        wait_ready(c)
         r = post(c, {"model": MODEL, "prompt": "a", "max_tokens": 4}, headers={"X-Session-Id": "s" * 300})
         assert_openai_error(r, 400, param="X-Session-Id")

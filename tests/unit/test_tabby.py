@@ -2,23 +2,18 @@
 The real tabby-agent against the real model: tests/integration/test_tabby_agent.py."""
 
 import pytest
-from fastapi.testclient import TestClient
 
-from codefill.server.app import create_app
 from codefill.server.auth import KeyStore
 from tests.fakes import FakeEngine
-from tests.unit.test_api import _wait_ready, assert_openai_error
+from tests.helpers import assert_openai_error
 
 KEY = "tabby-token-123456"
 AUTH = {"Authorization": f"Bearer {KEY}"}
 
 
 @pytest.fixture
-def client():
-    app = create_app(FakeEngine("x + 1\nmore"), served_names=["fake"], keys=KeyStore.load([f"tabby={KEY}"]))
-    with TestClient(app) as c:
-        _wait_ready(c)
-        yield c
+def client(open_client):
+    return open_client(FakeEngine("x + 1\nmore"), keys=KeyStore.load([f"tabby={KEY}"]))
 
 
 def tabby_body(**segments) -> dict:

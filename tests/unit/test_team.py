@@ -9,34 +9,19 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import time
 
-import httpx
 import pytest
-from fastapi.testclient import TestClient
 
 from codefill.config import load_settings
-from codefill.server.app import app_options, create_app
+from codefill.server.settings import HttpSettings, server_settings
 from codefill.server.auth import KeyError_, KeyStore, check_open_mode, create_key, digest
 from codefill.server.limits import LimitSettings, TokenBucket
 from codefill.server.logs import JsonFormatter, request_id_var
 from tests.fakes import FakeEngine
-from tests.unit.test_api import assert_openai_error
+from tests.helpers import MODEL, assert_openai_error, in_process
 
-MODEL = "fake"
 ALICE, BOB = "alice-secret-key", "bob-secret-key"
 KEYS = KeyStore.load([f"alice={ALICE}", f"bob=sha256:{digest(BOB)}"])
-
-
-def _client(engine=None, **kwargs) -> TestClient:
-    app = create_app(engine or FakeEngine("x = 1"), served_names=[MODEL], **kwargs)
-    c = TestClient(app)
-    c.__enter__()
-    for _ in range(200):
-        if c.get("/ready").status_code == 200:
-            return c
-        time.sleep(0.01)
-    raise AssertionError("not ready")
 
 
 def _complete(c, key=None, **body):
@@ -53,8 +38,8 @@ def _metric(c, line_start: str) -> float:
 
 # --- keys ----------------------------------------------------------------------
 
-def test_keys_are_required_when_configured_and_named_in_metrics():
-    c = _client(keys=KEYS)
+def test_keys_are_required_when_configured_and_named_in_metrics(open_client):
+    c = open_client(keys=KEYS)
     err = assert_openai_error(_complete(c), 401)
     assert err["code"] == "missing_api_key" and err["type"] == "authentication_error"
     assert assert_openai_error(_complete(c, "wrong-key-123"), 401)["code"] == "invalid_api_key"
@@ -75,8 +60,8 @@ def test_keys_are_required_when_configured_and_named_in_metrics():
     assert c.get("/v1/models", headers={"Authorization": f"Bearer {ALICE}"}).status_code == 200
 
 
-def test_open_mode_is_the_default():
-    c = _client()
+def test_open_mode_is_the_default(open_client):
+    c = open_client()
     assert _complete(c).status_code == 200
     assert _complete(c, "anything-at-all").status_code == 200
 
@@ -108,11 +93,11 @@ def test_settings_take_keys_and_origins_from_the_environment(monkeypatch):
     monkeypatch.setenv("CODEFILL_CORS_ORIGINS", "http://a.test,http://b.test")
     settings = load_settings(host="0.0.0.0")
     assert settings.cors_origins == ["http://a.test", "http://b.test"]
-    options = app_options(settings)
-    assert options["keys"].name_of(BOB) == "bob"
+    options = server_settings(settings)
+    assert options.keys.name_of(BOB) == "bob"
     monkeypatch.delenv("CODEFILL_API_KEYS")
     with pytest.raises(ValueError, match="refusing"):
-        app_options(load_settings(host="0.0.0.0"))
+        server_settings(load_settings(host="0.0.0.0"))
 
 
 # --- limits --------------------------------------------------------------------
@@ -125,8 +110,8 @@ def test_token_bucket_refills_and_goes_into_debt():
     assert b.wait_for(1, now=2.0) == 0
 
 
-def test_requests_per_second_per_key_is_429_with_retry_after():
-    c = _client(keys=KEYS, limits=LimitSettings(rate_limit_rps=1))
+def test_requests_per_second_per_key_is_429_with_retry_after(open_client):
+    c = open_client(keys=KEYS, limits=LimitSettings(rate_limit_rps=1))
     assert _complete(c, ALICE).status_code == 200
     r = _complete(c, ALICE)
     err = assert_openai_error(r, 429)
@@ -136,8 +121,8 @@ def test_requests_per_second_per_key_is_429_with_retry_after():
     assert _metric(c, 'codefill_requests_rejected_total{reason="rate_requests"}') == 1
 
 
-def test_tokens_per_minute_is_charged_with_real_usage():
-    c = _client(keys=KEYS, limits=LimitSettings(rate_limit_tpm=30))
+def test_tokens_per_minute_is_charged_with_real_usage(open_client):
+    c = open_client(keys=KEYS, limits=LimitSettings(rate_limit_tpm=30))
     # 1 prompt + 3 completion tokens a request, reserved when admitted: 30 tokens last 7 requests.
     statuses = [_complete(c, ALICE).status_code for _ in range(9)]
     assert statuses == [200] * 7 + [429, 429]
@@ -146,20 +131,16 @@ def test_tokens_per_minute_is_charged_with_real_usage():
 
 def test_concurrent_requests_per_key_and_the_global_bound():
     async def go():
-        app = create_app(FakeEngine("x" * 40, delay=0.02), served_names=[MODEL], keys=KEYS,
-                         limits=LimitSettings(max_concurrent_per_key=2, max_pending=3))
-        async with app.router.lifespan_context(app):
-            await asyncio.sleep(0.05)
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://t", timeout=10) as c:
-                def call(key):
-                    return c.post("/v1/completions", json={"model": MODEL, "prompt": "a", "max_tokens": 40},
-                                  headers={"Authorization": f"Bearer {key}"})
-                alice = [asyncio.create_task(call(ALICE)) for _ in range(3)]
-                await asyncio.sleep(0.1)
-                bob = [asyncio.create_task(call(BOB)) for _ in range(2)]
-                rs = await asyncio.gather(*alice, *bob)
-                metrics = (await c.get("/metrics")).text
+        async with in_process(FakeEngine("x" * 40, delay=0.02), keys=KEYS,
+                              limits=LimitSettings(max_concurrent_per_key=2, max_pending=3)) as (_, c):
+            def call(key):
+                return c.post("/v1/completions", json={"model": MODEL, "prompt": "a", "max_tokens": 40},
+                              headers={"Authorization": f"Bearer {key}"})
+            alice = [asyncio.create_task(call(ALICE)) for _ in range(3)]
+            await asyncio.sleep(0.1)
+            bob = [asyncio.create_task(call(BOB)) for _ in range(2)]
+            rs = await asyncio.gather(*alice, *bob)
+            metrics = (await c.get("/metrics")).text
         return [r.status_code for r in rs], rs, metrics
 
     statuses, rs, metrics = asyncio.run(go())
@@ -170,8 +151,8 @@ def test_concurrent_requests_per_key_and_the_global_bound():
     assert "codefill_admission_pending 0.0" in metrics  # every ticket given back
 
 
-def test_caps_on_max_tokens_and_prompt_tokens():
-    c = _client(limits=LimitSettings(max_tokens_limit=8, max_prompt_tokens=10))
+def test_caps_on_max_tokens_and_prompt_tokens(open_client):
+    c = open_client(limits=LimitSettings(max_tokens_limit=8, max_prompt_tokens=10))
     assert assert_openai_error(_complete(c, max_tokens=9), 400, "max_tokens")["code"] == "max_tokens_too_large"
     assert _complete(c, max_tokens=8).status_code == 200
     err = assert_openai_error(_complete(c, prompt="p" * 8, suffix="s" * 3), 400, "prompt")
@@ -180,8 +161,8 @@ def test_caps_on_max_tokens_and_prompt_tokens():
     assert_openai_error(_complete(c, prompt=list(range(97, 108))), 400, "prompt")
 
 
-def test_request_timeout_is_408_and_ends_a_stream_cleanly():
-    c = _client(FakeEngine("x" * 200, delay=0.01), limits=LimitSettings(request_timeout=0.2))
+def test_request_timeout_is_408_and_ends_a_stream_cleanly(open_client):
+    c = open_client(FakeEngine("x" * 200, delay=0.01), limits=LimitSettings(request_timeout=0.2))
     r = _complete(c, max_tokens=200)
     assert assert_openai_error(r, 408)["code"] == "request_timeout"
     r = _complete(c, max_tokens=200, stream=True)
@@ -195,17 +176,13 @@ def test_request_timeout_is_408_and_ends_a_stream_cleanly():
 
 def test_drain_refuses_new_work_and_cuts_streams_in_progress():
     async def go():
-        app = create_app(FakeEngine("y" * 300, delay=0.01), served_names=[MODEL])
-        async with app.router.lifespan_context(app):
-            await asyncio.sleep(0.05)
-            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t",
-                                         timeout=10) as c:
-                body = {"model": MODEL, "prompt": "a", "max_tokens": 300, "stream": True}
-                running = asyncio.create_task(c.post("/v1/completions", json=body))
-                await asyncio.sleep(0.3)
-                app.state.gate.drain(0.2)
-                refused = await c.post("/v1/completions", json=body)
-                streamed = await running
+        async with in_process(FakeEngine("y" * 300, delay=0.01)) as (app, c):
+            body = {"model": MODEL, "prompt": "a", "max_tokens": 300, "stream": True}
+            running = asyncio.create_task(c.post("/v1/completions", json=body))
+            await asyncio.sleep(0.3)
+            app.state.gate.drain(0.2)
+            refused = await c.post("/v1/completions", json=body)
+            streamed = await running
         return refused, streamed
 
     refused, streamed = asyncio.run(go())
@@ -218,13 +195,13 @@ def test_drain_refuses_new_work_and_cuts_streams_in_progress():
 
 # --- CORS, request ids, logs ----------------------------------------------------
 
-def test_cors_is_off_by_default_and_allows_configured_origins():
+def test_cors_is_off_by_default_and_allows_configured_origins(open_client):
     preflight = {"Origin": "http://editor.test", "Access-Control-Request-Method": "POST",
                  "Access-Control-Request-Headers": "authorization,content-type"}
-    c = _client()
+    c = open_client()
     assert "access-control-allow-origin" not in c.options("/v1/completions", headers=preflight).headers
     assert "access-control-allow-origin" not in _complete(c).headers
-    c = _client(keys=KEYS, cors_origins=["http://editor.test"])
+    c = open_client(keys=KEYS, http=HttpSettings(cors_origins=("http://editor.test",)))
     r = c.options("/v1/completions", headers=preflight)
     assert r.status_code == 200 and r.headers["access-control-allow-origin"] == "http://editor.test"
     assert "authorization" in r.headers["access-control-allow-headers"].lower()
@@ -235,9 +212,9 @@ def test_cors_is_off_by_default_and_allows_configured_origins():
     assert r.status_code == 401 and r.headers["access-control-allow-origin"] == "http://editor.test"
 
 
-def test_request_id_is_echoed_or_made_and_reaches_the_engine():
+def test_request_id_is_echoed_or_made_and_reaches_the_engine(open_client):
     engine = FakeEngine("x = 1")
-    c = _client(engine)
+    c = open_client(engine)
     r = c.post("/v1/completions", json={"model": MODEL, "prompt": "a"}, headers={"X-Request-Id": "editor-42"})
     assert r.headers["x-request-id"] == "editor-42"
     assert engine.requests[-1].request_id == "editor-42"
@@ -258,24 +235,24 @@ def test_json_log_lines_carry_request_id_key_and_extras():
     assert line["key"] == "alice" and line["status"] == 200 and line["level"] == "info"
 
 
-def test_prompts_are_logged_only_when_asked(caplog):
+def test_prompts_are_logged_only_when_asked(caplog, open_client):
     secret = "API_TOKEN = 'do-not-log-me'"
     with caplog.at_level(logging.DEBUG):
-        c = _client()
+        c = open_client()
         assert _complete(c, prompt=secret).status_code == 200
     assert "do-not-log-me" not in caplog.text
     assert any(r.name == "codefill.access" for r in caplog.records)
     caplog.clear()
     with caplog.at_level(logging.INFO):
-        c = _client(log_prompts=True)
+        c = open_client(http=HttpSettings(log_prompts=True))
         _complete(c, prompt=secret, suffix="\n")
     prompt_logs = [r for r in caplog.records if r.name == "codefill.prompts"]
     assert prompt_logs and prompt_logs[0].prompt == secret
 
 
-def test_access_log_names_request_and_key(caplog):
+def test_access_log_names_request_and_key(caplog, open_client):
     with caplog.at_level(logging.INFO, logger="codefill.access"):
-        c = _client(keys=KEYS)
+        c = open_client(keys=KEYS)
         token = request_id_var.set(None)
         c.post("/v1/completions", json={"model": MODEL, "prompt": "a"},
                headers={"Authorization": f"Bearer {ALICE}", "X-Request-Id": "acc-1"})
@@ -292,8 +269,8 @@ def _event(c, key, completion_id, event, language="python"):
     return c.post("/v1/events", json={"id": completion_id, "event": event, "language": language}, headers=headers)
 
 
-def test_events_give_acceptance_by_language():
-    c = _client(keys=KEYS)
+def test_events_give_acceptance_by_language(open_client):
+    c = open_client(keys=KEYS)
     ids = [_complete(c, ALICE).json()["id"] for _ in range(4)]
     stream = _complete(c, ALICE, stream=True).text
     ids.append(json.loads(stream.split("data: ", 2)[1].split("\n")[0])["id"])
@@ -309,8 +286,8 @@ def test_events_give_acceptance_by_language():
     assert _metric(c, 'codefill_completion_events_total{event="dismissed",language="python"}') == 1
 
 
-def test_events_for_unknown_or_another_keys_completion_are_404():
-    c = _client(keys=KEYS)
+def test_events_for_unknown_or_another_keys_completion_are_404(open_client):
+    c = open_client(keys=KEYS)
     alices = _complete(c, ALICE).json()["id"]
     assert_openai_error(_event(c, BOB, alices, "accepted"), 404, "id")
     assert_openai_error(_event(c, ALICE, "cmpl-made-up", "accepted"), 404, "id")
@@ -325,9 +302,7 @@ def test_events_for_unknown_or_another_keys_completion_are_404():
 
 def test_a_stream_whose_first_send_fails_gives_its_admission_back():
     async def go():
-        app = create_app(FakeEngine("z" * 50, delay=0.01), served_names=[MODEL])
-        async with app.router.lifespan_context(app):
-            await asyncio.sleep(0.05)
+        async with in_process(FakeEngine("z" * 50, delay=0.01)) as (app, _):
             body = json.dumps({"model": MODEL, "prompt": "a", "max_tokens": 50, "stream": True}).encode()
             messages = [{"type": "http.request", "body": body, "more_body": False}]
 

@@ -10,21 +10,18 @@ from __future__ import annotations
 import asyncio
 import json
 
-import httpx
 import pytest
 
 from codefill.server.service.fair import FairQueue
 from codefill.server.api.protocol import CompletionUsage
-from codefill.server.app import create_app
 from codefill.server.auth import KeyStore
 from codefill.server.engines.base import Superseded
 from codefill.server.limits import Gate, LimitSettings
 from codefill.server.metrics import Metrics
 from codefill.server.tenants import TenantSettings, session_key
 from tests.fakes import FakeEngine
-from tests.helpers import assert_openai_error
+from tests.helpers import MODEL, assert_openai_error, in_process
 
-MODEL = "fake"
 ALICE, BOB, CAROL = "alice-secret-key", "bob-secret-key", "carol-secret-key"
 ADMIN = "admin-secret-key-0123"
 KEYS = KeyStore.load([f"alice={ALICE}", f"bob={BOB}", f"carol={CAROL}"])
@@ -201,14 +198,11 @@ def test_admission_reserves_tokens_and_gives_back_the_unused_part():
 
 def test_concurrent_requests_cannot_spend_more_than_the_budget():
     async def go():
-        app = create_app(FakeEngine("x" * 10, delay=0.01), served_names=[MODEL], keys=KEYS,
-                         limits=LimitSettings(rate_limit_tpm=60))
-        async with app.router.lifespan_context(app):
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://t", timeout=10) as c:
-                calls = [c.post("/v1/completions", json={"model": MODEL, "prompt": "ab", "max_tokens": 10},
-                                headers={"Authorization": f"Bearer {ALICE}"}) for _ in range(10)]
-                return await asyncio.gather(*calls)
+        async with in_process(FakeEngine("x" * 10, delay=0.01), keys=KEYS,
+                              limits=LimitSettings(rate_limit_tpm=60)) as (_, c):
+            calls = [c.post("/v1/completions", json={"model": MODEL, "prompt": "ab", "max_tokens": 10},
+                            headers={"Authorization": f"Bearer {ALICE}"}) for _ in range(10)]
+            return await asyncio.gather(*calls)
 
     rs = asyncio.run(go())
     ok = [r for r in rs if r.status_code == 200]
@@ -232,10 +226,10 @@ def test_tenant_settings_groups_weights_and_admin_key():
 
 # --- isolation through the API ------------------------------------------------------
 
-def _client(engine=None, **kwargs):
-    from tests.unit.test_team import _client as team_client
-
-    return team_client(engine or FakeEngine("return 42  # canary"), keys=KEYS, **kwargs)
+@pytest.fixture
+def tenant_client(open_client):
+    """open_client with the tenants' keys and an engine that answers a recognisable canary."""
+    return lambda engine=None, **kwargs: open_client(engine or FakeEngine("return 42  # canary"), keys=KEYS, **kwargs)
 
 
 def _complete(c, key, **body):
@@ -243,9 +237,9 @@ def _complete(c, key, **body):
     return c.post("/v1/completions", json=body, headers={"Authorization": f"Bearer {key}"})
 
 
-def test_typing_through_and_salts_stay_within_a_tenant_or_its_group():
+def test_typing_through_and_salts_stay_within_a_tenant_or_its_group(tenant_client):
     engine = FakeEngine("return 42  # canary")
-    c = _client(engine, tenants=TenantSettings.build(share_cache=["alice+carol"]))
+    c = tenant_client(engine, tenants=TenantSettings.build(share_cache=["alice+carol"]))
     assert _complete(c, ALICE).json()["choices"][0]["text"] == "return 42  # canary"
     calls = len(engine.requests)
     # Bob types the first character of Alice's answer with her `user`: the engine answers him, not her memory.
@@ -258,8 +252,9 @@ def test_typing_through_and_salts_stay_within_a_tenant_or_its_group():
     assert salts[session_key("alice", "me")] == "alice+carol" and salts[session_key("bob", "me")] == "bob"
 
 
-def test_unfinished_requests_are_charged_and_counted_per_tenant():
-    c = _client(FakeEngine("x" * 200, delay=0.01), limits=LimitSettings(request_timeout=0.3, rate_limit_tpm=1000))
+def test_unfinished_requests_are_charged_and_counted_per_tenant(tenant_client):
+    c = tenant_client(FakeEngine("x" * 200, delay=0.01),
+                      limits=LimitSettings(request_timeout=0.3, rate_limit_tpm=1000))
     r = _complete(c, ALICE, max_tokens=200, user=None, suffix=None)
     assert assert_openai_error(r, 408)["code"] == "request_timeout"
     text = c.get("/metrics").text
@@ -273,8 +268,8 @@ def test_unfinished_requests_are_charged_and_counted_per_tenant():
 
 # --- the admin API ------------------------------------------------------------------
 
-def test_admin_api_needs_the_admin_key():
-    c = _client(tenants=TenantSettings.build(admin_key=ADMIN))
+def test_admin_api_needs_the_admin_key(tenant_client):
+    c = tenant_client(tenants=TenantSettings.build(admin_key=ADMIN))
     assert _complete(c, ALICE).status_code == 200
     assert assert_openai_error(c.get("/admin/cache"), 401)["code"] == "missing_api_key"
     r = c.get("/admin/cache", headers={"Authorization": f"Bearer {ALICE}"})
@@ -283,13 +278,13 @@ def test_admin_api_needs_the_admin_key():
     assert stats["tenants"]["alice"]["completions"] == 1 and stats["remembered_answers"] == 1
     r = c.post("/admin/cache/drop", json={"tenant": "alice"}, headers={"Authorization": f"Bearer {ADMIN}"})
     assert r.status_code == 200 and r.json()["remembered_answers"] == 1
-    off = _client()
+    off = tenant_client()
     r = off.get("/admin/cache", headers={"Authorization": f"Bearer {ADMIN}"})
     assert assert_openai_error(r, 403)["code"] == "admin_api_disabled"
 
 
-def test_events_have_a_rate_limit():
-    c = _client(limits=LimitSettings(events_rate_limit_rps=1))
+def test_events_have_a_rate_limit(tenant_client):
+    c = tenant_client(limits=LimitSettings(events_rate_limit_rps=1))
     cid = _complete(c, ALICE).json()["id"]
     statuses = [c.post("/v1/events", json={"id": cid, "event": e}, headers={"Authorization": f"Bearer {ALICE}"})
                 .status_code for e in ("shown", "accepted", "dismissed")]
@@ -299,19 +294,19 @@ def test_events_have_a_rate_limit():
 
 def test_tenant_settings_from_the_environment(monkeypatch):
     from codefill.config import load_settings
-    from codefill.server.app import app_options
+    from codefill.server.settings import server_settings
 
     monkeypatch.setenv("CODEFILL_SHARE_CACHE", "alice+bob,carol+dave")
     monkeypatch.setenv("CODEFILL_TENANT_WEIGHTS", "alice=2")
     monkeypatch.setenv("CODEFILL_ADMIN_KEY", ADMIN)
     monkeypatch.setenv("CODEFILL_MAX_NUM_SEQS", "8")
     settings = load_settings()
-    tenants = app_options(settings)["tenants"]
+    tenants = server_settings(settings).tenants
     assert tenants.salt_of("dave") == "carol+dave" and tenants.weights == {"alice": 2.0} and tenants.is_admin(ADMIN)
     assert settings.max_num_seqs == 8
     monkeypatch.setenv("CODEFILL_SHARE_CACHE", "alice")
     with pytest.raises(ValueError, match="two or more"):
-        app_options(load_settings())
+        server_settings(load_settings())
 
 
 def test_dropping_a_salt_drops_the_salts_narrowed_from_it_and_no_other():

@@ -9,28 +9,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
 from codefill.server.prompt.families import detect_family
 from codefill.server.engines.vocab import HfVocabulary, hf_tokenizer, load_vocabulary
-from tests.unit.test_catalogue import hub  # noqa: F401  (fixture: a Hugging Face hub on loopback)
+from tests.hf_hub import CODE, SPECIALS, Hub, build_checkpoint
 
-SPECIALS = ["<|endoftext|>", "<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>", "<|fim_pad|>",
-            "<|repo_name|>", "<|file_sep|>"]
-CODE = "def add(a, b):\n    return a + b\n\nprint(add(1, 2))  # é\n"
-
-
-def build_checkpoint(folder):
-    """A checkpoint folder with only the tokenizer's files (what the gateway reads)."""
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=400, special_tokens=SPECIALS,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
-    tok.train_from_iterator([CODE] * 20, trainer)
-    tok.save(str(folder / "tokenizer.json"))
-    (folder / "config.json").write_text(json.dumps({"model_type": "qwen2"}))
-    return folder
 
 
 @pytest.fixture(scope="module")
@@ -82,14 +65,13 @@ def test_which_specs_name_a_hugging_face_tokenizer(checkpoint, tmp_path):
 
 def test_hf_repo_id_downloads_the_tokenizer_files_only(checkpoint, hub):
     from codefill.models.store import ModelNotFound
-    from tests.unit.test_catalogue import _Hub
 
     files = {name: (checkpoint / name).read_bytes() for name in ("tokenizer.json", "config.json")}
-    _Hub.files = {"someone/coder": {**files, "model.safetensors": b"\0" * 100_000}}
+    Hub.files = {"someone/coder": {**files, "model.safetensors": b"\0" * 100_000}}
     path = hf_tokenizer("hf:someone/coder", endpoint=hub)
     assert path.name == "tokenizer.json" and path.read_bytes() == files["tokenizer.json"]
     assert HfVocabulary(path).architecture == "qwen2"  # config.json came along
-    assert not any("safetensors" in r for r in _Hub.requests), "the weights were downloaded"
-    _Hub.files = {"someone/empty": {}}
+    assert not any("safetensors" in r for r in Hub.requests), "the weights were downloaded"
+    Hub.files = {"someone/empty": {}}
     with pytest.raises(ModelNotFound, match="tokenizer.json"):
         hf_tokenizer("hf:someone/empty", endpoint=hub)

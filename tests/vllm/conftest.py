@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, start_server, stop_server
+from tests.helpers import ROOT, start_server, stop_server
 
 VLLM_PYTHON = ROOT / ".venv-vllm" / "bin" / "python"
 SERVED_NAME = "smollm2-vllm"

@@ -15,7 +15,7 @@ import pytest
 from openai import OpenAI
 
 from codefill.server.engines.vocab import HfVocabulary
-from tests.conftest import start_server, stop_server
+from tests.helpers import start_server, stop_server
 
 from .conftest import SERVED_NAME
 
