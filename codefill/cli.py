@@ -131,6 +131,7 @@ def _fail(message: str) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from codefill.config import load_settings
     from codefill.server.engines.factory import EngineConfigError, build_engine
+    from codefill.server.settings import server_settings
 
     options = vars(args).copy()
     config = options.pop("config", None)
@@ -141,16 +142,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except (ValidationError, FileNotFoundError, ValueError) as exc:
         return _fail(str(exc))
     from codefill.server import lifecycle
-    from codefill.server.app import app_options, create_app
+    from codefill.server.app import create_app
     from codefill.server.logs import setup_logging
 
     setup_logging(settings.log_level, settings.log_format)
     try:
-        app_kwargs = app_options(settings)
-        engine, model_id = build_engine(settings)
+        groups = server_settings(settings)
+        engine, model_id = build_engine(groups.engine)
     except (EngineConfigError, ValueError) as exc:
         return _fail(str(exc))
-    app = create_app(engine, served_names=[model_id], **app_kwargs)
+    app = create_app(engine, served_names=[model_id], keys=groups.keys, http=groups.http,
+                     completions=groups.completions, prompt=groups.prompt, limits=groups.limits,
+                     tenants=groups.tenants)
     print(f"codefill: serving {model_id} on http://{settings.host}:{settings.port} (model loading...)",
           file=sys.stderr, flush=True)
     lifecycle.run(app, host=settings.host, port=settings.port, log_level=settings.log_level)

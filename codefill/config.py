@@ -1,7 +1,10 @@
 """Every `codefill serve` option, declared once: its name, type, default, help
 and flag. Values come from flags, then environment variables (CODEFILL_*),
 then a TOML config file (`--config` or CODEFILL_CONFIG), then these defaults.
-`add_serve_arguments` derives the command-line flags from this declaration."""
+`add_serve_arguments` derives the command-line flags from this declaration.
+It imports nothing of the server: server/settings.py `server_settings` turns
+these settings into each part's typed group, and checks there what only the
+server knows (filter names, keys files)."""
 
 from __future__ import annotations
 
@@ -158,14 +161,6 @@ class Settings(BaseSettings):
     def _split_commas(cls, v):
         if isinstance(v, str):
             return [part.strip() for part in v.split(",") if part.strip()]
-        return v
-
-    @field_validator("disable_filters")
-    @classmethod
-    def _known_filters(cls, v: list[str]) -> list[str]:
-        from codefill.server.postprocess import disabled_filters
-
-        disabled_filters(v)  # raises ValueError naming the filters there are
         return v
 
     @classmethod

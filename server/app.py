@@ -9,8 +9,9 @@ logs.py), CORS (only with `--cors-origin`), `RequestMetrics`, `ApiKeyAuth`
 `BodySizeLimit` (413 past `--max-body-bytes`), `JsonBodies` (dialects' bodies
 read as JSON whatever their Content-Type), `TabbyCompletions`. Then FastAPI
 validates the body (a 400 naming the parameter, api/errors.py) and the route
-runs. `app_options()` turns settings (codefill/config.py) into create_app's
-arguments; the engine comes from engines/factory.py `build_engine`.
+runs. create_app takes the settings' typed groups (settings.py
+`server_settings` builds them from codefill/config.py's `Settings`); the
+engine comes from engines/factory.py `build_engine`.
 """
 
 from __future__ import annotations
@@ -25,8 +26,6 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from codefill.config import Settings, default
-
 from .api.admin import router as admin_router
 from .api.dialects import JsonBodies, include_dialects
 from .api.dialects.tabby import TabbyCompletions
@@ -35,14 +34,15 @@ from .api.feedback import Issued
 from .api.feedback import router as feedback_router
 from .api.render import router as render_router
 from .api.router import router
-from .service.serving import CompletionService
-from .auth import ApiKeyAuth, KeyError_, KeyStore, check_open_mode
+from .auth import ApiKeyAuth, KeyStore
 from .engines.base import Engine
 from .limits import Gate, LimitSettings
 from .logs import RequestContext
 from .metrics import Metrics
 from .playground import mount_playground
-from .postprocess import disabled_filters
+from .prompt import PromptSettings
+from .service.serving import CompletionService, CompletionSettings
+from .settings import HttpSettings
 from .tenants import TenantSettings
 
 log = logging.getLogger("codefill.server")
@@ -152,14 +152,13 @@ class RequestMetrics:
             self.metrics.request_seconds.labels(endpoint).observe(time.monotonic() - started)
 
 
-def create_app(engine: Engine, *, served_names: list[str], max_body_bytes: int = default("max_body_bytes"),
-               max_choices: int = default("max_choices"), default_temperature: float = default("default_temperature"),
-               anchor: bool = default("anchor_window"), keys: KeyStore | None = None,
-               limits: LimitSettings | None = None, cors_origins: list[str] | None = None,
-               log_prompts: bool = default("log_prompts"), fim_order: str = default("fim_order"),
-               disable_filters: list[str] | tuple[str, ...] = (), token_healing: bool = default("token_healing"),
-               cold_window: int = default("cold_window"), tenants: TenantSettings | None = None) -> FastAPI:
-    """The app around `engine`; the options' defaults are the settings' (codefill/config.py)."""
+def create_app(engine: Engine, *, served_names: list[str], keys: KeyStore | None = None,
+               http: HttpSettings | None = None, completions: CompletionSettings | None = None,
+               prompt: PromptSettings | None = None, limits: LimitSettings | None = None,
+               tenants: TenantSettings | None = None) -> FastAPI:
+    """The app around `engine`, with the settings' groups (settings.py); a group not given has the
+    settings' defaults. No keys: open mode."""
+    http = http or HttpSettings()
     metrics = Metrics()
     metrics.watch_engine(engine)
 
@@ -189,15 +188,11 @@ def create_app(engine: Engine, *, served_names: list[str], max_body_bytes: int =
     app.state.engine = engine
     app.state.metrics = metrics
     app.state.load_error = None
-    app.state.service = CompletionService(engine, served_names=served_names, max_choices=max_choices,
-                                          default_temperature=default_temperature, metrics=metrics,
-                                          anchor=anchor, fim_order=fim_order,
-                                          disabled_filters=disabled_filters(disable_filters),
-                                          token_healing=token_healing, cold_window=cold_window,
-                                          tenants=tenants)
+    app.state.service = CompletionService(engine, served_names=served_names, metrics=metrics, settings=completions,
+                                          prompt=prompt, tenants=tenants)
     app.state.gate = Gate(limits or LimitSettings(), metrics)
     app.state.issued = Issued(metrics)
-    app.state.log_prompts = log_prompts
+    app.state.log_prompts = http.log_prompts
     install_error_handlers(app)
     app.include_router(router)
     app.include_router(feedback_router)
@@ -209,37 +204,15 @@ def create_app(engine: Engine, *, served_names: list[str], max_body_bytes: int =
     # bodies read as JSON whatever their Content-Type.
     app.add_middleware(TabbyCompletions)
     app.add_middleware(JsonBodies)
-    app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
+    app.add_middleware(BodySizeLimit, max_bytes=http.max_body_bytes)
     tenants = app.state.service.tenants
     app.add_middleware(ApiKeyAuth, keys=keys or KeyStore(),
                        is_admin=tenants.is_admin if tenants.admin_digest is not None else None)
     app.add_middleware(RequestMetrics, metrics=metrics)
-    if cors_origins:
-        app.add_middleware(CORSMiddleware, allow_origins=cors_origins, allow_methods=["GET", "POST", "OPTIONS"],
+    if http.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=list(http.cors_origins), allow_methods=["GET", "POST", "OPTIONS"],
                            allow_headers=["Authorization", "Content-Type", "X-Request-Id"],
                            expose_headers=["X-Request-Id", "Retry-After"], max_age=600)
     app.add_middleware(RequestContext)
     mount_playground(app)
     return app
-
-
-def app_options(settings: Settings) -> dict:
-    """create_app's keyword arguments from the settings; ValueError when they are unsafe or unreadable."""
-    file = Path(settings.api_keys_file).expanduser() if settings.api_keys_file is not None else None
-    if file is not None and not file.is_file():
-        raise ValueError(f"API keys file {settings.api_keys_file} does not exist")
-    try:
-        keys = KeyStore.load(settings.api_keys, file)
-    except KeyError_ as exc:
-        raise ValueError(str(exc)) from None
-    refusal = check_open_mode(settings.host, keys, settings.allow_open)
-    if refusal:
-        raise ValueError(refusal)
-    limits = LimitSettings(**{name: getattr(settings, name) for name in LimitSettings.__dataclass_fields__})
-    tenants = TenantSettings.build(share_cache=settings.share_cache, weights=settings.tenant_weights,
-                                   admin_key=settings.admin_key)
-    return {"keys": keys, "limits": limits, "cors_origins": settings.cors_origins, "log_prompts": settings.log_prompts,
-            "tenants": tenants, "max_body_bytes": settings.max_body_bytes, "max_choices": settings.max_choices,
-            "default_temperature": settings.default_temperature, "anchor": settings.anchor_window,
-            "fim_order": settings.fim_order, "disable_filters": settings.disable_filters,
-            "token_healing": settings.token_healing, "cold_window": settings.cold_window}

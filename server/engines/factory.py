@@ -1,20 +1,55 @@
-"""The engine `codefill serve` runs, built from its settings: llama.cpp on a
-GGUF, vLLM on a Hugging Face checkpoint, or (with `upstream`) a gateway that
-holds only the model's vocabulary. The one place that reads engine settings."""
+"""The engine `codefill serve` runs, built from its `EngineSettings`: llama.cpp
+on a GGUF, vLLM on a Hugging Face checkpoint, or (with `upstream`) a gateway
+that holds only the model's vocabulary. The one place that reads engine
+settings."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+
+from codefill.config import default
 
 from ..prompt.families import get_family
 from .base import Engine
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """The engine's part of the settings (codefill/config.py), with their defaults."""
+
+    engine: str = default("engine")
+    model: str = default("model")
+    served_model_name: str | None = default("served_model_name")
+    fim_family: str | None = default("fim_family")
+    n_ctx: int = default("n_ctx")
+    n_threads: int | None = default("n_threads")
+    n_batch: int = default("n_batch")
+    # llama.cpp
+    sequences: int = default("sequences")
+    step_tokens: int = default("step_tokens")
+    flash_attn: bool = default("flash_attn")
+    session_cache_mb: int = default("session_cache_mb")
+    grow_after: float = default("grow_after")
+    # speculative decoding, both engines
+    speculative: str | None = default("speculative")
+    num_speculative_tokens: int = default("num_speculative_tokens")
+    # vLLM
+    tensor_parallel_size: int = default("tensor_parallel_size")
+    quantization: str | None = default("quantization")
+    gpu_memory_utilization: float = default("gpu_memory_utilization")
+    enforce_eager: bool = default("enforce_eager")
+    max_num_seqs: int = default("max_num_seqs")
+    # gateway mode
+    upstream: str | None = default("upstream")
+    upstream_api_key: str | None = default("upstream_api_key")
 
 
 class EngineConfigError(ValueError):
     """The settings do not make an engine (unknown model, bad file, missing extra ...): a message for the user."""
 
 
-def build_engine(settings) -> tuple[Engine, str]:
+def build_engine(settings: EngineSettings) -> tuple[Engine, str]:
     """The engine and the model id clients send; EngineConfigError says why not."""
     from codefill.models.store import ModelNotFound
 
@@ -33,7 +68,7 @@ def build_engine(settings) -> tuple[Engine, str]:
         raise EngineConfigError(str(exc)) from None
 
 
-def _gguf_engine(settings) -> tuple[Engine, str]:
+def _gguf_engine(settings: EngineSettings) -> tuple[Engine, str]:
     from codefill.models.store import resolve_model
 
     path = _gateway_vocab(settings) or resolve_model(settings.model)
@@ -47,7 +82,7 @@ def _gguf_engine(settings) -> tuple[Engine, str]:
     return _llama_cpp_engine(settings, path, model_id), model_id
 
 
-def _llama_cpp_engine(settings, path: Path, model_id: str) -> Engine:
+def _llama_cpp_engine(settings: EngineSettings, path: Path, model_id: str) -> Engine:
     from .llama_cpp import LlamaCppEngine
 
     speculative = settings.speculative or "none"
@@ -62,7 +97,7 @@ def _llama_cpp_engine(settings, path: Path, model_id: str) -> Engine:
                           grow_after=settings.grow_after)
 
 
-def _gateway_vocab(settings) -> Path | None:
+def _gateway_vocab(settings: EngineSettings) -> Path | None:
     """Gateway mode with a Hugging Face tokenizer (a tokenizer.json, a checkpoint folder or
     hf:REPO_ID) instead of a GGUF: its path, else None."""
     if not settings.upstream:
@@ -72,7 +107,7 @@ def _gateway_vocab(settings) -> Path | None:
     return hf_tokenizer(settings.model)
 
 
-def _gateway_engine(settings, vocab_path: Path, model_id: str) -> Engine:
+def _gateway_engine(settings: EngineSettings, vocab_path: Path, model_id: str) -> Engine:
     """Gateway mode: no local model, only its vocabulary; the upstream generates."""
     from .upstream import UpstreamEngine
 
@@ -80,7 +115,7 @@ def _gateway_engine(settings, vocab_path: Path, model_id: str) -> Engine:
                           n_ctx=settings.n_ctx, family=settings.fim_family)
 
 
-def _vllm_engine(settings) -> tuple[Engine, str]:
+def _vllm_engine(settings: EngineSettings) -> tuple[Engine, str]:
     from codefill.models.store import catalogue_entry, resolve_checkpoint
 
     from .vllm import VllmEngine, VllmOptions, speculative_config

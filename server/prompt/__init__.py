@@ -14,12 +14,13 @@ so the render route shows exactly what the model sees. In order:
 5. `with_crossfile`: the declarations of `input_extra` in the room left;
 6. `build_cold_prompt`: the cold window, only where the engine
    `uses_cold_window`; while other editor sessions have requests in the
-   engine it is shorter (`cold_target`);
+   engine (the caller says how many: `busy_sessions`) it is shorter
+   (`cold_target`);
 7. the lookup tokens: the suffix's head, for speculative drafts.
 Steps 4-7 tokenize through the request's cache salt's memory of tokenized
 lines (tokens.py), so a keystroke tokenizes only what changed.
 
-Words, since "context" used to mean three things:
+Words: "context" could mean three things; here it means only the first:
 - context window: the model's `n_ctx` tokens; here it is only ever the
   `budget`, `n_ctx - max_tokens` (fitting.py). The llama.cpp context object
   is the engine's business (engines/llama_cpp/context.py).
@@ -41,6 +42,8 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from codefill.config import default
+
 from .crossfile import with_crossfile
 from .families import FimFamily
 from .fitting import BuiltPrompt, anchor_window, build_cold_prompt, build_prompt, model_prefix
@@ -60,12 +63,11 @@ LOOKUP_SUFFIX_CHARS = 4000
 
 @dataclass(frozen=True)
 class PromptSettings:
-    """The server's settings for the prompt stage."""
+    """The prompt stage's part of the settings (codefill/config.py), with their defaults."""
 
-    # The defaults are the server's (codefill/config.py); create_app passes them.
-    anchor: bool  # --no-anchor turns it off
-    token_healing: bool  # --no-token-healing
-    cold_window: int  # --cold-window TOKENS; 0: off
+    anchor: bool = default("anchor_window")  # --no-anchor turns it off
+    token_healing: bool = default("token_healing")  # --no-token-healing
+    cold_window: int = default("cold_window")  # --cold-window TOKENS; 0: off
 
 
 @dataclass(frozen=True)
@@ -88,12 +90,14 @@ class EngineInput:
 
 
 def render_prompt(text: str, token_ids: list[int] | None, req: CompletionRequest, *, mode: str, max_tokens: int,
-                  engine: Engine, family: FimFamily, settings: PromptSettings,
+                  engine: Engine, family: FimFamily, settings: PromptSettings, busy_sessions: int = 0,
                   vocab: Vocabulary | None = None) -> EngineInput:
     """The engine's input for one prompt of `req`: `text` (the client's token ids
-    `token_ids` where it sent ids), in the resolved post-processing `mode`. `vocab`:
-    the engine's vocabulary through the request's cache salt's memory of tokenized
-    lines (tokens.py); default: the engine's own."""
+    `token_ids` where it sent ids), in the resolved post-processing `mode`.
+    `busy_sessions`: editor sessions with requests in the engine now (the cold
+    window shrinks as they grow). `vocab`: the engine's vocabulary through the
+    request's cache salt's memory of tokenized lines (tokens.py); default: the
+    engine's own."""
     vocab = vocab if vocab is not None else engine
     editor = mode != "raw" and token_ids is None
     shown = text
@@ -106,8 +110,8 @@ def render_prompt(text: str, token_ids: list[int] | None, req: CompletionRequest
         shown = shown[: -len(heal)]
     budget = engine.info.n_ctx - max_tokens
     built = _build(shown, token_ids, req, vocab=vocab, family=family, budget=budget)
-    cold = (_cold(built, engine=engine, vocab=vocab, family=family, target=settings.cold_window, budget=budget)
-            if editor else None)
+    cold = (_cold(built, engine=engine, vocab=vocab, family=family, budget=budget,
+                  target=cold_target(settings.cold_window, busy_sessions)) if editor else None)
     # The code after the cursor is a source of speculative drafts even where the template leaves it out.
     lookup = tuple(vocab.tokenize(req.suffix[:LOOKUP_SUFFIX_CHARS])) if req.suffix else ()
     return EngineInput(built.tokens, cold, heal, lookup, built)
@@ -138,11 +142,10 @@ def cold_target(cold_window: int, sessions: int) -> int:
 
 def _cold(full: BuiltPrompt, *, engine: Engine, vocab: Vocabulary, family: FimFamily, target: int,
           budget: int) -> list[int] | None:
-    """The cold window's tokens (engines/llama_cpp/scheduler.py), where the engine
-    keeps a cache and the full prompt is much longer."""
+    """The cold window's tokens (engines/llama_cpp/scheduler.py), `target` long, where
+    the engine keeps a cache and the full prompt is much longer."""
     if not target or not engine.uses_cold_window:
         return None
-    target = cold_target(target, engine.sessions_in_flight)
     if len(full.tokens) < 2 * target:
         return None
     built = build_cold_prompt(vocab, family, full, target, budget)

@@ -21,23 +21,18 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from codefill.config import default
+
+from ..api.protocol import Completion, CompletionChoice, CompletionRequest, CompletionUsage, Logprobs, merge_logprobs
 from ..engines.base import Engine, GenerationRequest, GenerationResult, SamplingParams, Superseded
+from ..errors import APIError
 from ..languages import detect_language, infer_language
 from ..metrics import Metrics
 from ..postprocess import Plan, plan
 from ..prompt import EngineInput, PromptSettings, render_prompt
-from ..prompt.tokens import TokenMemory
 from ..prompt.families import FimFamily, get_family
+from ..prompt.tokens import TokenMemory
 from ..tenants import TenantSettings, session_key
-from ..api.protocol import (
-    Completion,
-    CompletionChoice,
-    CompletionRequest,
-    CompletionUsage,
-    Logprobs,
-    merge_logprobs,
-)
-from ..errors import APIError
 from .admission import Asked, Call, default_max_tokens, prompt_list
 from .concurrent import merged
 from .fair import FairQueue
@@ -106,21 +101,26 @@ class Chunks:
         return self._chunk([], usage.model_dump())
 
 
+@dataclass(frozen=True)
+class CompletionSettings:
+    """The completions service's part of the settings (codefill/config.py), with their defaults."""
+
+    max_choices: int = default("max_choices")
+    default_temperature: float = default("default_temperature")
+    fim_order: str = default("fim_order")
+    disabled_filters: frozenset[str] = frozenset()  # checked names (postprocess `disabled_filters`)
+
+
 class CompletionService:
-    def __init__(self, engine: Engine, *, served_names: list[str], max_choices: int,
-                 default_temperature: float, metrics: Metrics, family: FimFamily | None = None,
-                 anchor: bool, fim_order: str, disabled_filters: frozenset[str], token_healing: bool,
-                 cold_window: int, tenants: TenantSettings | None = None) -> None:
-        # No defaults here: create_app passes every setting, whose one default is in codefill/config.py.
+    def __init__(self, engine: Engine, *, served_names: list[str], metrics: Metrics,
+                 settings: CompletionSettings | None = None, prompt: PromptSettings | None = None,
+                 tenants: TenantSettings | None = None, family: FimFamily | None = None) -> None:
         self.engine = engine
         self.served_names = served_names
-        self.max_choices = max_choices
-        self.default_temperature = default_temperature
+        self.settings = settings or CompletionSettings()
         self.metrics = metrics
         self._family = family
-        self.fim_order = fim_order
-        self.disabled_filters = disabled_filters
-        self.prompt_settings = PromptSettings(anchor=anchor, token_healing=token_healing, cold_window=cold_window)
+        self.prompt_settings = prompt or PromptSettings()
         self._order_warned = False
         self._reported_fields: set[str] = set()
         self.answers, self.tenants = AnswerMemory(), tenants or TenantSettings()
@@ -137,7 +137,7 @@ class CompletionService:
     def family(self) -> FimFamily:
         family = self._family or get_family(self.engine.info.family)
         try:
-            return family.in_order(self.fim_order)
+            return family.in_order(self.settings.fim_order)
         except ValueError as exc:
             if not self._order_warned:
                 log.warning("%s: using %s", exc, family.order.upper())
@@ -161,9 +161,10 @@ class CompletionService:
             self._reported_fields.add(fields)
             log.log(level, "ignoring unknown request fields: %s", fields)
         prompts = self._prompts(req)
-        if len(prompts) * req.n > self.max_choices:
+        most = self.settings.max_choices
+        if len(prompts) * req.n > most:
             raise APIError(400, f"This request asks for {len(prompts) * req.n} completions "
-                           f"({len(prompts)} prompts x n={req.n}); the limit is {self.max_choices}.", param="n")
+                           f"({len(prompts)} prompts x n={req.n}); the limit is {most}.", param="n")
         n_ctx = self.engine.info.n_ctx
         max_tokens = req.max_tokens if req.max_tokens is not None else default_max_tokens(n_ctx)
         if max_tokens > n_ctx - _MIN_PROMPT_ROOM:
@@ -194,12 +195,13 @@ class CompletionService:
         pipeline) and the engine's input (also what `POST /v1/completions/render` reports)."""
         language = detect_language(req.language, req.filepath) or infer_language(prompt.text, req.suffix)
         post = plan(prompt.text, req.suffix, language=language, mode=req.mode, stops=req.stop_list,
-                    disabled=self.disabled_filters)
+                    disabled=self.settings.disabled_filters)
         if self._tokens is None:
             self._tokens = TokenMemory(self.engine)
         vocab = self._tokens.for_salt(self.tenants.salt_of(tenant or "anonymous", req.cache_salt))
         shown = render_prompt(prompt.text, prompt.token_ids, req, mode=post.mode, max_tokens=max_tokens,
-                              engine=self.engine, family=self.family, settings=self.prompt_settings, vocab=vocab)
+                              engine=self.engine, family=self.family, settings=self.prompt_settings, vocab=vocab,
+                              busy_sessions=self.engine.sessions_in_flight)
         return Prepared(language, post, shown)
 
     def forget_tokens(self, salt: str | None) -> None:
@@ -217,7 +219,7 @@ class CompletionService:
             yield _Delta(choice.index, "", None, "stop")
             return
         sampling = SamplingParams(
-            temperature=req.temperature if req.temperature is not None else self.default_temperature,
+            temperature=req.temperature if req.temperature is not None else self.settings.default_temperature,
             top_p=req.top_p,
             presence_penalty=req.presence_penalty,
             frequency_penalty=req.frequency_penalty,

@@ -126,9 +126,8 @@ def test_cold_window_shrinks_while_other_sessions_are_in_the_engine():
     settings = PromptSettings(anchor=False, token_healing=False, cold_window=600)
     sizes, full = {}, set()
     for sessions in (0, 1, 2, 4):
-        e.sessions_in_flight = sessions
         shown = render_prompt(req.prompt, None, req, mode="single_line", max_tokens=16, engine=e, family=STARCODER,
-                              settings=settings)
+                              settings=settings, busy_sessions=sessions)
         sizes[sessions] = len(shown.cold_tokens)
         full.add(tuple(shown.tokens))
     assert len(full) == 1 and len(full.pop()) > 6000  # the full window is the same whoever else is typing

@@ -267,8 +267,8 @@ async def props(request: Request):
     engine = request.app.state.engine
     service = request.app.state.service
     n_ctx = engine.info.n_ctx if engine.ready else 0
-    return {"default_generation_settings": {"n_ctx": n_ctx, "model": service.served_names[0],
-                                            "params": {"n_predict": -1, "temperature": service.default_temperature,
-                                                       "top_p": 1.0, "n_indent": 0, "t_max_predict_ms": 0}},
+    params = {"n_predict": -1, "temperature": service.settings.default_temperature, "top_p": 1.0, "n_indent": 0,
+              "t_max_predict_ms": 0}
+    return {"default_generation_settings": {"n_ctx": n_ctx, "model": service.served_names[0], "params": params},
             "total_slots": 1, "model_path": service.served_names[0], "chat_template": "",
             "modalities": {"vision": False, "audio": False}, "build_info": "codefill"}
