@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import time
 from bisect import bisect_right
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from lsprotocol import types
@@ -64,34 +65,64 @@ class Document:
 
     # -- positions -----------------------------------------------------------
 
-    def offset_at(self, position: types.Position) -> int:
-        """The string index of an LSP position. Past the end of a line means
-        the end of that line, past the last line the end of the text (the LSP
-        asks servers to be lenient in both cases)."""
+    def offset_at(self, position: types.Position, encoding: str | None = None) -> int:
+        """The string index of an LSP position (columns counted in `encoding`,
+        by default the negotiated one). Past the end of a line means the end
+        of that line, past the last line the end of the text (the LSP asks
+        servers to be lenient in both cases)."""
         if position.line >= self.line_count:
             return len(self.text)
         start = self.line_starts[position.line]
         line = self.text[start:self.line_end(position.line)]
-        return start + _column_to_index(line, position.character, self.encoding)
+        return start + _column_to_index(line, position.character, encoding or self.encoding)
 
-    def position_at(self, offset: int) -> types.Position:
+    def position_at(self, offset: int, encoding: str | None = None) -> types.Position:
         line = self.line_of(offset)
         start = self.line_starts[line]
-        return types.Position(line, _index_to_column(self.text[start:offset], self.encoding))
+        return types.Position(line, _index_to_column(self.text[start:offset], encoding or self.encoding))
 
     # -- changes -------------------------------------------------------------
 
-    def apply(self, change: types.TextDocumentContentChangeEvent) -> None:
+    def apply(self, change: types.TextDocumentContentChangeEvent) -> tuple[int, int]:
+        """Apply one change; answer where it was: the line it starts on (the
+        same in the text before and after) and the line it ends on in the
+        text after. A whole-document change is located by what it kept."""
         if isinstance(change, types.TextDocumentContentChangePartial):
             start = self.offset_at(change.range.start)
             end = max(start, self.offset_at(change.range.end))
-            self.text = self.text[:start] + change.text + self.text[end:]
-            self._starts = None
-            self.last_edit_line = self.line_of(start + len(change.text))
+            new = change.text
         else:
-            self.text = change.text
-            self._starts = None
+            start, end, new = _changed_part(self.text, change.text)
+        first = self.line_of(start)
+        self.text = self.text[:start] + new + self.text[end:]
+        self._starts = None
+        self.last_edit_line = self.line_of(start + len(new))
         self.touched = time.monotonic()
+        return first, self.last_edit_line
+
+
+def _changed_part(old: str, new: str) -> tuple[int, int, str]:
+    """(start, end, text): `old[start:end]` replaced by `text` gives `new`,
+    the unchanged head and tail as long as they can be. Binary search on
+    slices: a whole-document change of a large file costs a few C-speed
+    comparisons, not a loop over its characters."""
+    limit = min(len(old), len(new))
+    lo, hi = 0, limit
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if old[:mid] == new[:mid]:
+            lo = mid
+        else:
+            hi = mid - 1
+    head = lo
+    lo, hi = 0, limit - head
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if old[len(old) - mid:] == new[len(new) - mid:]:
+            lo = mid
+        else:
+            hi = mid - 1
+    return head, len(old) - lo, new[head:len(new) - lo]
 
 
 def _column_to_index(line: str, column: int, encoding: str) -> int:
@@ -133,14 +164,20 @@ class DocumentStore:
         self._docs[item.uri] = doc
         return doc
 
-    def change(self, params: types.DidChangeTextDocumentParams) -> Document | None:
+    def change(self, params: types.DidChangeTextDocumentParams,
+               on_change: Callable[[Document, str, int, int], None] | None = None) -> Document | None:
+        """Apply a didChange. `on_change(doc, text_before, first_line, last_line)`
+        hears of each change in it (the edit history, history.py)."""
         doc = self._docs.get(params.text_document.uri)
         if doc is None:
             return None
         # Changes in one notification apply one after another, each to the
         # text the previous one left.
         for change in params.content_changes:
-            doc.apply(change)
+            before = doc.text
+            first, last = doc.apply(change)
+            if on_change is not None:
+                on_change(doc, before, first, last)
         doc.version = params.text_document.version
         return doc
 
