@@ -5,6 +5,7 @@ conftest.py). Test modules import this, never each other.
   test-artifacts/.
 - `make_client` and friends: codefill's app on the scripted engine
   (tests/fakes.py) through FastAPI's TestClient, for fast unit tests.
+- `both_ways`: post-processing filters fed whole and one character at a time.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from fastapi.testclient import TestClient
 
 from codefill.launch import Server, free_port, start_codefill
 from codefill.server.app import create_app
+from codefill.server.postprocess import run_to_end
+from codefill.server.postprocess.pipeline import Pipeline
 from tests.fakes import FakeEngine
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -94,3 +97,16 @@ def assert_openai_error(r, status: int, param: str | None = None) -> dict:
     if param is not None:
         assert body["error"]["param"] == param, body
     return body["error"]
+
+
+def both_ways(make_filters, text: str) -> str:
+    """`text` through fresh filters (`make_filters()` gives one filter or a list), fed whole and
+    fed one character at a time: streaming must give the same answer as one piece."""
+    def pipeline() -> Pipeline:
+        made = make_filters()
+        return Pipeline(made if isinstance(made, list) else [made])
+
+    whole = run_to_end(pipeline(), [text])
+    chars = run_to_end(pipeline(), list(text))
+    assert whole == chars, (whole, chars)
+    return whole

@@ -1,16 +1,12 @@
-"""RepeatsAbove and LoopStop, whole and char by char."""
+"""RepeatsAbove: a line that copies one above the cursor ends the completion.
+
+Each case is fed whole and one character at a time (helpers.both_ways): streaming must give the same
+answer."""
 
 from codefill.server.postprocess import build_pipeline, run_to_end
+from codefill.server.postprocess.filters import RepeatsAbove
 from codefill.server.postprocess.pipeline import Pipeline
-from codefill.server.postprocess.filters import LoopStop, RepeatsAbove
-from codefill.server.postprocess.filters.line_repeat import meaningful
-
-
-def both_ways(make, text):
-    whole = run_to_end(Pipeline([make()]), [text])
-    chars = run_to_end(Pipeline([make()]), list(text))
-    assert whole == chars, (whole, chars)
-    return whole
+from tests.helpers import both_ways
 
 
 PREFIX = "import os\n\ndef load(path):\n    data = read(path)\n    "
@@ -36,31 +32,10 @@ def test_the_first_line_counts_with_the_cursors_line():
     assert both_ways(lambda: RepeatsAbove(prefix), "ute(2)") == "ute(2)"
 
 
-def test_short_lines_never_count():
-    assert not meaningful("}") and not meaningful("pass") and not meaningful("------")
-    prefix = "if x:\n    pass\nelse:\n    "
-    assert both_ways(lambda: RepeatsAbove(prefix), "pass") == "pass"
-
-
 def test_streaming_holds_only_a_possible_repeat():
     p = Pipeline([RepeatsAbove(PREFIX)])
     assert p.push("data = re") == ""  # could still become the line above
     assert p.push("turn") == "data = return"  # cannot any more
-
-
-def test_loop_stops_before_a_repeated_line():
-    text = "total += x\n    total += x\n    total += x"
-    assert both_ways(LoopStop, text) == "total += x\n"
-
-
-def test_loop_stops_at_a_third_copy_of_a_block():
-    text = "a = f(1)\nb = g(2)\na = f(1)\nb = g(2)\na = f(1)\nb = g(2)\n"
-    assert both_ways(LoopStop, text) == "a = f(1)\nb = g(2)\na = f(1)\nb = g(2)\n"
-
-
-def test_loop_keeps_short_repeats_and_different_lines():
-    text = "}\n}\nfoo(1)\nfoo(2)\n"
-    assert both_ways(LoopStop, text) == text
 
 
 def test_a_begun_line_may_repeat_a_line_above():

@@ -1,16 +1,12 @@
 """SyntaxCheck: multi-line completions end at the last point that parses."""
 
-from codefill.server.postprocess import run_to_end
 from codefill.server.postprocess.pipeline import Pipeline
 from codefill.server.postprocess.filters.syntax_check import SyntaxCheck
+from tests.helpers import both_ways
 
 
 def checked(prefix, suffix, text, lang):
-    make = lambda: Pipeline([SyntaxCheck(prefix, suffix, lang)])  # noqa: E731
-    whole = run_to_end(make(), [text])
-    chars = run_to_end(make(), list(text))
-    assert whole == chars, (whole, chars)
-    return whole
+    return both_ways(lambda: SyntaxCheck(prefix, suffix, lang), text)
 
 
 PY = ("def add(a, b):\n    ", "\n\nprint(add(1, 2))\n")

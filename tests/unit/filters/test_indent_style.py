@@ -2,16 +2,8 @@
 
 import pytest
 
-from codefill.server.postprocess import run_to_end
 from codefill.server.postprocess.filters.indent_style import IndentStyle, file_indent
-from codefill.server.postprocess.pipeline import Pipeline
-
-
-def both_ways(make, text):
-    whole = run_to_end(Pipeline([make()]), [text])
-    chars = run_to_end(Pipeline([make()]), list(text))
-    assert whole == chars, (whole, chars)
-    return whole
+from tests.helpers import both_ways
 
 
 @pytest.mark.parametrize("text, unit", [

@@ -6,16 +6,11 @@ import pytest
 from codefill.server.postprocess import build_pipeline, run_to_end
 from codefill.server.postprocess.filters import BracketBalance
 from codefill.server.postprocess.lexer import syntax_errors
-from codefill.server.postprocess.pipeline import Pipeline
+from tests.helpers import both_ways
 
 
 def balanced(prefix, suffix, text, lang, multi_line=False):
-    """Whole and char by char must agree."""
-    make = lambda: Pipeline([BracketBalance(prefix, suffix, lang, multi_line)])  # noqa: E731
-    whole = run_to_end(make(), [text])
-    chars = run_to_end(make(), list(text))
-    assert whole == chars, (whole, chars)
-    return whole
+    return both_ways(lambda: BracketBalance(prefix, suffix, lang, multi_line), text)
 
 
 @pytest.mark.parametrize("lang", ["python", None])
