@@ -76,8 +76,10 @@ def add_bench(sub) -> None:
     add_engine_benchmarks(bsub)
     _add_quality(bsub)
     from .fairness import add_fairness
+    from .next_edit import add_next_edit
 
     add_fairness(bsub)
+    add_next_edit(bsub)
 
 
 def _add_quality(bsub) -> None:
