@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import asdict, dataclass, field
+from os.path import commonprefix
 
 from .next_edit_cases import Case, apply_edits
 
@@ -54,22 +55,13 @@ class Scored:
         return asdict(self)
 
 
-def _common_prefix(a: list[str], b: list[str]) -> int:
-    n = 0
-    for x, y in zip(a, b):
-        if x != y:
-            break
-        n += 1
-    return n
-
-
 def regions(before: str, *afters: str) -> list[str]:
     """`before` and each of `afters` cut to the lines that differ in any of `afters`: the lines
     that all of them share with `before` above and below are left out."""
     old = before.splitlines(keepends=True)
     news = [a.splitlines(keepends=True) for a in afters]
-    top = min(_common_prefix(old, n) for n in news)
-    bottom = min(_common_prefix(old[top:][::-1], n[top:][::-1]) for n in news)
+    top = min(len(commonprefix([old, n])) for n in news)
+    bottom = min(len(commonprefix([old[top:][::-1], n[top:][::-1]])) for n in news)
     return ["".join(t[top:len(t) - bottom]) for t in (old, *news)]
 
 
