@@ -1,11 +1,13 @@
 /**
  * The HTTP layer every client shares: POST /v1/completions (streamed),
- * GET /v1/models, POST /v1/events. Nothing editor-specific lives here.
+ * POST /v1/next_edit, GET /v1/models, POST /v1/events. Nothing editor-specific lives here.
  *
  * Cancellation is the AbortSignal: aborting it closes the connection, and
  * closing the connection is what makes the server stop generating.
  */
 
+import type { HistoryEvent } from "./history.js";
+import type { NextEditResult, TextEdit } from "./nextedit.js";
 import { SseDecoder } from "./sse.js";
 
 export type Mode = "auto" | "single_line" | "multi_line" | "raw";
@@ -21,6 +23,21 @@ export interface CompletionParams {
   maxTokens: number;
   mode: Mode;
   temperature?: number;
+  /** Leave empty to use the first model of GET /v1/models. */
+  model?: string;
+}
+
+export interface NextEditParams {
+  path: string;
+  language?: string;
+  /** The whole file. */
+  text: string;
+  cursor: { line: number; character: number };
+  /** The recent edits as unified diffs, oldest first (EditHistory.events()). */
+  history: HistoryEvent[];
+  related?: { path: string; text: string }[];
+  /** The editor session, as for completions. */
+  user: string;
   /** Leave empty to use the first model of GET /v1/models. */
   model?: string;
 }
@@ -183,6 +200,29 @@ export class CodefillClient {
     }
     result.totalMs = now() - started;
     return result;
+  }
+
+  /**
+   * The edits the server predicts next. Rejects with an AbortError when
+   * `signal` aborts, with a CodefillError when the server says no (a server
+   * without the endpoint: 404).
+   */
+  async nextEdit(params: NextEditParams, signal: AbortSignal): Promise<NextEditResult> {
+    const model = await this.resolveModel(params.model, signal);
+    const json: Record<string, unknown> = {
+      model,
+      path: params.path,
+      language: params.language,
+      text: params.text,
+      cursor: params.cursor,
+      history: params.history,
+      user: params.user,
+    };
+    if (params.related?.length) json.related = params.related;
+    const response = await this.request("/v1/next_edit", { method: "POST", signal, session: params.user, json });
+    const body = (await response.json()) as { id?: string; model?: string; edits?: TextEdit[]; no_edit?: boolean };
+    const edits = Array.isArray(body.edits) ? body.edits : [];
+    return { id: body.id ?? "", model: body.model ?? model, edits, noEdit: body.no_edit === true || edits.length === 0 };
   }
 
   /**

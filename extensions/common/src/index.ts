@@ -3,5 +3,7 @@ export * from "./completer.js";
 export * from "./context.js";
 export * from "./debounce.js";
 export * from "./events.js";
+export * from "./history.js";
+export * from "./nextedit.js";
 export * from "./sse.js";
 export * from "./triggers.js";
