@@ -1,7 +1,8 @@
-/** Wiring: settings, secret API key, status bar, commands, and the provider. */
+/** Wiring: settings, secret API key, status bar, commands, the provider and next edits. */
 
 import * as vscode from "vscode";
-import { CodefillClient, Completer, EventTracker, newSessionId } from "../../common/src/index.js";
+import { CodefillClient, Completer, EditHistory, EventTracker, NextEditor, newSessionId } from "../../common/src/index.js";
+import { ACCEPT_NEXT_EDIT, DISMISS_NEXT_EDIT, NextEditPresenter } from "./nextedit.js";
 import { ACCEPTED_COMMAND, CodefillInlineProvider } from "./provider.js";
 import { API_KEY_SECRET, ExtensionSettings, SECTION, readSettings } from "./settings.js";
 import { StatusBar } from "./status.js";
@@ -11,6 +12,7 @@ export interface Activated {
   client: () => CodefillClient;
   status: StatusBar;
   events: EventTracker;
+  nextEdits: NextEditPresenter;
 }
 
 export function activate(context: vscode.ExtensionContext): Activated {
@@ -33,7 +35,17 @@ export function activate(context: vscode.ExtensionContext): Activated {
   };
 
   const events = new EventTracker((event, id) => void getClient().sendEvent(event, id));
-  const completer = new Completer(getClient, readSettings, newSessionId(), (s, detail) => status.set(s, detail));
+  const session = newSessionId();
+  const completer = new Completer(getClient, readSettings, session, (s, detail) => status.set(s, detail));
+  // Turning completions off turns next edits off too.
+  const nextEditSettings = () => {
+    const s = readSettings();
+    return { ...s.nextEdits, enabled: s.enabled && s.nextEdits.enabled };
+  };
+  const nextEdits = new NextEditPresenter(
+    new NextEditor(getClient, nextEditSettings, new EditHistory(), session, (s, detail) => status.set(s, detail)),
+  );
+  vscode.workspace.textDocuments.forEach((doc) => nextEdits.opened(doc));
   const showEnabled = (s: ExtensionSettings) => status.set(s.enabled ? "ready" : "off");
   showEnabled(readSettings());
 
@@ -42,7 +54,15 @@ export function activate(context: vscode.ExtensionContext): Activated {
 
   context.subscriptions.push(
     status,
-    vscode.languages.registerInlineCompletionItemProvider({ pattern: "**" }, new CodefillInlineProvider(completer, events)),
+    vscode.languages.registerInlineCompletionItemProvider({ pattern: "**" }, new CodefillInlineProvider(completer, events, nextEdits)),
+    nextEdits,
+    vscode.workspace.onDidOpenTextDocument((doc) => nextEdits.opened(doc)),
+    vscode.workspace.onDidCloseTextDocument((doc) => nextEdits.closed(doc)),
+    vscode.workspace.onDidChangeTextDocument((e) => {
+      if (e.contentChanges.length) void nextEdits.changed(e.document);
+    }),
+    vscode.commands.registerCommand(ACCEPT_NEXT_EDIT, () => nextEdits.accept()),
+    vscode.commands.registerCommand(DISMISS_NEXT_EDIT, () => nextEdits.dismiss()),
     vscode.commands.registerCommand("codefill.toggle", () => setEnabled(!readSettings().enabled)),
     vscode.commands.registerCommand("codefill.enable", () => setEnabled(true)),
     vscode.commands.registerCommand("codefill.disable", () => setEnabled(false)),
@@ -66,7 +86,7 @@ export function activate(context: vscode.ExtensionContext): Activated {
       if (e.affectsConfiguration(SECTION)) showEnabled(readSettings());
     }),
   );
-  return { completer, client: getClient, status, events };
+  return { completer, client: getClient, status, events, nextEdits };
 }
 
 export function deactivate(): void {

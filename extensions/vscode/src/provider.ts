@@ -5,6 +5,7 @@
 
 import * as vscode from "vscode";
 import { Completer, EventTracker, TextSource, fromVSCode } from "../../common/src/index.js";
+import type { NextEditPresenter } from "./nextedit.js";
 
 /** The command an item runs when the user accepts it (Tab): the only acceptance signal in the stable API. */
 export const ACCEPTED_COMMAND = "codefill.accepted";
@@ -29,6 +30,7 @@ export class CodefillInlineProvider implements vscode.InlineCompletionItemProvid
   constructor(
     private readonly completer: Completer,
     private readonly events: EventTracker,
+    private readonly nextEdits?: NextEditPresenter,
   ) {}
 
   async provideInlineCompletionItems(
@@ -39,6 +41,9 @@ export class CodefillInlineProvider implements vscode.InlineCompletionItemProvid
   ): Promise<vscode.InlineCompletionItem[]> {
     // The user is choosing from the suggest widget: a ghost text would fight it.
     if (context.selectedCompletionInfo) return [];
+    // A next edit on this line, waiting to be shown as ghost text, comes before a new completion.
+    const nextEdit = this.nextEdits?.inlineItem(document, position);
+    if (nextEdit) return [nextEdit];
     const { signal, dispose } = signalFor(token);
     try {
       const suggestion = await this.completer.suggest(

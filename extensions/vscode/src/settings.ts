@@ -1,7 +1,7 @@
 /** The `codefill.*` settings, read fresh for every request so changes apply at once. */
 
 import * as vscode from "vscode";
-import type { CompleterSettings, Mode, TriggerMode } from "../../common/src/index.js";
+import type { CompleterSettings, Mode, NextEditSettings, TriggerMode } from "../../common/src/index.js";
 
 export const SECTION = "codefill";
 /** The SecretStorage key of the API key (never in settings.json, which is often committed). */
@@ -10,6 +10,7 @@ export const API_KEY_SECRET = "codefill.apiKey";
 export interface ExtensionSettings extends CompleterSettings {
   serverUrl: string;
   reportEvents: boolean;
+  nextEdits: NextEditSettings;
 }
 
 export function readSettings(config: vscode.WorkspaceConfiguration = vscode.workspace.getConfiguration(SECTION)): ExtensionSettings {
@@ -23,5 +24,10 @@ export function readSettings(config: vscode.WorkspaceConfiguration = vscode.work
     mode: config.get<Mode>("completionMode", "auto"),
     maxTokens: Math.max(1, config.get<number>("maxTokens", 128)),
     reportEvents: config.get<boolean>("reportEvents", true),
+    nextEdits: {
+      enabled: config.get<boolean>("nextEdits", true),
+      debounceMs: Math.max(0, config.get<number>("nextEditDelayMs", 300)),
+      model: config.get<string>("nextEditModel", "") || config.get<string>("model", "") || undefined,
+    },
   };
 }

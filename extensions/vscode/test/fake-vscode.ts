@@ -47,6 +47,22 @@ export class Range {
     readonly start: Position,
     readonly end: Position,
   ) {}
+  get isEmpty() {
+    return this.start.line === this.end.line && this.start.character === this.end.character;
+  }
+}
+
+export class Selection extends Range {
+  constructor(
+    readonly anchor: Position,
+    readonly active: Position,
+  ) {
+    super(anchor, active);
+  }
+}
+
+export class MarkdownString {
+  constructor(readonly value: string) {}
 }
 
 export class InlineCompletionItem {
@@ -57,27 +73,13 @@ export class InlineCompletionItem {
   ) {}
 }
 
-// The real numbering (vscode.d.ts): Invoke = 0, Automatic = 1.
-export enum InlineCompletionTriggerKind {
-  Invoke = 0,
-  Automatic = 1,
-}
-
-export enum EndOfLine {
-  LF = 1,
-  CRLF = 2,
-}
-
-export enum StatusBarAlignment {
-  Left = 1,
-  Right = 2,
-}
-
-export enum ConfigurationTarget {
-  Global = 1,
-  Workspace = 2,
-  WorkspaceFolder = 3,
-}
+// The real numbering (vscode.d.ts), one line each. InlineCompletionTriggerKind: Invoke = 0, Automatic = 1.
+export enum InlineCompletionTriggerKind { Invoke = 0, Automatic = 1 } // prettier-ignore
+export enum EndOfLine { LF = 1, CRLF = 2 } // prettier-ignore
+export enum StatusBarAlignment { Left = 1, Right = 2 } // prettier-ignore
+export enum ConfigurationTarget { Global = 1, Workspace = 2, WorkspaceFolder = 3 } // prettier-ignore
+export enum OverviewRulerLane { Left = 1, Center = 2, Right = 4, Full = 7 } // prettier-ignore
+export enum TextEditorRevealType { Default = 0, InCenter = 1, InCenterIfOutsideViewport = 2, AtTop = 3 } // prettier-ignore
 
 export class ThemeColor {
   constructor(readonly id: string) {}
@@ -85,6 +87,7 @@ export class ThemeColor {
 
 export const Uri = {
   file: (path: string) => ({ scheme: "file", fsPath: path, path, toString: () => `file://${path}` }),
+  parse: (value: string) => ({ scheme: value.slice(0, value.indexOf(":")), fsPath: "", path: "", toString: () => value }),
 };
 
 // ---- state the tests look at -------------------------------------------------
@@ -97,7 +100,21 @@ export const fake = {
   statusItems: [] as any[],
   inputBoxAnswer: undefined as string | undefined,
   configChanged: new EventEmitter<{ affectsConfiguration(section: string): boolean }>(),
+  /** setContext keys (when-clause context) as the extension set them. */
+  context: new Map<string, unknown>(),
+  decorationTypes: [] as { options: any; disposed: boolean }[],
+  documents: [] as FakeDocument[],
+  activeEditor: undefined as FakeEditor | undefined,
+  opened: new EventEmitter<FakeDocument>(),
+  closed: new EventEmitter<FakeDocument>(),
+  changed: new EventEmitter<{ document: FakeDocument; contentChanges: unknown[] }>(),
   reset() {
+    // Extensions activated by earlier tests stop hearing about documents.
+    for (const e of [this.opened, this.closed, this.changed]) e.dispose();
+    this.context.clear();
+    this.decorationTypes.length = 0;
+    this.documents.length = 0;
+    this.activeEditor = undefined;
     this.config.clear();
     this.commands.clear();
     this.executed.length = 0;
@@ -108,6 +125,14 @@ export const fake = {
 };
 
 export const window = {
+  get activeTextEditor() {
+    return fake.activeEditor;
+  },
+  createTextEditorDecorationType(options: unknown) {
+    const type = { options, disposed: false, dispose: () => (type.disposed = true) };
+    fake.decorationTypes.push(type);
+    return type;
+  },
   createStatusBarItem(alignment: StatusBarAlignment, priority: number) {
     const item = {
       alignment,
@@ -151,6 +176,12 @@ export const workspace = {
     };
   },
   onDidChangeConfiguration: (l: Listener<{ affectsConfiguration(section: string): boolean }>) => fake.configChanged.event(l),
+  get textDocuments() {
+    return fake.documents;
+  },
+  onDidOpenTextDocument: (l: Listener<FakeDocument>) => fake.opened.event(l),
+  onDidCloseTextDocument: (l: Listener<FakeDocument>) => fake.closed.event(l),
+  onDidChangeTextDocument: (l: Listener<{ document: FakeDocument; contentChanges: unknown[] }>) => fake.changed.event(l),
   asRelativePath(uri: { fsPath: string }, _includeFolder?: boolean) {
     return uri.fsPath.replace(/^\/workspace\//, "");
   },
@@ -172,22 +203,71 @@ export const commands = {
   },
   async executeCommand(command: string, ...args: unknown[]) {
     fake.executed.push({ command, args });
+    if (command === "setContext") fake.context.set(args[0] as string, args[1]);
     return fake.commands.get(command)?.(...args);
   },
 };
 
-/** A TextDocument over a string. */
+/** A TextDocument over a string; setText changes it as an edit would (new version, change event). */
 export function document(text: string, languageId = "python", path = "/workspace/src/main.py") {
-  const lines = text.split(/\r?\n/);
-  return {
+  let lines = text.split(/\r?\n/);
+  const doc = {
     uri: Uri.file(path),
     languageId,
-    lineCount: lines.length,
+    version: 1,
     eol: text.includes("\r\n") ? EndOfLine.CRLF : EndOfLine.LF,
+    get lineCount() {
+      return lines.length;
+    },
     lineAt: (i: number) => ({ text: lines[i] }),
     getText: () => text,
+    setText(next: string) {
+      text = next;
+      lines = next.split(/\r?\n/);
+      doc.version++;
+      fake.changed.fire({ document: doc, contentChanges: [{}] });
+    },
   };
+  return doc;
 }
+export type FakeDocument = ReturnType<typeof document>;
+
+/** A TextEditor on `doc` with the cursor at `cursor`, made the active one; it records its decorations. */
+export function editor(doc: FakeDocument, cursor: Position) {
+  const lineStarts = () => {
+    const starts = [0];
+    for (let i = 0; i < doc.getText().length; i++) if (doc.getText()[i] === "\n") starts.push(i + 1);
+    return starts;
+  };
+  const offset = (p: Position) => lineStarts()[p.line] + p.character;
+  const ed = {
+    document: doc,
+    selection: new Selection(cursor, cursor),
+    decorations: new Map<unknown, any[]>(),
+    revealed: [] as Range[],
+    setDecorations(type: unknown, ranges: any[]) {
+      ed.decorations.set(type, ranges);
+    },
+    async edit(build: (b: { replace(r: Range, text: string): void }) => void) {
+      const edits: [Range, string][] = [];
+      build({ replace: (r, t) => edits.push([r, t]) });
+      let text = doc.getText();
+      for (const [r, t] of edits.reverse()) text = text.slice(0, offset(r.start)) + t + text.slice(offset(r.end));
+      doc.setText(text);
+      return true;
+    },
+    revealRange(r: Range) {
+      ed.revealed.push(r);
+    },
+    /** The decorations drawn now, by type, skipping empty ones. */
+    drawn() {
+      return [...ed.decorations.values()].filter((d) => d.length).flat();
+    },
+  };
+  fake.activeEditor = ed as FakeEditor;
+  return ed;
+}
+export type FakeEditor = ReturnType<typeof editor>;
 
 /** An ExtensionContext with a SecretStorage kept in memory. */
 export function extensionContext() {
