@@ -109,26 +109,14 @@ async def one_request(client: httpx.AsyncClient, body: dict, rng: random.Random,
     async def run() -> None:
         if not body["stream"]:
             r = await client.post("/v1/completions", json=body)
-            tally.statuses[r.status_code] += 1
-            if r.status_code == 200:
+            if tally_status(r, r.text, body, tally):
                 r.json()["choices"][0]["text"]
                 tally.latency.append(time.monotonic() - started)
                 tally.outcomes["answered"] += 1
-            elif refusal(r):
-                tally.outcomes[f"refused {r.status_code}"] += 1
-                body["_retry_after"] = r.headers.get("retry-after")
-            else:
-                tally.problem(f"{r.status_code}: {r.text[:200]}")
             return
         async with client.stream("POST", "/v1/completions", json=body) as r:
-            tally.statuses[r.status_code] += 1
-            if r.status_code != 200:
-                text = (await r.aread()).decode(errors="replace")
-                if refusal(r):
-                    tally.outcomes[f"refused {r.status_code}"] += 1
-                    body["_retry_after"] = r.headers.get("retry-after")
-                else:
-                    tally.problem(f"{r.status_code}: {text[:200]}")
+            if not tally_status(r, "" if r.status_code == 200 else (await r.aread()).decode(errors="replace"),
+                                body, tally):
                 return
             done = False
             async for line in r.aiter_lines():
@@ -170,6 +158,20 @@ async def one_request(client: httpx.AsyncClient, body: dict, rng: random.Random,
 def refusal(r: httpx.Response) -> bool:
     """A clear, bounded "not now": busy or rate-limited with Retry-After, or over the request time limit."""
     return (r.status_code in (429, 503) and "retry-after" in r.headers) or r.status_code == 408
+
+
+def tally_status(r: httpx.Response, text: str, body: dict, tally: Tally) -> bool:
+    """Counts the response's status; True for a 200. Anything else is a refusal (remembering its
+    Retry-After for the next request) or a problem."""
+    tally.statuses[r.status_code] += 1
+    if r.status_code == 200:
+        return True
+    if refusal(r):
+        tally.outcomes[f"refused {r.status_code}"] += 1
+        body["_retry_after"] = r.headers.get("retry-after")
+    else:
+        tally.problem(f"{r.status_code}: {text[:200]}")
+    return False
 
 
 def tally_first(event: dict, started: float, tally: Tally, body: dict) -> bool:

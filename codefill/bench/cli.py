@@ -15,6 +15,7 @@ from .decode import add_engine_benchmarks
 from .decode import int_list as _int_list
 from .replay import format_table, run
 from .runs import run_config, run_name, run_servers
+from .servers import add_other_codefill_arguments
 from .workload import DEFAULT_FILES, build_workload
 
 
@@ -39,12 +40,7 @@ def add_bench(sub) -> None:
                    help="start codefill and llama-cpp-python's server on the same model and run both, "
                         "alternating, in this one invocation (ignores --url)")
     r.add_argument("--model-file", default="default", help="model for --compare (path or catalogue name)")
-    r.add_argument("--variant", action="append", default=[], metavar="NAME=SERVE_ARGS",
-                   help="with --compare, also run codefill started with these extra `serve` arguments, "
-                        "e.g. --variant 'no-anchor=--no-anchor' (repeatable): before/after in one run")
-    r.add_argument("--source", action="append", default=[], metavar="NAME=DIR [SERVE_ARGS]",
-                   help="with --compare, also run codefill from another source tree, e.g. a git worktree "
-                        "of an older commit (before/after in one run), with these extra `serve` arguments")
+    add_other_codefill_arguments(r, when="--compare")
     r.add_argument("--no-reference", action="store_true", help="with --compare, leave llama-cpp-python out")
     r.add_argument("--typists", type=_int_list, default=[1], metavar="N[,N...]",
                    help="typists at once; a list runs the workload once per count (e.g. 1,4,8)")
@@ -114,11 +110,7 @@ def _add_quality(bsub) -> None:
                    help="start codefill and llama-cpp-python's server (with --client-stops, no suffix) on the "
                         "same model and run both in this one invocation (ignores --url)")
     q.add_argument("--model-file", default="default", help="model for --compare (path or catalogue name)")
-    q.add_argument("--variant", action="append", default=[], metavar="NAME=SERVE_ARGS",
-                   help="with --compare, also run codefill started with these extra `serve` arguments")
-    q.add_argument("--source", action="append", default=[], metavar="NAME=DIR [SERVE_ARGS]",
-                   help="with --compare, also run codefill from another source tree, e.g. a git worktree "
-                        "of an older commit (before/after in one run), with these extra `serve` arguments")
+    add_other_codefill_arguments(q, when="--compare")
     q.add_argument("--threads", type=int, default=1,
                    help="with --compare, CPU threads of each server (1 holds up best on a shared, busy machine)")
     q.add_argument("--no-current", action="store_true",

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import httpx
 
 from .replay import RunConfig, format_table, run
+from .servers import add_other_codefill_arguments
 from .workload import DEFAULT_FILES, Place, build_workload
 
 FLOOD_KEY = "bench-flood-key-0001"
@@ -122,12 +123,7 @@ def add_fairness(bsub) -> None:
     f.add_argument("--typist-name", default="typist", help="with --url and --admin-key: B's key name")
     f.add_argument("--model-file", default="default", help="model of the server it starts (path or catalogue name)")
     f.add_argument("--serve-args", default="", help="extra `codefill serve` arguments of the server it starts")
-    f.add_argument("--variant", action="append", default=[], metavar="NAME=SERVE_ARGS",
-                   help="also measure codefill started with these extra `serve` arguments (repeatable), one "
-                        "server after the other: side by side in one run")
-    f.add_argument("--source", action="append", default=[], metavar="NAME=DIR [SERVE_ARGS]",
-                   help="also measure codefill from another source tree, e.g. a git worktree of an older "
-                        "commit (before/after in one run)")
+    add_other_codefill_arguments(f)
     f.add_argument("--flood", type=int, default=20, help="tenant A's requests in flight")
     f.add_argument("--files", default=",".join(DEFAULT_FILES), help="standard-library files to type")
     f.add_argument("--places", type=int, default=1, help="places per file")

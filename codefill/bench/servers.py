@@ -49,6 +49,18 @@ def _source_spawn(source: str | None) -> dict:
     return {"env": env, "cwd": env["PWD"]}
 
 
+def add_other_codefill_arguments(parser, *, when: str = "") -> None:
+    """--variant and --source, the other codefills a benchmark runs side by side (other_codefills
+    reads them); `when`: the option they go with, if any, for the help text."""
+    prefix = f"with {when}, also" if when else "also"
+    parser.add_argument("--variant", action="append", default=[], metavar="NAME=SERVE_ARGS",
+                        help=f"{prefix} run codefill started with these extra `serve` arguments (repeatable), "
+                             "e.g. --variant 'no-anchor=--no-anchor': side by side in one run")
+    parser.add_argument("--source", action="append", default=[], metavar="NAME=DIR [SERVE_ARGS]",
+                        help=f"{prefix} run codefill from another source tree, e.g. a git worktree of an older "
+                             "commit (before/after in one run), with these extra `serve` arguments")
+
+
 def other_codefills(variants: list[str], sources: list[str]) -> list[tuple[str, str | None, list[str]]]:
     """The codefill servers `--variant NAME=SERVE_ARGS` and `--source NAME=DIR [SERVE_ARGS]` ask for,
     as (label, source tree or None, extra `serve` arguments)."""
