@@ -153,7 +153,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     app = create_app(engine, served_names=[model_id], keys=groups.keys, http=groups.http,
                      completions=groups.completions, prompt=groups.prompt, limits=groups.limits,
-                     tenants=groups.tenants)
+                     tenants=groups.tenants, next_edit=groups.next_edit)
     print(f"codefill: serving {model_id} on http://{settings.host}:{settings.port} (model loading...)",
           file=sys.stderr, flush=True)
     lifecycle.run(app, host=settings.host, port=settings.port, log_level=settings.log_level)

@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     fim_order: Literal["auto", "psm", "spm"] = opt(
         "auto", "FIM prompt order: auto (suffix first where the family was trained on it, so the suffix stays in "
                 "the KV cache while typing), psm (prefix first), spm (suffix first)")
+    next_edit_format: Literal["auto", "zeta", "zeta2", "sweep", "instinct"] = opt(
+        "auto", "prompt format of POST /v1/next_edit: auto (recognised from the model's name; sweep for a model that "
+                "matches none), zeta, zeta2, sweep or instinct (docs/NEXT_EDIT.md)")
     session_cache_mb: int = opt(512, "llama.cpp: RAM for editor sessions' saved KV states, least recently used "
                                      "dropped first", ge=0)
     anchor_window: bool = opt(True, "start long prompts at a content-defined line so the KV cache survives the "

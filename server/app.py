@@ -32,6 +32,7 @@ from .api.dialects.tabby import TabbyCompletions
 from .api.errors import error_body_for, install_error_handlers
 from .api.feedback import Issued
 from .api.feedback import router as feedback_router
+from .api.next_edit import router as next_edit_router
 from .api.render import router as render_router
 from .api.router import router
 from .auth import ApiKeyAuth, KeyStore
@@ -39,6 +40,7 @@ from .engines.base import Engine
 from .limits import Gate, LimitSettings
 from .logs import RequestContext
 from .metrics import Metrics
+from .nextedit.service import NextEditService, NextEditSettings
 from .playground import mount_playground
 from .prompt import PromptSettings
 from .service.serving import CompletionService, CompletionSettings
@@ -155,7 +157,7 @@ class RequestMetrics:
 def create_app(engine: Engine, *, served_names: list[str], keys: KeyStore | None = None,
                http: HttpSettings | None = None, completions: CompletionSettings | None = None,
                prompt: PromptSettings | None = None, limits: LimitSettings | None = None,
-               tenants: TenantSettings | None = None) -> FastAPI:
+               tenants: TenantSettings | None = None, next_edit: NextEditSettings | None = None) -> FastAPI:
     """The app around `engine`, with the settings' groups (settings.py); a group not given has the
     settings' defaults. No keys: open mode."""
     http = http or HttpSettings()
@@ -190,6 +192,8 @@ def create_app(engine: Engine, *, served_names: list[str], keys: KeyStore | None
     app.state.load_error = None
     app.state.service = CompletionService(engine, served_names=served_names, metrics=metrics, settings=completions,
                                           prompt=prompt, tenants=tenants)
+    app.state.next_edit = NextEditService(engine, served_names=served_names, metrics=metrics,
+                                          fair=app.state.service, tenants=app.state.service.tenants, settings=next_edit)
     app.state.gate = Gate(limits or LimitSettings(), metrics)
     app.state.issued = Issued(metrics)
     app.state.log_prompts = http.log_prompts
@@ -198,6 +202,7 @@ def create_app(engine: Engine, *, served_names: list[str], keys: KeyStore | None
     app.include_router(feedback_router)
     app.include_router(admin_router)
     app.include_router(render_router)
+    app.include_router(next_edit_router)
     include_dialects(app)
     # Outermost last: request id, CORS, metrics, key check, then the body limit (no body is read for a bad key),
     # then Tabby's completions told apart from OpenAI's by their body, and Ollama's and llama.cpp's

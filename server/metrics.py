@@ -1,7 +1,9 @@
 """Prometheus metrics, one registry per app (tests start several apps).
 
 Names follow Prometheus conventions: `codefill_<what>_<unit>` and `_total`
-for counters. Served at `GET /metrics`.
+for counters. Served at `GET /metrics`. Every metric the app keeps is one
+row of `DECLARED` (its attribute on `Metrics`, kind, name, help, labels);
+what an engine counts itself is read at each scrape (`_EngineStats`).
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 from contextvars import ContextVar
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 _LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.15, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -19,77 +22,76 @@ CONTENT_TYPE = CONTENT_TYPE_LATEST
 # set where it is admitted (api/admission.py) and read when it is counted.
 dialect_var: ContextVar[str] = ContextVar("dialect", default="openai")
 
+# attribute on Metrics: (kind, name, help, labels). Histograms have the latency buckets.
+DECLARED: dict[str, tuple[type, str, str, tuple[str, ...]]] = {
+    # HTTP (app.py RequestMetrics)
+    "requests": (Counter, "codefill_http_requests_total", "HTTP requests by endpoint, status and API key name",
+                 ("endpoint", "status", "key")),
+    "request_seconds": (Histogram, "codefill_http_request_duration_seconds",
+                        "Time from request to the end of its response (streams included)", ("endpoint",)),
+    "in_flight": (Gauge, "codefill_http_requests_in_flight", "HTTP requests being served", ()),
+    # Completions (service/usage.py and the service)
+    "completion_seconds": (Histogram, "codefill_completion_duration_seconds", "Time to the whole completion",
+                           ("model", "stream")),
+    "first_token_seconds": (Histogram, "codefill_time_to_first_token_seconds",
+                            "Time to the first text of a completion", ("model", "stream")),
+    "completions": (Counter, "codefill_completions_total",
+                    "Completions answered, by the API (dialect) they were asked in", ("dialect", "stream")),
+    "prompt_tokens": (Counter, "codefill_prompt_tokens_total", "Prompt tokens processed", ()),
+    "cached_tokens": (Counter, "codefill_prompt_tokens_cached_total",
+                      "Prompt tokens reused from the KV cache instead of recomputed", ()),
+    "completion_tokens": (Counter, "codefill_completion_tokens_total", "Tokens generated", ()),
+    "superseded": (Counter, "codefill_completions_superseded_total",
+                   "Completions stopped because a newer request of the same session came", ()),
+    "typed_through": (Counter, "codefill_completions_typed_through_total",
+                      "Answers served from the session's last completion, without the model", ()),
+    "healed": (Counter, "codefill_completions_token_healed_total",
+               "Completions whose prompt's last token the model chose again (token healing)", ()),
+    "cold_window": (Counter, "codefill_completions_cold_window_total",
+                    "Completions answered from the cold window because the KV cache held too little of the full "
+                    "prompt", ()),
+    "cancelled": (Counter, "codefill_completions_cancelled_total",
+                  "Completions stopped because the client went away", ()),
+    # Limits and admission (limits.py)
+    "rejected": (Counter, "codefill_requests_rejected_total",
+                 "Completion requests refused by a limit (rate, concurrency, queue, caps, timeout)", ("reason",)),
+    "admission_pending": (Gauge, "codefill_admission_pending",
+                          "Completion requests admitted and not yet answered (running + queued)", ()),
+    # Client feedback (api/feedback.py)
+    "events": (Counter, "codefill_completion_events_total",
+               "Completions shown, accepted or dismissed, as reported by clients", ("event", "language")),
+    "acceptance": (Gauge, "codefill_completion_acceptance_ratio",
+                   "Accepted / shown completions by language, since the server started", ("language",)),
+    # Per tenant (API key names: bounded by the keys file), cancelled and superseded work included
+    "tenant_tokens": (Counter, "codefill_tenant_tokens_total", "Tokens the engine worked on per API key name: "
+                      "prompt (all), cached (of them, reused from the KV cache), completion", ("key", "kind")),
+    "tenant_unfinished": (Counter, "codefill_tenant_completions_unfinished_total",
+                          "Completions cancelled, superseded or timed out, per API key name", ("key",)),
+    "cache_hit_ratio": (Gauge, "codefill_prompt_cache_hit_ratio", "Prompt tokens reused from the KV cache / prompt "
+                        "tokens, since the server started, per API key name and overall (key=\"\")", ("key",)),
+    "fair_waiting": (Gauge, "codefill_fair_queue_waiting", "Requests waiting for the engine, per API key name",
+                     ("key",)),
+    # Speculative decoding
+    "draft_tokens": (Counter, "codefill_speculative_draft_tokens_total",
+                     "Tokens drafted by prompt lookup for speculative decoding", ()),
+    "accepted_draft_tokens": (Counter, "codefill_speculative_accepted_tokens_total",
+                              "Drafted tokens the model kept (acceptance rate: this / drafted)", ()),
+}
+
 
 class Metrics:
+    """The app's metrics: one attribute per row of `DECLARED`, all in `registry`."""
+
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
-        self.requests = Counter("codefill_http_requests_total", "HTTP requests by endpoint, status and API key name",
-                                ["endpoint", "status", "key"], registry=r)
-        self.request_seconds = Histogram("codefill_http_request_duration_seconds",
-                                         "Time from request to the end of its response (streams included)",
-                                         ["endpoint"], buckets=_LATENCY_BUCKETS, registry=r)
-        self.in_flight = Gauge("codefill_http_requests_in_flight", "HTTP requests being served", registry=r)
-        self.completion_seconds = Histogram("codefill_completion_duration_seconds",
-                                            "Time to the whole completion", ["model", "stream"],
-                                            buckets=_LATENCY_BUCKETS, registry=r)
-        self.first_token_seconds = Histogram("codefill_time_to_first_token_seconds",
-                                             "Time to the first text of a completion", ["model", "stream"],
-                                             buckets=_LATENCY_BUCKETS, registry=r)
-        self.completions = Counter("codefill_completions_total", "Completions answered, by the API (dialect) "
-                                   "they were asked in", ["dialect", "stream"], registry=r)
-        self.prompt_tokens = Counter("codefill_prompt_tokens_total", "Prompt tokens processed", registry=r)
-        self.cached_tokens = Counter("codefill_prompt_tokens_cached_total",
-                                     "Prompt tokens reused from the KV cache instead of recomputed", registry=r)
-        self.completion_tokens = Counter("codefill_completion_tokens_total", "Tokens generated", registry=r)
-        self.superseded = Counter("codefill_completions_superseded_total",
-                                  "Completions stopped because a newer request of the same session came", registry=r)
-        self.typed_through = Counter("codefill_completions_typed_through_total",
-                                     "Answers served from the session's last completion, without the model",
-                                     registry=r)
-        self.healed = Counter("codefill_completions_token_healed_total",
-                              "Completions whose prompt's last token the model chose again (token healing)",
-                              registry=r)
-        self.cold_window = Counter("codefill_completions_cold_window_total",
-                                   "Completions answered from the cold window because the KV cache held too "
-                                   "little of the full prompt", registry=r)
-        self.cancelled = Counter("codefill_completions_cancelled_total",
-                                 "Completions stopped because the client went away", registry=r)
-        # Limits and admission (server/limits.py).
-        self.rejected = Counter("codefill_requests_rejected_total",
-                                "Completion requests refused by a limit (rate, concurrency, queue, caps, timeout)",
-                                ["reason"], registry=r)
-        self.admission_pending = Gauge("codefill_admission_pending",
-                                       "Completion requests admitted and not yet answered (running + queued)",
-                                       registry=r)
-        # Client feedback (server/api/feedback.py).
-        self.events = Counter("codefill_completion_events_total",
-                              "Completions shown, accepted or dismissed, as reported by clients",
-                              ["event", "language"], registry=r)
-        self.acceptance = Gauge("codefill_completion_acceptance_ratio",
-                                "Accepted / shown completions by language, since the server started",
-                                ["language"], registry=r)
-
-        # Per tenant (API key names: bounded by the keys file), cancelled and superseded work included.
-        self.tenant_tokens = Counter("codefill_tenant_tokens_total", "Tokens the engine worked on per API key name: "
-                                     "prompt (all), cached (of them, reused from the KV cache), completion",
-                                     ["key", "kind"], registry=r)
-        self.tenant_unfinished = Counter("codefill_tenant_completions_unfinished_total",
-                                         "Completions cancelled, superseded or timed out, per API key name",
-                                         ["key"], registry=r)
-        self.cache_hit_ratio = Gauge("codefill_prompt_cache_hit_ratio", "Prompt tokens reused from the KV cache "
-                                     "/ prompt tokens, since the server started, per API key name and overall "
-                                     "(key=\"\")", ["key"], registry=r)
-        self.fair_waiting = Gauge("codefill_fair_queue_waiting", "Requests waiting for the engine, per API key name",
-                                  ["key"], registry=r)
+        for attr, (kind, name, text, labels) in DECLARED.items():
+            extra = {"buckets": _LATENCY_BUCKETS} if kind is Histogram else {}
+            setattr(self, attr, kind(name, text, labels, registry=r, **extra))
+        self.next_edits = Counter("codefill_next_edits_total", "Next-edit answers (/v1/next_edit), by result: "
+                                  "edits, or no_edit", ["result"], registry=r)
         # What the admin API shows: per tenant, since the server started.
         self.tenants: dict[str, dict[str, int]] = {}
-
-        self.draft_tokens = Counter("codefill_speculative_draft_tokens_total",
-                                    "Tokens drafted by prompt lookup for speculative decoding", registry=r)
-        self.accepted_draft_tokens = Counter("codefill_speculative_accepted_tokens_total",
-                                             "Drafted tokens the model kept (acceptance rate: this / drafted)",
-                                             registry=r)
 
     def watch_engine(self, engine) -> None:
         """Counters an engine keeps itself (`engine.stats`, where it has one), read at each scrape."""
@@ -153,8 +155,6 @@ class _EngineStats:
         return []  # collected at scrape time only: the values change
 
     def collect(self):
-        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
-
         stats = self.engine.stats
         yield CounterMetricFamily("codefill_cold_windows_grown", "Cold windows evaluated to the full prompt "
                                   "in idle time", value=stats.get("windows_grown", 0))
@@ -167,8 +167,6 @@ class _EngineStats:
 
 def _batching(stats: dict, histograms):
     """The llama.cpp engine's continuous batching: sequences, KV cells, steps (engines/llama_cpp/stats.py)."""
-    from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
-
     gauges = {"sequences_in_use": ("codefill_engine_sequences_in_use", "Sequences serving a request now"),
               "kv_cells_in_use": ("codefill_engine_kv_cells_in_use", "KV cells held by sequences (shared heads "
                                   "counted once per sequence)"),

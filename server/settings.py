@@ -12,6 +12,7 @@ what is wrong):
 | `limits`      | limits.py `LimitSettings`          | the Gate                          |
 | `tenants`     | tenants.py `TenantSettings`        | service, fair queue, admin API    |
 | `engine`      | engines/factory.py `EngineSettings`| `build_engine`                    |
+| `next_edit`   | nextedit/service.py `NextEditSettings` | the next-edit service         |
 
 Each group's defaults are the settings' own, so tests and scripts make a group
 with only the fields they change. A new option: declare it in
@@ -29,6 +30,7 @@ from codefill.config import Settings, default
 from .auth import KeyError_, KeyStore, check_open_mode
 from .engines.factory import EngineSettings
 from .limits import LimitSettings
+from .nextedit.service import NextEditSettings
 from .postprocess import disabled_filters
 from .prompt import PromptSettings
 from .service.serving import CompletionSettings
@@ -55,6 +57,7 @@ class ServerSettings:
     limits: LimitSettings = field(default_factory=LimitSettings)
     tenants: TenantSettings = field(default_factory=TenantSettings)
     engine: EngineSettings = EngineSettings()
+    next_edit: NextEditSettings = NextEditSettings()
 
 
 def _group(cls: type, settings: Settings, **values: Any):
@@ -84,4 +87,5 @@ def server_settings(settings: Settings) -> ServerSettings:
         tenants=TenantSettings.build(share_cache=settings.share_cache, weights=settings.tenant_weights,
                                      admin_key=settings.admin_key),
         engine=_group(EngineSettings, settings),
+        next_edit=_group(NextEditSettings, settings),
     )
