@@ -1,5 +1,6 @@
 """The codefill server's HTTP API as the bridge uses it: GET /v1/models once,
-then POST /v1/completions for every completion and every cache pre-warm.
+then POST /v1/completions for every completion and every cache pre-warm, and
+POST /v1/next_edit for next edits (the same key, session and cancellation).
 
 Every failure comes out as one `ServerProblem` with a kind the bridge can act
 on and a sentence a user can act on. Cancelling a call (a newer request, the
@@ -13,7 +14,8 @@ import asyncio
 import itertools
 import logging
 from dataclasses import dataclass
-from typing import Literal
+from collections.abc import Awaitable
+from typing import Literal, TypeVar
 
 import httpx
 
@@ -23,6 +25,7 @@ from .settings import Settings
 log = logging.getLogger("codefill.lsp.api")
 
 CONNECT_TIMEOUT_S = 2.0
+T = TypeVar("T")
 
 ProblemKind = Literal["unreachable", "timeout", "loading", "auth", "rejected", "bad_response", "superseded"]
 
@@ -41,6 +44,23 @@ class Completion:
     model: str
 
 
+@dataclass
+class NextEditAnswer:
+    id: str
+    edits: list[dict]
+    """As the server wrote them: {"range": {"start", "end"}, "text"}, positions in UTF-16 code units."""
+    no_edit: bool
+
+
+async def _bounded(call: Awaitable[T], settings: Settings) -> T:
+    try:
+        async with asyncio.timeout(settings.timeout_ms / 1000):
+            return await call
+    except TimeoutError:
+        raise ServerProblem("timeout", f"the codefill server at {settings.server_url} did not answer within "
+                            f"{settings.timeout_ms / 1000:g} s (setting timeoutMs)") from None
+
+
 class CodefillAPI:
     """One per bridge process: one HTTP connection pool, one session id."""
 
@@ -55,6 +75,8 @@ class CodefillAPI:
         self.last_request: dict | None = None
         # The text the server answered it, for `codefill/lastAnswer`.
         self.last_answer: str | None = None
+        # The last next-edit request and the server's answer, for `codefill/lastNextEdit`.
+        self.last_next_edit: dict | None = None
 
     async def close(self) -> None:
         await self._client.aclose()
@@ -66,12 +88,25 @@ class CodefillAPI:
     async def complete(self, ctx: CompletionContext, settings: Settings, *, max_tokens: int | None = None) -> Completion:
         """One completion at the cursor `ctx` describes. max_tokens=0 only
         warms the server's cache. Bounded by settings.timeout_ms in all."""
+        return await _bounded(self._complete(ctx, settings, settings.max_tokens if max_tokens is None else max_tokens),
+                              settings)
+
+    async def next_edit(self, body: dict, settings: Settings) -> NextEditAnswer:
+        """POST /v1/next_edit with `body` (all but `model` and `user`, which
+        are the bridge's), bounded by settings.timeout_ms like a completion."""
+        return await _bounded(self._next_edit(body, settings), settings)
+
+    async def _next_edit(self, body: dict, settings: Settings) -> NextEditAnswer:
+        body = {"model": await self._model_for(settings), **body, "user": self.session_id}
+        self.last_next_edit = {"request": body, "answer": None}
+        data = await self._call("POST", "/v1/next_edit", settings, json=body,
+                                request_id=f"{self.session_id}-{next(self._ids)}")
+        self.last_next_edit["answer"] = data
         try:
-            async with asyncio.timeout(settings.timeout_ms / 1000):
-                return await self._complete(ctx, settings, settings.max_tokens if max_tokens is None else max_tokens)
-        except TimeoutError:
-            raise ServerProblem("timeout", f"the codefill server at {settings.server_url} did not answer within "
-                                f"{settings.timeout_ms / 1000:g} s (setting timeoutMs)") from None
+            return NextEditAnswer(id=str(data["id"]), edits=list(data["edits"]), no_edit=bool(data.get("no_edit")))
+        except (KeyError, TypeError):
+            raise ServerProblem("bad_response", f"the server at {settings.server_url} answered a next edit without "
+                                "`id` and `edits`; is it a codefill server with POST /v1/next_edit?") from None
 
     async def _complete(self, ctx: CompletionContext, settings: Settings, max_tokens: int) -> Completion:
         model = await self._model_for(settings)

@@ -4,7 +4,8 @@ compare with the editor's), `codefill/status` (its settings, session and
 what it knows of the server), `codefill/lastRequest` (the body of the last
 completion request it sent the server, to see what the model was asked) and
 `codefill/lastAnswer` (the text the server answered it, before the bridge
-fitted it to the editor)."""
+fitted it to the editor) and `codefill/lastNextEdit` (the last next-edit
+request, history included, and the server's answer)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ DOCUMENT_REQUEST = "codefill/document"
 STATUS_REQUEST = "codefill/status"
 LAST_REQUEST = "codefill/lastRequest"
 LAST_ANSWER = "codefill/lastAnswer"
+LAST_NEXT_EDIT = "codefill/lastNextEdit"
 
 
 def register(server) -> None:
@@ -36,6 +38,11 @@ def register(server) -> None:
         """The text the server answered the last completion request (null: none yet, or it failed)."""
         return ls.api.last_answer
 
+    @server.feature(LAST_NEXT_EDIT)
+    def last_next_edit(ls, params: Any) -> dict | None:
+        """{"request": body sent to POST /v1/next_edit, "answer": its JSON (null: it failed)}; null: none yet."""
+        return ls.api.last_next_edit
+
     @server.feature(STATUS_REQUEST)
     def status(ls, params: Any) -> dict:
         settings = {k: v for k, v in vars(ls.settings).items() if k != "api_key"}
@@ -49,4 +56,6 @@ def register(server) -> None:
             "positionEncoding": ls.documents.encoding,
             "workspaceFolders": ls.roots,
             "openDocuments": len(ls.documents),
+            "nextEdits": ls.next_edits.report(),
+            "historyEvents": len(ls.history.events()),
         }

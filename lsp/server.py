@@ -1,8 +1,11 @@
 """The language server: pygls wiring, settings, and the one path every
-completion takes (document -> context -> session -> codefill server -> status).
+completion takes (document -> context -> session -> codefill server -> status),
+and the one every next edit takes (document and edit history -> session's
+next-edit lane -> codefill server -> edits against the document as asked).
 
 The LSP methods live one per module (lifecycle.py, configuration.py, sync.py,
-inline.py, completion.py, debug.py); create_server builds the server from them.
+inline.py, inline_edit.py, completion.py, debug.py); create_server builds the
+server from them.
 """
 
 from __future__ import annotations
@@ -18,9 +21,12 @@ from pygls.protocol import LanguageServerProtocol, lsp_method
 
 from codefill import __version__
 
-from .api import CodefillAPI, ServerProblem
-from .context import CompletionContext, build_context, prewarm_context, with_selected
+from . import next_edit
+from .api import CodefillAPI, NextEditAnswer, ServerProblem
+from .context import CompletionContext, build_context, display_path, prewarm_context, with_selected
 from .documents import Document, DocumentStore
+from .history import EditHistory
+from .next_edit import NextEditStats, Proposal
 from .session import Session
 from .settings import SECTION, Settings, merge
 from .status import ServerStatus
@@ -64,6 +70,10 @@ class CodefillLanguageServer(LanguageServer):
                          text_document_sync_kind=types.TextDocumentSyncKind.Incremental)
         self.settings = settings
         self.documents = DocumentStore()
+        self.history = EditHistory()
+        self.next_edits = NextEditStats()
+        # The last next edit proposed, reused by inline completions at the same document version.
+        self.last_proposal: Proposal | None = None
         self.session = Session()
         self.api = CodefillAPI(self.session.id)
         self.status = ServerStatus(self.show)
@@ -86,9 +96,12 @@ class CodefillLanguageServer(LanguageServer):
             shown = {k: v for k, v in vars(self.settings).items() if k != "api_key"}
             log.info("settings from %s: %s (api key %s)", source, shown, "set" if self.settings.api_key else "unset")
         if (old.server_url, old.api_key) != (self.settings.server_url, self.settings.api_key):
-            # Another server (or key) is a fresh start: its own model, its own outage message.
+            # Another server (or key) is a fresh start: its own model, its own
+            # outage message, and no edit history made under the old key.
             self.api.forget_model()
             self.status.succeeded()
+            self.history.clear()
+            self.last_proposal = None
 
     async def pull_settings(self) -> None:
         """Ask the client for the `codefill` section, if it can answer."""
@@ -131,7 +144,7 @@ class CodefillLanguageServer(LanguageServer):
         settings = self.settings
         if doc is None or not settings.enabled_for(doc.language_id):
             # Still a newer request: the user has moved on from the older one.
-            self.session.cancel()
+            self.session.cancel("completion")
             if doc is None:
                 log.info("completion asked for %s, which is not open (no didOpen)", uri)
             else:
@@ -161,6 +174,51 @@ class CodefillLanguageServer(LanguageServer):
         if not text:
             return None
         return Answer(lead + text, ctx, cursor, line_end)
+
+    def record_edit(self, doc: Document, before: str, first_line: int, last_line: int) -> None:
+        """One change of a didChange, for the edit history."""
+        self.history.changed(doc.uri, display_path(doc.uri, self.roots), before, doc.text, first_line, last_line)
+
+    async def next_edit_at(self, uri: str, position: types.Position) -> Proposal | None:
+        """The next edits the server proposes for a cursor at `position`, or
+        None: unknown document, language turned off, superseded by a newer
+        next-edit request, or the server failed."""
+        await self.settled()
+        doc = self.documents.get(uri)
+        settings = self.settings
+        if doc is None or not settings.enabled_for(doc.language_id):
+            self.session.cancel("next_edit")
+            return None
+        # Built now, from the text as it is at the request, before any await.
+        body = next_edit.request_body(self.documents, doc, doc.offset_at(position), self.roots, self.history)
+        if body is None:
+            return None
+        asked = next_edit.snapshot(doc)
+        self.next_edits.requested += 1
+
+        async def ask() -> NextEditAnswer | None:
+            started = time.monotonic()
+            try:
+                answer = await self.api.next_edit(body, settings)
+            except ServerProblem as problem:
+                self.report(problem)
+                return None
+            self.status.succeeded()
+            log.debug("next edit at %s:%d:%d with %d history events -> %d edits (%.2f s)", body["path"],
+                      position.line, position.character, len(body["history"]), len(answer.edits),
+                      time.monotonic() - started)
+            return answer
+
+        answer = await self.session.latest(ask, lane="next_edit")
+        if answer is None:
+            return None
+        proposal = next_edit.proposal(answer, asked, position)
+        if proposal.edits:
+            self.next_edits.proposed += 1
+        else:
+            self.next_edits.empty += 1
+        self.last_proposal = proposal
+        return proposal
 
     def prewarm(self, doc: Document) -> None:
         """Have the server read the start of a just-opened file into its KV
@@ -193,9 +251,9 @@ class CodefillLanguageServer(LanguageServer):
 
 
 def create_server(settings: Settings | None = None) -> CodefillLanguageServer:
-    from . import completion, configuration, debug, inline, lifecycle, sync
+    from . import completion, configuration, debug, inline, inline_edit, lifecycle, sync
 
     server = CodefillLanguageServer(settings or Settings())
-    for feature in (lifecycle, configuration, sync, inline, completion, debug):
+    for feature in (lifecycle, configuration, sync, inline, inline_edit, completion, debug):
         feature.register(server)
     return server

@@ -6,6 +6,10 @@ which closes its HTTP connection, which makes the server stop generating for
 it. The superseded LSP request is answered with an empty result, not an error:
 for the editor nothing went wrong. A $/cancelRequest from the editor cancels
 the handler's task, and with it the call it is waiting for.
+
+Completions and next edits (textDocument/copilotInlineEdit) are two lanes: a
+newer request supersedes the older one of its own lane only, as the server
+does (a next edit does not cancel the completion the editor is waiting for).
 """
 
 from __future__ import annotations
@@ -25,13 +29,14 @@ class Session:
     def __init__(self) -> None:
         # The server's `user` field: one id for everything this editor asks.
         self.id = f"codefill-lsp-{uuid.uuid4().hex[:12]}"
-        self._current: asyncio.Task | None = None
+        self._current: dict[str, asyncio.Task] = {}
         self.superseded = 0
 
-    async def latest(self, work: Callable[[], Awaitable[T]], *, debounce_s: float = 0.0) -> T | None:
-        """Run `work()` as this session's one call; None if a newer call
-        replaced it first."""
-        previous = self._current
+    async def latest(self, work: Callable[[], Awaitable[T]], *, debounce_s: float = 0.0,
+                     lane: str = "completion") -> T | None:
+        """Run `work()` as this session's one call in `lane`; None if a newer
+        call in that lane replaced it first."""
+        previous = self._current.get(lane)
         if previous is not None and not previous.done():
             previous.cancel()
             self.superseded += 1
@@ -43,7 +48,7 @@ class Session:
             return await work()
 
         task = asyncio.create_task(run())
-        self._current = task
+        self._current[lane] = task
         try:
             return await task
         except asyncio.CancelledError:
@@ -52,9 +57,11 @@ class Session:
                 raise  # the editor cancelled this request: pygls answers RequestCancelled
             return None  # superseded
         finally:
-            if self._current is task:
-                self._current = None
+            if self._current.get(lane) is task:
+                del self._current[lane]
 
-    def cancel(self) -> None:
-        if self._current is not None and not self._current.done():
-            self._current.cancel()
+    def cancel(self, lane: str | None = None) -> None:
+        """Cancel the call in flight in `lane`, or in every lane."""
+        for name, task in list(self._current.items()):
+            if lane in (None, name) and not task.done():
+                task.cancel()

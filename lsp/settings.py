@@ -16,6 +16,7 @@ from typing import Any
 
 SECTION = "codefill"
 MODES = ("auto", "single_line", "multi_line")
+INLINE_NEXT_EDITS = ("invoked", "always", "off")
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,8 @@ class Settings:
     """Wait this long before asking the server; a newer request in the meantime replaces this one."""
     prewarm: bool = True
     """On didOpen, have the server read the file's start into its cache."""
+    inline_next_edits: str = "invoked"
+    """When an inline completion also asks for a next edit on the cursor's line: invoked, always or off."""
 
     def enabled_for(self, language_id: str) -> bool:
         return "*" in self.languages or language_id in self.languages
@@ -53,6 +56,12 @@ def _mode(value: Any) -> str:
     if mode not in MODES:
         raise ValueError(f"must be one of {', '.join(MODES)}")
     return mode
+
+
+def _inline_next_edits(value: Any) -> str:
+    if value not in INLINE_NEXT_EDITS:
+        raise ValueError(f"must be one of {', '.join(INLINE_NEXT_EDITS)}")
+    return value
 
 
 def _url(value: Any) -> str:
@@ -103,6 +112,7 @@ _PARSERS = {
     "timeout_ms": _positive_int,
     "debounce_ms": lambda v: _positive_int(v, zero=True),
     "prewarm": _bool,
+    "inline_next_edits": _inline_next_edits,
 }
 
 
