@@ -6,6 +6,8 @@ tokenizer, so the prompt is tokenized as segments: markers as special tokens,
 the user's text as plain text (a file that happens to contain `<fim_middle>`
 must not steer the model).
 
+The catalogue itself is data, families.toml, one table per family.
+
 Recognition asks the loaded model's vocabulary whether the family's marker
 tokens exist as single special tokens; the GGUF architecture breaks ties
 between families that share markers. Config can always override it.
@@ -35,7 +37,9 @@ stays cached, and a keystroke costs the typed characters
 from __future__ import annotations
 
 import re
+import tomllib
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -57,7 +61,7 @@ class FimFamily:
     name: str
     description: str
     # Literal FIM prompt from the model card; None: the family has no FIM tokens.
-    template: str | None
+    template: str | None = None
     # Special tokens that appear in the template.
     markers: tuple[str, ...] = ()
     # Tokens after which a completion is over (EOS/EOT, and markers the model
@@ -134,87 +138,15 @@ class FimFamily:
         return pieces
 
 
-FAMILIES: dict[str, FimFamily] = {
-    f.name: f
-    for f in [
-        FimFamily(
-            name="starcoder",
-            description="StarCoder, StarCoder2, SantaCoder",
-            template="<fim_prefix>{prefix}<fim_suffix>{suffix}<fim_middle>",
-            markers=("<fim_prefix>", "<fim_suffix>", "<fim_middle>"),
-            stop_tokens=("<|endoftext|>", "<file_sep>", "<fim_prefix>", "<fim_suffix>", "<fim_middle>", "<fim_pad>"),
-            detect_tokens=("<fim_prefix>", "<fim_suffix>", "<fim_middle>"),
-            architectures=("starcoder", "starcoder2", "gpt_bigcode"),
-            repo_tokens={"repo_name": "<repo_name>", "file_sep": "<file_sep>"},
-            example_models=("bigcode/starcoder2-3b", "bigcode/starcoderbase-1b"),
-            # Trained with half of its FIM examples suffix-first (the SPM variant of Bavarian et al.).
-            spm_template="<fim_prefix><fim_suffix>{suffix}<fim_middle>{prefix}",
-        ),
-        FimFamily(
-            name="codellama",
-            description="Code Llama (base and code variants; 7B/13B have FIM)",
-            # Spacing is part of the format: sentencepiece puts a space before the prefix.
-            template="<PRE> {prefix} <SUF>{suffix} <MID>",
-            markers=("<PRE>", "<SUF>", "<MID>"),
-            stop_tokens=("<EOT>", "</s>"),
-            detect_tokens=("<PRE>", "<SUF>", "<MID>", "<EOT>"),
-            architectures=("llama",),
-            example_models=("codellama/CodeLlama-7b-hf", "codellama/CodeLlama-13b-hf"),
-            # Code Llama's infilling was trained in both orders; this is its suffix-first form.
-            spm_template="<PRE> <SUF>{suffix} <MID> {prefix}",
-        ),
-        FimFamily(
-            name="deepseek-coder",
-            description="DeepSeek-Coder (1.3B/6.7B/33B base), DeepSeek-Coder-V2-Lite",
-            template="<｜fim▁begin｜>{prefix}<｜fim▁hole｜>{suffix}<｜fim▁end｜>",
-            markers=("<｜fim▁begin｜>", "<｜fim▁hole｜>", "<｜fim▁end｜>"),
-            stop_tokens=("<|EOT|>", "<｜end▁of▁sentence｜>", "<｜fim▁begin｜>", "<｜fim▁hole｜>", "<｜fim▁end｜>"),
-            detect_tokens=("<｜fim▁begin｜>", "<｜fim▁hole｜>", "<｜fim▁end｜>"),
-            architectures=("llama", "deepseek2"),
-            example_models=("deepseek-ai/deepseek-coder-1.3b-base", "deepseek-ai/deepseek-coder-6.7b-base"),
-        ),
-        FimFamily(
-            name="qwen2.5-coder",
-            description="Qwen2.5-Coder (0.5B to 32B), Qwen3-Coder",
-            template="<|fim_prefix|>{prefix}<|fim_suffix|>{suffix}<|fim_middle|>",
-            markers=("<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>"),
-            stop_tokens=(
-                "<|endoftext|>", "<|fim_pad|>", "<|repo_name|>", "<|file_sep|>", "<|im_end|>",
-                "<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>",
-            ),
-            detect_tokens=("<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>", "<|repo_name|>"),
-            architectures=("qwen2", "qwen3", "qwen3moe"),
-            repo_tokens={"repo_name": "<|repo_name|>", "file_sep": "<|file_sep|>"},
-            example_models=("Qwen/Qwen2.5-Coder-1.5B", "Qwen/Qwen2.5-Coder-7B"),
-        ),
-        FimFamily(
-            name="codegemma",
-            description="CodeGemma 2B and 7B",
-            template="<|fim_prefix|>{prefix}<|fim_suffix|>{suffix}<|fim_middle|>",
-            markers=("<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>"),
-            stop_tokens=("<|file_separator|>", "<eos>", "<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>"),
-            detect_tokens=("<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>", "<|file_separator|>"),
-            architectures=("gemma",),
-            example_models=("google/codegemma-2b", "google/codegemma-7b"),
-        ),
-        FimFamily(
-            name="codestral",
-            description="Codestral (suffix first: SPM order)",
-            template="[SUFFIX]{suffix}[PREFIX]{prefix}",
-            markers=("[SUFFIX]", "[PREFIX]"),
-            stop_tokens=("</s>", "[SUFFIX]", "[PREFIX]"),
-            detect_tokens=("[SUFFIX]", "[PREFIX]"),
-            architectures=("llama",),
-            example_models=("mistralai/Codestral-22B-v0.1",),
-        ),
-        FimFamily(
-            name="none",
-            description="No FIM tokens: the prefix is completed, the suffix only shapes post-processing",
-            template=None,
-            stop_tokens=("<|endoftext|>", "<|im_end|>", "</s>", "<eos>", "<|EOT|>", "<|eot_id|>"),
-        ),
-    ]
-}
+def _catalogue() -> dict[str, FimFamily]:
+    """The families of families.toml, by name, in its order."""
+    with (Path(__file__).parent / "families.toml").open("rb") as f:
+        tables = tomllib.load(f)
+    return {name: FimFamily(name=name, **{k: tuple(v) if isinstance(v, list) else v for k, v in table.items()})
+            for name, table in tables.items()}
+
+
+FAMILIES: dict[str, FimFamily] = _catalogue()
 
 # Most specific first: families that share markers (Qwen, CodeGemma) are told
 # apart by the extra tokens in detect_tokens.

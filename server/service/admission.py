@@ -32,6 +32,8 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
+from ..errors import APIError
+
 Req = TypeVar("Req", contravariant=True)
 Out = TypeVar("Out", covariant=True)
 
@@ -45,6 +47,16 @@ def prompt_list(prompt: Prompt) -> list[str] | list[list[int]]:
     if prompt and all(isinstance(x, int) for x in prompt):
         return [prompt]  # one prompt of token ids
     return list(prompt)
+
+
+def check_served(engine: Any, served_names: list[str], model: str) -> None:
+    """What every handler checks first: the engine has loaded (503) and serves `model` (404)."""
+    if not engine.ready:
+        raise APIError(503, "The model is still loading; try again in a few seconds.",
+                       code="model_loading", headers={"Retry-After": "5"})
+    if model not in served_names:
+        raise APIError(404, f"The model '{model}' does not exist. This server serves: "
+                       f"{', '.join(served_names)}.", param="model", code="model_not_found")
 
 
 def default_max_tokens(n_ctx: int) -> int:

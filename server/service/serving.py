@@ -33,7 +33,7 @@ from ..prompt import EngineInput, PromptSettings, render_prompt
 from ..prompt.families import FimFamily, get_family
 from ..prompt.tokens import TokenMemory
 from ..tenants import TenantSettings, session_key
-from .admission import Asked, Call, default_max_tokens, prompt_list
+from .admission import Asked, Call, check_served, default_max_tokens, prompt_list
 from .concurrent import merged
 from .fair import FairQueue
 from .typed_through import AnswerMemory
@@ -148,12 +148,7 @@ class CompletionService:
 
     def check(self, req: CompletionRequest) -> tuple[list[_Prompt], int]:
         """The request's prompts and max_tokens, or the APIError that answers it (503, 404, 400)."""
-        if not self.engine.ready:
-            raise APIError(503, "The model is still loading; try again in a few seconds.",
-                           code="model_loading", headers={"Retry-After": "5"})
-        if req.model not in self.served_names:
-            raise APIError(404, f"The model '{req.model}' does not exist. This server serves: "
-                           f"{', '.join(self.served_names)}.", param="model", code="model_not_found")
+        check_served(self.engine, self.served_names, req.model)
         if req.extra_fields:
             fields = ", ".join(req.extra_fields)
             # Editors send the same extra fields on every keystroke: say it once per kind.

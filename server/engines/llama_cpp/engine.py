@@ -16,6 +16,7 @@ import os
 import threading
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..base import GeneratedToken, GenerationRequest, GenerationResult
@@ -46,44 +47,43 @@ def check_settings(*, n_ctx: int, sequences: int, step_tokens: int, n_batch: int
                          "llama.cpp evaluates in one step")
 
 
+@dataclass(frozen=True)
+class LlamaCppOptions:
+    """The engine's settings, with their defaults (`codefill serve` passes its own, engines/factory.py)."""
+
+    n_ctx: int = 4096  # each sequence's window
+    n_threads: int | None = None  # None: every core
+    n_batch: int = 256  # the most tokens one step evaluates
+    flash_attn: bool = False
+    session_cache_bytes: int = 512 * 1024 * 1024  # idle sessions' KV states in RAM
+    # Speculative decoding with prompt-lookup drafts (greedy requests only); 0: off.
+    draft_max: int = 0
+    draft_ngram_min: int = 3
+    cold_saving: int = 192  # scheduler.py: the least a cold window must save to be used
+    grow_after: float = 0.25  # a cold window grows once the engine has had no request for this long
+    sequences: int = 8  # requests decoded at once, one batch per step
+    step_tokens: int = 128  # each step's token budget
+
+    def __post_init__(self) -> None:
+        check_settings(n_ctx=self.n_ctx, sequences=self.sequences, step_tokens=self.step_tokens,
+                       n_batch=self.n_batch)
+
+    @property
+    def threads(self) -> int:
+        return self.n_threads or os.cpu_count() or 1
+
+
 class LlamaCppEngine(EngineBase):
+    """`options`: `LlamaCppOptions`' fields by name (a ValueError says which settings cannot run)."""
+
     # The serving layer sends a cold window with long prompts (see scheduler.py).
     uses_cold_window = True
 
-    def __init__(
-        self,
-        model_path: str | Path,
-        *,
-        model_id: str,
-        n_ctx: int = 4096,
-        n_threads: int | None = None,
-        n_batch: int = 256,
-        flash_attn: bool = False,
-        family: str | None = None,
-        session_cache_bytes: int = 512 * 1024 * 1024,
-        draft_max: int = 0,
-        draft_ngram_min: int = 3,
-        cold_saving: int = 192,
-        grow_after: float = 0.25,
-        sequences: int = 8,
-        step_tokens: int = 128,
-    ) -> None:
-        check_settings(n_ctx=n_ctx, sequences=sequences, step_tokens=step_tokens, n_batch=n_batch)
+    def __init__(self, model_path: str | Path, *, model_id: str, family: str | None = None, **options) -> None:
+        self.options = o = LlamaCppOptions(**options)
         super().__init__(model_id=model_id, family=family)
         self._path = Path(model_path)
-        self._n_ctx = n_ctx
-        self._n_threads = n_threads or os.cpu_count() or 1
-        self._n_batch = n_batch
-        self._flash_attn = flash_attn
-        # Speculative decoding with prompt-lookup drafts (greedy requests only); 0: off.
-        self._draft_max = draft_max
-        self._draft_ngram_min = draft_ngram_min
-        self._cold_saving = cold_saving
-        # A cold window grows once the engine has had no request for this long.
-        self._grow_after = grow_after
-        self._sequences = sequences
-        self._step_tokens = step_tokens
-        self._sessions = _SessionStates(session_cache_bytes)
+        self._sessions = _SessionStates(o.session_cache_bytes)
         self._llm = None
         self._context = None
         self._loop: StepLoop | None = None
@@ -96,7 +96,7 @@ class LlamaCppEngine(EngineBase):
     @property
     def max_sequences(self) -> int:
         """How many requests run at once; more wait in the engine's own queue."""
-        return self._sequences
+        return self.options.sequences
 
     async def start(self) -> None:
         await asyncio.to_thread(self._load)
@@ -115,18 +115,19 @@ class LlamaCppEngine(EngineBase):
         self._vocab = GgufVocabulary(llm=llm)
         self._healer = Healer(_pieces(llm))
         # Every sequence gets a whole window's cells of its own (context.py).
-        self._context = Context(self._path, n_cells=self._sequences * self._n_ctx, n_seq=self._sequences,
-                                n_batch=self._n_batch, n_threads=self._n_threads, flash_attn=self._flash_attn)
-        slots = Slots(self._sequences, self._context, self._sessions, self._stats.counters)
-        self._loop = StepLoop(self._context, slots, n_ctx=self._n_ctx, step_tokens=self._step_tokens,
-                              cold_saving=self._cold_saving, new_decoder=self._decoder, stats=self._stats,
-                              grow_after=self._grow_after)
+        o = self.options
+        self._context = Context(self._path, n_cells=o.sequences * o.n_ctx, n_seq=o.sequences, n_batch=o.n_batch,
+                                n_threads=o.threads, flash_attn=o.flash_attn)
+        slots = Slots(o.sequences, self._context, self._sessions, self._stats.counters)
+        self._loop = StepLoop(self._context, slots, n_ctx=o.n_ctx, step_tokens=o.step_tokens,
+                              cold_saving=o.cold_saving, new_decoder=self._decoder, stats=self._stats,
+                              grow_after=o.grow_after)
         arch = llm.metadata.get("general.architecture")
-        family = self._identify(arch, path=self._path, n_ctx=self._n_ctx)
+        family = self._identify(arch, path=self._path, n_ctx=o.n_ctx)
         log.info(
             "loaded %s (%s, family %s, n_ctx %d, %d sequences, %d KV cells, %d tokens a step) in %.1fs",
-            self._path.name, arch, family.name, self._n_ctx, self._sequences, self._context.n_cells,
-            self._step_tokens, time.monotonic() - started,
+            self._path.name, arch, family.name, o.n_ctx, o.sequences, self._context.n_cells,
+            o.step_tokens, time.monotonic() - started,
         )
 
     async def close(self) -> None:
@@ -146,7 +147,7 @@ class LlamaCppEngine(EngineBase):
         """Counters and gauges for the metrics endpoint (histograms: `step_histograms`)."""
         loop = self._loop
         gauges = {"growth_pending": 0, "sequences_in_use": 0, "kv_cells_in_use": 0, "waiting": 0,
-                  "sequences": self._sequences}
+                  "sequences": self.options.sequences}
         if loop is not None:
             gauges.update(growth_pending=int(loop.growth is not None), sequences_in_use=loop.slots.busy(),
                           kv_cells_in_use=loop.slots.cells(), waiting=len(loop.waiting) + loop.jobs.qsize())
@@ -155,7 +156,7 @@ class LlamaCppEngine(EngineBase):
     def cache_stats(self) -> dict:
         """Sequences and idle sessions' states in RAM, for the admin API."""
         stats = self.stats
-        return {"sequences": self._sequences, "sequences_in_use": stats["sequences_in_use"],
+        return {"sequences": self.options.sequences, "sequences_in_use": stats["sequences_in_use"],
                 "kv_cells_in_use": stats["kv_cells_in_use"], "saved_states": len(self._sessions),
                 "saved_bytes": self._sessions.bytes, "max_bytes": self._sessions.max_bytes}
 
@@ -192,7 +193,7 @@ class LlamaCppEngine(EngineBase):
                        is_eog=lambda t: llama_cpp.llama_vocab_is_eog(vocab, t),
                        piece=lambda t: self._llm.detokenize([t]),
                        top_text=lambda t: self._llm.detokenize([t]).decode("utf-8", errors="replace"),
-                       draft_max=self._draft_max, draft_ngram_min=self._draft_ngram_min)
+                       draft_max=self.options.draft_max, draft_ngram_min=self.options.draft_ngram_min)
 
     # -- generation ----------------------------------------------------------
 
