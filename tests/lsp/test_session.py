@@ -10,21 +10,25 @@ import pytest
 from codefill.lsp.session import Session
 
 
-async def test_newer_call_supersedes_the_older():
-    session = Session()
-    stopped = asyncio.Event()
-
+def slow_work(stopped: asyncio.Event):
+    """Work that would take 30 s; `stopped` is set when it ends (cancelled, here)."""
     async def slow():
         try:
             await asyncio.sleep(30)
         finally:
             stopped.set()
         return "old"
+    return slow
+
+
+async def test_newer_call_supersedes_the_older():
+    session = Session()
+    stopped = asyncio.Event()
 
     async def fast():
         return "new"
 
-    older = asyncio.create_task(session.latest(slow))
+    older = asyncio.create_task(session.latest(slow_work(stopped)))
     await asyncio.sleep(0.01)
     assert await session.latest(fast) == "new"
     assert await older is None  # superseded: an empty answer, not an error
@@ -34,14 +38,7 @@ async def test_newer_call_supersedes_the_older():
 async def test_the_callers_cancel_reaches_the_work_and_propagates():
     session = Session()
     stopped = asyncio.Event()
-
-    async def slow():
-        try:
-            await asyncio.sleep(30)
-        finally:
-            stopped.set()
-
-    handler = asyncio.create_task(session.latest(slow))
+    handler = asyncio.create_task(session.latest(slow_work(stopped)))
     await asyncio.sleep(0.01)
     handler.cancel()
     with pytest.raises(asyncio.CancelledError):

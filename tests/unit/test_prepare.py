@@ -26,12 +26,17 @@ def setup_source(tmp_path, monkeypatch):
     return source
 
 
-def test_fastest_eligible_format_is_chosen_and_served(tmp_path, monkeypatch):
+def prepared_with(tmp_path, monkeypatch, table):
+    """`prepare` on a made-up source whose formats measure as `table` says: (source, record)."""
     source = setup_source(tmp_path, monkeypatch)
-    monkeypatch.setattr(prep, "measure", fake_measure({"Q4_1": (300, 130, 10.0), "Q4_0": (700, 180, 12.0),
-                                                       "Q8_0": (650, 150, 10.01),
-                                                       "BF16": (400, 90, 9.99)}))
-    record = prep.prepare(source, log=lambda _: None)
+    monkeypatch.setattr(prep, "measure", fake_measure(table))
+    return source, prep.prepare(source, log=lambda _: None)
+
+
+def test_fastest_eligible_format_is_chosen_and_served(tmp_path, monkeypatch):
+    source, record = prepared_with(tmp_path, monkeypatch, {"Q4_1": (300, 130, 10.0), "Q4_0": (700, 180, 12.0),
+                                                           "Q8_0": (650, 150, 10.01),
+                                                           "BF16": (400, 90, 9.99)})
     # Q4_0 is fastest but its perplexity is 20% worse; BF16 keeps quality but is slow here: Q8_0 wins.
     assert record["format"] == "Q8_0"
     assert record["chosen"] == "SmolLM2-135M-Instruct.Q8_0.gguf"
@@ -45,21 +50,18 @@ def test_fastest_eligible_format_is_chosen_and_served(tmp_path, monkeypatch):
 
 
 def test_original_kept_unless_a_candidate_is_clearly_faster(tmp_path, monkeypatch):
-    source = setup_source(tmp_path, monkeypatch)
-    monkeypatch.setattr(prep, "measure", fake_measure({"Q4_1": (300, 130, 10.0), "Q4_0": (305, 131, 10.0),
-                                                       "Q8_0": (200, 100, 10.0),
-                                                       "BF16": (250, 90, 10.0)}))
-    record = prep.prepare(source, log=lambda _: None)
+    source, record = prepared_with(tmp_path, monkeypatch, {"Q4_1": (300, 130, 10.0), "Q4_0": (305, 131, 10.0),
+                                                           "Q8_0": (200, 100, 10.0),
+                                                           "BF16": (250, 90, 10.0)})
     assert record["chosen"] == source.name
     assert resolve_model("default") == source
 
 
 def test_a_deleted_choice_falls_back_to_the_original(tmp_path, monkeypatch):
-    source = setup_source(tmp_path, monkeypatch)
-    monkeypatch.setattr(prep, "measure", fake_measure({"Q4_1": (300, 130, 10.0), "Q4_0": (700, 180, 10.1),
-                                                       "Q8_0": (650, 150, 10.0),
-                                                       "BF16": (250, 90, 10.0)}))
-    assert prep.prepare(source, log=lambda _: None)["format"] == "Q4_0"
+    source, record = prepared_with(tmp_path, monkeypatch, {"Q4_1": (300, 130, 10.0), "Q4_0": (700, 180, 10.1),
+                                                           "Q8_0": (650, 150, 10.0),
+                                                           "BF16": (250, 90, 10.0)})
+    assert record["format"] == "Q4_0"
     (tmp_path / "SmolLM2-135M-Instruct.Q4_0.gguf").unlink()
     assert resolve_model("default") == source
     prep.prepared_record(source).write_text("not json")
@@ -69,10 +71,8 @@ def test_a_deleted_choice_falls_back_to_the_original(tmp_path, monkeypatch):
 def test_bf16_is_chosen_where_the_cpu_runs_it_fastest(tmp_path, monkeypatch):
     # A CPU whose BF16 kernels evaluate prompts much faster than Q8_0 and decode as fast: 16-bit weights,
     # which lose nothing.
-    source = setup_source(tmp_path, monkeypatch)
-    monkeypatch.setattr(prep, "measure", fake_measure({"Q4_1": (270, 100, 10.68), "Q4_0": (585, 80, 12.87),
-                                                       "Q8_0": (496, 90, 10.66), "BF16": (900, 100, 10.60)}))
-    record = prep.prepare(source, log=lambda _: None)
+    _, record = prepared_with(tmp_path, monkeypatch, {"Q4_1": (270, 100, 10.68), "Q4_0": (585, 80, 12.87),
+                                                      "Q8_0": (496, 90, 10.66), "BF16": (900, 100, 10.60)})
     assert record["format"] == "BF16"
     assert resolve_model("default") == tmp_path / "SmolLM2-135M-Instruct.BF16.gguf"
     assert not (tmp_path / "SmolLM2-135M-Instruct.Q8_0.gguf").exists()
