@@ -12,17 +12,23 @@ sent). Either way the session is scoped by the tenant inside the server
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from starlette.datastructures import Headers
 
 from ..errors import APIError
-from .protocol import CompletionRequest
-
 SESSION_HEADER = "X-Session-Id"
 MAX_SESSION_CHARS = 256
 
 
-def apply_session_header(body: CompletionRequest, headers: Headers) -> None:
-    """Make the header the request's `user` when the body has none."""
+class HasSession(Protocol):
+    """A request body with OpenAI's `user` field: the editor session."""
+
+    user: str | None
+
+
+def apply_session_header(body: HasSession, headers: Headers) -> None:
+    """Make the header the request's `user` when the body has none (any kind of request)."""
     session = headers.get(SESSION_HEADER)
     if body.user is not None or not session:
         return

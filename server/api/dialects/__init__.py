@@ -10,10 +10,10 @@ and error shape. Completions are counted by dialect
 (`codefill_completions_total{dialect=...}`, from a context variable set at
 admission).
 
-Streams come from `CompletionService.stream` as OpenAI chunks;
-`common.pieces` reads them back as text, finish reason, usage or error, and
-the dialect writes its wire format (Ollama: NDJSON; llama.cpp: SSE objects
-ending with `stop: true`). What a dialect adds on top is applied to the
+Streams come from `Admitted.bodies` as OpenAI chunks (dicts; a failure is
+raised); `common.pieces` reads them as text, finish reason, usage or error,
+and the dialect writes its wire format (Ollama: NDJSON; llama.cpp: events
+through api/sse.py, ending with `stop: true`). What a dialect adds on top is applied to the
 service's output (llama.cpp's `n_indent`, `t_max_predict_ms`). Errors take the
 dialect's shape by path prefix (`errors.register_error_shape`), the
 middleware's 401s and 413s too. Tabby posts to `/v1/completions` as well:
