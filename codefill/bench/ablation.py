@@ -9,10 +9,11 @@ generation gives all the variants at the cost of one, on the very same raw
 answers (a server per variant would also meet the engine's run-to-run
 differences).
 
-The variants: `before` (issue 2's filters: issue 4's filters all off),
-`+NAME` (before plus one of issue 4's filters), `-NAME` (all but one), `after`
-(all). `verify` asks a server with every filter on for some of the tasks and
-says on how many its answer is the one computed here.
+The variants: `text-rules` (the language-agnostic rules only: every
+code-aware filter off), `+NAME` (text-rules plus one code-aware filter),
+`-NAME` (all but one), `all` (every filter, the server's default). `verify`
+asks a server with every filter on for some of the tasks and says on how many
+its answer is the one computed here.
 """
 
 from __future__ import annotations
@@ -30,17 +31,18 @@ from codefill.server.postprocess import plan, run_to_end
 from .humaneval import Task
 from .quality import Executor, Result, RunConfig, TaskResult, categorize, is_exact, request_body
 
-# Issue 4's filters (the tree-sitter language layer and the rules that fit an answer to its code).
-ISSUE4_FILTERS = ("IndentStyle", "BracketBalance", "SyntaxCheck", "RepeatsAbove", "LoopStop")
+# The code-aware filters: those that read the code around the cursor (the tree-sitter language layer)
+# or the completion's own lines to fit an answer to its code; the others are language-agnostic text rules.
+CODE_AWARE_FILTERS = ("IndentStyle", "BracketBalance", "SyntaxCheck", "RepeatsAbove", "LoopStop")
 
 
 def variants() -> dict[str, frozenset[str]]:
     """Variant name -> the filters it leaves out."""
-    issue4 = frozenset(ISSUE4_FILTERS)
-    out = {"before": issue4}
-    out.update({f"+{name}": issue4 - {name} for name in ISSUE4_FILTERS})
-    out.update({f"-{name}": frozenset({name}) for name in ISSUE4_FILTERS})
-    out["after"] = frozenset()
+    code_aware = frozenset(CODE_AWARE_FILTERS)
+    out = {"text-rules": code_aware}
+    out.update({f"+{name}": code_aware - {name} for name in CODE_AWARE_FILTERS})
+    out.update({f"-{name}": frozenset({name}) for name in CODE_AWARE_FILTERS})
+    out["all"] = frozenset()
     return out
 
 
@@ -117,9 +119,10 @@ async def score(tasks: list[Task], raw: list[RawAnswer], executor: Executor, *, 
     return results
 
 
-async def verify(cfg: RunConfig, tasks: list[Task], after: Result) -> tuple[int, list[tuple[str, str, str]]]:
-    """Ask a server with every filter on; (agreeing tasks, [(task, served, computed)] that differ)."""
-    computed = {r.task_id: r.completion for r in after.results}
+async def verify(cfg: RunConfig, tasks: list[Task], every_filter: Result) -> tuple[int, list[tuple[str, str, str]]]:
+    """Ask a server with every filter on; (agreeing tasks, [(task, served, computed)] that differ)
+    against `every_filter`, the variant `all` computed here."""
+    computed = {r.task_id: r.completion for r in every_filter.results}
     same, differ = 0, []
     async with httpx.AsyncClient(timeout=300) as client:
         for i, task in enumerate(tasks, 1):

@@ -119,7 +119,7 @@ def _add_quality(bsub) -> None:
     q.add_argument("--ablate", action="store_true",
                    help="what each post-processing filter gains or costs: start codefill with every filter off, "
                         "record the model's raw answers once, and score every filter variant on them "
-                        "(before, +FILTER, -FILTER, after; see codefill/bench/ablation.py)")
+                        "(text-rules, +FILTER, -FILTER, all; see codefill/bench/ablation.py)")
     q.add_argument("--raw", metavar="FILE", help="with --ablate: write the raw answers (JSON lines) here")
     q.add_argument("--from-raw", metavar="FILE", help="with --ablate: score raw answers written earlier by --raw "
                                                       "instead of asking a server")
@@ -218,9 +218,9 @@ def _ablate(args, tasks, executor, config, details) -> list:
         server = start_codefill(path, threads=args.threads)
         try:
             sample = tasks[:: args.verify_every]
-            after = next(r for r in results if r.label.endswith("[after]"))
+            every_filter = next(r for r in results if r.label.endswith("[all]"))
             same, differ = asyncio.run(ablation.verify(config(server.url, server.model, server.label, False),
-                                                       sample, after))
+                                                       sample, every_filter))
         finally:
             server.stop()
         print(f"verify: the served answer is the computed one on {same} of {len(sample)} tasks", file=sys.stderr)

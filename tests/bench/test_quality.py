@@ -92,18 +92,18 @@ def test_ablation_variants_are_pipelines_over_the_same_raw_answer(problems, tmp_
     from codefill.bench import ablation
 
     v = ablation.variants()
-    assert v["before"] == frozenset(ablation.ISSUE4_FILTERS) and v["after"] == frozenset()
-    assert v["+SyntaxCheck"] == frozenset(ablation.ISSUE4_FILTERS) - {"SyntaxCheck"}
-    assert v["-LoopStop"] == {"LoopStop"} and len(v) == 2 + 2 * len(ablation.ISSUE4_FILTERS)
+    assert v["text-rules"] == frozenset(ablation.CODE_AWARE_FILTERS) and v["all"] == frozenset()
+    assert v["+SyntaxCheck"] == frozenset(ablation.CODE_AWARE_FILTERS) - {"SyntaxCheck"}
+    assert v["-LoopStop"] == {"LoopStop"} and len(v) == 2 + 2 * len(ablation.CODE_AWARE_FILTERS)
     # A block body whose model answer runs on into prose at the body's indentation: SyntaxCheck ends
-    # it where it stops parsing; the block end rule alone (issue 2's filters) keeps the prose.
+    # it where it stops parsing; the block end rule alone (the text rules) keeps the prose.
     [task] = [t for t in humaneval.multi_line_tasks(problems) if t.task_id == "HumanEval/0/B2"]
     body = task.middle
     raw = [body[:30], body[30:], "\n                This is the distance between them.\n"]
-    before = ablation.filtered(task, raw, v["before"], "python")
-    after = ablation.filtered(task, raw, v["after"], "python")
-    assert quality.is_exact(task, after), after
-    assert not quality.is_exact(task, before) and "This is the distance" in before
+    text_rules = ablation.filtered(task, raw, v["text-rules"], "python")
+    every_filter = ablation.filtered(task, raw, v["all"], "python")
+    assert quality.is_exact(task, every_filter), every_filter
+    assert not quality.is_exact(task, text_rules) and "This is the distance" in text_rules
     executor = quality.Executor(1, 10)
     try:
         import asyncio
@@ -113,7 +113,7 @@ def test_ablation_variants_are_pipelines_over_the_same_raw_answer(problems, tmp_
     finally:
         executor.close()
     by = {r.label: r.results[0] for r in results}
-    assert by["t[after]"].category == "pass" and by["t[before]"].category == "syntax"
+    assert by["t[all]"].category == "pass" and by["t[text-rules]"].category == "syntax"
     assert by["t[+SyntaxCheck]"].category == "pass"
 
 
