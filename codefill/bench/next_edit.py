@@ -115,7 +115,6 @@ def run(cases: list[Case], predictors: list, *, history: int = 8, max_tokens: in
 
 def add_next_edit(bsub) -> None:
     p = bsub.add_parser("next-edit", help="next-edit suggestions on real edits between two releases of packages",
-                        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
                         description="Cases mined from the diffs between two releases of a few PyPI packages: each "
                                     "multi-hunk change of a file split into history (earlier hunks, as unified "
                                     "diffs) and the next hunk, plus a quiet case per file where the change is "
@@ -126,15 +125,17 @@ def add_next_edit(bsub) -> None:
                                  "--model-file for this run")
     p.add_argument("--model", help="model id to request (default: the server's first model)")
     p.add_argument("--api-key", help="sent as 'Authorization: Bearer KEY'")
-    p.add_argument("--model-file", default="default", help="model codefill is started on (path or catalogue name)")
+    p.add_argument("--model-file", default="default",
+                   help="model codefill is started on (path or catalogue name; default: the default model)")
     p.add_argument("--threads", type=int, help="CPU threads of the codefill started here")
     p.add_argument("--floor-only", action="store_true", help="ask no server: only the floor rule")
     p.add_argument("--cases", metavar="FILE", help="cases written by --mine (default: the ones shipped with codefill)")
     p.add_argument("--limit", type=int, help="only N cases, drawn with --seed (kept in their order)")
-    p.add_argument("--seed", type=int, default=0, help="draws the --limit cases")
-    p.add_argument("--history", type=int, default=8, help="most recent edits sent with each request")
+    p.add_argument("--seed", type=int, default=0, help="draws the --limit cases (default 0)")
+    p.add_argument("--history", type=int, default=8, help="most recent edits sent with each request (default 8)")
     p.add_argument("--max-tokens", type=int, help="sent as max_tokens (default: the server's)")
-    p.add_argument("--format", help="sent as the request's prompt format (default: the server's)")
+    p.add_argument("--format", help="sent as the request's prompt format: zeta, zeta2, sweep or instinct "
+                                              "(default: the server's choice)")
     p.add_argument("--json", metavar="FILE", help="also write the summaries and every scored answer here")
     p.add_argument("--mine", action="store_true", help="ask nothing: download the releases from PyPI and write "
                                                         "the cases (to --out)")
