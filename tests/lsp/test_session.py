@@ -64,3 +64,25 @@ async def test_debounce_lets_a_quick_successor_skip_the_work():
 def test_session_ids_are_stable_per_session_and_distinct_between_sessions():
     a, b = Session(), Session()
     assert a.id == a.id and a.id != b.id and a.id.startswith("codefill-lsp-")
+
+
+async def test_lanes_supersede_only_their_own_older_call():
+    """A next edit and a completion run side by side; each is superseded
+    only by a newer call of its own lane, and cancel(lane) reaches one lane."""
+    session = Session()
+    completion_stopped, next_edit_stopped = asyncio.Event(), asyncio.Event()
+    completion = asyncio.create_task(session.latest(slow_work(completion_stopped)))
+    next_edit = asyncio.create_task(session.latest(slow_work(next_edit_stopped), lane="next_edit"))
+    await asyncio.sleep(0.01)
+
+    async def fast():
+        return "new"
+
+    assert await session.latest(fast, lane="next_edit") == "new"
+    assert await next_edit is None and next_edit_stopped.is_set()
+    assert not completion.done()
+    session.cancel("next_edit")  # nothing in flight there any more: the completion goes on
+    await asyncio.sleep(0.01)
+    assert not completion.done()
+    session.cancel("completion")
+    assert await completion is None and completion_stopped.is_set()
