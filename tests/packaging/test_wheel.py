@@ -118,7 +118,15 @@ def test_the_wheel_holds_every_package_module_and_data_file(wheel):
         assert f"{path}/__init__.py" in names, f"{folder.relative_to(ROOT)} is not a package in the wheel"
         for module in folder.glob("*.py"):
             assert f"{path}/{module.name}" in names, f"{module.relative_to(ROOT)} is missing from the wheel"
-    assert "codefill/models/catalogue.toml" in names
+    # Data files the code reads at run time (the model catalogue, the FIM families, ...): each must be
+    # declared as package data in pyproject.toml.
+    data = [f for top in FOLDERS for f in (ROOT / top).rglob("*")
+            if f.is_file() and f.suffix not in (".py", ".pyc") and "__pycache__" not in f.parts]
+    assert any(f.name == "catalogue.toml" for f in data)
+    for f in data:
+        top = f.relative_to(ROOT).parts[0]
+        path = "/".join([FOLDERS[top], *f.relative_to(ROOT / top).parts])
+        assert path in names, f"{f.relative_to(ROOT)} is not in the wheel (pyproject.toml's package-data)"
     stray = sorted(n for n in names if re.match(r"(server|models|lsp|tests)/", n))
     assert not stray, f"bare top-level packages in the wheel: {stray[:5]}"
 
