@@ -60,6 +60,7 @@ class ServerPredictor:
         self.url, self.model, self.label = url.rstrip("/"), model, label or url
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else None
         self.client = httpx.Client(timeout=timeout, headers=headers)
+        self.formats: set[str] = set()  # the prompt formats the server said it used
 
     def __call__(self, body: dict) -> Answer:
         t0 = time.monotonic()
@@ -71,7 +72,10 @@ class ServerPredictor:
         if r.status_code != 200:
             return Answer(latency=latency, error=f"HTTP {r.status_code}: {r.text[:300]}")
         try:
-            return _answer_of(r.json(), latency)
+            data = r.json()
+            if isinstance(data.get("format"), str):
+                self.formats.add(data["format"])
+            return _answer_of(data, latency)
         except (ValueError, KeyError, TypeError) as exc:
             return Answer(latency=latency, error=f"malformed answer ({exc}): {r.text[:300]}")
 
@@ -194,6 +198,10 @@ def cmd_next_edit(args: argparse.Namespace) -> int:
         if server is not None:
             server.stop()
     summaries = [summarize(label, got) for label, got in scored.items()]
+    for p, s in zip(predictors, summaries):
+        if getattr(p, "formats", None):
+            s["formats"] = sorted(p.formats)
+            print(f"next-edit: {p.label} answered in prompt format {', '.join(s['formats'])}", file=sys.stderr)
     print(format_table(summaries))
     if args.json:
         Path(args.json).write_text(json.dumps({
