@@ -21,17 +21,27 @@ export function activate(context: vscode.ExtensionContext): Activated {
   const loadKey = async () => (apiKey = (await context.secrets.get(API_KEY_SECRET)) || undefined);
   void loadKey();
 
-  // One client per server URL / events setting, so its cached model id stays valid.
-  let client: CodefillClient | undefined;
-  let clientFor = "";
-  const getClient = () => {
-    const s = readSettings();
-    const key = `${s.serverUrl}|${s.reportEvents}`;
-    if (!client || key !== clientFor) {
-      client = new CodefillClient({ baseUrl: s.serverUrl, apiKey: () => apiKey, reportEvents: s.reportEvents });
-      clientFor = key;
+  // One client per server URL / events setting, so its cached model id stays valid
+  // (a changed setting makes a new one; the few old ones are dropped now and then).
+  const clients = new Map<string, CodefillClient>();
+  const clientFor = (serverUrl: string, reportEvents: boolean) => {
+    const key = `${serverUrl}|${reportEvents}`;
+    let client = clients.get(key);
+    if (!client) {
+      if (clients.size >= 4) clients.clear();
+      client = new CodefillClient({ baseUrl: serverUrl, apiKey: () => apiKey, reportEvents });
+      clients.set(key, client);
     }
     return client;
+  };
+  const getClient = () => {
+    const s = readSettings();
+    return clientFor(s.serverUrl, s.reportEvents);
+  };
+  // Next edits may come from another server (one serving a next-edit model).
+  const nextEditClient = () => {
+    const s = readSettings();
+    return s.nextEdits.serverUrl === s.serverUrl ? getClient() : clientFor(s.nextEdits.serverUrl, false);
   };
 
   const events = new EventTracker((event, id) => void getClient().sendEvent(event, id));
@@ -43,7 +53,7 @@ export function activate(context: vscode.ExtensionContext): Activated {
     return { ...s.nextEdits, enabled: s.enabled && s.nextEdits.enabled };
   };
   const nextEdits = new NextEditPresenter(
-    new NextEditor(getClient, nextEditSettings, new EditHistory(), session, (s, detail) => status.set(s, detail)),
+    new NextEditor(nextEditClient, nextEditSettings, new EditHistory(), session, (s, detail) => status.set(s, detail)),
   );
   vscode.workspace.textDocuments.forEach((doc) => nextEdits.opened(doc));
   const showEnabled = (s: ExtensionSettings) => status.set(s.enabled ? "ready" : "off");

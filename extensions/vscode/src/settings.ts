@@ -10,7 +10,7 @@ export const API_KEY_SECRET = "codefill.apiKey";
 export interface ExtensionSettings extends CompleterSettings {
   serverUrl: string;
   reportEvents: boolean;
-  nextEdits: NextEditSettings;
+  nextEdits: NextEditSettings & { serverUrl: string };
 }
 
 export function readSettings(config: vscode.WorkspaceConfiguration = vscode.workspace.getConfiguration(SECTION)): ExtensionSettings {
@@ -28,6 +28,7 @@ export function readSettings(config: vscode.WorkspaceConfiguration = vscode.work
       enabled: config.get<boolean>("nextEdits", true),
       debounceMs: Math.max(0, config.get<number>("nextEditDelayMs", 300)),
       model: config.get<string>("nextEditModel", "") || config.get<string>("model", "") || undefined,
+      serverUrl: config.get<string>("nextEditServerUrl", "").trim() || config.get<string>("serverUrl", "http://127.0.0.1:8000"),
     },
   };
 }

@@ -111,6 +111,16 @@ describe("next edits in VS Code", () => {
     expect(items[0].insertText).toBe("x");
   });
 
+  it("codefill.nextEditServerUrl sends next edits to another server; completions stay on codefill.serverUrl", async () => {
+    fake.config.set("codefill.serverUrl", "http://completions:1");
+    fake.config.set("codefill.nextEditServerUrl", "http://next-edits:2/v1");
+    const { nextEdits, ed, srv } = typedRename([]);
+    await until(() => nextEdits().length === 1, "a next-edit request");
+    expect(nextEdits()[0].url).toBe("http://next-edits:2/v1/next_edit");
+    await fake.providers[0].provider.provideInlineCompletionItems(ed.document, new Position(3, 0), { triggerKind: InlineCompletionTriggerKind.Invoke }, new CancellationTokenSource().token);
+    expect(srv.calls.filter((c) => c.url.endsWith("/v1/completions")).map((c) => c.url)).toEqual(["http://completions:1/v1/completions"]);
+  });
+
   it("the manifest binds Tab and Esc only while a next edit is shown", () => {
     const bind = (cmd: string) => pkg.contributes.keybindings.find((k) => k.command === cmd)!;
     expect(bind("codefill.acceptNextEdit")).toMatchObject({ key: "tab" });
@@ -118,5 +128,6 @@ describe("next edits in VS Code", () => {
     expect(bind("codefill.acceptNextEdit").when).toContain("!inlineSuggestionVisible");
     expect(bind("codefill.dismissNextEdit")).toMatchObject({ key: "escape" });
     expect(bind("codefill.dismissNextEdit").when).toContain("codefill.nextEditVisible");
+    expect(bind("codefill.dismissNextEdit").when).toContain("!inlineSuggestionVisible"); // Esc hides ghost text first
   });
 });

@@ -18,6 +18,9 @@ describe("readSettings", () => {
     expect(s.maxTokens).toBe(props["codefill.maxTokens"].default);
     expect(s.reportEvents).toBe(props["codefill.reportEvents"].default);
     expect(s.model).toBeUndefined();
+    expect(s.nextEdits.enabled).toBe(props["codefill.nextEdits"].default);
+    expect(s.nextEdits.debounceMs).toBe(props["codefill.nextEditDelayMs"].default);
+    expect(s.nextEdits.serverUrl).toBe(s.serverUrl); // empty codefill.nextEditServerUrl: the same server
   });
 
   it("reads what the user set, clamping nonsense", () => {
