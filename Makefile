@@ -11,7 +11,7 @@ PORT ?= 8000
 # pip warns once per package about local index folders some machines configure; hide only that line.
 QUIET_PIP := { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
-.PHONY: run test install model clean extensions-deps playground vsix client-deps vllm-venv
+.PHONY: run test install model clean extensions-deps playground vsix client-deps code-server vllm-venv
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,7 +43,7 @@ run: model
 	 else echo ">>> npm not found: serving without the /playground page"; fi
 	$(BIN)/codefill serve --host $(HOST) --port $(PORT)
 
-test: $(VENV)/.installed-test model playground client-deps vllm-venv
+test: $(VENV)/.installed-test model playground client-deps code-server vllm-venv
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # --- the vLLM engine (--engine vllm), in a virtualenv of its own: vLLM pins an older FastAPI
@@ -102,6 +102,19 @@ client-deps:
 	   || missing="$$missing elpa-lsp-mode"; \
 	 if [ -n "$$missing" ]; then echo ">>> apt-get install$$missing"; \
 	   $(SUDO) apt-get update -q && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; fi
+
+# A real VS Code for the extension's test (tests/extensions/test_code_server.py): npm's code-server,
+# installed once into a cache folder outside the tree (kept between runs and clean clones), from the
+# npm registry and Debian's ripgrep and build tools, with nothing fetched from GitHub
+# (extensions/vscode/test/real/install-code-server.sh; about 45 s the first time).
+CODE_SERVER_DIR ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/codefill/code-server-4.100.0
+code-server:
+	@missing=""; command -v rg >/dev/null || missing="$$missing ripgrep"; \
+	 command -v g++ >/dev/null && command -v make >/dev/null || missing="$$missing build-essential"; \
+	 dpkg -s libkrb5-dev >/dev/null 2>&1 || missing="$$missing libkrb5-dev"; \
+	 if [ -n "$$missing" ]; then echo ">>> apt-get install$$missing"; \
+	   $(SUDO) apt-get update -q && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; fi
+	@bash $(EXT)/vscode/test/real/install-code-server.sh $(CODE_SERVER_DIR)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache test-artifacts $(EXT)/node_modules $(EXT)/*/dist $(EXT)/jetbrains/build
