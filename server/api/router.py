@@ -19,8 +19,8 @@ from pydantic import BaseModel
 from sse_starlette import EventSourceResponse
 from starlette.responses import StreamingResponse
 
-from ..lifecycle import SSE_SHUTDOWN_GRACE_S
 from ..metrics import CONTENT_TYPE
+from . import sse
 from .admission import Admitted
 from .errors import error_response
 from .protocol import Completion, CompletionRequest, ErrorResponse, Model, ModelList
@@ -61,7 +61,7 @@ def answer(result: Any) -> Response:
         return JSONResponse(result.model_dump(exclude_none=False))
     if isinstance(result, dict):
         return JSONResponse(result)
-    return EventSourceResponse(result, sep="\n", ping=15, shutdown_grace_period=SSE_SHUTDOWN_GRACE_S)
+    return sse.response(result)
 
 
 class _Streamed(Response):

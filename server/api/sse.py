@@ -2,9 +2,9 @@
 
 Every stream the server sends, OpenAI's completion chunks and the dialects'
 own bodies alike, is a series of JSON bodies; `event` makes one an event
-(`{"data": text}`, what sse-starlette sends; `answer` in router.py adds the
-"\n" separators and pings). `events` is the one place an OpenAI-style stream
-ends: whatever way its bodies stop (finished, an `APIError` such as the
+(`{"data": text}`), `response` sends events with sse-starlette ("\n"
+separators, a ping every 15 s, the shutdown grace of lifecycle.py). `events`
+is the one place an OpenAI-style stream ends: whatever way its bodies stop (finished, an `APIError` such as the
 ticket's deadline or a superseded request, a bug), the client gets an error
 event if it failed and then `data: [DONE]`.
 """
@@ -15,7 +15,10 @@ import json
 import logging
 from collections.abc import AsyncIterator
 
+from sse_starlette import EventSourceResponse
+
 from ..errors import APIError
+from ..lifecycle import SSE_SHUTDOWN_GRACE_S
 
 log = logging.getLogger("codefill.serving")
 
@@ -47,3 +50,8 @@ async def events(bodies: AsyncIterator[dict]) -> AsyncIterator[dict]:
     finally:
         await bodies.aclose()
     yield DONE
+
+
+def response(events: AsyncIterator[dict]) -> EventSourceResponse:
+    """`events` (`{"data": text}`) sent as server-sent events."""
+    return EventSourceResponse(events, sep="\n", ping=15, shutdown_grace_period=SSE_SHUTDOWN_GRACE_S)
