@@ -93,7 +93,8 @@ class NextEditRequest(BaseModel):
     stream: bool = False
     """Answer as server-sent events: the answer as one `next_edit` event when it is known, then `[DONE]`."""
     max_tokens: int | None = Field(default=None, ge=1)
-    """Most tokens the model may write (its rewrite of the editable region); default a quarter of the context."""
+    """Most tokens the model may write (its rewrite of the editable region); default twice the region's tokens
+    and 64 more, at most a quarter of the context."""
     format: FormatName | None = None
     """The prompt format; by default the server's `--next-edit-format` (auto: from the model's name)."""
 

@@ -32,7 +32,7 @@ from ..engines.base import Engine, GenerationRequest, GenerationResult, Sampling
 from ..errors import APIError
 from ..languages import detect_language
 from ..metrics import Metrics
-from ..service.admission import Asked, Call, default_max_tokens
+from ..service.admission import Asked, Call, check_served, default_max_tokens
 from ..service.fair import FairQueue
 from ..service.usage import Usage, record_choice
 from ..tenants import TenantSettings, scoped, session_key
@@ -48,6 +48,7 @@ log = logging.getLogger("codefill.nextedit")
 _MIN_PROMPT_ROOM = 16
 # A rewrite may hold this many lines more than twice the region before it counts as running away.
 _SPARE_LINES = 8
+_SPARE_TOKENS = 64
 SESSION_SUFFIX = "next_edit"
 # Answers that say there is nothing to change (Zed's teacher prompts' NO_EDITS, its hashline format's marker).
 NO_EDITS = ("NO_EDITS", "<|no_edits|>")
@@ -106,12 +107,7 @@ class NextEditService:
 
     def prepare(self, req: NextEditRequest) -> Prepared:
         """The request checked (503, 404, 400 naming the parameter) and its prompt rendered to fit."""
-        if not self.engine.ready:
-            raise APIError(503, "The model is still loading; try again in a few seconds.",
-                           code="model_loading", headers={"Retry-After": "5"})
-        if req.model not in self.served_names:
-            raise APIError(404, f"The model '{req.model}' does not exist. This server serves: "
-                           f"{', '.join(self.served_names)}.", param="model", code="model_not_found")
+        check_served(self.engine, self.served_names, req.model)
         lines = req.text.split("\n")
         row = req.cursor.line - req.text_offset
         if not 0 <= row < len(lines):
@@ -133,8 +129,8 @@ class NextEditService:
             raise APIError(400, f"max_tokens ({req.max_tokens}) is too large: the model's context is {n_ctx} "
                            f"tokens and at most {n_ctx - _MIN_PROMPT_ROOM} of them can be generated.",
                            param="max_tokens")
-        max_tokens = req.max_tokens or default_max_tokens(n_ctx)
         related, shown, context = list(req.related), list(edits), None
+        max_tokens = req.max_tokens or self._default_max_tokens(fmt, lines, (row, col), n_ctx)
         while True:  # the most the context holds: fewer related files, then older edits, then less context
             x = excerpt(fmt, path=req.path, lines=lines, cursor=(row, col), edits=shown, related=related,
                         text_offset=req.text_offset, last_edit=edits[last] if last is not None else None,
@@ -154,6 +150,12 @@ class NextEditService:
                                f"({max_tokens}) do not fit the model's context of {n_ctx} tokens.",
                                param="max_tokens", code="context_length_exceeded")
 
+    def _default_max_tokens(self, fmt: Format, lines: list[str], cursor: tuple[int, int], n_ctx: int) -> int:
+        """Room for a rewrite of twice the region (a rewrite that long is running away), at most the
+        completions' default."""
+        x = excerpt(fmt, path="", lines=lines, cursor=cursor, edits=[], related=[], text_offset=0)
+        return min(default_max_tokens(n_ctx), 2 * len(self.engine.tokenize(x.region_text)) + _SPARE_TOKENS)
+
     def _tokens(self, prompt: Prompt) -> list[int]:
         out: list[int] = []
         for i, seg in enumerate(prompt.segments):
@@ -163,10 +165,11 @@ class NextEditService:
     # -- entry points (server/service/admission.py Handler) ---------------------
 
     def asked(self, req: NextEditRequest) -> Asked:
-        """What admission weighs: the prompt the model will see. Checks the request first (4xx)."""
+        """What admission weighs (and `--log-prompts` logs): the prompt the model will see. Checks the
+        request first (4xx)."""
         prepared = self.prepare(req)
         req._prepared = prepared  # complete/stream run what was checked and weighed
-        return Asked(prompt=prepared.tokens, max_tokens=prepared.max_tokens, model=req.model,
+        return Asked(prompt=prepared.prompt.text, max_tokens=prepared.max_tokens, model=req.model,
                      language=req.language or detect_language(None, req.path))
 
     async def complete(self, req: NextEditRequest, call: Call) -> NextEdit:

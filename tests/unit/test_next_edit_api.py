@@ -114,3 +114,11 @@ def test_render_shows_the_prompt_and_metrics_count_answers(open_client):
     metrics = c.get("/metrics").text
     assert 'codefill_next_edits_total{result="edits"} 1.0' in metrics
     assert 'endpoint="/v1/next_edit",key="anonymous",status="200"' in metrics
+
+
+def test_max_tokens_defaults_to_room_for_twice_the_region(open_client):
+    engine = sweep_engine("    return a + 2\n")
+    c = open_client(engine)
+    assert c.post("/v1/next_edit", json=body()).status_code == 200
+    region = "".join(line + "\n" for line in TEXT.split("\n"))  # the whole (short) file is the region
+    assert engine.requests[0].max_tokens == 2 * len(region) + 64 < 2048 // 4 + 64
