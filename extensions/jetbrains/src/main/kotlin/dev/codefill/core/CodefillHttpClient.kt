@@ -79,15 +79,20 @@ class CodefillHttpClient(
     }
 
     /** Cancelling the returned future aborts the request. Resolve the model first with [resolveModel]. */
-    fun complete(request: CompletionRequest): CompletableFuture<Completion> {
-        val req = request("/v1/completions")
-            .header("Content-Type", "application/json")
-            // The session as a header too: what a load balancer in front of several servers hashes on.
-            .header("X-Session-Id", request.user)
-            .POST(HttpRequest.BodyPublishers.ofString(request.toJson()))
-            .build()
-        return exchange(req) { CompletionApi.parseCompletion(it) }
-    }
+    fun complete(request: CompletionRequest): CompletableFuture<Completion> =
+        exchange(post("/v1/completions", request.toJson(), request.user)) { CompletionApi.parseCompletion(it) }
+
+    /** A JSON POST in [session]; the session goes as a header too: what a load balancer in front of several servers hashes on. */
+    private fun post(path: String, json: String, session: String): HttpRequest =
+        request(path).header("Content-Type", "application/json").header("X-Session-Id", session)
+            .POST(HttpRequest.BodyPublishers.ofString(json)).build()
+
+    /**
+     * The edits the server predicts next (POST /v1/next_edit). Cancelling the returned future aborts
+     * the request. A server without the endpoint fails it with a CodefillException of status 404.
+     */
+    fun nextEdit(request: NextEditRequest): CompletableFuture<NextEdit> =
+        exchange(post("/v1/next_edit", request.toJson(), request.user)) { NextEditApi.parse(it) }
 
     /** Report what became of a completion; never fails the caller. "sent", "unsupported" or "failed". */
     fun sendEvent(event: String, completionId: String): CompletableFuture<String> {

@@ -85,6 +85,60 @@ fun unitTests(s: Suite) {
             eq(1, server.hits("/v1/events")) // not asked again after the 404
         }
     }
+    s.test("next edit: the request carries file, cursor, history, session; language and related only when given") {
+        val history = listOf(HistoryEvent("geo.py", "@@ -1 +1 @@\n-def area(w, h):\n+def area(width, h):\n"))
+        val body = Json.parse(NextEditRequest("m", "geo.py", "def area(width, h):\n", Position(0, 14), history, "s-1", "python").toJson()) as Map<*, *>
+        eq("m", body["model"]); eq("geo.py", body["path"]); eq("def area(width, h):\n", body["text"]); eq("s-1", body["user"]); eq("python", body["language"])
+        eq(mapOf("line" to 0.0, "character" to 14.0), body["cursor"])
+        eq(listOf(mapOf("path" to "geo.py", "diff" to history[0].diff)), body["history"])
+        check("related" !in body) { "empty related sent" }
+        val bare = Json.parse(NextEditRequest("m", "a.py", "", Position(0, 0), emptyList(), "s", related = listOf(RelatedFile("b.py", "x"))).toJson()) as Map<*, *>
+        check("language" !in bare) { "null language sent" }
+        eq(listOf(mapOf("path" to "b.py", "text" to "x")), bare["related"])
+    }
+    s.test("next edit: the answer's edits, an explicit no_edit, and a malformed answer") {
+        val a = NextEditApi.parse("""{"id":"nedit-1","object":"next_edit","model":"m","edits":[{"range":{"start":{"line":1,"character":11},"end":{"line":1,"character":12}},"text":"width"}],"no_edit":false,"usage":{}}""")
+        eq("nedit-1", a.id); eq(false, a.noEdit)
+        eq(listOf(TextEdit(TextRange(Position(1, 11), Position(1, 12)), "width")), a.edits)
+        val quiet = NextEditApi.parse("""{"id":"nedit-2","model":"m","edits":[],"no_edit":true}""")
+        eq(true, quiet.noEdit); eq(0, quiet.edits.size)
+        raises<CodefillException> { NextEditApi.parse("""{"id":"x","edits":[{"text":"a"}]}""") }
+        raises<CodefillException> { NextEditApi.parse("""{"id":"x"}""") }
+    }
+    s.test("next edit: applying edits by line and UTF-16 character (surrogate pairs, CRLF), in any order") {
+        val text = "def area(width, h):\n    return w * h\n"
+        val edits = listOf(TextEdit(TextRange(Position(1, 11), Position(1, 12)), "width"), TextEdit(TextRange(Position(0, 0), Position(0, 0)), "# geo\n"))
+        eq("# geo\ndef area(width, h):\n    return width * h\n", NextEditApi.apply(text, edits))
+        // U+1F600 is two UTF-16 code units: character 3 is after it
+        eq("a\uD83D\uDE00B\r\nc", NextEditApi.apply("a\uD83D\uDE00b\r\nc", listOf(TextEdit(TextRange(Position(0, 3), Position(0, 4)), "B"))))
+        eq(5, NextEditApi.offsetOf("ab\r\ncd", Position(1, 1)))
+        eq(Position(1, 1), NextEditApi.positionOf("ab\r\ncd", 5))
+        eq(Position(2, 2), NextEditApi.endOf(TextEdit(TextRange(Position(1, 4), Position(1, 4)), "x\nyz")))
+        eq(Position(1, 9), NextEditApi.endOf(TextEdit(TextRange(Position(1, 4), Position(1, 6)), "total")))
+    }
+    s.test("next edit: an edit outside the text or overlapping another is refused, not clamped") {
+        val text = "ab\r\ncd"
+        raises<IllegalArgumentException> { NextEditApi.offsetOf(text, Position(0, 3)) } // the \r is not part of the line
+        raises<IllegalArgumentException> { NextEditApi.offsetOf(text, Position(2, 0)) }
+        raises<IllegalArgumentException> { NextEditApi.apply(text, listOf(TextEdit(TextRange(Position(0, 0), Position(0, 2)), "x"), TextEdit(TextRange(Position(0, 1), Position(1, 0)), "y"))) }
+        raises<IllegalArgumentException> { NextEditApi.apply(text, listOf(TextEdit(TextRange(Position(1, 1), Position(0, 1)), "x"))) }
+    }
+    s.test("next edit: over HTTP with the key and session header (local fake server)") {
+        FakeServer { path, body, auth ->
+            when (path) {
+                "/v1/next_edit" -> if (auth == "Bearer k1" && body.contains("\"cursor\":{\"line\":0,\"character\":14}"))
+                    Pair(200, """{"id":"nedit-f","model":"m","edits":[{"range":{"start":{"line":1,"character":11},"end":{"line":1,"character":12}},"text":"width"}],"no_edit":false}""")
+                else Pair(400, """{"error":{"message":"bad request: $body","type":"invalid_request_error","param":null,"code":null}}""")
+                else -> Pair(404, """{"error":{"message":"No such endpoint."}}""")
+            }
+        }.use { server ->
+            val client = CodefillHttpClient(server.url, { "k1" })
+            val answer = client.nextEdit(NextEditRequest("m", "geo.py", "def area(width, h):\n    return w * h\n", Position(0, 14), emptyList(), "sess-2"))
+                .get(5, TimeUnit.SECONDS)
+            eq("nedit-f", answer.id); eq("width", answer.edits.single().text)
+            eq("sess-2", server.lastSessionHeader)
+        }
+    }
     s.test("http: an unreachable server is a CodefillException naming it") {
         val e = raises<ExecutionException> { CodefillHttpClient("http://127.0.0.1:9").models().get(10, TimeUnit.SECONDS) }
         val cause = e.cause as CodefillException

@@ -53,6 +53,28 @@ fun liveTests(s: Suite, url: String) {
         val r = client.sendEvent("shown", c.id).get(10, TimeUnit.SECONDS)
         check(r == "sent") { "real id: $r" }
     }
+    liveNextEdit(s, client)
+}
+
+private fun liveNextEdit(s: Suite, client: CodefillHttpClient) {
+    s.test("live: a next edit is well-formed edits that apply to the text, or no_edit") {
+        val model = client.resolveModel(null).get(10, TimeUnit.SECONDS)
+        val text = "def area(width, h):\n    return w * h\n\nprint(area(2, 3))\n"
+        val history = listOf(HistoryEvent("geo.py", "--- geo.py\n+++ geo.py\n@@ -1,2 +1,2 @@\n-def area(w, h):\n+def area(width, h):\n     return w * h\n"))
+        val answer = client.nextEdit(NextEditRequest(model, "geo.py", text, Position(0, 14), history, "kotlin-live-ne", "python"))
+            .get(120, TimeUnit.SECONDS)
+        check(answer.id.isNotEmpty()) { "no id" }
+        check(answer.noEdit == answer.edits.isEmpty()) { "no_edit ${answer.noEdit} with ${answer.edits.size} edits" }
+        NextEditApi.apply(text, answer.edits) // throws if an edit is outside the text or they overlap
+    }
+    s.test("live: a cursor outside the text is the server's 400 naming the cursor") {
+        val model = client.resolveModel(null).get(10, TimeUnit.SECONDS)
+        val e = raises<ExecutionException> {
+            client.nextEdit(NextEditRequest(model, "a.py", "x = 1\n", Position(7, 0), emptyList(), "kotlin-live-ne")).get(30, TimeUnit.SECONDS)
+        }
+        val cause = e.cause as CodefillException
+        eq(400, cause.status); eq("cursor_out_of_range", cause.code)
+    }
 }
 
 private fun cancelledCount(url: String): Double {
