@@ -98,6 +98,8 @@ class CodefillAPI:
 
     async def _next_edit(self, body: dict, settings: Settings) -> NextEditAnswer:
         body = {"model": await self._model_for(settings), **body, "user": self.session_id}
+        if settings.next_edit_max_tokens is not None:
+            body["max_tokens"] = settings.next_edit_max_tokens
         self.last_next_edit = {"request": body, "answer": None}
         data = await self._call("POST", "/v1/next_edit", settings, json=body,
                                 request_id=f"{self.session_id}-{next(self._ids)}")

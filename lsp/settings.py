@@ -38,6 +38,8 @@ class Settings:
     """On didOpen, have the server read the file's start into its cache."""
     inline_next_edits: str = "invoked"
     """When an inline completion also asks for a next edit on the cursor's line: invoked, always or off."""
+    next_edit_max_tokens: int | None = None
+    """Most tokens the model may write for a next edit (its rewrite of a region); unset: the server's default."""
 
     def enabled_for(self, language_id: str) -> bool:
         return "*" in self.languages or language_id in self.languages
@@ -113,6 +115,7 @@ _PARSERS = {
     "debounce_ms": lambda v: _positive_int(v, zero=True),
     "prewarm": _bool,
     "inline_next_edits": _inline_next_edits,
+    "next_edit_max_tokens": lambda v: None if v is None else _positive_int(v),
 }
 
 

@@ -57,7 +57,7 @@ async def test_the_request_carries_the_editors_history_cursor_session_and_key(cl
     (body,) = fake.bodies()
     (seen,) = fake.requests()
     session = (await status(client))["session"]
-    assert body["model"] == "fake-coder" and body["user"] == session
+    assert body["model"] == "fake-coder" and body["user"] == session and "max_tokens" not in body
     assert seen.headers["X-Session-Id"] == session and seen.headers["Authorization"] == "Bearer sk-one"
     assert body["path"] == "main.py" and body["language"] == "python"
     assert body["text"] == ed.text and body["text_offset"] == 0
@@ -181,9 +181,10 @@ async def test_always_asks_on_every_inline_request_and_drops_a_repeat_of_the_com
     fake.completion_text = "1"
     fake.next_edit = edits(((0, 4), (0, 4), "1"))
     client.workspace_did_change_configuration(types.DidChangeConfigurationParams(
-        settings={"codefill": {"inlineNextEdits": "always"}}))
+        settings={"codefill": {"inlineNextEdits": "always", "nextEditMaxTokens": 64}}))
     result = await client.text_document_inline_completion_async(inline_params(ed.uri, 0, 4))
     assert [i.insert_text for i in result.items] == ["1"] and len(fake.bodies()) == 1
+    assert fake.bodies()[0]["max_tokens"] == 64
 
 
 async def test_two_bridges_with_their_own_keys_send_only_their_own_history(fake):

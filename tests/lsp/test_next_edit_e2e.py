@@ -16,6 +16,14 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 SHAPES = "import math\n\ndef area(r):\n    return math.pi * r * r\n\n\ndef ring(r, width):\n    return area(r) - area(r - width)\n"
 CALLER = "from shapes import area\n\nprint(area(2))\n"
+# A rewrite of the region is cut short past this (an answer cut short is no
+# edit): it keeps the tests' time bounded on a busy CPU.
+MAX_TOKENS = 96
+
+
+def limit_next_edits(bridge) -> None:
+    bridge.workspace_did_change_configuration(types.DidChangeConfigurationParams(
+        settings={"codefill": {"nextEditMaxTokens": MAX_TOKENS}}))
 
 
 def utf16_length(line: str) -> int:
@@ -35,6 +43,7 @@ async def last_next_edit(bridge) -> dict:
 
 
 async def test_copilot_inline_edit_after_real_edits(bridge, live_server):
+    limit_next_edits(bridge)
     caller = Editor(bridge, "caller.py", CALLER)
     caller.change([(caller.text.index("(2)") + 1, caller.text.index("(2)") + 2, "3")])
     ed = Editor(bridge, "shapes.py", SHAPES)
@@ -51,6 +60,7 @@ async def test_copilot_inline_edit_after_real_edits(bridge, live_server):
     assert sent["answer"] is not None, "the server did not answer the next-edit request"
     request = sent["request"]
     assert request["model"] == live_server.model and request["path"] == "shapes.py"
+    assert request["max_tokens"] == MAX_TOKENS
     assert request["text"] == ed.text and request["cursor"] == {"line": line, "character": len("def area(radius")}
     # The history: one event per place edited, the keystrokes of the rename in one.
     assert request["history"] == [
@@ -75,6 +85,7 @@ async def test_copilot_inline_edit_after_real_edits(bridge, live_server):
 
 
 async def test_inline_completion_invoked_keeps_the_completion_first(bridge, live_server):
+    limit_next_edits(bridge)
     ed = Editor(bridge, "inline_ne.py", "def double(x):\n    return x * \n")
     ed.type(len("def double(x):\n    return x * "), "2")
     params = inline_params(ed.uri, 1, len("    return x * 2"))

@@ -46,3 +46,12 @@ def test_enabled_languages():
     assert Settings().enabled_for("anything")
     s, _ = merge(Settings(), {"languages": ["python"]})
     assert s.enabled_for("python") and not s.enabled_for("markdown")
+
+
+def test_next_edit_settings():
+    s, problems = merge(Settings(), {"codefill": {"inlineNextEdits": "always", "nextEditMaxTokens": 96}})
+    assert (s.inline_next_edits, s.next_edit_max_tokens, problems) == ("always", 96, [])
+    s, problems = merge(s, {"codefill": {"inlineNextEdits": "sometimes", "nextEditMaxTokens": 0}})
+    assert (s.inline_next_edits, s.next_edit_max_tokens) == ("always", 96) and len(problems) == 2
+    assert "invoked, always, off" in problems[0]
+    assert merge(s, {"codefill": {"nextEditMaxTokens": None}})[0].next_edit_max_tokens is None

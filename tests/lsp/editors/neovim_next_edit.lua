@@ -36,7 +36,7 @@ local ok, err = pcall(function()
     name = "codefill",
     cmd = cmd,
     root_dir = dir,
-    init_options = { codefill = { timeoutMs = 120000, prewarm = false } },
+    init_options = { codefill = { timeoutMs = 120000, prewarm = false, nextEditMaxTokens = 96 } },
     -- Every change sent as it is made (0.7 batches them for 150 ms by default,
     -- and flushes only the asking buffer's before a request).
     flags = { debounce_text_changes = 0 },
