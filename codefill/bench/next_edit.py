@@ -49,7 +49,8 @@ def _answer_of(data: dict, latency: float) -> Answer:
     edits = data["edits"]
     if not isinstance(edits, list) or not isinstance(data["no_edit"], bool):
         raise ValueError("edits is not a list or no_edit not a boolean")
-    return Answer([{"range": e["range"], "text": e["text"]} for e in edits], data["no_edit"], latency)
+    usage = data.get("usage") if isinstance(data.get("usage"), dict) else None
+    return Answer([{"range": e["range"], "text": e["text"]} for e in edits], data["no_edit"], latency, usage=usage)
 
 
 class ServerPredictor:

@@ -38,6 +38,7 @@ class Answer:
     no_edit: bool = True
     latency: float | None = None  # seconds
     error: str | None = None
+    usage: dict | None = None  # the server's token counts (prompt_tokens, completion_tokens)
 
 
 @dataclass
@@ -50,6 +51,7 @@ class Scored:
     latency: float | None
     error: str | None
     edits: list[dict]
+    usage: dict | None = None
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -99,9 +101,11 @@ def score(case: Case, answer: Answer) -> Scored:
         except (ValueError, KeyError, TypeError) as exc:
             error = f"edits do not apply: {exc}"
     if predicted is None:
-        return Scored(case.id, case.quiet, False, False, 0.0, answer.latency, error, answer.edits)
+        return Scored(case.id, case.quiet, False, False, 0.0, answer.latency, error, answer.edits,
+                      answer.usage)
     return Scored(case.id, case.quiet, predicted != case.text, predicted == expected,
-                  similarity(*regions(case.text, predicted, expected)), answer.latency, None, answer.edits)
+                  similarity(*regions(case.text, predicted, expected)), answer.latency, None, answer.edits,
+                  answer.usage)
 
 
 def percentile(values: list[float], p: float) -> float | None:
@@ -131,10 +135,19 @@ def summarize(label: str, scored: list[Scored]) -> dict:
             "exact": share(edit, lambda s: s.exact), "similarity": mean(edit, lambda s: s.similarity),
             "proposed": share(edit, lambda s: s.changed), "quiet": share(quiet, lambda s: s.error is None
                                                                          and not s.changed),
-            "p50_ms": ms(50), "p90_ms": ms(90), "errors": sum(1 for s in scored if s.error)}
+            "p50_ms": ms(50), "p90_ms": ms(90), "errors": sum(1 for s in scored if s.error),
+            # What the latency paid for, when the server says (mean tokens per answer).
+            "prompt_tokens": mean_usage(scored, "prompt_tokens"),
+            "completion_tokens": mean_usage(scored, "completion_tokens")}
 
 
-COLUMNS = ("label", "cases", "exact", "similarity", "proposed", "quiet", "p50_ms", "p90_ms", "errors")
+def mean_usage(scored: list[Scored], key: str) -> float | None:
+    counts = [s.usage[key] for s in scored if s.usage and isinstance(s.usage.get(key), int)]
+    return round(sum(counts) / len(counts), 1) if counts else None
+
+
+COLUMNS = ("label", "cases", "exact", "similarity", "proposed", "quiet", "p50_ms", "p90_ms", "errors", "prompt_tokens",
+           "completion_tokens")
 
 
 def format_table(summaries: list[dict]) -> str:
