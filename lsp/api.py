@@ -31,10 +31,12 @@ ProblemKind = Literal["unreachable", "timeout", "loading", "auth", "rejected", "
 
 
 class ServerProblem(Exception):
-    def __init__(self, kind: ProblemKind, message: str) -> None:
+    def __init__(self, kind: ProblemKind, message: str, param: str | None = None) -> None:
         super().__init__(message)
         self.kind = kind
         self.message = message
+        self.param = param
+        """The request parameter the server's error names, if any."""
 
 
 @dataclass
@@ -184,9 +186,9 @@ class CodefillAPI:
     def _problem(self, r: httpx.Response, settings: Settings) -> ServerProblem:
         try:
             error = r.json()["error"]
-            detail, code = error.get("message") or "", error.get("code")
+            detail, code, param = error.get("message") or "", error.get("code"), error.get("param")
         except (ValueError, KeyError, TypeError, AttributeError):
-            detail, code = r.text[:200], None
+            detail, code, param = r.text[:200], None, None
         where = f"the codefill server at {settings.server_url}"
         if r.status_code == 409 and code == "superseded":
             # The server got this session's newer request first: nothing is wrong.
@@ -198,4 +200,5 @@ class CodefillAPI:
                                  "check the apiKey setting")
         if r.status_code == 404 and code == "model_not_found":
             self.forget_model()
-        return ServerProblem("rejected", f"{where} answered {r.status_code}: {detail}")
+        return ServerProblem("rejected", f"{where} answered {r.status_code}: {detail}",
+                             param if isinstance(param, str) else None)

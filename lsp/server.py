@@ -199,7 +199,15 @@ class CodefillLanguageServer(LanguageServer):
         async def ask() -> NextEditAnswer | None:
             started = time.monotonic()
             try:
-                answer = await self.api.next_edit(body, settings)
+                try:
+                    answer = await self.api.next_edit(body, settings)
+                except ServerProblem as problem:
+                    if problem.kind != "rejected" or not (problem.param or "").startswith("history"):
+                        raise
+                    # The history should always be one the server takes; if it
+                    # is not, a next edit without it beats none at all.
+                    log.warning("the server refused the edit history (%s); asking again without it", problem.message)
+                    answer = await self.api.next_edit({**body, "history": []}, settings)
             except ServerProblem as problem:
                 self.report(problem)
                 return None

@@ -132,14 +132,26 @@ async def test_edits_that_do_not_fit_the_document_or_change_nothing_are_left_out
 
 async def test_server_errors_give_no_edits_and_one_message(client, fake):
     ed = Editor(client, "bad.py", "x = 1\n")
-    fake.next_edit = lambda body: (400, {"error": {"message": "history[0].diff does not apply to text",
-                                                   "type": "invalid_request_error", "param": "history[0].diff",
-                                                   "code": "diff_does_not_apply"}})
+    fake.next_edit = lambda body: (400, {"error": {"message": "cursor.line 0 is outside text",
+                                                   "type": "invalid_request_error", "param": "cursor.line",
+                                                   "code": "cursor_out_of_range"}})
     assert (await inline_edit(client, ed.uri, 0, 0)) == {"edits": []}
     assert (await inline_edit(client, ed.uri, 0, 0)) == {"edits": []}
     shown = [m.message for m in client.messages]
-    assert len(shown) == 1 and "does not apply" in shown[0]
-    assert (await status(client))["lastProblem"].endswith("history[0].diff does not apply to text")
+    assert len(shown) == 1 and "cursor.line 0 is outside text" in shown[0]
+    assert (await status(client))["lastProblem"].endswith("cursor.line 0 is outside text")
+
+
+async def test_a_refused_history_is_left_out_of_a_second_try(client, fake):
+    ed = Editor(client, "retry.py", "x = 1\n")
+    ed.change([(4, 5, "2")])
+    answer = edits(((0, 0), (0, 1), "y"))
+    fake.next_edit = lambda body: (answer(body) if not body["history"] else (400, {"error": {
+        "message": "history[0].diff does not apply to text", "type": "invalid_request_error",
+        "param": "history[0].diff", "code": "diff_does_not_apply"}}))
+    assert [e["text"] for e in (await inline_edit(client, ed.uri, 0, 0))["edits"]] == ["y"]
+    assert [len(b["history"]) for b in fake.bodies()] == [1, 0]
+    assert not client.messages and any("refused the edit history" in m.message for m in client.log_messages)
 
 
 async def test_a_newer_request_supersedes_the_older_but_not_a_completion(client, fake):
