@@ -38,6 +38,31 @@ def fixed_answer(body: dict, number: int) -> dict:
             "no_edit": not edits, "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}}
 
 
+def useful(text: str, edits: list[dict]) -> list[dict]:
+    """The edits that change the text: what the editor clients show (they drop the rest)."""
+    lines = text.split("\n")
+
+    def offset(p: dict) -> int:
+        line = min(p["line"], len(lines) - 1)
+        return sum(len(x) + 1 for x in lines[:line]) + min(p["character"], len(lines[line]))
+
+    return [e for e in edits if text[offset(e["range"]["start"]):offset(e["range"]["end"])] != e["text"]]
+
+
+def assert_drawn_as_answered(real: dict, text: str) -> None:
+    """`real`, what a browser test saw after the live server answered a next edit for `text`
+    (status, answer, arrow: margin arrows drawn, drawn: new texts drawn, ghost: ghost text), agrees
+    with the answer: nothing drawn for no_edit (or edits that change nothing), else the edit
+    shown, as the margin arrow or as ghost text on the cursor's line."""
+    answer = real["answer"]
+    assert real["status"] == 200 and {"id", "edits", "no_edit"} <= answer.keys(), real
+    edits = [] if answer["no_edit"] else useful(text, answer["edits"])
+    if not edits:
+        assert real["arrow"] == 0 and real["drawn"] == [], real
+    else:
+        assert real["arrow"] > 0 or real["ghost"], real
+
+
 class NextEditStub:
     """Serves on 127.0.0.1:`port` (0: a free one) in a thread; `upstream` is the live codefill server."""
 

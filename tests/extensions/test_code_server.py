@@ -31,7 +31,7 @@ import pytest
 from codefill.launch import free_port, start_command
 
 from tests.helpers import start_server, stop_server
-from .next_edit_stub import NextEditStub
+from .next_edit_stub import NextEditStub, assert_drawn_as_answered
 from .node import ARTIFACTS, EXTENSIONS, ensure_node_modules, run
 
 VERSION = "4.100.0"
@@ -82,17 +82,6 @@ def live():
     server = start_server(name="code-server-live")
     yield server
     stop_server(server)
-
-
-def useful(text: str, edits: list[dict]) -> list[dict]:
-    """The edits that change the text (what the extension shows; it drops the rest)."""
-    lines = text.split("\n")
-
-    def offset(p: dict) -> int:
-        line = min(p["line"], len(lines) - 1)
-        return sum(len(x) + 1 for x in lines[:line]) + min(p["character"], len(lines[line]))
-
-    return [e for e in edits if text[offset(e["range"]["start"]):offset(e["range"]["end"])] != e["text"]]
 
 
 def test_extension_in_code_server(code_server, vsix, live, tmp_path):
@@ -150,14 +139,4 @@ def test_extension_in_code_server(code_server, vsix, live, tmp_path):
     assert sent["cursor"] == {"line": 0, "character": 14}, sent
 
     # The live server's own answer for real.py: drawn if it has edits, nothing drawn for no_edit.
-    real = report["real"]
-    answer = real["answer"]
-    assert real["status"] == 200 and {"id", "edits", "no_edit"} <= answer.keys(), real
-    text = RENAME.replace("w, h", "w, height")
-    edits = [] if answer["no_edit"] else useful(text, answer["edits"])
-    if not edits:
-        assert real["arrow"] == 0 and real["drawn"] == [], real
-    else:
-        # The extension shows the edit nearest the cursor: as ghost text if it only inserts after the
-        # cursor on its line, else drawn with the gutter arrow.
-        assert real["arrow"] > 0 or real["ghost"], real
+    assert_drawn_as_answered(report["real"], RENAME.replace("w, h", "w, height"))

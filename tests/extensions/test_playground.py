@@ -4,6 +4,7 @@ server with the real model."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -14,13 +15,14 @@ from fastapi.testclient import TestClient
 
 from codefill.server.playground import mount_playground
 
+from .next_edit_stub import assert_drawn_as_answered
 from .node import ARTIFACTS, EXTENSIONS, ensure_node_modules, vitest
 
 CHROMIUM = "/usr/bin/chromium"
 
 
 def test_monaco_unit_tests():
-    vitest("monaco", min_passed=6, name="monaco-unit")
+    vitest("monaco", min_passed=9, name="monaco-unit")
 
 
 def test_without_a_build_playground_says_how_to_build(tmp_path):
@@ -65,3 +67,25 @@ def test_playground_in_a_real_browser(live_server):
     assert out.strip().splitlines()[-1].startswith("e2e: ok "), out[-6000:]
     data = shot.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
+
+
+def test_playground_next_edits_in_a_real_browser(live_server):
+    """Next edits in the page, in chromium. The first part's edit is a STUB: the browser's request
+    is answered by the test script (playwright's page.route), because the default model is not a
+    next-edit model; the page's drawing, Tab and Esc are real. The second part passes the request
+    through to the live server and checks that its answer is drawn, or that no_edit draws nothing."""
+    ensure_node_modules()
+    ARTIFACTS.mkdir(exist_ok=True)
+    for old in ARTIFACTS.glob("playground-*next-edit*.png"):
+        old.unlink()
+    proc = subprocess.run(["node", "test/next-edit-e2e.mjs", live_server.url, str(ARTIFACTS)], cwd=EXTENSIONS / "monaco",
+                          capture_output=True, text=True, timeout=240)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-6000:]
+    report = json.loads(out.strip().splitlines()[-1].removeprefix("next-edit e2e: ok "))
+    stubbed = report["stubbed"]
+    assert stubbed["drawn"] == ["→ width"] and stubbed["struck"] == ["w"], stubbed
+    assert "    return width * h\n" in stubbed["after"], stubbed
+    assert stubbed["position"] == {"lineNumber": 2, "column": 17}, stubbed  # after the new text
+    assert_drawn_as_answered(report["real"], "def area(w, height):\n    return w * h\n\n\nprint(area(2, 3))\n")
+    assert (ARTIFACTS / "playground-next-edit.png").stat().st_size > 10_000

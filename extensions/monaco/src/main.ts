@@ -8,8 +8,9 @@ import { installWorkers } from "./workers.js";
 installWorkers(); // before Monaco starts any worker
 
 import * as monaco from "monaco-editor/editor/editor.main";
-import { CodefillClient, Completer, EventTracker, newSessionId, Status } from "../../common/src/index.js";
+import { CodefillClient, Completer, EditHistory, EventTracker, NextEditor, newSessionId, Status } from "../../common/src/index.js";
 import { LatencyLog, formatMs } from "./latency.js";
+import { MonacoNextEdits } from "./nextedit.js";
 import { createProvider } from "./provider.js";
 import { LANGUAGES } from "./samples.js";
 
@@ -34,6 +35,7 @@ function render(status: Status, detail?: string): void {
 }
 
 let currentStatus: Status = "ready";
+const session = newSessionId();
 const completer = new Completer(
   () => client,
   () => ({
@@ -44,25 +46,10 @@ const completer = new Completer(
     maxTokens: 64,
     mode: ($("mode") as HTMLSelectElement).value as "auto",
   }),
-  newSessionId(),
+  session,
   (s, detail) => render((currentStatus = s), detail),
 );
 const events = new EventTracker((event, id) => void client.sendEvent(event, id));
-
-monaco.languages.registerInlineCompletionsProvider(
-  { pattern: "**" },
-  createProvider(completer, events, {
-    onSuggestion(s) {
-      latency.add(s.result);
-      $("suggestion").textContent = JSON.stringify(s.text);
-      render(currentStatus);
-    },
-    onOutcome(outcome) {
-      lastOutcome = outcome;
-      render(currentStatus);
-    },
-  }),
-);
 
 const picker = $("language") as HTMLSelectElement;
 for (const l of LANGUAGES) picker.add(new Option(l.label, l.id));
@@ -83,8 +70,40 @@ const editor = monaco.editor.create($("editor"), {
   automaticLayout: true,
   minimap: { enabled: false },
   inlineSuggest: { enabled: true },
+  glyphMargin: true, // the next edit's arrow
   quickSuggestions: false, // the suggest widget would hide the ghost text
 });
+
+const nextEditor = new NextEditor(
+  () => client,
+  () => ({ enabled: ($("enabled") as HTMLInputElement).checked && ($("next-edits") as HTMLInputElement).checked, debounceMs: 300 }),
+  new EditHistory(),
+  session,
+  (s, detail) => render((currentStatus = s), detail),
+);
+const nextEdits = new MonacoNextEdits(editor, nextEditor, {
+  onShown(s, how) {
+    $("next-edit").textContent = `${how === "inline" ? "ghost text" : "Tab to jump"}: line ${s.edit.range.start.line + 1} → ${JSON.stringify(s.edit.text)}`;
+  },
+  onOutcome(outcome) {
+    $("next-edit").textContent = `${outcome}`;
+  },
+});
+
+monaco.languages.registerInlineCompletionsProvider(
+  { pattern: "**" },
+  createProvider(completer, events, {
+    onSuggestion(s) {
+      latency.add(s.result);
+      $("suggestion").textContent = JSON.stringify(s.text);
+      render(currentStatus);
+    },
+    onOutcome(outcome) {
+      lastOutcome = outcome;
+      render(currentStatus);
+    },
+  }, nextEdits),
+);
 
 picker.addEventListener("change", () => {
   editor.setModel(modelFor(picker.value));
@@ -101,4 +120,4 @@ client
 render("ready");
 
 // For people poking at the page from the console, and for the end-to-end test.
-Object.assign(window, { playground: { monaco, editor, client, latency } });
+Object.assign(window, { playground: { monaco, editor, client, latency, nextEdits } });

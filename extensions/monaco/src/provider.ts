@@ -7,6 +7,7 @@
 
 import type * as monaco from "monaco-editor";
 import { Completer, EventTracker, Suggestion, TextSource, fromMonaco } from "../../common/src/index.js";
+import type { MonacoNextEdits } from "./nextedit.js";
 
 // monaco.languages.InlineCompletionEndOfLifeReasonKind, by value, so that this
 // module (and its tests) need not load Monaco itself.
@@ -29,6 +30,9 @@ export function signalFor(token: monaco.CancellationToken): { signal: AbortSigna
 
 type Item = monaco.languages.InlineCompletion & { codefillId: string };
 
+/** A next edit offered as an inline completion: not a completion, so no completion events for it. */
+const NEXT_EDIT_ID = "";
+
 export interface PlaygroundHooks {
   onSuggestion?(s: Suggestion): void;
   onOutcome?(outcome: "shown" | "accepted" | "dismissed", id: string): void;
@@ -38,11 +42,15 @@ export function createProvider(
   completer: Completer,
   events: EventTracker,
   hooks: PlaygroundHooks = {},
+  nextEdits?: Pick<MonacoNextEdits, "inlineItem">,
 ): monaco.languages.InlineCompletionsProvider<monaco.languages.InlineCompletions<Item>> {
   return {
     displayName: "codefill",
     async provideInlineCompletions(model, position, context, token) {
       if (context.selectedSuggestionInfo) return { items: [] };
+      // A next edit on this line, waiting to be shown as ghost text, comes before a new completion.
+      const nextEdit = nextEdits?.inlineItem(model, position);
+      if (nextEdit) return { items: [{ ...nextEdit, codefillId: NEXT_EDIT_ID }] };
       const { signal, dispose } = signalFor(token);
       try {
         const suggestion = await completer.suggest(
@@ -64,10 +72,12 @@ export function createProvider(
       }
     },
     handleItemDidShow(_completions, item) {
+      if (item.codefillId === NEXT_EDIT_ID) return;
       events.shown(item.codefillId);
       hooks.onOutcome?.("shown", item.codefillId);
     },
     handleEndOfLifetime(_completions, item, reason) {
+      if (item.codefillId === NEXT_EDIT_ID) return;
       if (reason.kind === ACCEPTED) {
         events.accepted(item.codefillId);
         hooks.onOutcome?.("accepted", item.codefillId);
