@@ -9,17 +9,9 @@
 --
 -- Run: nvim --headless --clean -c "luafile neovim_next_edit.lua"
 
-local out = assert(os.getenv("CODEFILL_OUT"))
+local run = dofile(debug.getinfo(1, "S").source:sub(2):match("(.*/)") .. "neovim_common.lua")
 local dir = assert(os.getenv("CODEFILL_DIR"))
 local result = {}
-
-local function finish(err)
-  result.error = err
-  local f = assert(io.open(out, "w"))
-  f:write(vim.fn.json_encode(result))
-  f:close()
-  vim.cmd("qall!")
-end
 
 local function request(bufnr, client_id, method, params)
   local answer = vim.lsp.buf_request_sync(bufnr, method, params, 120000)
@@ -28,7 +20,7 @@ local function request(bufnr, client_id, method, params)
   return answer[client_id].result
 end
 
-local ok, err = pcall(function()
+run(result, function()
   vim.o.hidden = true
   local cmd = vim.split(assert(os.getenv("CODEFILL_CMD")), " ", { trimempty = true })
   vim.list_extend(cmd, { "--server-url", assert(os.getenv("CODEFILL_SERVER")) })
@@ -88,4 +80,3 @@ local ok, err = pcall(function()
   result.status = request(bufnr, client_id, "codefill/status", {})
   vim.lsp.stop_client(client_id)
 end)
-finish(not ok and tostring(err) or nil)

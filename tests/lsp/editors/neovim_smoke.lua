@@ -9,19 +9,11 @@
 --
 -- Run: nvim --headless --clean -c "luafile neovim_smoke.lua"
 
-local out = assert(os.getenv("CODEFILL_OUT"))
+local run = dofile(debug.getinfo(1, "S").source:sub(2):match("(.*/)") .. "neovim_common.lua")
 local dir = assert(os.getenv("CODEFILL_DIR"))
 local result = { version = tostring(vim.version().major) .. "." .. tostring(vim.version().minor) }
 
-local function finish(err)
-  result.error = err
-  local f = assert(io.open(out, "w"))
-  f:write(vim.fn.json_encode(result))
-  f:close()
-  vim.cmd("qall!")
-end
-
-local ok, err = pcall(function()
+run(result, function()
   local cmd = vim.split(assert(os.getenv("CODEFILL_CMD")), " ", { trimempty = true })
   vim.list_extend(cmd, { "--server-url", assert(os.getenv("CODEFILL_SERVER")) })
 
@@ -71,4 +63,3 @@ local ok, err = pcall(function()
   result.inline = inline[client_id].result
   vim.lsp.stop_client(client_id)
 end)
-finish(not ok and tostring(err) or nil)
