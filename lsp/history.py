@@ -204,8 +204,9 @@ def unified_diff(path: str, before: str, after: str, context: int = CONTEXT_LINE
     while tail < shortest - head and a[-1 - tail] == b[-1 - tail]:
         tail += 1
     skip, cut = max(0, head - context), max(0, tail - context)
+    name = path.lstrip("/")  # a file outside the workspace: a/tmp/x.py, as git writes it, not a//tmp/x.py
     out = []
-    for line in difflib.unified_diff(a[skip:len(a) - cut], b[skip:len(b) - cut], f"a/{path}", f"b/{path}",
+    for line in difflib.unified_diff(a[skip:len(a) - cut], b[skip:len(b) - cut], f"a/{name}", f"b/{name}",
                                      n=context):
         if line.startswith("@@") and skip:
             line = _HUNK.sub(lambda m: f"@@ -{int(m[1]) + skip}{m[2]} +{int(m[3]) + skip}{m[4]} @@", line)

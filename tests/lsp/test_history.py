@@ -116,6 +116,10 @@ def test_hunk_headers_count_from_the_files_first_line():
     assert "-line 50\n+line fifty\n" in diff
 
 
+def test_a_path_outside_the_workspace_is_written_as_git_does():
+    assert unified_diff("/tmp/x.py", "a\n", "b\n").startswith("--- a/tmp/x.py\n+++ b/tmp/x.py\n")
+
+
 def test_a_document_with_no_line_break_at_its_end_is_marked_as_git_does():
     assert unified_diff("a.py", "a\nb", "a\nc") == (
         "--- a/a.py\n+++ b/a.py\n@@ -1,2 +1,2 @@\n a\n-b\n\\ No newline at end of file\n+c\n"
