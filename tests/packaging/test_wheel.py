@@ -5,17 +5,20 @@ there in a folder outside the source tree, so nothing is imported from the
 checkout. A completion over HTTP shows that the default engine is in the wheel.
 
 The virtualenv's dependencies come from pip's cache. llama-cpp-python is taken
-only as a wheel (`--only-binary`): the one `make install` built into pip's
-cache, so llama.cpp is never compiled here.
+only as a wheel (`--only-binary`): the one this environment was installed
+from (`make install` builds it for this CPU, scripts/build/llama-wheel.sh),
+so llama.cpp is never compiled here.
 """
 
 from __future__ import annotations
 
+import importlib.metadata
+import json
 import os
 import re
 import subprocess
 import sys
-import tomllib
+import urllib.parse
 import zipfile
 from pathlib import Path
 
@@ -38,21 +41,23 @@ def _run(cmd: list, *, timeout: float = 300, **kw) -> subprocess.CompletedProces
     return proc
 
 
-def _llama_pin() -> str:
-    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
-    return next(d for d in deps if d.startswith("llama-cpp-python=="))
-
-
-def _cached_llama_wheels() -> Path:
-    """The folder in pip's cache that holds the llama-cpp-python wheel `make install` built."""
-    version = _llama_pin().split("==")[1]
+def _llama_wheels() -> Path:
+    """The folder of the llama-cpp-python wheel this environment runs: the file it was installed
+    from (`make install` compiles it once for this CPU, scripts/build/llama-wheel.sh), or, where
+    pip compiled it from the sdist itself, pip's wheel cache. Nothing is compiled here."""
+    dist = importlib.metadata.distribution("llama-cpp-python")
+    installed_from = json.loads(dist.read_text("direct_url.json") or "{}").get("url", "")
+    if installed_from.startswith("file://") and installed_from.endswith(".whl"):
+        wheel = Path(urllib.parse.unquote(urllib.parse.urlparse(installed_from).path))
+        if wheel.is_file():
+            return wheel.parent
     listed = subprocess.run([sys.executable, "-m", "pip", "cache", "list", "--format=abspath",
-                             f"llama_cpp_python-{version}-*"], capture_output=True, text=True)
+                             f"llama_cpp_python-{dist.version}-*"], capture_output=True, text=True)
     found = [Path(line) for line in listed.stdout.split() if line.endswith(".whl")]
     if not found:
-        message = f"pip's cache holds no llama-cpp-python {version} wheel (built by `make install`)"
+        message = f"no llama-cpp-python {dist.version} wheel to install from (`make install` makes one)"
         if os.environ.get("CI"):
-            pytest.fail(message)  # CI runs `make test`, which builds it first: missing there is a bug
+            pytest.fail(message)  # CI runs `make test`, which makes it first: missing there is a bug
         pytest.skip(message)
     return found[0].parent
 
@@ -77,7 +82,7 @@ def venv(wheel, tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("venv")
     _run([sys.executable, "-m", "venv", folder])
     _run([folder / "bin" / "python", "-m", "pip", "install", "--quiet", "--only-binary", "llama-cpp-python",
-          "--find-links", _cached_llama_wheels(), wheel], timeout=600, env=_clean_env())
+          "--find-links", _llama_wheels(), wheel], timeout=600, env=_clean_env())
     return folder
 
 
