@@ -142,10 +142,17 @@ export class NextEditor {
     private readonly onStatus: (status: Status, detail?: string) => void = () => undefined,
   ) {}
 
-  async suggest(ask: NextEditAsk, signal: AbortSignal): Promise<NextEditSuggestion | null> {
+  /**
+   * `ask` may be a function: it is called after the debounce, so that the text and the cursor
+   * are read together once the editor has settled (editors report a change before they move
+   * the cursor past it).
+   */
+  async suggest(asked: NextEditAsk | (() => NextEditAsk | null), signal: AbortSignal): Promise<NextEditSuggestion | null> {
     const s = this.settings();
     if (!s.enabled || this.unsupported) return null;
     if (!(await debounce(s.debounceMs, signal))) return null;
+    const ask = typeof asked === "function" ? asked() : asked;
+    if (!ask) return null;
     this.history.change(ask.path, ask.text); // the history's newest diff must lead to exactly this text
     const ticket = ++this.latest;
     try {

@@ -99,6 +99,17 @@ describe("NextEditor", () => {
     expect(sent.history[0].diff).toContain("+def area(width, h):");
   });
 
+  it("reads the text and cursor after the debounce when asked with a function (editors move the cursor after the change)", async () => {
+    const { fetch, calls } = server(() => json(200, { id: "n", model: "m", edits: [], no_edit: true }));
+    const client = new CodefillClient({ baseUrl: "http://h:1", fetch });
+    const ne = new NextEditor(() => client, () => ({ enabled: true, debounceMs: 20 }), new EditHistory(), "s");
+    let cursor = { line: 0, character: 3 };
+    const pending = ne.suggest(() => ({ path: "a.py", language: "python", text: "abcd\n", cursor }), new AbortController().signal);
+    cursor = { line: 0, character: 4 }; // the editor moved the cursor past what was typed
+    await pending;
+    expect(calls.find((c) => c.url.endsWith("/v1/next_edit"))!.body.cursor).toEqual({ line: 0, character: 4 });
+  });
+
   it("nothing for no_edit; a server without the endpoint is not asked again; an aborted ask sends nothing", async () => {
     const quiet = server(() => json(200, { id: "n", model: "m", edits: [], no_edit: true }));
     const ask = { path: "a.py", language: "python", text: "x\n", cursor: { line: 0, character: 1 } };

@@ -109,13 +109,14 @@ export class MonacoNextEdits {
     this.inflight?.abort();
     const controller = (this.inflight = new AbortController());
     const model = this.editor.getModel();
-    const position = this.editor.getPosition();
-    if (!model || !position) return;
-    const version = model.getVersionId();
-    const suggestion = await this.nextEditor.suggest(
-      { path: modelPath(model), language: model.getLanguageId(), text: model.getValue(), cursor: { line: position.lineNumber - 1, character: position.column - 1 } },
-      controller.signal,
-    );
+    if (!model) return;
+    let version = model.getVersionId();
+    const suggestion = await this.nextEditor.suggest(() => {
+      const position = this.editor.getPosition();
+      if (!position || this.editor.getModel() !== model) return null;
+      version = model.getVersionId();
+      return { path: modelPath(model), language: model.getLanguageId(), text: model.getValue(), cursor: { line: position.lineNumber - 1, character: position.column - 1 } };
+    }, controller.signal);
     if (!suggestion || controller.signal.aborted || model.getVersionId() !== version || this.editor.getModel() !== model) return;
     if (suggestion.inline) {
       this.inline = { model, version, suggestion };

@@ -87,12 +87,12 @@ export class NextEditPresenter implements vscode.Disposable {
     this.inflight?.abort();
     const controller = (this.inflight = new AbortController());
     const doc = editor.document;
-    const version = doc.version;
-    const cursor = editor.selection.active;
-    const suggestion = await this.nextEditor.suggest(
-      { path: pathOf(doc), language: doc.languageId, text: doc.getText(), cursor: { line: cursor.line, character: cursor.character } },
-      controller.signal,
-    );
+    let version = doc.version;
+    const suggestion = await this.nextEditor.suggest(() => {
+      version = doc.version;
+      const cursor = editor.selection.active;
+      return { path: pathOf(doc), language: doc.languageId, text: doc.getText(), cursor: { line: cursor.line, character: cursor.character } };
+    }, controller.signal);
     if (!suggestion || controller.signal.aborted || doc.version !== version) return;
     if (suggestion.inline) {
       this.inline = { editor, version, suggestion };
