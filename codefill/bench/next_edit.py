@@ -135,7 +135,7 @@ def add_next_edit(bsub) -> None:
     p.add_argument("--threads", type=int, help="CPU threads of the codefill started here")
     p.add_argument("--floor-only", action="store_true", help="ask no server: only the floor rule")
     p.add_argument("--cases", metavar="FILE", help="cases written by --mine (default: the ones shipped with codefill)")
-    p.add_argument("--limit", type=int, help="only N cases, drawn with --seed (kept in their order)")
+    p.add_argument("--limit", type=_positive, help="only N cases, drawn with --seed (kept in their order)")
     p.add_argument("--seed", type=int, default=0, help="draws the --limit cases (default 0)")
     p.add_argument("--history", type=int, default=8, help="most recent edits sent with each request (default 8)")
     p.add_argument("--max-tokens", type=int, help="sent as max_tokens (default: the server's)")
@@ -149,6 +149,13 @@ def add_next_edit(bsub) -> None:
     p.add_argument("--out", metavar="FILE", help="with --mine, where to write the cases (default: the shipped file "
                                                  "in this source tree)")
     p.set_defaults(func=cmd_next_edit)
+
+
+def _positive(value: str) -> int:
+    n = int(value)
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {value}")
+    return n
 
 
 def _mine(args) -> int:
