@@ -5,7 +5,7 @@
  */
 import { beforeEach, describe, expect, it } from "vitest";
 import * as vscode from "vscode";
-import { CodefillClient, CodefillError, Completer, EventTracker } from "../../../common/src/index.js";
+import { CodefillClient, CodefillError, Completer, EditHistory, EventTracker, offsetAt } from "../../../common/src/index.js";
 import { CodefillInlineProvider } from "../../src/provider.js";
 import { CancellationTokenSource, InlineCompletionTriggerKind, document, fake } from "../fake-vscode.js";
 
@@ -107,5 +107,35 @@ describe("CodefillClient against a live server", () => {
     expect(items).toHaveLength(1);
     expect(String(items[0].insertText).length).toBeGreaterThan(0);
     expect(statuses).toEqual(["thinking", "ready"]);
+  });
+});
+
+describe("next edits against a live server", () => {
+  const TEXT = "def area(width, h):\n    return w * h\n\nprint(area(2, 3))\n";
+
+  it("the recorded history is accepted and the answer is edits that apply to the text, or no_edit", async () => {
+    const history = new EditHistory();
+    history.open("geo.py", TEXT.replace("width", "w"));
+    history.change("geo.py", TEXT);
+    const result = await new CodefillClient({ baseUrl: BASE }).nextEdit(
+      { path: "geo.py", language: "python", text: TEXT, cursor: { line: 0, character: 14 }, history: history.events(), user: "vitest-live-ne" },
+      AbortSignal.timeout(120_000),
+    );
+    expect(result.id).toMatch(/\S/);
+    expect(result.noEdit).toBe(result.edits.length === 0);
+    const lines = TEXT.split("\n");
+    for (const e of result.edits) {
+      // both ends inside the text, in order
+      for (const p of [e.range.start, e.range.end]) expect(p.character).toBeLessThanOrEqual(lines[p.line]?.length ?? -1);
+      expect(offsetAt(TEXT, e.range.start)).toBeLessThanOrEqual(offsetAt(TEXT, e.range.end));
+    }
+  });
+
+  it("a cursor outside the text is the server's 400, naming the cursor", async () => {
+    const client = new CodefillClient({ baseUrl: BASE });
+    const ask = { path: "a.py", text: "x = 1\n", cursor: { line: 9, character: 0 }, history: [], user: "vitest-live-ne" };
+    const err = await client.nextEdit(ask, AbortSignal.timeout(30_000)).catch((e) => e);
+    expect(err).toBeInstanceOf(CodefillError);
+    expect(err).toMatchObject({ status: 400, code: "cursor_out_of_range" });
   });
 });
