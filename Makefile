@@ -106,7 +106,7 @@ client-deps:
 # A real VS Code for the extension's test (tests/extensions/test_code_server.py): npm's code-server,
 # installed once into a cache folder outside the tree (kept between runs and clean clones), from the
 # npm registry and Debian's ripgrep and build tools, with nothing fetched from GitHub
-# (extensions/vscode/test/real/install-code-server.sh; about 45 s the first time).
+# (extensions/vscode/test/real/install-code-server.sh; about a minute the first time).
 CODE_SERVER_DIR ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/codefill/code-server-4.100.0
 code-server:
 	@missing=""; command -v rg >/dev/null || missing="$$missing ripgrep"; \
