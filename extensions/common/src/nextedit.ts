@@ -109,6 +109,20 @@ export function inlineEditAt(text: string, edit: TextEdit, cursor: Cursor): Inli
   };
 }
 
+/** What an editor says about a shown next edit (tooltips, hovers). */
+export const NEXT_EDIT_HINT = "codefill: next edit (Tab: go there and apply it, Esc: dismiss)";
+
+/** The edit's new text on one line, to draw beside the code: its first line, "…" if there is more; "" for a deletion. */
+export function previewOf(text: string): string {
+  const [first, ...more] = splitLines(text);
+  return (first || (more.length ? "⏎" : "")) + (more.length ? " …" : "");
+}
+
+/** A hover in Markdown: the hint and the whole new text. */
+export function hoverOf(text: string): string {
+  return `**${NEXT_EDIT_HINT}**\n\n\`\`\`\n${text}\n\`\`\``;
+}
+
 function isSubsequence(small: string, big: string): boolean {
   let i = 0;
   for (const c of big) if (i < small.length && small[i] === c) i++;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { CodefillClient } from "../src/client.js";
 import { EditHistory } from "../src/history.js";
-import { NextEditor, TextEdit, applyEdits, endOfEdit, inlineEditAt, offsetAt, usefulEdits } from "../src/nextedit.js";
+import { NextEditor, TextEdit, applyEdits, endOfEdit, inlineEditAt, offsetAt, previewOf, usefulEdits } from "../src/nextedit.js";
 import { MODELS, fakeFetch, json } from "./fake-fetch.js";
 
 const edit = (sl: number, sc: number, el: number, ec: number, text: string): TextEdit => ({
@@ -78,6 +78,13 @@ describe("edits on a text", () => {
     expect(inlineEditAt(text, edit(0, 0, 0, 0, "x"), { line: 0, character: 3 })).toBeNull(); // before the cursor
     expect(inlineEditAt(text, edit(1, 0, 1, 0, "x"), { line: 0, character: 3 })).toBeNull(); // another line
     expect(inlineEditAt(text, edit(0, 14, 0, 14, "\nmore"), { line: 0, character: 14 })).toBeNull(); // a line break
+  });
+
+  it("previews the new text on one line", () => {
+    expect(previewOf("width")).toBe("width");
+    expect(previewOf("a\nb")).toBe("a …");
+    expect(previewOf("\nb")).toBe("⏎ …");
+    expect(previewOf("")).toBe("");
   });
 
   it("drops edits that restate the text and puts the nearest first", () => {

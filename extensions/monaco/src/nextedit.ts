@@ -10,7 +10,7 @@
  */
 
 import type * as monaco from "monaco-editor";
-import { NextEditSuggestion, NextEditor, TextRange, endOfEdit } from "../../common/src/index.js";
+import { NEXT_EDIT_HINT, NextEditSuggestion, NextEditor, TextRange, endOfEdit, hoverOf, previewOf } from "../../common/src/index.js";
 
 export const NEXT_EDIT_CONTEXT = "codefillNextEditVisible";
 
@@ -48,7 +48,7 @@ class ProposalWidget implements monaco.editor.IContentWidget {
       this.node = document.createElement("span");
       this.node.className = "codefill-next-edit-new";
       this.node.textContent = this.text;
-      this.node.title = "codefill: next edit (Tab: go there and apply it, Esc: dismiss)";
+      this.node.title = NEXT_EDIT_HINT;
     }
     return this.node;
   }
@@ -140,9 +140,8 @@ export class MonacoNextEdits {
     this.shown = shown;
     const { edit } = shown.suggestion;
     const range = toMonacoRange(edit.range);
-    const [first, ...more] = edit.text.split(/\r?\n/);
-    const preview = (first || (more.length ? "⏎" : "")) + (more.length ? " …" : "");
-    const hint = { value: "**codefill: next edit** (Tab: go there and apply it, Esc: dismiss)\n\n```\n" + edit.text + "\n```" };
+    const preview = previewOf(edit.text);
+    const hint = { value: hoverOf(edit.text) };
     const empty = range.startLineNumber === range.endLineNumber && range.startColumn === range.endColumn;
     this.decorations.set([
       ...(empty ? [] : [{ range, options: { inlineClassName: "codefill-next-edit-replaced", hoverMessage: hint } }]),

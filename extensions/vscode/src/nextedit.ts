@@ -12,7 +12,7 @@
  */
 
 import * as vscode from "vscode";
-import { EditHistory, NextEditSuggestion, NextEditor, endOfEdit } from "../../common/src/index.js";
+import { EditHistory, NextEditSuggestion, NextEditor, endOfEdit, hoverOf, previewOf } from "../../common/src/index.js";
 
 export const NEXT_EDIT_CONTEXT = "codefill.nextEditVisible";
 export const ACCEPT_NEXT_EDIT = "codefill.acceptNextEdit";
@@ -116,13 +116,12 @@ export class NextEditPresenter implements vscode.Disposable {
     this.shown = shown;
     const { edit } = shown.suggestion;
     const at = range(edit.range);
-    const [first, ...more] = edit.text.split(/\r?\n/);
-    const preview = (first || (more.length ? "⏎" : "")) + (more.length ? " …" : "");
+    const preview = previewOf(edit.text);
     shown.editor.setDecorations(this.replaced, at.isEmpty ? [] : [at]);
     shown.editor.setDecorations(this.proposal, [
       {
         range: new vscode.Range(at.end, at.end),
-        hoverMessage: new vscode.MarkdownString("**codefill: next edit** (Tab: go there and apply it, Esc: dismiss)\n\n```\n" + edit.text + "\n```"),
+        hoverMessage: new vscode.MarkdownString(hoverOf(edit.text)),
         renderOptions: {
           after: {
             contentText: preview ? ` ${preview} ` : " ⌫ ",
