@@ -126,6 +126,14 @@ class Format:
     context: int
     stops: tuple[str, ...]
 
+    def __init_subclass__(cls, *, name: str, source: str, region: tuple[int, int], context: int,
+                          stops: tuple[str, ...], **kwargs) -> None:
+        """A format declares what it is in its class line: `class X(Format, name=..., region=(above,
+        below), context=..., stops=..., source=...)`."""
+        super().__init_subclass__(**kwargs)
+        cls.name, cls.source, cls.context, cls.stops = name, source, context, stops
+        cls.above, cls.below = region
+
     def render(self, x: Excerpt) -> Prompt:
         raise NotImplementedError
 

@@ -69,13 +69,9 @@ CURSOR = "<|user_cursor_is_here|>"
 IM_START, IM_END = "<|im_start|>", "<|im_end|>"
 
 
-class Instinct(Format):
-    name = "instinct"
-    source = ("Continue's core/nextEdit: constants.ts, templating/instinct.ts, "
-              "providers/InstinctNextEditProvider.ts")
-    above, below, context = 1, 5, 25
-    stops = (IM_END, "<|endoftext|>", IM_START)
-
+class Instinct(Format, name="instinct", region=(1, 5), context=25, stops=(IM_END, "<|endoftext|>", IM_START),
+               source="Continue's core/nextEdit: constants.ts, templating/instinct.ts, "
+                      "providers/InstinctNextEditProvider.ts"):
     def render(self, x: Excerpt) -> Prompt:
         b = Builder().mark(IM_START).add(f"system\n{SYSTEM}").mark(IM_END).add("\n").mark(IM_START)
         b.add(f"user\n{USER_PREFIX}\n\n### Context:\n")

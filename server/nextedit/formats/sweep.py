@@ -24,13 +24,10 @@ FILE_SEP = "<|file_sep|>"
 CURSOR = "<|cursor|>"
 
 
-class Sweep(Format):
-    name = "sweep"
-    source = "sweepai/sweep-next-edit-v2-7B model card, inference.py (build_prompt, PROMPT_TEMPLATE, DIFF_FORMAT)"
-    above, below, context = 10, 10, 50
-    stops = (FILE_SEP, "<|endoftext|>", "<|fim_prefix|>", "<|fim_middle|>", "<|fim_suffix|>", "<|fim_pad|>",
-             "<|repo_name|>", "<|im_start|>", "<|im_end|>")
-
+class Sweep(Format, name="sweep", region=(10, 10), context=50,
+            stops=(FILE_SEP, "<|endoftext|>", "<|fim_prefix|>", "<|fim_middle|>", "<|fim_suffix|>", "<|fim_pad|>",
+                   "<|repo_name|>", "<|im_start|>", "<|im_end|>"),
+            source="sweepai/sweep-next-edit-v2-7B model card, inference.py (build_prompt, PROMPT_TEMPLATE, DIFF_FORMAT)"):
     def render(self, x: Excerpt) -> Prompt:
         start, end = x.region
         span = f"{x.text_offset + start + 1}:{x.text_offset + end}"

@@ -26,12 +26,8 @@ REGION_END = "<|editable_region_end|>"
 CURSOR = "<|user_cursor_is_here|>"
 
 
-class Zeta(Format):
-    name = "zeta"
-    source = "Zed's zeta crate (crates/zeta/src/zeta.rs, input_excerpt.rs) and the zed-industries/zeta model card"
-    above, below, context = 4, 8, 12
-    stops = (REGION_END,)
-
+class Zeta(Format, name="zeta", region=(4, 8), context=12, stops=(REGION_END,),
+           source="Zed's zeta crate (crates/zeta/src/zeta.rs, input_excerpt.rs) and the zed-industries/zeta model card"):
     def render(self, x: Excerpt) -> Prompt:
         b = Builder().add(f"### Instruction:\n{INSTRUCTION}\n\n### User Edits:\n\n")
         for i, edit in enumerate(x.edits):

@@ -23,12 +23,9 @@ FIM_MIDDLE = "<|fim_middle|>"
 CURSOR = "<|user_cursor|>"
 
 
-class Zeta2(Format):
-    name = "zeta2"
-    source = "Zed's zeta_prompt crate (crates/zeta_prompt/src/zeta_prompt.rs, format_zeta_prompt, V0113Ordered)"
-    above, below, context = 4, 8, 30
-    stops = (FIM_SUFFIX, FIM_MIDDLE, FIM_PREFIX, FILE_SEP, "<|endoftext|>")
-
+class Zeta2(Format, name="zeta2", region=(4, 8), context=30,
+            stops=(FIM_SUFFIX, FIM_MIDDLE, FIM_PREFIX, FILE_SEP, "<|endoftext|>"),
+            source="Zed's zeta_prompt crate (crates/zeta_prompt/src/zeta_prompt.rs, format_zeta_prompt, V0113Ordered)"):
     def render(self, x: Excerpt) -> Prompt:
         b = Builder()
         for f in x.related:
