@@ -67,6 +67,8 @@ export class CodefillError extends Error {
     message: string,
     readonly status: number | null,
     readonly code: string | null = null,
+    /** The request parameter the server named as at fault, if it named one. */
+    readonly param: string | null = null,
   ) {
     super(message);
     this.name = "CodefillError";
@@ -250,14 +252,16 @@ export class CodefillClient {
 async function errorFrom(response: Response): Promise<CodefillError> {
   let message = `HTTP ${response.status}`;
   let code: string | null = null;
+  let param: string | null = null;
   try {
     const body = await response.json();
     if (body?.error?.message) message = body.error.message;
     code = body?.error?.code ?? null;
+    param = body?.error?.param ?? null;
   } catch {
     // not JSON (a proxy's error page): the status says enough
   }
-  return new CodefillError(message, response.status, code);
+  return new CodefillError(message, response.status, code, param);
 }
 
 function describe(err: unknown): string {

@@ -10,10 +10,10 @@
  */
 
 import { CodefillClient, CodefillError, isAbortError } from "./client.js";
-import type { Status } from "./completer.js";
+import { Status, languageEnabled } from "./completer.js";
 import type { Cursor } from "./context.js";
 import { debounce } from "./debounce.js";
-import type { EditHistory } from "./history.js";
+import type { EditHistory, HistoryEvent } from "./history.js";
 
 export interface TextRange {
   start: Cursor;
@@ -35,6 +35,8 @@ export interface NextEditResult {
 
 export interface NextEditSettings {
   enabled: boolean;
+  /** Editor language ids to suggest in ("*": all); absent: all. */
+  languages?: string[];
   /** Wait this long after the last change before asking. */
   debounceMs: number;
   model?: string;
@@ -167,13 +169,22 @@ export class NextEditor {
     if (!(await debounce(s.debounceMs, signal))) return null;
     const ask = typeof asked === "function" ? asked() : asked;
     if (!ask) return null;
+    if (s.languages && !languageEnabled(s.languages, ask.language)) return null;
     this.history.change(ask.path, ask.text); // the history's newest diff must lead to exactly this text
     const ticket = ++this.latest;
+    const send = (history: HistoryEvent[]) =>
+      this.client().nextEdit({ path: ask.path, language: ask.language, text: ask.text, cursor: ask.cursor, history, user: this.sessionId, model: s.model }, signal);
     try {
-      const result = await this.client().nextEdit(
-        { path: ask.path, language: ask.language, text: ask.text, cursor: ask.cursor, history: this.history.events(), user: this.sessionId, model: s.model },
-        signal,
-      );
+      let result: NextEditResult;
+      try {
+        result = await send(this.history.events());
+      } catch (err) {
+        // A history the server cannot read (a diff that does not apply, say after an undo the editor
+        // reported oddly) must not stop next edits: forget it and ask once more without it.
+        if (!(err instanceof CodefillError && err.status === 400 && /^history/.test(err.param ?? ""))) throw err;
+        this.history.clear();
+        result = await send([]);
+      }
       if (ticket === this.latest) this.onStatus("ready");
       if (signal.aborted || result.noEdit) return null;
       const [edit] = usefulEdits(ask.text, result.edits, ask.cursor);

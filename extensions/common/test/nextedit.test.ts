@@ -117,6 +117,32 @@ describe("NextEditor", () => {
     expect(calls.find((c) => c.url.endsWith("/v1/next_edit"))!.body.cursor).toEqual({ line: 0, character: 4 });
   });
 
+  it("a history the server refuses (400 naming history) is dropped and the question asked again without it", async () => {
+    const bodies: any[] = [];
+    const { fetch } = server((body) => {
+      bodies.push(body);
+      return body.history.length
+        ? json(400, { error: { message: "history[0].diff does not apply", type: "invalid_request_error", param: "history[0].diff", code: "diff_does_not_apply" } })
+        : json(200, { id: "n", model: "m", edits: [edit(0, 0, 0, 1, "X")], no_edit: false });
+    });
+    const history = new EditHistory();
+    history.open("a.py", "x\n");
+    const { ne, statuses } = editor(fetch, history);
+    const s = await ne.suggest({ path: "a.py", language: "python", text: "xy\n", cursor: { line: 0, character: 2 } }, new AbortController().signal);
+    expect(s?.edit.text).toBe("X");
+    expect(bodies.map((b) => b.history.length)).toEqual([1, 0]);
+    expect(history.events()).toEqual([]);
+    expect(statuses).toEqual(["ready"]);
+  });
+
+  it("only in the languages asked for", async () => {
+    const { fetch, calls } = server(() => json(200, { id: "n", model: "m", edits: [], no_edit: true }));
+    const client = new CodefillClient({ baseUrl: "http://h:1", fetch });
+    const ne = new NextEditor(() => client, () => ({ enabled: true, debounceMs: 0, languages: ["go"] }), new EditHistory(), "s");
+    expect(await ne.suggest({ path: "a.py", language: "python", text: "x\n", cursor: { line: 0, character: 0 } }, new AbortController().signal)).toBeNull();
+    expect(calls).toHaveLength(0);
+  });
+
   it("nothing for no_edit; a server without the endpoint is not asked again; an aborted ask sends nothing", async () => {
     const quiet = server(() => json(200, { id: "n", model: "m", edits: [], no_edit: true }));
     const ask = { path: "a.py", language: "python", text: "x\n", cursor: { line: 0, character: 1 } };

@@ -47,10 +47,10 @@ export function activate(context: vscode.ExtensionContext): Activated {
   const events = new EventTracker((event, id) => void getClient().sendEvent(event, id));
   const session = newSessionId();
   const completer = new Completer(getClient, readSettings, session, (s, detail) => status.set(s, detail));
-  // Turning completions off turns next edits off too.
+  // Turning completions off turns next edits off too; codefill.enabledLanguages applies to both.
   const nextEditSettings = () => {
     const s = readSettings();
-    return { ...s.nextEdits, enabled: s.enabled && s.nextEdits.enabled };
+    return { ...s.nextEdits, enabled: s.enabled && s.nextEdits.enabled, languages: s.languages };
   };
   const nextEdits = new NextEditPresenter(
     new NextEditor(nextEditClient, nextEditSettings, new EditHistory(), session, (s, detail) => status.set(s, detail)),
