@@ -9,6 +9,8 @@
  * an edit elsewhere, in another file or after a pause starts a new event.
  * Bounded in events, in bytes of diffs and in the size of a file it follows;
  * diffs are made only when events() is asked for, never per keystroke.
+ * Texts are kept with "\n" line breaks (CRLF documents too), as the
+ * next-edit requests send them.
  */
 
 import { FILE_HEADERS_ONLY, createPatch } from "diff";
@@ -55,6 +57,7 @@ export class EditHistory {
 
   /** Start following a document (its text now is the base of its first edit). */
   open(path: string, text: string): void {
+    text = toLF(text);
     if (text.length <= this.options.maxFileChars) this.snapshots.set(path, text);
   }
 
@@ -65,6 +68,7 @@ export class EditHistory {
 
   /** The document's text after a change (a change to an unfollowed document starts following it). */
   change(path: string, text: string): void {
+    text = toLF(text);
     const before = this.snapshots.get(path);
     if (text.length > this.options.maxFileChars) return this.close(path);
     this.snapshots.set(path, text);
@@ -110,6 +114,10 @@ export class EditHistory {
   clear(): void {
     this.edits.length = 0;
   }
+}
+
+export function toLF(text: string): string {
+  return text.includes("\r\n") ? text.replace(/\r\n/g, "\n") : text;
 }
 
 /** The first and last line of `after` that differ from `before` (by common prefix and suffix). */

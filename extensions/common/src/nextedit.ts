@@ -13,7 +13,7 @@ import { CodefillClient, CodefillError, isAbortError } from "./client.js";
 import { Status, languageEnabled } from "./completer.js";
 import type { Cursor } from "./context.js";
 import { debounce } from "./debounce.js";
-import type { EditHistory, HistoryEvent } from "./history.js";
+import { EditHistory, HistoryEvent, toLF } from "./history.js";
 
 export interface TextRange {
   start: Cursor;
@@ -167,8 +167,11 @@ export class NextEditor {
     const s = this.settings();
     if (!s.enabled || this.unsupported) return null;
     if (!(await debounce(s.debounceMs, signal))) return null;
-    const ask = typeof asked === "function" ? asked() : asked;
-    if (!ask) return null;
+    const asking = typeof asked === "function" ? asked() : asked;
+    if (!asking) return null;
+    // Sent with "\n" line breaks whatever the document's: lines and characters are the same, and
+    // editors turn the edits' "\n" into the document's line break when they apply them.
+    const ask = { ...asking, text: toLF(asking.text) };
     if (s.languages && !languageEnabled(s.languages, ask.language)) return null;
     this.history.change(ask.path, ask.text); // the history's newest diff must lead to exactly this text
     const ticket = ++this.latest;

@@ -52,6 +52,15 @@ describe("EditHistory", () => {
     expect(history.events().map((e) => e.path)).toEqual(["a.py", "a.py", "b.py", "b.py"]);
   });
 
+  it("keeps CRLF documents with \\n line breaks, as requests send them", () => {
+    const { history } = recorder();
+    history.open("w.py", "a = 1\r\nb = 2\r\n");
+    history.change("w.py", "a = 1\r\nb = 3\r\n");
+    const [event] = history.events();
+    expect(event.diff).not.toContain("\r");
+    expect(event.diff).toContain("-b = 2\n+b = 3\n");
+  });
+
   it("typing something and undoing it leaves no edit", () => {
     const { history } = recorder();
     history.open("a.py", "x = 1\n");

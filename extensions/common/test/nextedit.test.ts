@@ -135,6 +135,18 @@ describe("NextEditor", () => {
     expect(statuses).toEqual(["ready"]);
   });
 
+  it("sends a CRLF document with \\n line breaks (same lines and characters)", async () => {
+    const { fetch, calls } = server(() => json(200, { id: "n", model: "m", edits: [edit(1, 4, 1, 5, "3")], no_edit: false }));
+    const history = new EditHistory();
+    history.open("w.py", "a = 1\r\nb = 2\r\n");
+    const { ne } = editor(fetch, history);
+    const s = await ne.suggest({ path: "w.py", language: "python", text: "a = 2\r\nb = 2\r\n", cursor: { line: 0, character: 5 } }, new AbortController().signal);
+    const body = calls.find((c) => c.url.endsWith("/v1/next_edit"))!.body;
+    expect(body.text).toBe("a = 2\nb = 2\n");
+    expect(body.history[0].diff).toContain("-a = 1\n+a = 2\n");
+    expect(s?.edit).toEqual(edit(1, 4, 1, 5, "3"));
+  });
+
   it("only in the languages asked for", async () => {
     const { fetch, calls } = server(() => json(200, { id: "n", model: "m", edits: [], no_edit: true }));
     const client = new CodefillClient({ baseUrl: "http://h:1", fetch });
