@@ -143,10 +143,6 @@ class EditHistory:
                 _bound(edits, self.max_events, self.per_document, self.max_bytes)
         return [{"path": e.path, "diff": e.diff} for e in edits]
 
-    def uris(self) -> set[str]:
-        """The documents the history has edits of (the open event's included)."""
-        return {e.uri for e in self._closed} | ({self._open.uri} if self._open else set())
-
     def _close(self) -> None:
         event, self._open = self._open, None
         if event is None or (edit := self._edit(event)) is None:
