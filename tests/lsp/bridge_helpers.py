@@ -138,13 +138,19 @@ async def wait_for(condition, timeout: float = 30, interval: float = 0.05):
     return False
 
 
-def lsp_position(text: str, offset: int) -> types.Position:
-    """The LSP position (UTF-16 columns) of `offset` in `text`, worked out
-    the simple way, independently of the bridge."""
+def lsp_position(text: str, offset: int, encoding: str = types.PositionEncodingKind.Utf16) -> types.Position:
+    """The LSP position of `offset` in `text`, worked out the simple way,
+    independently of the bridge: count LSP line breaks before it, measure the
+    rest in the encoding (UTF-16 by default)."""
     before = text[:offset]
     breaks = list(re.finditer(r"\r\n|\r|\n", before))
+    # An offset between "\r" and "\n" is not a position a client can send.
+    assert not (before.endswith("\r") and text[offset:offset + 1] == "\n")
     column = before[breaks[-1].end():] if breaks else before
-    return types.Position(line=len(breaks), character=len(column.encode("utf-16-le")) // 2)
+    size = {types.PositionEncodingKind.Utf8: len(column.encode("utf-8")),
+            types.PositionEncodingKind.Utf16: len(column.encode("utf-16-le")) // 2,
+            types.PositionEncodingKind.Utf32: len(column)}[encoding]
+    return types.Position(line=len(breaks), character=size)
 
 
 class Editor:

@@ -4,28 +4,15 @@ incremental changes, LSP line endings and position encodings."""
 from __future__ import annotations
 
 import random
-import re
 
 import pytest
 from lsprotocol import types
 
 from codefill.lsp.documents import Document, DocumentStore
+from tests.lsp.bridge_helpers import lsp_position
 
 UTF8, UTF16, UTF32 = (types.PositionEncodingKind.Utf8, types.PositionEncodingKind.Utf16,
                       types.PositionEncodingKind.Utf32)
-
-
-def lsp_position(text: str, offset: int, encoding: str) -> types.Position:
-    """The LSP position of `offset`, worked out independently of the bridge:
-    count LSP line breaks before it, measure the rest in the encoding."""
-    before = text[:offset]
-    breaks = list(re.finditer(r"\r\n|\r|\n", before))
-    # An offset between "\r" and "\n" is not a position a client can send.
-    assert not (before.endswith("\r") and text[offset:offset + 1] == "\n")
-    column = before[breaks[-1].end():] if breaks else before
-    size = {UTF8: len(column.encode("utf-8")), UTF16: len(column.encode("utf-16-le")) // 2,
-            UTF32: len(column)}[encoding]
-    return types.Position(line=len(breaks), character=size)
 
 
 def edit(doc: Document, start: int, end: int, new: str) -> None:

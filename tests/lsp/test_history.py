@@ -15,7 +15,7 @@ from lsprotocol import types
 
 from codefill.lsp.documents import DocumentStore, _changed_part
 from codefill.lsp.history import EditHistory, unified_diff
-from tests.lsp.test_documents import lsp_position
+from tests.lsp.bridge_helpers import lsp_position
 
 UTF16 = types.PositionEncodingKind.Utf16
 
