@@ -60,17 +60,16 @@ class Proposal:
 
 @dataclass
 class NextEditStats:
-    """What became of next edits in this session (`codefill/status`)."""
+    """What became of next edits in this session (`codefill/status`): answers `proposed` (at least
+    one edit) or `empty` (`no_edit`, or nothing that fits the document), edits `shown`
+    (textDocument/didShowInlineEdit) and `accepted` (their accept command, run by the editor through
+    workspace/executeCommand)."""
 
     requested: int = 0
     proposed: int = 0
-    """Answers with at least one edit."""
     empty: int = 0
-    """Answers without one (`no_edit`, or nothing that fits the document)."""
     shown: int = 0
-    """textDocument/didShowInlineEdit notifications."""
     accepted: int = 0
-    """The edits' accept command, run by the editor (workspace/executeCommand)."""
     last_shown: str | None = field(default=None)
 
     def report(self) -> dict:
