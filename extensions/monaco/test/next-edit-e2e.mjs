@@ -65,8 +65,12 @@ try {
   await load(1, 11); // after "def area(w"
   await page.keyboard.type("idth", { delay: 50 });
   await arrow.first().waitFor({ state: "visible", timeout: 30_000 });
-  for (let i = 0; i < 5 && (await ghost.count()); i++) {
-    await page.keyboard.press("Escape"); // ghost text from a completion: Esc hides it and leaves the next edit
+  // Typing also asked for completions, whose ghost text takes Tab first: wait until none is in flight
+  // and none is shown for a second (Esc hides ghost text and leaves the next edit).
+  const thinking = page.locator('#status[data-status="thinking"]');
+  for (let quiet = 0, i = 0; quiet < 4 && i < 100; i++) {
+    if (await ghost.count()) await page.keyboard.press("Escape");
+    quiet = (await ghost.count()) || (await thinking.count()) ? 0 : quiet + 1;
     await page.waitForTimeout(300);
   }
   if (!(await arrow.count())) fail("Esc on ghost text also hid the next edit");

@@ -53,10 +53,16 @@ async function open(file) {
   await editor.click();
 }
 
-/** Hide ghost text that a completion put up meanwhile: Esc hides it, and leaves a next edit shown. */
-async function hideGhost() {
-  for (let i = 0; i < 5 && (await ghost.count()); i++) {
-    await page.keyboard.press("Escape");
+/**
+ * Let completions settle before pressing Tab for a next edit: typing also asked the live server for
+ * ghost text, which takes Tab first when it is shown. Esc hides ghost text (and leaves a next edit
+ * shown); wait until no request is in flight and no ghost text is up for a second.
+ */
+async function settle() {
+  const thinking = page.locator(".statusbar-item", { hasText: "codefill" }).locator(".codicon-loading");
+  for (let quiet = 0, i = 0; quiet < 4 && i < 100; i++) {
+    if (await ghost.count()) await page.keyboard.press("Escape");
+    quiet = (await ghost.count()) || (await thinking.count()) ? 0 : quiet + 1;
     await page.waitForTimeout(300);
   }
 }
@@ -98,7 +104,7 @@ try {
   await goTo(1, 11); // after "def area(w"
   await page.keyboard.type("idth", { delay: 50 });
   await gutterArrow.first().waitFor({ state: "visible", timeout: 30_000 });
-  await hideGhost();
+  await settle();
   if (!(await gutterArrow.count())) fail("Esc on ghost text also hid the next edit");
   const drawn = await decorationTexts();
   await page.screenshot({ path: join(out, "code-server-next-edit.png") });
