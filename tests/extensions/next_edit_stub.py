@@ -38,29 +38,47 @@ def fixed_answer(body: dict, number: int) -> dict:
             "no_edit": not edits, "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}}
 
 
-def useful(text: str, edits: list[dict]) -> list[dict]:
-    """The edits that change the text: what the editor clients show (they drop the rest)."""
+def useful(text: str, edits: list[dict], cursor: dict) -> list[dict]:
+    """The edits that change the text, nearest the cursor first: the first is the one the editor
+    clients show (they drop the rest)."""
     lines = text.split("\n")
 
     def offset(p: dict) -> int:
         line = min(p["line"], len(lines) - 1)
         return sum(len(x) + 1 for x in lines[:line]) + min(p["character"], len(lines[line]))
 
-    return [e for e in edits if text[offset(e["range"]["start"]):offset(e["range"]["end"])] != e["text"]]
+    def distance(e: dict) -> int:
+        start, end = e["range"]["start"]["line"], e["range"]["end"]["line"]
+        return start - cursor["line"] if cursor["line"] < start else max(0, cursor["line"] - end)
+
+    changing = [e for e in edits if text[offset(e["range"]["start"]):offset(e["range"]["end"])] != e["text"]]
+    return sorted(changing, key=distance)
 
 
-def assert_drawn_as_answered(real: dict, text: str) -> None:
-    """`real`, what a browser test saw after the live server answered a next edit for `text`
-    (status, answer, arrow: margin arrows drawn, drawn: new texts drawn, ghost: ghost text), agrees
-    with the answer: nothing drawn for no_edit (or edits that change nothing), else the edit
-    shown, as the margin arrow or as ghost text on the cursor's line."""
+def ghost_text_for(edit: dict, cursor: dict) -> bool:
+    """Whether the clients offer `edit` as ghost text: on the cursor's line, one line, at or after the cursor."""
+    start, end = edit["range"]["start"], edit["range"]["end"]
+    return (start["line"] == end["line"] == cursor["line"] and "\n" not in edit["text"]
+            and start["character"] >= cursor["character"])
+
+
+def assert_drawn_as_answered(real: dict, text: str, cursor: dict) -> None:
+    """`real`, what a browser test saw after the live server answered a next edit for `text` at
+    `cursor` (status, answer, arrow: margin arrows drawn, drawn: new texts drawn beside the code,
+    ghost: ghost text), agrees with the answer: nothing drawn for no_edit or edits that change
+    nothing; else the nearest edit drawn with the arrow and its first line of new text, or, where it
+    only inserts after the cursor on its line, ghost text (whose exact look is the editor's)."""
     answer = real["answer"]
     assert real["status"] == 200 and {"id", "edits", "no_edit"} <= answer.keys(), real
-    edits = [] if answer["no_edit"] else useful(text, answer["edits"])
+    edits = [] if answer["no_edit"] else useful(text, answer["edits"], cursor)
     if not edits:
         assert real["arrow"] == 0 and real["drawn"] == [], real
+    elif ghost_text_for(edits[0], cursor):
+        assert real["ghost"] and real["arrow"] == 0, real
     else:
-        assert real["arrow"] > 0 or real["ghost"], real
+        first_line = edits[0]["text"].split("\n")[0].strip()
+        assert real["arrow"] > 0, real
+        assert any(first_line in d for d in real["drawn"]), (first_line, real)
 
 
 class NextEditStub:

@@ -140,4 +140,5 @@ def test_extension_in_code_server(code_server, vsix, live, tmp_path):
     assert sent["cursor"] == {"line": 0, "character": 14}, sent
 
     # The live server's own answer for real.py: drawn if it has edits, nothing drawn for no_edit.
-    assert_drawn_as_answered(report["real"], RENAME.replace("w, h", "w, height"))
+    typed = RENAME.replace("w, h", "w, height")
+    assert_drawn_as_answered(report["real"], typed, {"line": 0, "character": 18})  # the cursor after "eight"

@@ -87,5 +87,6 @@ def test_playground_next_edits_in_a_real_browser(live_server):
     assert stubbed["drawn"] == ["→ width"] and stubbed["struck"] == ["w"], stubbed
     assert "    return width * h\n" in stubbed["after"], stubbed
     assert stubbed["position"] == {"lineNumber": 2, "column": 17}, stubbed  # after the new text
-    assert_drawn_as_answered(report["real"], "def area(w, height):\n    return w * h\n\n\nprint(area(2, 3))\n")
+    typed = "def area(w, height):\n    return w * h\n\n\nprint(area(2, 3))\n"
+    assert_drawn_as_answered(report["real"], typed, {"line": 0, "character": 18})  # the cursor after "eight"
     assert (ARTIFACTS / "playground-next-edit.png").stat().st_size > 10_000

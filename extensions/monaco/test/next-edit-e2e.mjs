@@ -39,9 +39,11 @@ try {
   await page.route("**/v1/next_edit", async (route) => {
     const body = JSON.parse(route.request().postData() ?? "{}");
     if (mode === "real") {
-      const response = await route.fetch();
+      // A next edit from the default model on a busy CPU can take longer than playwright's 30 s default.
+      const response = await route.fetch({ timeout: 240_000 }).catch(() => null);
+      if (!response) return route.abort().catch(() => undefined); // the page gave up on it (a newer keystroke)
       real.push({ text: body.text, status: response.status(), answer: await response.json().catch(() => null) });
-      return route.fulfill({ response });
+      return route.fulfill({ response }).catch(() => undefined);
     }
     const lines = body.text.split("\n");
     const at = lines.indexOf("    return w * h");
