@@ -39,7 +39,8 @@ def add_bench(sub) -> None:
     r.add_argument("--compare", action="store_true",
                    help="start codefill and llama-cpp-python's server on the same model and run both, "
                         "alternating, in this one invocation (ignores --url)")
-    r.add_argument("--model-file", default="default", help="model for --compare (path or catalogue name)")
+    r.add_argument("--model-file", default="default",
+                   help="model for --compare and the ceiling (path or catalogue name)")
     add_other_codefill_arguments(r, when="--compare")
     r.add_argument("--no-reference", action="store_true", help="with --compare, leave llama-cpp-python out")
     r.add_argument("--typists", type=_int_list, default=[1], metavar="N[,N...]",
@@ -50,6 +51,9 @@ def add_bench(sub) -> None:
     r.add_argument("--open-loop", action="store_true",
                    help="type a word every --interval seconds, abandoning requests still running")
     r.add_argument("--interval", type=float, default=0.25, help="seconds between words in open loop")
+    r.add_argument("--no-ceiling", action="store_true",
+                   help="in open loop, leave out the ceiling: the share of keystrokes that this machine's measured "
+                        "engine costs (--model-file's, measured at the start) let an ideal scheduler answer in time")
     r.add_argument("--no-suffix", action="store_true", help="send only the prefix")
     r.add_argument("--files", default=",".join(DEFAULT_FILES),
                    help="standard-library files to type (comma-separated module paths, e.g. "
@@ -265,6 +269,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     mode = f"open loop, a word every {args.interval}s" if args.open_loop else "closed loop"
     print(f"replay: {len(workload)} places, {strokes} keystrokes, {args.typists} typist(s), {mode}",
           file=sys.stderr)
+    shares = _ceilings(args, workload)
     if args.vllm:
         from .vllm import compare
 
@@ -281,6 +286,10 @@ def cmd_replay(args: argparse.Namespace) -> int:
                     label = f"{run_name(args, url, typists)} #{i + 1}"
                     cfg = run_config(args, url, models[url], label, not args.no_suffix, typists)
                     summaries.append(asyncio.run(run(cfg, workload)).summary())
+    if shares is not None:
+        from .step_costs import add_ceilings
+
+        add_ceilings(summaries, shares)
     if args.json:
         print(json.dumps(summaries, indent=2))
     else:
@@ -296,6 +305,18 @@ def cmd_replay(args: argparse.Namespace) -> int:
             print(_ratios(summaries, run_name(args, "codefill-vllm", args.typists[0]),
                           run_name(args, "vllm-server", args.typists[0])))
     return 0
+
+
+def _ceilings(args, workload) -> dict | None:
+    """The ceiling per typist count (bench/ceiling.py) for an open-loop run on the llama.cpp engine."""
+    if not args.open_loop or args.no_ceiling or args.vllm:
+        return None
+    from codefill.models.store import resolve_model
+
+    from .step_costs import ceilings
+
+    return ceilings(workload, args.typists, model=resolve_model(args.model_file), interval=args.interval,
+                    max_tokens=args.max_tokens)
 
 
 def _compare(args, workload) -> list[dict]:

@@ -43,6 +43,7 @@ class RunConfig:
 @dataclass
 class Result:
     label: str
+    typists: int = 1
     requests: int = 0
     completed: int = 0
     abandoned: int = 0
@@ -61,6 +62,7 @@ class Result:
 
         return {
             "label": self.label,
+            "typists": self.typists,
             "requests": self.requests,
             "completed": self.completed,
             "abandoned": self.abandoned,
@@ -133,7 +135,7 @@ async def _typist(cfg: RunConfig, places: list[Place], typist: int, res: Result,
 
 
 async def run(cfg: RunConfig, workload: list[Place], *, show_progress: bool = True) -> Result:
-    res = Result(cfg.label or cfg.url)
+    res = Result(cfg.label or cfg.url, cfg.typists)
     total = sum(len(p.keystrokes) for p in workload)
     done = 0
 
@@ -153,9 +155,11 @@ async def run(cfg: RunConfig, workload: list[Place], *, show_progress: bool = Tr
 
 
 def format_table(summaries: list[dict]) -> str:
-    cols = ["label", "requests", "completed", "answered", "abandoned", "errors", "p50_ms", "p90_ms", "p99_ms",
-            "exact_match", "throughput_rps", "wall_s"]
-    rows = [cols] + [[("-" if s[c] is None else str(s[c])) for c in cols] for s in summaries]
+    """The summaries as a table; with the ceiling (ceiling.py) next to the answered share when they have it."""
+    ceiling = ["ceiling", "answered/ceiling"] if any("ceiling" in s for s in summaries) else []
+    cols = ["label", "requests", "completed", "answered", *ceiling, "abandoned", "errors", "p50_ms", "p90_ms",
+            "p99_ms", "exact_match", "throughput_rps", "wall_s"]
+    rows = [cols] + [[("-" if s.get(c) is None else str(s[c])) for c in cols] for s in summaries]
     widths = [max(len(r[i]) for r in rows) for i in range(len(cols))]
     return "\n".join("  ".join(v.rjust(w) if i else v.ljust(w) for i, (v, w) in enumerate(zip(r, widths)))
                      for r in rows)

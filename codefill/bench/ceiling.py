@@ -1,0 +1,197 @@
+"""The ceiling of an open-loop replay: the share of keystrokes that this
+machine's measured costs allow an ideal scheduler to answer in time.
+
+The replay's own schedule (workload.py, replay.py) gives every keystroke an
+arrival time, a deadline and an amount of work; `simulate` then schedules that
+work earliest-deadline-first, step by step, on the measured costs
+(step_costs.py), and counts the answers that finish in time. The ratio of a
+server's answered share to this ceiling says how close its scheduler is.
+
+The model and its assumptions:
+- Arrivals follow the replay exactly: typist i types the places
+  `workload[i::typists]` one keystroke every `interval` seconds, so a
+  keystroke's deadline is its typist's next keystroke (the replay abandons
+  the request then). The last keystroke of a place is the exception: the
+  replay waits for its answer, so it counts whenever it finishes (the next
+  place is assumed to start on time all the same).
+- The engine runs one step at a time. A step advances up to W sequences (its
+  width): each decodes one token, and one that has not yet seen its prompt
+  evaluates it in that step first (llama.cpp returns the first token's
+  logits with the prompt's last one). A step costs `step_seconds[W-1]` (a
+  decode step of width W, measured) plus its prompt tokens / `prefill_tps`
+  (measured on a chunk): prompt and decode in one batch are taken to cost
+  the sum of both alone.
+- A keystroke's prompt work is only the tokens its typist's previous prompt
+  did not already hold: an ideal KV cache keeps the rest (the suffix first,
+  so it survives while the prefix grows; a window sliding down the file keeps
+  its shared text). The first keystroke of a place is a cold prompt, answered
+  from at most `cold_window` tokens before the cursor (as `serve
+  --cold-window` does; growing the window later, while idle, is not counted).
+- Its answer is as long as the true rest of the line, in tokens, plus one to
+  stop, at most `max_tokens`: the scheduler knows every answer's length.
+- The scheduler: at each step, among the keystrokes that can still finish in
+  time if run alone, the W earliest deadlines run together, with W chosen to
+  maximise the answers projected to finish in time (that batch as it shrinks,
+  then the rest one at a time); keystrokes that can no longer finish are
+  dropped at once and cost nothing more. This is a feasible schedule, so the
+  machine allows at least this share; it is greedy, not proven optimal.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+COLD_WINDOW = 384  # tokens; `serve --cold-window`'s default
+_OVERLAP_CHARS = 256  # how much of the previous prefix locates it in the next one
+
+
+@dataclass(frozen=True)
+class Costs:
+    """Measured engine costs: prompt tokens per second (evaluated in chunks), and
+    the seconds of one decode step of width 1, 2, ... (one token per sequence)."""
+
+    prefill_tps: float
+    step_seconds: tuple[float, ...]
+
+    def step(self, width: int) -> float:
+        return self.step_seconds[min(width, len(self.step_seconds)) - 1]
+
+    @property
+    def widths(self) -> int:
+        return len(self.step_seconds)
+
+
+@dataclass
+class Job:
+    """One keystroke's work: `prompt` new tokens, then `answer` tokens, between `arrival` and `deadline`."""
+
+    typist: int
+    arrival: float
+    deadline: float
+    prompt: int
+    answer: int
+    waited: bool = False  # the typist waits for it: it counts whenever it finishes
+    decoded: int = field(default=0, compare=False)
+
+    @property
+    def prompt_left(self) -> int:
+        return self.prompt if self.decoded == 0 else 0
+
+    @property
+    def tokens_left(self) -> int:
+        return self.answer - self.decoded
+
+
+def new_prompt_text(previous: str | None, prefix: str, suffix: str) -> tuple[str, bool]:
+    """The text of a keystroke's prompt that its typist's previous prompt (`previous`:
+    that keystroke's prefix, None at a new place) did not hold, and whether it is cold."""
+    if previous is not None:
+        # Without its first line, which slides out of the window when the cursor moves to the next one.
+        tail = (previous[previous.find("\n") + 1:] or previous)[-_OVERLAP_CHARS:]
+        at = prefix.rfind(tail)
+        if tail and at >= 0:
+            return prefix[at + len(tail):], False
+    return prefix + suffix, True
+
+
+def place_texts(place) -> list[tuple[str, bool, str]]:
+    """Each keystroke of a place (typed by one typist): (its new prompt text, whether it is cold, its true answer)."""
+    out, previous = [], None
+    for stroke in place.keystrokes:
+        out.append((*new_prompt_text(previous, stroke.prefix, stroke.suffix), stroke.expected))
+        previous = stroke.prefix
+    return out
+
+
+def texts(workload) -> list[str]:
+    """Every text `schedule` counts tokens of, once each (the same for any number of typists)."""
+    return list(dict.fromkeys(t for place in workload for new, _, answer in place_texts(place) for t in (new, answer)))
+
+
+def schedule(workload, *, typists: int, interval: float, count_tokens: Callable[[list[str]], list[int]],
+             max_tokens: int = 32, cold_window: int = COLD_WINDOW) -> list[Job]:
+    """The replay's open-loop keystrokes (workload.py's places) as jobs, in arrival order.
+    `count_tokens`: the model's token count of each text."""
+    texts_, shapes = [], []
+    for typist in range(typists):
+        t = 0.0
+        for place in workload[typist::typists]:
+            strokes = place_texts(place)
+            for k, (new, cold, answer) in enumerate(strokes):
+                texts_ += [new, answer]
+                shapes.append((typist, t, t + interval, cold, k == len(strokes) - 1))
+                t += interval
+    counts = count_tokens(texts_) if texts_ else []
+    jobs = []
+    for i, (typist, arrival, deadline, cold, waited) in enumerate(shapes):
+        prompt, answer = counts[2 * i], counts[2 * i + 1]
+        prompt = max(1, min(prompt, cold_window) if cold else prompt)
+        jobs.append(Job(typist, arrival, deadline, prompt, max(1, min(answer + 1, max_tokens)), waited))
+    jobs.sort(key=lambda j: (j.arrival, j.typist))
+    return jobs
+
+
+def _alone(job: Job, now: float, costs: Costs) -> float:
+    """When `job` would finish, run alone from `now`."""
+    return now + job.prompt_left / costs.prefill_tps + job.tokens_left * costs.step(1)
+
+
+def _project(ready: list[Job], width: int, now: float, costs: Costs) -> tuple[int, float]:
+    """(answers in time, sum of finish times) if the first `width` of `ready` (by deadline)
+    run together, the batch shrinking as they finish, then the rest one at a time."""
+    batch = sorted(ready[:width], key=lambda j: j.tokens_left)
+    t = now + sum(j.prompt_left for j in batch) / costs.prefill_tps
+    in_time, total, done_steps = 0, 0.0, 0
+    for i, job in enumerate(batch):  # width shrinks by one as each (shortest first) finishes
+        t += (job.tokens_left - done_steps) * costs.step(len(batch) - i)
+        done_steps = job.tokens_left
+        in_time += job.waited or t <= job.deadline
+        total += t
+    for job in ready[width:]:
+        t = _alone(job, t, costs)
+        in_time += job.waited or t <= job.deadline
+        total += t
+    return in_time, total
+
+
+def simulate(jobs: Sequence[Job], costs: Costs) -> int:
+    """How many of `jobs` the earliest-deadline-first scheduler answers in time (see the module's docstring)."""
+    jobs = sorted(jobs, key=lambda j: j.arrival)
+    for job in jobs:
+        job.decoded = 0
+    live: list[Job] = []
+    answered, now, nxt = 0, 0.0, 0
+    while nxt < len(jobs) or live:
+        while nxt < len(jobs) and jobs[nxt].arrival <= now:
+            live.append(jobs[nxt])
+            nxt += 1
+        live = [j for j in live if j.waited or _alone(j, now, costs) <= j.deadline]
+        if not live:
+            if nxt < len(jobs):
+                now = max(now, jobs[nxt].arrival)
+            continue
+        ready = sorted(live, key=lambda j: (j.waited, j.deadline, j.arrival))
+        widths = range(1, min(len(ready), costs.widths) + 1)
+        best = max(widths, key=lambda w: (lambda r: (r[0], -r[1], -w))(_project(ready, w, now, costs)))
+        batch = ready[:best]
+        now += costs.step(best) + sum(j.prompt_left for j in batch) / costs.prefill_tps
+        for job in batch:
+            job.decoded += 1
+            if job.tokens_left == 0:
+                live.remove(job)
+                answered += job.waited or now <= job.deadline + 1e-12
+    return answered
+
+
+def share(jobs: Sequence[Job], costs: Costs) -> float | None:
+    """The ceiling: the share of `jobs` answered in time."""
+    return round(simulate(jobs, costs) / len(jobs), 3) if jobs else None
+
+
+def ratio(answered: float | None, ceiling: float | None) -> float | None:
+    """A server's answered share as a fraction of the ceiling."""
+    if answered is None or not ceiling or math.isnan(ceiling):
+        return None
+    return round(answered / ceiling, 2)

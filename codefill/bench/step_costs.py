@@ -1,0 +1,181 @@
+"""The engine's costs on this machine, measured for the replay's ceiling (ceiling.py):
+prompt tokens per second for a chunk, and the time of one decode step by width.
+
+Measured with llama.cpp itself, in a subprocess (as `codefill models prepare`
+measures), with the context the llama.cpp engine makes: one KV stream per
+sequence, the model's default offload (every layer on a GPU build), the
+engine's default batch size. A prompt is evaluated into sequence 0 in chunks
+of `--chunk` tokens (the engine's default step), copied to the other
+sequences, and then steps of width 1..N decode one token per sequence at that
+depth; each cost is the best of a few tries (the machine's noise only ever
+slows a run down). The same subprocess counts tokens of texts with the
+model's tokenizer. Measured once per model file and thread count in a run.
+
+    python -m codefill.bench.step_costs --model FILE --widths N [--threads T] < texts.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from . import ceiling
+from .ceiling import Costs
+
+CHUNK = 128  # `serve --step-tokens`' default
+N_BATCH = 256  # `serve --n-batch`' default
+TRIES = 5
+_cache: dict[tuple, Costs] = {}
+
+
+def measure(model: Path, *, widths: int, threads: int | None = None, texts: list[str] | None = None,
+            timeout: float = 300) -> tuple[Costs, list[int]]:
+    """The costs (cached per model file and threads in this process) and the token counts of `texts`."""
+    threads = threads or os.cpu_count() or 1
+    stat = model.stat()
+    key = (str(model.resolve()), stat.st_size, stat.st_mtime_ns, threads)
+    cached = _cache.get(key)
+    if cached is not None and cached.widths < widths:
+        cached = None
+    if cached is not None and not texts:
+        return cached, []
+    cmd = [sys.executable, "-m", "codefill.bench.step_costs", "--model", str(model), "--threads", str(threads),
+           "--widths", str(widths), *(["--tokens-only"] if cached is not None else [])]
+    proc = subprocess.run(cmd, input=json.dumps(texts or []), capture_output=True, text=True, timeout=timeout)
+    if proc.returncode != 0:
+        raise RuntimeError(f"measuring the engine's costs failed:\n{proc.stderr.strip()[-2000:]}")
+    out = json.loads(proc.stdout)
+    if cached is None:
+        cached = _cache[key] = Costs(out["prefill_tps"], tuple(out["step_seconds"]))
+    return cached, out["tokens"]
+
+
+def ceilings(workload, typists: list[int], *, model: Path, interval: float, max_tokens: int,
+             threads: int | None = None, say=None) -> dict[int, float | None]:
+    """The ceiling of the open-loop replay of `workload` for each typist count: one measurement
+    of the engine's costs (at the start of a run, before servers compete for the machine), then
+    a simulation per count."""
+    texts = ceiling.texts(workload)
+    costs, tokens = measure(model, widths=max(typists), threads=threads, texts=texts)
+    say = say or (lambda msg: print(msg, file=sys.stderr, flush=True))
+    say(f"ceiling: {model.name}: prompt {costs.prefill_tps:.0f} tokens/s; a decode step of width 1..{costs.widths}: "
+        + " ".join(f"{s * 1000:.1f}" for s in costs.step_seconds) + " ms")
+    lookup = dict(zip(texts, tokens))
+    return {n: ceiling.share(ceiling.schedule(workload, typists=n, interval=interval, max_tokens=max_tokens,
+                                              count_tokens=lambda ts: [lookup[t] for t in ts]), costs)
+            for n in typists}
+
+
+def add_ceilings(summaries: list[dict], shares: dict[int, float | None]) -> None:
+    """Each summary's ceiling (by its `typists`) and its answered share's fraction of it."""
+    for s in summaries:
+        s["ceiling"] = shares.get(s["typists"])
+        s["answered/ceiling"] = ceiling.ratio(s["answered"], s["ceiling"])
+
+
+def _tokenize(model, texts: list[str]) -> list[int]:
+    return [len(model.tokenize(t.encode(), add_bos=False, special=False)) if t else 0 for t in texts]
+
+
+def _sample(model, n: int) -> list[int]:
+    """A fixed piece of Python from the standard library, as tokens."""
+    import argparse as source
+    import inspect
+
+    return model.tokenize(inspect.getsource(source).encode(), add_bos=False, special=False)[:n]
+
+
+def _best(fn, tries: int = TRIES) -> float:
+    times = []
+    for _ in range(tries):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return min(times)
+
+
+def _measure_steps(model, llama_cpp, *, widths: int, threads: int) -> dict:
+    from llama_cpp._internals import LlamaContext
+
+    depth = 2 * CHUNK
+    params = llama_cpp.llama_context_default_params()
+    params.n_ctx = widths * (depth + 2 * CHUNK * TRIES)
+    params.n_batch = params.n_ubatch = N_BATCH
+    params.n_seq_max = widths
+    params.kv_unified = False
+    params.n_threads = params.n_threads_batch = threads
+    params.no_perf = True
+    params.flash_attn_type = llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED  # `serve`'s default
+    context = LlamaContext(model=model, params=params, verbose=False)
+    batch = llama_cpp.llama_batch_init(N_BATCH, 0, 1)
+    mem = llama_cpp.llama_get_memory(context.ctx)
+    tokens = _sample(model, depth + CHUNK)
+    pos = [0] * widths
+
+    def decode(entries: list[tuple[int, int]]) -> None:  # (sequence, token); logits for the last of each
+        batch.n_tokens = len(entries)
+        for i, (seq, token) in enumerate(entries):
+            batch.token[i], batch.pos[i], batch.n_seq_id[i] = token, pos[seq], 1
+            batch.seq_id[i][0] = seq
+            batch.logits[i] = i == len(entries) - 1 or entries[i + 1][0] != seq
+            pos[seq] += 1
+        rc = llama_cpp.llama_decode(context.ctx, batch)
+        if rc != 0:
+            raise RuntimeError(f"llama_decode failed ({rc})")
+        llama_cpp.llama_synchronize(context.ctx)
+
+    try:
+        chunks = [tokens[i:i + CHUNK] for i in range(0, depth, CHUNK)]
+        decode([(0, t) for t in chunks[0]])
+        extra = tokens[depth:depth + CHUNK]
+
+        def chunk() -> None:  # one chunk at the prompt's depth, then taken back
+            decode([(0, t) for t in extra])
+            llama_cpp.llama_memory_seq_rm(mem, 0, pos[0] - CHUNK, -1)
+            pos[0] -= CHUNK
+
+        decode([(0, t) for t in chunks[1]])
+        prefill_tps = CHUNK / _best(chunk)
+        for seq in range(1, widths):
+            llama_cpp.llama_memory_seq_cp(mem, 0, seq, -1, -1)
+            pos[seq] = pos[0]
+        steps = []
+        for width in range(1, widths + 1):
+            steps.append(_best(lambda w=width: decode([(s, tokens[pos[s] % len(tokens)]) for s in range(w)])))
+        return {"prefill_tps": round(prefill_tps, 1), "step_seconds": [round(s, 6) for s in steps]}
+    finally:
+        llama_cpp.llama_batch_free(batch)
+        context.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description="Measure the llama.cpp engine's step costs; count tokens of texts "
+                                            "(a JSON list on stdin). Prints JSON.")
+    p.add_argument("--model", required=True)
+    p.add_argument("--widths", type=int, default=8, help="decode steps of width 1..N")
+    p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    p.add_argument("--tokens-only", action="store_true", help="only count tokens")
+    args = p.parse_args(argv)
+    texts = json.loads(sys.stdin.read() or "[]")
+    import llama_cpp
+    from llama_cpp._internals import LlamaModel
+
+    llama_cpp.llama_backend_init()
+    model = LlamaModel(path_model=args.model, params=llama_cpp.llama_model_default_params(), verbose=False)
+    try:
+        out = {} if args.tokens_only else _measure_steps(model, llama_cpp, widths=max(1, args.widths),
+                                                           threads=args.threads)
+        out["tokens"] = _tokenize(model, texts)
+    finally:
+        model.close()
+    print(json.dumps(out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
