@@ -49,6 +49,10 @@ def test_open_loop_abandons_what_is_late(live_server):
     assert result["requests"] > 0
     assert result["abandoned"] > 0  # a word every millisecond: most answers come too late
     assert result["completed"] + result["abandoned"] + result["errors"] == result["requests"]
+    # The ceiling, from the real engine's measured costs: no answer fits in a millisecond, so only the
+    # place's last keystroke counts (the typist waits for it).
+    assert result["typists"] == 2 and round(result["ceiling"] * result["requests"]) == 1
+    assert result["answered/ceiling"] == round(result["answered"] / result["ceiling"], 2)
 
 
 def test_compare_runs_both_servers():
