@@ -105,7 +105,7 @@ class NextEditStub:
         keep = {k: v for k, v in headers.items() if k.lower() in ("authorization", "content-type", "accept", "x-session-id")}
         req = urllib.request.Request(self.upstream + path, data=data, headers=keep, method=method)
         try:
-            with urllib.request.urlopen(req, timeout=120) as r:
+            with urllib.request.urlopen(req, timeout=200) as r:
                 return r.status, r.read(), r.headers.get("Content-Type", "application/json")
         except urllib.error.HTTPError as e:
             return e.code, e.read(), e.headers.get("Content-Type", "application/json")

@@ -125,7 +125,7 @@ try {
   const wanted = (await text()).includes("def area(w, height):");
   if (!wanted) fail(`typing went wrong: ${await text()}`);
   let answer;
-  for (let i = 0; i < 240 && !answer; i++) {
+  for (let i = 0; i < 400 && !answer; i++) { // up to 200 s: the default model is slow at next edits
     // The answer for the text as typed in full (earlier keystrokes' requests are aborted).
     answer = (await answersFor("real.py")).filter((a) => a.request.text.includes("def area(w, height):")).at(-1);
     if (!answer) await page.waitForTimeout(500);
