@@ -29,7 +29,7 @@ from .ceiling import Costs
 
 CHUNK = 128  # `serve --step-tokens`' default
 N_BATCH = 256  # `serve --n-batch`' default
-TRIES = 5
+TRIES = 3
 _cache: dict[tuple, Costs] = {}
 
 
