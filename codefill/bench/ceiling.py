@@ -173,8 +173,11 @@ def simulate(jobs: Sequence[Job], costs: Costs) -> int:
                 now = max(now, jobs[nxt].arrival)
             continue
         ready = sorted(live, key=lambda j: (j.waited, j.deadline, j.arrival))
-        widths = range(1, min(len(ready), costs.widths) + 1)
-        best = max(widths, key=lambda w: (lambda r: (r[0], -r[1], -w))(_project(ready, w, now, costs)))
+        best, best_key = 1, None
+        for width in range(1, min(len(ready), costs.widths) + 1):  # most in time, then soonest, then narrowest
+            in_time, finish = _project(ready, width, now, costs)
+            if best_key is None or (in_time, -finish) > best_key:
+                best, best_key = width, (in_time, -finish)
         batch = ready[:best]
         now += costs.step(best) + sum(j.prompt_left for j in batch) / costs.prefill_tps
         for job in batch:
