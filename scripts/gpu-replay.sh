@@ -114,7 +114,8 @@ dry_run() {  # here: every carried file present and intact, each call within the
     local tree k bytes total=0
     tree=$(tree_bytes)
     for k in $(seq 1 "$PARTS"); do
-        (cd "$carry/$k" && sha256sum --quiet -c SHA256SUMS) || { echo "$carry/$k: a file is missing or changed" >&2; exit 1; }
+        (cd "$carry/$k" && sha256sum --quiet -c SHA256SUMS) \
+            || { echo "$carry/$k: a file is missing or changed" >&2; exit 1; }
         bytes=$(du -sb "$carry/$k" | cut -f1)
         total=$((total + bytes))
         printf '  call %s carries %s: %s MiB, with the tree %s MiB of 64\n' "$k" "$carry/$k" \
@@ -144,7 +145,8 @@ run() {
         cp "$part/model.part" "$stage/parts/${part##*/}"
         say "staged $part"
     done
-    [ -f "$stage/manifest" ] || { echo "nothing staged: carry .gpu-carry/1 first (see this script's header)" >&2; exit 1; }
+    [ -f "$stage/manifest" ] \
+        || { echo "nothing staged: carry .gpu-carry/1 first (see this script's header)" >&2; exit 1; }
     # shellcheck disable=SC1091
     . "$stage/manifest"
     export PYTHONPATH="$stage/site" PIP_DISABLE_PIP_VERSION_CHECK=1
@@ -173,7 +175,8 @@ install() {  # codefill and its wheels into $stage/site; llama-cpp-python built 
         CMAKE_BUILD_PARALLEL_LEVEL=$(nproc) bash scripts/install/llama-wheel.sh)
     "$python" -m pip install -q --no-index --no-deps --no-compile --upgrade --target "$stage/site" "$wheel"
     say "codefill from this tree"
-    "$python" -m pip install -q --no-index --no-deps --no-build-isolation --no-compile --upgrade --target "$stage/site" .
+    "$python" -m pip install -q --no-index --no-deps --no-build-isolation --no-compile --upgrade \
+        --target "$stage/site" .
     touch "$stage/site/.installed"
 }
 
