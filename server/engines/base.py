@@ -64,6 +64,13 @@ class GenerationRequest:
     # `prompt_tokens`; it then evaluates the full prompt in idle time. Engines
     # that do not keep a cache of their own ignore it.
     cold_tokens: list[int] | None = None
+    # When the answer is of no use any more (time.monotonic() seconds; None: no deadline), and
+    # whose it is. Hard: the client's own (`deadline_ms`): a request that can no longer finish by
+    # then is dropped (DeadlineMissed). Soft: learned from the session's typing rhythm (the next
+    # keystroke usually comes then): it orders the engine's work (earliest deadline first), and a
+    # request that can no longer make it waits behind those that can, but is still answered.
+    deadline: float | None = None
+    deadline_hard: bool = False
 
 
 @dataclass(frozen=True)
@@ -89,7 +96,8 @@ class GenerationResult:
     accepted_draft_tokens: int = 0
     # The engine answered from the request's cold window.
     cold_window: bool = False
-    finish_reason: Literal["stop", "length", "cancelled"] | None = None
+    # "deadline": dropped because it could no longer finish before its hard deadline.
+    finish_reason: Literal["stop", "length", "cancelled", "deadline"] | None = None
 
 
 class Superseded(Exception):
@@ -100,6 +108,16 @@ class EngineError(APIError):
     """A request the engine cannot serve, said the way its client should hear it: the HTTP
     status (OpenAI's for the same failure), an error code and headers (Retry-After). It
     reaches the client as it is."""
+
+
+class DeadlineMissed(EngineError):
+    """A request dropped because it could no longer finish before its (hard) deadline: 503,
+    code `deadline_exceeded`. Raised by engines that schedule by deadline."""
+
+    def __init__(self, message: str = "this completion could not finish before its deadline "
+                 "(deadline_ms) and was dropped early; ask again, with a later deadline if it is "
+                 "still wanted") -> None:
+        super().__init__(503, message, param="deadline_ms", code="deadline_exceeded")
 
 
 @dataclass(frozen=True)
