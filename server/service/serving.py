@@ -244,7 +244,8 @@ class CompletionService:
                         offset += len(text)
                         if text or lp:
                             yield _Delta(choice.index, text, lp)
-                        if pipeline.done:
+                        if pipeline.done:  # an answer complete, not one cut short: the engine learns its length
+                            choice.result.finish_reason = choice.result.finish_reason or "stop"
                             break
                 finally:
                     await stream.aclose()
