@@ -27,7 +27,8 @@ log = logging.getLogger("codefill.lsp.api")
 CONNECT_TIMEOUT_S = 2.0
 T = TypeVar("T")
 
-ProblemKind = Literal["unreachable", "timeout", "loading", "auth", "rejected", "bad_response", "superseded"]
+ProblemKind = Literal["unreachable", "timeout", "loading", "auth", "rejected", "bad_response", "superseded",
+                      "deadline"]
 
 
 class ServerProblem(Exception):
@@ -128,6 +129,10 @@ class CodefillAPI:
             "filepath": ctx.filepath,
             "input_extra": ctx.extra,
         }
+        # How long the editor waits for ghost text: the server drops an answer
+        # that would come later. Not on a pre-warm, which nobody waits for.
+        if max_tokens and settings.deadline_ms:
+            body["deadline_ms"] = settings.deadline_ms
         request_id = f"{self.session_id}-{next(self._ids)}"
         if max_tokens:
             self.last_request, self.last_answer = body, None
@@ -193,6 +198,9 @@ class CodefillAPI:
         if r.status_code == 409 and code == "superseded":
             # The server got this session's newer request first: nothing is wrong.
             return ServerProblem("superseded", f"{where}: {detail}")
+        if r.status_code == 503 and code == "deadline_exceeded":
+            # It could not answer within deadlineMs, when the editor no longer waits: no suggestion.
+            return ServerProblem("deadline", f"{where}: {detail}")
         if r.status_code == 503:
             return ServerProblem("loading", f"{where} is not ready: {detail}")
         if r.status_code in (401, 403):

@@ -118,7 +118,9 @@ class CodefillLanguageServer(LanguageServer):
             self.update_settings(values[0], "workspace/configuration")
 
     def report(self, problem: ServerProblem) -> None:
-        if problem.kind == "superseded":
+        # Nothing is wrong: a newer request took its place, or the answer
+        # would have come after the editor stopped waiting (deadlineMs).
+        if problem.kind in ("superseded", "deadline"):
             log.debug("%s", problem.message)
         else:
             self.status.failed(problem)

@@ -17,6 +17,7 @@ from typing import Any
 SECTION = "codefill"
 MODES = ("auto", "single_line", "multi_line")
 INLINE_NEXT_EDITS = ("invoked", "always", "off")
+MAX_DEADLINE_MS = 60000
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,9 @@ class Settings:
     """Longest wait for one completion; past it the editor gets an empty answer."""
     debounce_ms: int = 0
     """Wait this long before asking the server; a newer request in the meantime replaces this one."""
+    deadline_ms: int = 1500
+    """How long the editor waits for ghost text, sent as `deadline_ms`: the server drops an answer that
+    would come later than this instead of spending compute on it. 0: not sent (the server learns one)."""
     prewarm: bool = True
     """On didOpen, have the server read the file's start into its cache."""
     inline_next_edits: str = "invoked"
@@ -82,6 +86,13 @@ def _positive_int(value: Any, *, zero: bool = False) -> int:
     return int(value)
 
 
+def _deadline_ms(value: Any) -> int:
+    ms = _positive_int(value, zero=True)
+    if ms > MAX_DEADLINE_MS:  # the server's bound: refused with a 400 on every request otherwise
+        raise ValueError(f"must be at most {MAX_DEADLINE_MS} (0: not sent)")
+    return ms
+
+
 def _languages(value: Any) -> tuple[str, ...]:
     if isinstance(value, str):
         value = [value]
@@ -113,6 +124,7 @@ _PARSERS = {
     "max_tokens": _positive_int,
     "timeout_ms": _positive_int,
     "debounce_ms": lambda v: _positive_int(v, zero=True),
+    "deadline_ms": _deadline_ms,
     "prewarm": _bool,
     "inline_next_edits": _inline_next_edits,
     "next_edit_max_tokens": lambda v: None if v is None else _positive_int(v),

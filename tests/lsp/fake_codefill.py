@@ -44,6 +44,8 @@ class FakeCodefill:
         self.seen: list[Seen] = []
         self.next_edit: Answer = no_edit
         self.completion_text = "done"
+        # A completion's answer; None: 200 with completion_text.
+        self.completion: Answer | None = None
         self.delay_s: Callable[[dict], float] = lambda body: 0.0
         fake = self
 
@@ -61,6 +63,8 @@ class FakeCodefill:
                 time.sleep(fake.delay_s(body))
                 if self.path == "/v1/next_edit":
                     self._send(*fake.next_edit(body))
+                elif fake.completion is not None:
+                    self._send(*fake.completion(body))
                 else:
                     self._send(200, {"object": "text_completion", "model": body["model"],
                                      "choices": [{"index": 0, "text": fake.completion_text, "finish_reason": "stop"}]})

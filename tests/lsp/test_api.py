@@ -51,8 +51,10 @@ async def test_request_carries_the_session_and_the_context():
     first, warm = rec.bodies
     assert first == {"model": "coder-1b", "prompt": CTX.prefix, "suffix": "\n", "max_tokens": 40, "stream": False,
                      "user": "codefill-lsp-abc", "mode": "single_line", "language": "python",
-                     "filepath": "src/f.py", "input_extra": [{"filename": "g.py", "text": "G = 1\n"}]}
-    assert warm["max_tokens"] == 0 and warm["user"] == "codefill-lsp-abc"
+                     "filepath": "src/f.py", "input_extra": [{"filename": "g.py", "text": "G = 1\n"}],
+                     "deadline_ms": 1500}
+    # A pre-warm has no one waiting for it: no deadline.
+    assert warm["max_tokens"] == 0 and warm["user"] == "codefill-lsp-abc" and "deadline_ms" not in warm
     # The model list is asked for once, and every request carries the key.
     assert [r.url.path for r in rec.requests] == ["/v1/models", "/v1/completions", "/v1/completions"]
     assert all(r.headers["authorization"] == "Bearer sk-1" for r in rec.requests)
@@ -70,11 +72,22 @@ async def test_no_authorization_header_without_a_key_and_an_explicit_model_skips
     assert rec.bodies[0]["model"] == "mine"
 
 
+async def test_deadline_ms_as_configured_and_left_out_at_zero():
+    rec = Recorder(lambda r: completion())
+    api = CodefillAPI("s", transport=httpx.MockTransport(rec))
+    await api.complete(CTX, Settings(model="m", deadline_ms=250))
+    await api.complete(CTX, Settings(model="m", deadline_ms=0))
+    assert rec.bodies[0]["deadline_ms"] == 250
+    assert "deadline_ms" not in rec.bodies[1]
+
+
 @pytest.mark.parametrize("status, body, kind", [
     (503, {"error": {"message": "The model is still loading.", "type": "x", "code": "model_loading"}}, "loading"),
     (401, {"error": {"message": "Invalid API key.", "type": "x", "code": "invalid_api_key"}}, "auth"),
     (400, {"error": {"message": "max_tokens is too large", "type": "x", "param": "max_tokens"}}, "rejected"),
     (409, {"error": {"message": "This request was superseded", "type": "x", "code": "superseded"}}, "superseded"),
+    (503, {"error": {"message": "could not finish before its deadline", "type": "x", "param": "deadline_ms",
+                     "code": "deadline_exceeded"}}, "deadline"),
 ])
 async def test_error_answers_become_problems_with_the_servers_message(status, body, kind):
     api = CodefillAPI("s", transport=httpx.MockTransport(Recorder(lambda r: httpx.Response(status, json=body))))

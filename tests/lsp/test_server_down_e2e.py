@@ -23,8 +23,9 @@ def shown(client) -> list[str]:
 async def test_server_down_then_back_then_slow():
     port = free_port()
     # A long timeout while the server is away and comes back: the first
-    # completion of a fresh server can be slow on a busy machine.
-    client = await start_bridge(f"http://127.0.0.1:{port}", init_options={"maxTokens": 16, "timeoutMs": 60000})
+    # completion of a fresh server can be slow on a busy machine (the deadline too).
+    client = await start_bridge(f"http://127.0.0.1:{port}", init_options={"maxTokens": 16, "timeoutMs": 60000,
+                                                                          "deadlineMs": 60000})
     server = None
     try:
         # didOpen pre-warms: that first request already finds nobody there.

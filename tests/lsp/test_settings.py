@@ -55,3 +55,14 @@ def test_next_edit_settings():
     assert (s.inline_next_edits, s.next_edit_max_tokens) == ("always", 96) and len(problems) == 2
     assert "invoked, always, off" in problems[0]
     assert merge(s, {"codefill": {"nextEditMaxTokens": None}})[0].next_edit_max_tokens is None
+
+
+def test_deadline_ms():
+    assert Settings().deadline_ms == 1500
+    s, problems = merge(Settings(), {"codefill": {"deadlineMs": 800}})
+    assert (s.deadline_ms, problems) == (800, [])
+    assert merge(s, {"deadline_ms": 0})[0].deadline_ms == 0  # 0: not sent
+    s, problems = merge(s, {"deadlineMs": 60001})
+    assert s.deadline_ms == 800 and "at most 60000" in problems[0]
+    s, problems = merge(s, {"deadlineMs": -1})
+    assert s.deadline_ms == 800 and problems

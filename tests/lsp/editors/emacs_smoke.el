@@ -49,7 +49,7 @@
         :new-connection (lsp-stdio-connection cmd)
         :activation-fn (lsp-activate-on "python")
         :server-id 'codefill
-        :initialization-options '(:codefill (:maxTokens 32 :timeoutMs 60000))))
+        :initialization-options '(:codefill (:maxTokens 32 :timeoutMs 60000 :deadlineMs 60000))))
       (lsp-workspace-folders-add dir)
       (find-file (expand-file-name "demo.py" dir))
       (insert "def add(a, b):\n    return \n\nprint(add(1, 2))\n")

@@ -26,7 +26,7 @@ run(result, function()
     name = "codefill",
     cmd = cmd,
     root_dir = dir,
-    init_options = { codefill = { maxTokens = 32, timeoutMs = 60000 } },
+    init_options = { codefill = { maxTokens = 32, timeoutMs = 60000, deadlineMs = 60000 } },
   })
   vim.lsp.buf_attach_client(bufnr, client_id)
   assert(vim.wait(30000, function()
