@@ -22,6 +22,12 @@ export interface CompletionParams {
   user: string;
   maxTokens: number;
   mode: Mode;
+  /**
+   * How long the editor waits for the answer, sent as `deadline_ms`: the server drops an
+   * answer that would come later (503 `deadline_exceeded`). 0 or unset: not sent (the server
+   * learns a deadline from the session's typing). The Completer sends its setting, 1500 by default.
+   */
+  deadlineMs?: number;
   temperature?: number;
   /** Leave empty to use the first model of GET /v1/models. */
   model?: string;
@@ -73,6 +79,16 @@ export class CodefillError extends Error {
     super(message);
     this.name = "CodefillError";
   }
+}
+
+/**
+ * The server's "no answer for this one, and nothing is wrong": a newer request of the session
+ * superseded it (409 `superseded`), or it could not finish before the request's `deadline_ms`,
+ * when the editor no longer waits for it (503 `deadline_exceeded`; in a stream, an error event
+ * with that code). A client shows no suggestion, no error, and does not ask again.
+ */
+export function isNoSuggestion(err: unknown): boolean {
+  return err instanceof CodefillError && (err.code === "superseded" || err.code === "deadline_exceeded");
 }
 
 export function isAbortError(err: unknown): boolean {
@@ -150,23 +166,20 @@ export class CodefillClient {
   async complete(params: CompletionParams, signal: AbortSignal, onText?: (text: string) => void): Promise<CompletionResult> {
     const model = await this.resolveModel(params.model, signal);
     const started = now();
-    const response = await this.request("/v1/completions", {
-      method: "POST",
-      signal,
-      session: params.user,
-      json: {
-        model,
-        prompt: params.prompt,
-        suffix: params.suffix,
-        max_tokens: params.maxTokens,
-        temperature: params.temperature ?? 0,
-        stream: true,
-        user: params.user,
-        mode: params.mode,
-        language: params.language,
-        filepath: params.filepath,
-      },
-    }, true);
+    const json: Record<string, unknown> = {
+      model,
+      prompt: params.prompt,
+      suffix: params.suffix,
+      max_tokens: params.maxTokens,
+      temperature: params.temperature ?? 0,
+      stream: true,
+      user: params.user,
+      mode: params.mode,
+      language: params.language,
+      filepath: params.filepath,
+    };
+    if (params.deadlineMs && params.deadlineMs > 0) json.deadline_ms = Math.round(params.deadlineMs);
+    const response = await this.request("/v1/completions", { method: "POST", signal, session: params.user, json }, true);
     if (!response.body) throw new CodefillError("the server sent an empty response", response.status);
 
     const decoder = new SseDecoder();

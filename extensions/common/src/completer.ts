@@ -4,7 +4,7 @@
  * cancellation to this; the thinking stays on the server.
  */
 
-import { CodefillClient, CompletionResult, isAbortError, Mode } from "./client.js";
+import { CodefillClient, CompletionResult, isAbortError, isNoSuggestion, Mode } from "./client.js";
 import { buildContext, Cursor, DEFAULT_WINDOW, TextSource, WindowOptions } from "./context.js";
 import { debounce } from "./debounce.js";
 import type { Trigger } from "./triggers.js";
@@ -19,11 +19,20 @@ export interface CompleterSettings {
   /** "manual": only when the user asks (the editor's trigger command). */
   triggerMode: TriggerMode;
   debounceMs: number;
+  /**
+   * How long the editor waits for ghost text (`deadlineMs` in every client): sent as
+   * `deadline_ms`, so the server drops an answer later than this instead of computing it.
+   * 0: not sent (the server learns a deadline from the typing). Unset: DEFAULT_DEADLINE_MS.
+   */
+  deadlineMs?: number;
   maxTokens: number;
   mode: Mode;
   model?: string;
   window?: WindowOptions;
 }
+
+/** The deadlineMs of every client unless the user sets one (docs/CLIENTS.md, "The deadline"). */
+export const DEFAULT_DEADLINE_MS = 1500;
 
 export interface CompletionAsk {
   doc: TextSource;
@@ -93,6 +102,7 @@ export class Completer {
           maxTokens: s.maxTokens,
           mode: s.mode,
           model: s.model,
+          deadlineMs: s.deadlineMs ?? DEFAULT_DEADLINE_MS,
         },
         signal,
         this.onText,
@@ -102,6 +112,12 @@ export class Completer {
       return { id: result.id, text: result.text, result };
     } catch (err) {
       if (isAbortError(err) || signal.aborted) {
+        this.status(ticket, "ready");
+        return null;
+      }
+      if (isNoSuggestion(err)) {
+        // Superseded, or too late for the deadline: nothing is wrong, and asking again would be later still.
+        console.debug(`codefill: no suggestion (${(err as Error).message})`);
         this.status(ticket, "ready");
         return null;
       }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { CodefillClient, CodefillError, normalizeBaseUrl } from "../src/client.js";
+import { CodefillClient, CodefillError, isNoSuggestion, normalizeBaseUrl } from "../src/client.js";
 import { MODELS, completionStream, fakeFetch, json, sse } from "./fake-fetch.js";
 
 const params = {
@@ -44,6 +44,34 @@ describe("CodefillClient.complete", () => {
       stream: true,
       temperature: 0,
     });
+  });
+
+  it("sends deadline_ms when given one, and leaves it out at 0 or unset", async () => {
+    const { fetch, calls } = serverWith(["x"]);
+    const client = new CodefillClient({ baseUrl: "http://h:1", fetch });
+    await client.complete({ ...params, deadlineMs: 700 }, new AbortController().signal);
+    await client.complete({ ...params, deadlineMs: 0 }, new AbortController().signal);
+    await client.complete(params, new AbortController().signal);
+    const bodies = calls.filter((c) => c.method === "POST").map((c) => c.body);
+    expect(bodies[0].deadline_ms).toBe(700);
+    expect("deadline_ms" in bodies[1]).toBe(false);
+    expect("deadline_ms" in bodies[2]).toBe(false);
+  });
+
+  it("a 503 deadline_exceeded or a 409 superseded is 'no suggestion', other errors are not", async () => {
+    const answers: Record<string, Response> = {};
+    const { fetch } = fakeFetch((req) => (req.url.endsWith("/v1/models") ? json(200, MODELS) : answers.next));
+    const client = new CodefillClient({ baseUrl: "http://h:1", fetch });
+    const failure = async (status: number, error: object) => {
+      answers.next = json(status, { error });
+      return client.complete(params, new AbortController().signal).then(() => null, (e) => e);
+    };
+    const late = await failure(503, { message: "could not finish before its deadline", type: "service_unavailable", param: "deadline_ms", code: "deadline_exceeded" });
+    expect(late).toMatchObject({ status: 503, code: "deadline_exceeded", param: "deadline_ms" });
+    expect(isNoSuggestion(late)).toBe(true);
+    expect(isNoSuggestion(await failure(409, { message: "superseded", code: "superseded" }))).toBe(true);
+    expect(isNoSuggestion(await failure(503, { message: "The model is still loading.", code: "model_loading" }))).toBe(false);
+    expect(isNoSuggestion(new Error("deadline_exceeded"))).toBe(false);
   });
 
   it("asks GET /v1/models once and then reuses the id", async () => {

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { CodefillClient } from "../src/client.js";
-import { Completer, CompleterSettings, CompletionAsk, Status } from "../src/completer.js";
+import { Completer, CompleterSettings, CompletionAsk, DEFAULT_DEADLINE_MS, Status } from "../src/completer.js";
 import { textSourceFromString } from "../src/context.js";
 import { MODELS, completionStream, fakeFetch, json, sse } from "./fake-fetch.js";
 
@@ -91,6 +91,40 @@ describe("Completer", () => {
     const c = new Completer(() => client, () => ({ ...base, debounceMs: 0 }), "s", (s, d) => seen.push(`${s}${d ? ": " + d : ""}`));
     expect(await c.suggest(ask(), new AbortController().signal)).toBeNull();
     expect(seen).toEqual(["thinking", "error: 'prompt' is a required parameter."]);
+  });
+
+  it("sends deadline_ms: 1500 by default, the configured value, nothing at 0", async () => {
+    expect(DEFAULT_DEADLINE_MS).toBe(1500);
+    for (const [deadlineMs, sent] of [[undefined, 1500], [2500, 2500], [0, undefined]] as const) {
+      const { completer, completions } = setup({ debounceMs: 0, deadlineMs });
+      await completer.suggest(ask(), new AbortController().signal);
+      expect(completions()[0].body.deadline_ms).toBe(sent);
+      expect("deadline_ms" in completions()[0].body).toBe(sent !== undefined);
+    }
+  });
+
+  it("a 503 deadline_exceeded shows nothing, no error, and is not asked again", async () => {
+    const debug = vi.spyOn(console, "debug").mockImplementation(() => undefined);
+    const error = { message: "could not finish before its deadline", type: "service_unavailable", param: "deadline_ms", code: "deadline_exceeded" };
+    const server = fakeFetch((req) => (req.url.endsWith("/v1/models") ? json(200, MODELS) : json(503, { error })));
+    const client = new CodefillClient({ baseUrl: "http://h:1", fetch: server.fetch });
+    const seen: string[] = [];
+    const c = new Completer(() => client, () => ({ ...base, debounceMs: 0 }), "s", (s, d) => seen.push(`${s}${d ? ": " + d : ""}`));
+    expect(await c.suggest(ask(), new AbortController().signal)).toBeNull();
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(seen).toEqual(["thinking", "ready"]);
+    expect(server.calls.filter((c) => c.url.endsWith("/completions"))).toHaveLength(1);
+    expect(debug).toHaveBeenCalledWith(expect.stringContaining("could not finish before its deadline"));
+    debug.mockRestore();
+  });
+
+  it("the same for deadline_exceeded in the stream's error event", async () => {
+    const debug = vi.spyOn(console, "debug").mockImplementation(() => undefined);
+    const event = `data: ${JSON.stringify({ error: { message: "too late", type: "service_unavailable", code: "deadline_exceeded" } })}\n\ndata: [DONE]\n\n`;
+    const { completer, statuses } = setup({ debounceMs: 0 }, () => [event]);
+    expect(await completer.suggest(ask(), new AbortController().signal)).toBeNull();
+    expect(statuses).toEqual(["thinking", "ready"]);
+    debug.mockRestore();
   });
 
   it("lets only the newest request set the status", async () => {
