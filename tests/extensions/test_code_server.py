@@ -43,6 +43,8 @@ DRIVER = "test/real/code-server-e2e.mjs"
 RENAME = "def area(w, h):\n    return w * h\n\n\nprint(area(2, 3))\n"
 SETTINGS = {
     "codefill.debounceMs": 50,
+    # The longest deadline the server takes: the live server on a busy CPU is not dropped.
+    "codefill.deadlineMs": 60000,
     "codefill.nextEditDelayMs": 100,
     "workbench.startupEditor": "none",
     "security.workspace.trust.enabled": False,

@@ -1,6 +1,7 @@
 /** The `codefill.*` settings, read fresh for every request so changes apply at once. */
 
 import * as vscode from "vscode";
+import { DEFAULT_DEADLINE_MS } from "../../common/src/index.js";
 import type { CompleterSettings, Mode, NextEditSettings, TriggerMode } from "../../common/src/index.js";
 
 export const SECTION = "codefill";
@@ -21,6 +22,8 @@ export function readSettings(config: vscode.WorkspaceConfiguration = vscode.work
     languages: config.get<string[]>("enabledLanguages", ["*"]),
     triggerMode: config.get<TriggerMode>("triggerMode", "automatic"),
     debounceMs: Math.max(0, config.get<number>("debounceMs", 150)),
+    // The server refuses a deadline_ms over 60000 (a 400 on every request): clamp, as the manifest says.
+    deadlineMs: Math.min(60000, Math.max(0, config.get<number>("deadlineMs", DEFAULT_DEADLINE_MS))),
     mode: config.get<Mode>("completionMode", "auto"),
     maxTokens: Math.max(1, config.get<number>("maxTokens", 128)),
     reportEvents: config.get<boolean>("reportEvents", true),

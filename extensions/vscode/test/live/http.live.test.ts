@@ -92,7 +92,8 @@ describe("CodefillClient against a live server", () => {
     const statuses: string[] = [];
     const completer = new Completer(
       () => client,
-      () => ({ enabled: true, languages: ["*"], triggerMode: "automatic", debounceMs: 10, maxTokens: 24, mode: "multi_line" }),
+      // The longest deadline the server takes: sent, and no drop on a slow machine.
+      () => ({ enabled: true, languages: ["*"], triggerMode: "automatic", debounceMs: 10, deadlineMs: 60000, maxTokens: 24, mode: "multi_line" }),
       "vitest-live",
       (s) => statuses.push(s),
     );

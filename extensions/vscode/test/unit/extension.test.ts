@@ -97,6 +97,35 @@ describe("activate", () => {
     expect(a.status.status).toBe("ready");
   });
 
+  it("sends codefill.deadlineMs as deadline_ms: 1500 by default, the setting, nothing at 0", async () => {
+    const server = fakeServer();
+    vi.stubGlobal("fetch", server.fetch);
+    const a = activate(extensionContext() as any);
+    const sent = async () => {
+      await ask(a);
+      return server.calls.filter((c) => c.url.endsWith("/v1/completions")).at(-1)!.body;
+    };
+    expect((await sent()).deadline_ms).toBe(1500);
+    fake.config.set("codefill.deadlineMs", 900);
+    expect((await sent()).deadline_ms).toBe(900);
+    fake.config.set("codefill.deadlineMs", 0);
+    expect("deadline_ms" in (await sent())).toBe(false);
+  });
+
+  it("a 503 deadline_exceeded shows no ghost text and no error, and is not asked again", async () => {
+    const debug = vi.spyOn(console, "debug").mockImplementation(() => undefined);
+    const error = { message: "could not finish before its deadline", type: "service_unavailable", param: "deadline_ms", code: "deadline_exceeded" };
+    const server = fakeFetch((req) => (req.url.endsWith("/v1/models") ? json(200, MODELS) : json(503, { error })));
+    vi.stubGlobal("fetch", server.fetch);
+    const a = activate(extensionContext() as any);
+    expect(await ask(a)).toEqual([]);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(a.status.status).toBe("ready");
+    expect(server.calls.filter((c) => c.url.endsWith("/v1/completions"))).toHaveLength(1);
+    expect(debug).toHaveBeenCalled();
+    debug.mockRestore();
+  });
+
   it("the trigger command asks VS Code for an inline suggestion", async () => {
     activate(extensionContext() as any);
     await vscode.commands.executeCommand("codefill.trigger");

@@ -14,6 +14,8 @@ describe("readSettings", () => {
     expect(s.languages).toEqual(props["codefill.enabledLanguages"].default);
     expect(s.triggerMode).toBe(props["codefill.triggerMode"].default);
     expect(s.debounceMs).toBe(props["codefill.debounceMs"].default);
+    expect(s.deadlineMs).toBe(props["codefill.deadlineMs"].default);
+    expect(s.deadlineMs).toBe(1500);
     expect(s.mode).toBe(props["codefill.completionMode"].default);
     expect(s.maxTokens).toBe(props["codefill.maxTokens"].default);
     expect(s.reportEvents).toBe(props["codefill.reportEvents"].default);
@@ -36,6 +38,13 @@ describe("readSettings", () => {
       debounceMs: 0,
       model: "qwen2.5-coder",
     });
+  });
+
+  it("reads codefill.deadlineMs: 0 stays 0 (not sent), out of range is clamped", () => {
+    for (const [set, read] of [[800, 800], [0, 0], [-1, 0], [90000, 60000]]) {
+      fake.config.set("codefill.deadlineMs", set);
+      expect(readSettings().deadlineMs).toBe(read);
+    }
   });
 
   it("keeps no API key among the settings: it lives in SecretStorage", () => {
