@@ -11,13 +11,18 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 MAX_STOP_SEQUENCES = 4
 MAX_LOGPROBS = 5
+MAX_DEADLINE_MS = 60_000
+
+# `deadline_ms` wherever a body carries it (here and in the dialects): whole milliseconds, strictly
+# an integer (not "300", not 300.5), 1 .. MAX_DEADLINE_MS.
+DeadlineMs = Annotated[int, Field(strict=True, ge=1, le=MAX_DEADLINE_MS)]
 
 
 class StreamOptions(BaseModel):
@@ -110,6 +115,15 @@ class CompletionRequest(BaseModel):
     """vLLM's field: requests with different salts never share cached prompt
     state. Tenants (API keys) are kept apart anyway; a salt separates requests
     further within one (a codefill gateway in front sends its own tenant)."""
+    deadline_ms: DeadlineMs | None = None
+    """Milliseconds, from when the server receives the request, after which
+    the answer is of no use (the editor will have sent its next keystroke):
+    an integer from 1 to 60000. A request that cannot be answered in time is
+    dropped instead of taking the engine's time: 503 with code
+    `deadline_exceeded` (param `deadline_ms`), or at once, when the wait in
+    front of the engine alone would be longer, 503 with code `overloaded`
+    and `Retry-After`. Without it the server orders work by the session's
+    typing rhythm and answers everything it can."""
 
     @field_validator("stop")
     @classmethod

@@ -28,6 +28,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..admission import Admitted, cancel_on_disconnect
+from ..protocol import DeadlineMs
 from ...errors import error_type
 from ..errors import register_error_shape
 from ..router import admitted_route
@@ -82,6 +83,8 @@ class InfillRequest(BaseModel):
     """End the answer before the first line (after its first) indented by fewer whitespace characters."""
     t_max_predict_ms: int = Field(default=0, ge=0)
     """Stop generating after this long (from the first token) once a line end has been generated."""
+    deadline_ms: DeadlineMs | None = None
+    """codefill's: milliseconds after which the answer is of no use (`/v1/completions`' field)."""
 
 
 class IndentFloor:
@@ -129,7 +132,7 @@ def _to_completion(body: InfillRequest, model: str):
     fields = {"model": model, "prompt": body.input_prefix + body.prompt, "suffix": body.input_suffix,
               "max_tokens": body.n_predict if body.n_predict >= 0 else None, "temperature": body.temperature,
               "stop": body.stop or None, "seed": body.seed, "input_extra": extra or None, "stream": True,
-              "stream_options": {"include_usage": True}}
+              "stream_options": {"include_usage": True}, "deadline_ms": body.deadline_ms}
     if body.top_p is not None:
         fields["top_p"] = body.top_p
     return completion_request(**fields)

@@ -25,6 +25,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..admission import Admitted
+from ..protocol import DeadlineMs
 from ...errors import APIError
 from ..errors import register_error_shape
 from ..router import admitted_route
@@ -74,6 +75,9 @@ class GenerateRequest(BaseModel):
     raw: bool = False
     """Accepted; codefill always lays the prompt out in the model's own FIM template."""
     options: GenerateOptions | None = None
+    deadline_ms: DeadlineMs | None = None
+    """codefill's: milliseconds after which the answer is of no use (`/v1/completions`' field); at the
+    top level, beside `keep_alive`: it is about the request, not the model."""
 
 
 def _created_at() -> str:
@@ -84,7 +88,8 @@ def _to_completion(body: GenerateRequest, model: str):
     o = body.options or GenerateOptions()
     fields = {"model": model, "prompt": body.prompt, "suffix": body.suffix, "stream": body.stream,
               "max_tokens": o.num_predict if o.num_predict is not None and o.num_predict >= 0 else None,
-              "temperature": o.temperature, "stop": o.stop or None, "seed": o.seed}
+              "temperature": o.temperature, "stop": o.stop or None, "seed": o.seed,
+              "deadline_ms": body.deadline_ms}
     if o.top_p is not None:
         fields["top_p"] = o.top_p
     for name in ("presence_penalty", "frequency_penalty"):
