@@ -55,6 +55,10 @@ DECLARED: dict[str, tuple[type, str, str, tuple[str, ...]]] = {
     # Limits and admission (limits.py)
     "rejected": (Counter, "codefill_requests_rejected_total",
                  "Completion requests refused by a limit (rate, concurrency, queue, caps, timeout)", ("reason",)),
+    "deadline_missed": (Counter, "codefill_deadline_missed_total",
+                        "Completions dropped for their deadline (deadline_ms) or shed for the wait ahead of them, "
+                        "by stage: engine (dropped there), queue (passed while waiting), admission (refused at once)",
+                        ("tenant", "stage")),
     "admission_pending": (Gauge, "codefill_admission_pending",
                           "Completion requests admitted and not yet answered (running + queued)", ()),
     # Client feedback (api/feedback.py)
