@@ -19,35 +19,64 @@ waits for one of a flood's requests to finish. A tenant alone uses every slot.
 
 A tenant whose queue was empty starts at the current clock: no credit for
 idle time. Weights come from `--tenant-weight` (tenants.py).
+
+Overload sheds, it does not queue: an answer that comes after the editor's
+next keystroke is thrown away, so waiting for it only makes the queue longer.
+A request with a hard deadline (`deadline_ms`, service/deadlines.py) leaves
+the queue the moment that deadline passes (`DeadlineMissed`, 503). And
+`admit` refuses a request at once (503 `overloaded`, with `Retry-After`) when
+its projected wait is longer than it can afford: its hard deadline, or else
+`--max-queue-wait` seconds (0: never). The projected wait is the turns ahead
+of it (its tenant's queue, and as many of each other tenant's as take turns
+with them) over the engine's rate: `slots` turns per mean turn's time, the
+mean an EWMA of how long recent turns held a slot. A request is never shed
+while a slot is free, nor before a turn has been measured.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
-from ..engines.base import Superseded
+from ..engines.base import DeadlineMissed, Superseded
+from ..errors import APIError
 
 # How long a tenant counts as active after its last request, for the last free slot.
 RECENT_S = 60.0
+# Weight of the newest turn in the mean turn's time (EWMA): about the last ten turns count.
+TURN_EWMA = 0.2
+
+
+def overloaded(wait: float) -> APIError:
+    """The refusal of a request that would wait `wait` seconds for the engine, more than it can afford."""
+    return APIError(503, f"The server is overloaded: this request would wait about {wait:.1f} s for the engine, "
+                    "longer than its deadline (deadline_ms) or the server's --max-queue-wait allow; try again "
+                    "later.", code="overloaded", headers={"Retry-After": str(max(1, math.ceil(wait)))})
+
 
 @dataclass(eq=False)
 class _Turn:
     tenant: str
     session: str | None
+    deadline: float | None = None  # hard (time.monotonic()): it leaves the queue when this passes
     granted: asyncio.Future = field(default_factory=lambda: asyncio.get_running_loop().create_future())
     # The slot went on to a newer request of the same session: its end frees nothing.
     handed_over: bool = False
+    started: float = 0.0  # when it got its slot
+    expiry: asyncio.TimerHandle | None = None  # its deadline's timer while it waits
 
 
 class FairQueue:
-    def __init__(self, slots: int, weights: dict[str, float] | None = None) -> None:
+    def __init__(self, slots: int, weights: dict[str, float] | None = None, *, max_wait: float = 0.0) -> None:
         self.slots = max(1, slots)
         self.weights = weights or {}
+        self.max_wait = max_wait  # seconds a request without a deadline may be expected to wait; 0: any
+        self.turn_s: float | None = None  # mean time a turn holds a slot (EWMA); None: none measured yet
         self.running = 0
         self._queues: dict[str, deque[_Turn]] = {}
         self._vtime: dict[str, float] = {}
@@ -64,10 +93,35 @@ class FairQueue:
     def waiting_by_tenant(self) -> dict[str, int]:
         return {t: len(q) for t, q in self._queues.items() if q}
 
+    def projected_wait(self, tenant: str) -> float | None:
+        """Seconds a request of `tenant` arriving now would wait for a slot; None: it would not wait
+        (a slot is free) or no turn has been measured yet."""
+        if self.running < self.slots or self.turn_s is None:
+            return None
+        own = len(self._queues.get(tenant, ()))
+        ahead = own + sum(min(len(q), own + 1) for t, q in self._queues.items() if t != tenant)
+        return (ahead + 1) * self.turn_s / self.slots
+
+    def admit(self, tenant: str, session: str | None, deadline: float | None = None) -> None:
+        """Raise 503 `overloaded` (Retry-After) if the request would wait longer than it can afford: until
+        its hard `deadline` (time.monotonic()), or else `max_wait`. A session's newer request takes its
+        older one's place or slot, so it is never refused."""
+        if session is not None and (session in self._waiting or session in self._holding):
+            return
+        if deadline is None and self.max_wait <= 0:
+            return
+        wait = self.projected_wait(tenant)
+        if wait is None:
+            return
+        afford = deadline - time.monotonic() if deadline is not None else self.max_wait
+        if wait > afford:
+            raise overloaded(wait)
+
     @asynccontextmanager
-    async def turn(self, tenant: str, session: str | None) -> AsyncIterator[None]:
-        """Wait for a slot (raises Superseded if a newer request of the session comes first)."""
-        me = _Turn(tenant, session)
+    async def turn(self, tenant: str, session: str | None, deadline: float | None = None) -> AsyncIterator[None]:
+        """Wait for a slot (raises Superseded if a newer request of the session comes first, DeadlineMissed
+        if the hard `deadline`, time.monotonic() seconds, passes first)."""
+        me = _Turn(tenant, session, deadline)
         self._enter(me)
         try:
             await asyncio.shield(me.granted)
@@ -104,6 +158,8 @@ class FairQueue:
                 queue = self._queues[older.tenant]
                 queue[queue.index(older)] = me
                 self._waiting[session] = me
+                self._unwatch(older)
+                self._watch(me)
                 older.granted.set_exception(Superseded("superseded by a newer request of its session "
                                                        "while waiting for the engine"))
                 older.granted.exception()  # retrieved: no "never retrieved" warning if nobody waits
@@ -122,9 +178,33 @@ class FairQueue:
         queue.append(me)
         if session is not None:
             self._waiting[session] = me
+        self._watch(me)
         self._dispatch()  # the last free slot may be for this tenant (the others' wait for it)
 
+    def _watch(self, me: _Turn) -> None:
+        """A waiting turn with a deadline leaves the queue when it passes."""
+        if me.deadline is not None:
+            delay = max(0.0, me.deadline - time.monotonic())
+            me.expiry = asyncio.get_running_loop().call_later(delay, self._expire, me)
+
+    def _unwatch(self, me: _Turn) -> None:
+        if me.expiry is not None:
+            me.expiry.cancel()
+            me.expiry = None
+
+    def _expire(self, me: _Turn) -> None:
+        me.expiry = None
+        if me.granted.done():
+            return
+        me.granted.set_exception(DeadlineMissed("this completion's deadline (deadline_ms) passed while it waited "
+                                                "for the engine; ask again, with a later deadline if it is still "
+                                                "wanted"))
+        me.granted.exception()  # retrieved: no "never retrieved" warning if nobody waits
+        self._forget(me)
+
     def _grant(self, me: _Turn, *, new_slot: bool = True) -> None:
+        self._unwatch(me)
+        me.started = time.monotonic()
         if me.session is not None:
             self._holding[me.session] = me
         if new_slot:
@@ -137,12 +217,15 @@ class FairQueue:
             del self._holding[me.session]
         if me.handed_over:
             return
+        took = time.monotonic() - me.started
+        self.turn_s = took if self.turn_s is None else self.turn_s + TURN_EWMA * (took - self.turn_s)
         self.running -= 1
         self._held[me.tenant] -= 1
         self._dispatch()
 
     def _forget(self, me: _Turn) -> None:
-        """A waiting request that left (cancelled, timed out, superseded)."""
+        """A waiting request that left (cancelled, timed out, superseded, past its deadline)."""
+        self._unwatch(me)
         queue = self._queues.get(me.tenant)
         if queue is not None and me in queue:
             queue.remove(me)
