@@ -28,8 +28,9 @@ and its route (api/), with `@admitted_route` giving the ticket back:
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
 from ..errors import APIError
@@ -86,12 +87,14 @@ class Asked:
 class Call:
     """Who a handler runs a request for: `request_id` names the work in logs and the engine,
     `answer_id` is the answer's id (what `/v1/events` accepts), `tenant` the authenticated key's
-    name (sessions and caches never cross it), `on_usage` charges the admission ticket."""
+    name (sessions and caches never cross it), `on_usage` charges the admission ticket, `received`
+    is when the server took the request in (time.monotonic(): deadlines count from it)."""
 
     request_id: str
     answer_id: str
     tenant: str
     on_usage: Callable[[Any], None] | None = None
+    received: float = field(default_factory=time.monotonic)
 
 
 class Handler(Protocol[Req, Out]):

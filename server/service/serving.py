@@ -8,7 +8,7 @@ the engine's iterator is closed, which stops generation at once.
 
 It orchestrates; the parts are elsewhere: the prompt in server/prompt/,
 typing-through memory in typed_through.py, usage and its metrics in usage.py,
-the turns at the engine in fair.py. A stream is OpenAI's completion chunks
+the turns at the engine in fair.py, each request's deadline in deadlines.py. A stream is OpenAI's completion chunks
 (`Chunks`) as dicts; the HTTP layer writes them as server-sent events and
 ends the stream (api/sse.py).
 """
@@ -24,7 +24,7 @@ from typing import NamedTuple
 from codefill.config import default
 
 from ..api.protocol import Completion, CompletionChoice, CompletionRequest, CompletionUsage, Logprobs, merge_logprobs
-from ..engines.base import Engine, GenerationRequest, GenerationResult, SamplingParams, Superseded
+from ..engines.base import DeadlineMissed, Engine, GenerationRequest, GenerationResult, SamplingParams, Superseded
 from ..errors import APIError
 from ..languages import detect_language, infer_language
 from ..metrics import Metrics
@@ -35,6 +35,7 @@ from ..prompt.tokens import TokenMemory
 from ..tenants import TenantSettings, session_key
 from .admission import Asked, Call, check_served, default_max_tokens, prompt_list
 from .concurrent import merged
+from .deadlines import Deadline, Rhythm, deadline_of
 from .fair import FairQueue
 from .typed_through import AnswerMemory
 from .usage import Usage, record_choice
@@ -108,6 +109,7 @@ class CompletionSettings:
     max_choices: int = default("max_choices")
     default_temperature: float = default("default_temperature")
     fim_order: str = default("fim_order")
+    max_queue_wait: float = default("max_queue_wait")  # fair.py: 0 never sheds
     disabled_filters: frozenset[str] = frozenset()  # checked names (postprocess `disabled_filters`)
 
 
@@ -124,13 +126,15 @@ class CompletionService:
         self._order_warned = False
         self._reported_fields: set[str] = set()
         self.answers, self.tenants = AnswerMemory(), tenants or TenantSettings()
+        self.rhythm = Rhythm()  # sessions' typing rhythm: soft deadlines (deadlines.py)
         self._fair: FairQueue | None = None
         self._tokens: TokenMemory | None = None  # made on first use: the engine's vocabulary is loaded by then
 
     @property
     def fair(self) -> FairQueue:  # made on first use: the engine's size is known once it is
         if self._fair is None:
-            self._fair = FairQueue(self.engine.max_sequences, self.tenants.weights)
+            self._fair = FairQueue(self.engine.max_sequences, self.tenants.weights,
+                                   max_wait=self.settings.max_queue_wait)
         return self._fair
 
     @property
@@ -204,8 +208,8 @@ class CompletionService:
         if self._tokens is not None:
             self._tokens.drop(salt)
 
-    async def _run_choice(self, choice: _Choice, prompt: _Prompt, req: CompletionRequest,
-                          max_tokens: int, request_id: str, tenant: str | None) -> AsyncIterator[_Delta]:
+    async def _run_choice(self, choice: _Choice, prompt: _Prompt, req: CompletionRequest, max_tokens: int,
+                          request_id: str, tenant: str | None, deadline: Deadline) -> AsyncIterator[_Delta]:
         _, post, shown = self.prepare(prompt, req, max_tokens, tenant)
         pipeline = post.pipeline
         if shown.heal:
@@ -226,13 +230,16 @@ class CompletionService:
                                 session=session_key(tenant, req.user) if choice.index == 0 else None,
                                 cache_salt=self.tenants.salt_of(tenant, req.cache_salt),
                                 tenant=tenant, weight=self.tenants.weights.get(tenant, 1.0),
-                                lookup_tokens=shown.lookup_tokens, heal=shown.heal, cold_tokens=shown.cold_tokens)
+                                lookup_tokens=shown.lookup_tokens, heal=shown.heal, cold_tokens=shown.cold_tokens,
+                                deadline=deadline.at, deadline_hard=deadline.hard)
         offset = 0
         if req.echo:
             offset = len(prompt.text)
             yield _Delta(choice.index, prompt.text)
-        try:
-            async with self.fair.turn(tenant, gen.session):  # waits while the engine is full (fair.py)
+        granted = False
+        try:  # waits while the engine is full (fair.py); a hard deadline may pass meanwhile
+            async with self.fair.turn(tenant, gen.session, deadline.at if deadline.hard else None):
+                granted = True
                 stream = self.engine.generate(gen, choice.result)
                 try:
                     async for token in stream:
@@ -253,6 +260,9 @@ class CompletionService:
             self.metrics.superseded.inc()
             raise APIError(409, f"This request was {exc}: an editor only needs the answer to its latest keystroke.",
                            code="superseded") from None
+        except DeadlineMissed:  # the client hears it as it is (503); charged as unfinished (complete, _stream)
+            self.metrics.deadline_missed.labels(tenant or "anonymous", "engine" if granted else "queue").inc()
+            raise
         finally:
             record_choice(self.metrics, choice.result)
         tail = pipeline.finish()
@@ -261,15 +271,16 @@ class CompletionService:
         reason = "length" if choice.result.finish_reason == "length" and not pipeline.stopped_by else "stop"
         yield _Delta(choice.index, tail, None, reason)
 
-    async def _deltas(self, req: CompletionRequest, choices: list[_Choice], prompts: list[_Prompt],
-                      max_tokens: int, request_id: str, tenant: str | None) -> AsyncIterator[_Delta]:
+    async def _deltas(self, req: CompletionRequest, choices: list[_Choice], prompts: list[_Prompt], max_tokens: int,
+                      request_id: str, tenant: str | None, deadline: Deadline) -> AsyncIterator[_Delta]:
         remembered = self.answers.recall(req, prompts, tenant)
         if remembered is not None:
             self.metrics.typed_through.inc()
             yield _Delta(0, remembered, None, "stop")
             return
         texts: list[str] = []
-        runs = [self._run_choice(c, prompts[c.index // req.n], req, max_tokens, request_id, tenant) for c in choices]
+        runs = [self._run_choice(c, prompts[c.index // req.n], req, max_tokens, request_id, tenant, deadline)
+                for c in choices]
         async for delta in merged(runs):  # side by side: parallel sequences in the engine
             texts.append(delta.text)
             yield delta
@@ -282,14 +293,28 @@ class CompletionService:
         return Asked(prompt=req.prompt, suffix=req.suffix, max_tokens=req.max_tokens, n=req.n, model=req.model,
                      language=req.language or detect_language(None, req.filepath))
 
+    def _deadline(self, req: CompletionRequest, call: Call) -> Deadline:
+        """The request's deadline (deadlines.py), or 503 `overloaded` at once when the wait for the engine
+        would outlast it (fair.py `admit`)."""
+        session = session_key(call.tenant, req.user)
+        deadline = deadline_of(self.rhythm, session, call.received, req.deadline_ms)
+        try:
+            self.fair.admit(call.tenant, session, deadline.at if deadline.hard else None)
+        except APIError:
+            self.metrics.deadline_missed.labels(call.tenant, "admission").inc()
+            raise
+        return deadline
+
     async def complete(self, req: CompletionRequest, call: Call) -> Completion:
         """The whole completion, run for `call`'s tenant under its ids."""
         prompts, max_tokens = self.check(req)
+        deadline = self._deadline(req, call)
         used = Usage(self.metrics, req.model, call.tenant, stream=False, on_usage=call.on_usage)
         choices = [_Choice(i) for i in range(len(prompts) * req.n)]
         finished = False
         try:
-            async for delta in self._deltas(req, choices, prompts, max_tokens, call.request_id, call.tenant):
+            async for delta in self._deltas(req, choices, prompts, max_tokens, call.request_id, call.tenant,
+                                            deadline):
                 choice = choices[delta.index]
                 choice.text.append(delta.text)
                 used.text(delta.text)
@@ -315,17 +340,18 @@ class CompletionService:
         """Validate now (errors become HTTP statuses), then stream the completion's chunks (dicts).
         A failure on the way is raised; the HTTP layer answers it and ends the stream."""
         prompts, max_tokens = self.check(req)
-        return self._stream(req, prompts, max_tokens, call)
+        return self._stream(req, prompts, max_tokens, call, self._deadline(req, call))
 
     async def _stream(self, req: CompletionRequest, prompts: list[_Prompt], max_tokens: int,
-                      call: Call) -> AsyncIterator[dict]:
+                      call: Call, deadline: Deadline) -> AsyncIterator[dict]:
         used = Usage(self.metrics, req.model, call.tenant, stream=True, on_usage=call.on_usage)
         include_usage = bool(req.stream_options and req.stream_options.include_usage)
         chunks = Chunks(call.answer_id, req.model, include_usage)
         choices = [_Choice(i) for i in range(len(prompts) * req.n)]
         finished = False
         try:
-            async for delta in self._deltas(req, choices, prompts, max_tokens, call.request_id, call.tenant):
+            async for delta in self._deltas(req, choices, prompts, max_tokens, call.request_id, call.tenant,
+                                            deadline):
                 if not delta.text and delta.finish_reason is None and delta.logprobs is None:
                     continue
                 used.text(delta.text)
