@@ -1,0 +1,180 @@
+"""Deadlines: the `deadline_ms` field in every dialect, the typing rhythm (soft deadlines), what
+reaches the engine, and a request the engine drops for its deadline (503, counted, charged)."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from codefill.server.engines.base import DeadlineMissed, GenerationRequest, GenerationResult
+from codefill.server.service.deadlines import NO_DEADLINE, Rhythm, deadline_of
+from codefill.server.tenants import session_key
+from tests.fakes import FakeEngine
+from tests.helpers import MODEL, assert_openai_error
+
+BAD = [0, -1, "300", 300.5, 300.0, 60001, True, [300], {"ms": 300}]
+
+
+# --- the field ------------------------------------------------------------------
+
+@pytest.mark.parametrize("value", BAD)
+def test_a_bad_deadline_is_a_400_naming_the_field(client, value):
+    r = client.post("/v1/completions", json={"model": MODEL, "prompt": "x = ", "deadline_ms": value})
+    err = assert_openai_error(r, 400, "deadline_ms")
+    assert err["code"] == "invalid_value"
+
+
+@pytest.mark.parametrize("value", [1, 250, 60000, None])
+def test_a_good_deadline_is_accepted(client, value):
+    r = client.post("/v1/completions", json={"model": MODEL, "prompt": "x = ", "deadline_ms": value})
+    assert r.status_code == 200, r.text
+
+
+def test_the_dialects_take_the_deadline_and_refuse_a_bad_one(open_client):
+    engine = FakeEngine("1")
+    c = open_client(engine)
+    assert c.post("/infill", json={"input_prefix": "x = ", "deadline_ms": 400}).status_code == 200
+    assert c.post("/api/generate", json={"model": MODEL, "prompt": "x = ", "stream": False,
+                                         "deadline_ms": 400}).status_code == 200
+    assert [r.deadline_hard for r in engine.requests] == [True, True]
+    bad = c.post("/infill", json={"input_prefix": "x = ", "deadline_ms": 0})
+    assert bad.status_code == 400 and "deadline_ms" in bad.json()["error"]["message"]
+    bad = c.post("/api/generate", json={"model": MODEL, "prompt": "x = ", "deadline_ms": "1"})
+    assert bad.status_code == 400 and "deadline_ms" in bad.json()["error"]
+
+
+def test_the_hard_deadline_counts_from_when_the_request_came(open_client):
+    engine = FakeEngine("1")
+    c = open_client(engine)
+    before = time.monotonic()
+    c.post("/v1/completions", json={"model": MODEL, "prompt": "x = ", "deadline_ms": 500, "user": "s"})
+    after = time.monotonic()
+    gen = engine.requests[-1]
+    assert gen.deadline_hard is True
+    assert before + 0.5 <= gen.deadline <= after + 0.5
+
+
+# --- the typing rhythm ----------------------------------------------------------
+
+def test_no_rhythm_until_enough_gaps_then_the_median():
+    rhythm = Rhythm(min_gaps=3)
+    assert [rhythm.arrived("s", t) for t in (0.0, 0.2, 0.4)] == [None, None, None]
+    assert rhythm.arrived("s", 1.4) == pytest.approx(0.2)  # gaps .2 .2 1.0: one slow keystroke moves nothing
+
+
+def test_a_pause_is_not_the_typing_pace():
+    rhythm = Rhythm(min_gaps=3, pause_s=3.0)
+    for t in (0.0, 0.3, 0.6):
+        rhythm.arrived("s", t)
+    assert rhythm.arrived("s", 60.0) is None  # a pause: still two gaps
+    assert rhythm.arrived("s", 60.3) == pytest.approx(0.3)
+
+
+def test_the_rhythm_is_clamped_and_keeps_the_last_gaps():
+    rhythm = Rhythm(min_gaps=3, gaps=4, floor_s=0.1, ceiling_s=2.0, pause_s=5.0)
+    t = 0.0
+    for _ in range(4):
+        t += 0.01
+        pace = rhythm.arrived("fast", t)
+    assert pace == 0.1
+    for gap in (4.0, 4.0, 4.0):
+        t += gap
+        pace = rhythm.arrived("slow", t)
+    assert rhythm.arrived("slow", t + 4.0) == 2.0
+    for _ in range(4):  # only the last four gaps count: the fast ones push the slow ones out
+        t += 0.5
+        pace = rhythm.arrived("slow", t + 4.0)
+    assert pace == pytest.approx(0.5)
+
+
+def test_sessions_of_different_tenants_never_mix():
+    rhythm = Rhythm(min_gaps=2)
+    a, b = session_key("alice", "editor-1"), session_key("bob", "editor-1")
+    for t in (0.0, 0.25, 0.5):
+        rhythm.arrived(a, t)
+    assert rhythm.arrived(a, 0.75) == pytest.approx(0.25)
+    assert rhythm.arrived(b, 0.8) is None  # bob's editor-1 has no gaps of its own
+
+
+def test_memory_is_bounded_and_the_least_recently_seen_go_first():
+    rhythm = Rhythm(max_sessions=3, min_gaps=1)
+    for i, s in enumerate(("a", "b", "c")):
+        rhythm.arrived(s, float(i))
+    rhythm.arrived("a", 3.0)  # a is recent again
+    rhythm.arrived("d", 3.1)  # b goes
+    assert len(rhythm) == 3
+    assert rhythm.arrived("b", 3.2) is None  # forgotten: a gap of 2.2 s would have given a rhythm
+    assert rhythm.arrived("a", 3.5) == pytest.approx(1.75)  # kept: gaps 3.0 and 0.5
+
+
+def test_the_client_deadline_wins_over_the_rhythm():
+    rhythm = Rhythm(min_gaps=1)
+    assert deadline_of(rhythm, "s", 10.0, None) is NO_DEADLINE
+    soft = deadline_of(rhythm, "s", 10.4, None)
+    assert (soft.at, soft.hard) == (pytest.approx(10.8), False)
+    hard = deadline_of(rhythm, "s", 10.8, 150)
+    assert (hard.at, hard.hard) == (pytest.approx(10.95), True)
+    assert deadline_of(rhythm, None, 11.0, None) is NO_DEADLINE  # no session: no rhythm
+
+
+def test_a_typing_session_gets_soft_deadlines(open_client):
+    engine = FakeEngine("1")
+    c = open_client(engine)
+    for _ in range(5):
+        c.post("/v1/completions", json={"model": MODEL, "prompt": "x = ", "user": "typist"})
+    assert engine.requests[0].deadline is None
+    assert engine.requests[-1].deadline is not None and engine.requests[-1].deadline_hard is False
+
+
+# --- dropped by the engine ------------------------------------------------------
+
+class DroppingEngine(FakeEngine):
+    """Answers `script`'s first `before` characters, then drops the request for its deadline."""
+
+    def __init__(self, before: int = 0) -> None:
+        super().__init__("abcdef")
+        self.before = before
+
+    async def generate(self, request: GenerationRequest, result: GenerationResult):
+        self.requests.append(request)
+        result.prompt_tokens = len(request.prompt_tokens)
+        for i, ch in enumerate(self.script[:self.before]):
+            result.completion_tokens = i + 1
+            yield self._token(ch)
+        result.finish_reason = "deadline"
+        raise DeadlineMissed()
+
+    @staticmethod
+    def _token(ch: str):
+        from codefill.server.engines.base import GeneratedToken
+        return GeneratedToken(ord(ch), ch)
+
+
+def _missed(c, stage: str, tenant: str = "anonymous") -> float:
+    return c.app.state.metrics.registry.get_sample_value(
+        "codefill_deadline_missed_total", {"tenant": tenant, "stage": stage}) or 0.0
+
+
+def test_a_request_the_engine_drops_is_a_503_counted_and_charged_unfinished(open_client):
+    c = open_client(DroppingEngine())
+    r = c.post("/v1/completions", json={"model": MODEL, "prompt": "x = ", "deadline_ms": 100})
+    err = assert_openai_error(r, 503, "deadline_ms")
+    assert err["code"] == "deadline_exceeded"
+    assert _missed(c, "engine") == 1
+    registry = c.app.state.metrics.registry
+    assert registry.get_sample_value("codefill_tenant_completions_unfinished_total", {"key": "anonymous"}) == 1
+
+
+def test_a_stream_dropped_midway_ends_with_an_error_event_then_done(open_client):
+    c = open_client(DroppingEngine(before=2))
+    r = c.post("/v1/completions", json={"model": MODEL, "prompt": "x = ", "deadline_ms": 100, "stream": True,
+                                        "mode": "raw"})
+    assert r.status_code == 200
+    data = [line[len("data: "):] for line in r.text.splitlines() if line.startswith("data: ")]
+    assert data[-1] == "[DONE]"
+    assert json.loads(data[0])["choices"][0]["text"] == "a"
+    error = json.loads(data[-2])["error"]
+    assert error["code"] == "deadline_exceeded" and error["param"] == "deadline_ms"
+    assert _missed(c, "engine") == 1
