@@ -24,7 +24,9 @@ from ..common import EngineBase, next_token
 from ..healing import Healer
 from ..vocab import GgufVocabulary
 from .decoding import Decoder
-from .scheduler import DONE, Job, StepLoop
+from .costs import probe
+from .jobs import DONE, Job
+from .scheduler import StepLoop
 from .slots import Slots
 from .states import _SessionStates
 from .stats import EngineStats
@@ -122,6 +124,9 @@ class LlamaCppEngine(EngineBase):
         self._loop = StepLoop(self._context, slots, n_ctx=o.n_ctx, step_tokens=o.step_tokens,
                               cold_saving=o.cold_saving, new_decoder=self._decoder, stats=self._stats,
                               grow_after=o.grow_after)
+        # The deadline planner's first costs (the step loop keeps them up to date while serving).
+        probe(self._context, self._loop.costs, token=llm.token_bos() if llm.token_bos() >= 0 else 0)
+        log.info("step costs: %s", self._loop.costs.snapshot())
         arch = llm.metadata.get("general.architecture")
         family = self._identify(arch, path=self._path, n_ctx=o.n_ctx)
         log.info(
@@ -200,7 +205,7 @@ class LlamaCppEngine(EngineBase):
     async def generate(self, request: GenerationRequest, result: GenerationResult) -> AsyncIterator[GeneratedToken]:
         self._require_ready()
         job = Job(request, result, asyncio.get_running_loop(), asyncio.Queue())
-        older = self._latest.enter(request.session, job)
+        older = self._latest.enter(request.session, job, supersede=request.supersede)
         if older is not None:
             older.cancelled.set()  # the step loop drops it at its next step
         self._loop.jobs.put(job)

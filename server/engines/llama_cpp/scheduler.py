@@ -2,89 +2,50 @@
 
 Each step builds one batch and evaluates it with one `llama_decode`:
 1. requests that were cancelled, superseded or left by their client are
-   dropped (their sequence is free for this very step);
-2. waiting requests get a sequence, first come first served, as long as
+   dropped (their sequence is free for this very step), and so are those
+   whose hard deadline can no longer be met (`deadlines.py`; DeadlineMissed);
+2. waiting requests get a sequence, earliest deadline first, as long as
    one is free or idle (`slots.py`);
-3. every generating sequence adds its next token, and with speculation its
-   prompt-lookup draft (decode first: a long prompt never stalls anyone's
-   next token);
-4. sequences still reading their prompt add chunks of it, in arrival order,
-   within what is left of the per-step token budget (chunked prefill);
-5. only when nothing interactive has come for `grow_after` seconds, a cold
+3. the deadline planner (`deadlines.py`) picks which running requests this
+   step advances: earliest deadline first, as many side by side as the
+   measured step costs (`costs.py`) say finish most of them in time;
+4. of those, every generating sequence adds its next token, and with
+   speculation its prompt-lookup draft (decode first: a long prompt never
+   stalls anyone's next token);
+5. sequences still reading their prompt add chunks of it, as many tokens as
+   the step's decoding requests' deadlines can spare (chunks sized in time),
+   within the per-step token budget (chunked prefill);
+6. only when nothing interactive has come for `grow_after` seconds, a cold
    window's full prompt is evaluated a chunk at a time (low-priority
    prefill): a request that comes meanwhile waits at most one chunk. (Not in
    the spare budget of interactive steps: on a CPU a step costs about its
    tokens, so a chunk there would slow every sequence in the step.)
-Requests join and leave between steps. llama.cpp releases the GIL while it
+Requests join and leave between steps. Every step is timed, and the costs
+the planner uses follow what it measured. llama.cpp releases the GIL while it
 computes, so the event loop stays responsive.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import queue
-import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field
 
 from ...tenants import salt_covers
-from ..base import GenerationRequest, GenerationResult
-from .decoding import Decoder
+from ..base import DeadlineMissed
+from . import deadlines
+from .costs import AnswerLengths, StepCosts
+from .growth import Growth
+from .jobs import DONE, Job, Running, tenant_of
 from .shares import StepShares
-from .slots import Slot, Slots, common_prefix
+from .slots import Slots, common_prefix
 from .stats import EngineStats
 
 log = logging.getLogger("codefill.engine.llama_cpp")
 
-DONE = object()
-# Prompt tokens evaluated per step while growing a cold window.
-GROW_CHUNK = 64
 # A request waits for another that is computing a head of at least this many tokens it shares.
 FOLLOW_MIN = 64
-
-
-@dataclass
-class Job:
-    request: GenerationRequest
-    result: GenerationResult
-    loop: asyncio.AbstractEventLoop
-    out: asyncio.Queue
-    cancelled: threading.Event = field(default_factory=threading.Event)
-    superseded: bool = False
-    arrived: float = field(default_factory=time.monotonic)
-    last_token: float = 0.0
-
-    def emit(self, item) -> None:
-        try:
-            self.loop.call_soon_threadsafe(self.out.put_nowait, item)
-        except RuntimeError:  # event loop closed: nobody is listening any more
-            self.cancelled.set()
-
-
-def _tenant(r: "Running") -> str:
-    return r.job.request.tenant or ""
-
-
-@dataclass
-class Running:
-    job: Job
-    slot: Slot
-    prompt: list[int]
-    done: int  # prompt tokens in the slot's KV cells
-    decoder: Decoder
-    pending: int | None = None  # handed out, not yet evaluated
-    batch: list[int] = field(default_factory=list)
-    row: int = 0
-    served: int = 0  # the last step that gave it a token
-
-
-@dataclass
-class Growth:
-    key: tuple
-    salt: object
-    tokens: list[int]
 
 
 class StepLoop:
@@ -106,6 +67,8 @@ class StepLoop:
         self.grow_after = grow_after
         self.last_busy = 0.0
         self.shares = StepShares()
+        self.costs = StepCosts()
+        self.lengths = AnswerLengths()
 
     # -- the loop --------------------------------------------------------------
 
@@ -164,14 +127,15 @@ class StepLoop:
     def step(self) -> None:
         now = time.monotonic()
         for r in list(self.running):
-            if r.job.cancelled.is_set():
-                self._finish(r, "cancelled")
+            if r.job.cancelled.is_set():  # a filter saw the whole answer ("stop"), or nobody wants it
+                self._finish(r, None if r.job.result.finish_reason == "stop" else "cancelled")
         for job in list(self.waiting):
             if job.cancelled.is_set():
                 self.waiting.remove(job)
                 job.result.finish_reason = "cancelled"
                 job.emit(DONE)
-        for job in list(self.waiting):
+        self._drop_missed(now)
+        for job in sorted(self.waiting, key=lambda j: j.deadline):  # earliest deadline first
             if self._follows(job):
                 continue
             try:
@@ -186,17 +150,19 @@ class StepLoop:
                 break
             self.waiting.remove(job)
             self.stats.queue_wait.observe(now - job.arrived)
+            placed.served_at = now
             self.running.append(placed)
-        entries = self._build()
+        entries = self._build(now)
         growth = None
         if self.running or self.waiting:
             self.last_busy = now
         elif not entries and self.growth is not None and now - self.last_busy >= self.grow_after:
-            growth, entries = self._growth_entries(now)
+            growth, entries = self.growth.entries(self.slots, self.stats, now)
             if not entries:  # no slot to grow it in: give up rather than spin
                 self.growth = None
         if not entries:
             return
+        started = time.monotonic()
         rc = self.context.decode(entries)
         if rc != 0:
             raise RuntimeError(f"llama_decode failed ({rc}): the KV cache has no room for this step")
@@ -204,11 +170,44 @@ class StepLoop:
         self.stats.step_tokens.observe(len(entries))
         self.stats.step_sequences.observe(len({e[0] for e in entries}))
         if growth is not None:
-            self._grown(growth, [e[2] for e in entries])
+            if self.growth.grown(self.slots, self.stats, growth, [e[2] for e in entries]):
+                self.growth = None
+            self.costs.observe(0, len(entries), time.monotonic() - started)
             return
-        for r in [r for r in self.running if r.batch]:
+        stepped = [r for r in self.running if r.batch]
+        width = sum(r.pending is not None for r in stepped)
+        for r in stepped:
+            r.served_at = started
             self._advance(r)
         self.last_busy = time.monotonic()
+        self.costs.observe(width, len(entries) - width, self.last_busy - started)
+
+    # -- deadlines ---------------------------------------------------------------
+
+    def _drop_missed(self, now: float) -> None:
+        """Drop the requests whose hard deadline can no longer be met, even run alone (deadlines.py)."""
+        for r in list(self.running):
+            if deadlines.must_drop(r.work(self.lengths), now, self.costs):
+                self._missed(r.job)
+                self._finish(r, "deadline")
+        for job in list(self.waiting):
+            req = job.request
+            if not (req.deadline_hard and req.deadline is not None):
+                continue
+            key = (req.cache_salt, req.session, "full")
+            prompt = len(req.prompt_tokens) - self.slots.reusable(key, req.cache_salt, req.prompt_tokens)
+            if req.cold_tokens:
+                prompt = min(prompt, len(req.cold_tokens))
+            work = deadlines.Work(job, req.deadline, max(prompt, 1), self.lengths.left(0, req.max_tokens), True)
+            if deadlines.must_drop(work, now, self.costs):
+                self.waiting.remove(job)
+                self._missed(job)
+                job.result.finish_reason = "deadline"
+                job.emit(DONE)
+
+    def _missed(self, job: Job) -> None:
+        self.stats.counters["deadline_dropped"] += 1
+        job.emit(DeadlineMissed())
 
     # -- placing a request -------------------------------------------------------
 
@@ -254,16 +253,24 @@ class StepLoop:
 
     # -- building a step ---------------------------------------------------------
 
-    def _build(self) -> list[tuple[int, int, int, bool]]:
-        """One step's batch: decode first (a token, and a draft, for every generating sequence), then
-        prompt chunks, within the token budget and each tenant's share of it (`shares.py`)."""
+    def _build(self, now: float) -> list[tuple[int, int, int, bool]]:
+        """One step's batch: the requests the deadline planner picks; of them, decode first (a token, and
+        a draft, for every generating sequence), then prompt chunks as long as the decoding requests'
+        deadlines allow, within the token budget and each tenant's share of it (`shares.py`)."""
         budget = self.step_tokens
         for r in [r for r in self.running if r.pending is not None]:
             if len(r.slot.tokens) + 1 > self.n_ctx:  # the sequence's window is full
                 self._finish(r, "length")
-        # Longest unserved first (a tenant held to a small share takes turns); stable, so with
-        # nobody held back the order is the arrival order.
-        decoding = sorted((r for r in self.running if r.pending is not None), key=lambda r: r.served)
+        works = [r.work(self.lengths) for r in self.running]
+        chosen = deadlines.plan(works, now, self.costs, max_width=len(works))
+        members = [w.handle for w in chosen]
+        # Most urgent first (the planner's order); a tenant held to a small share takes turns.
+        decoding = sorted((r for r in members if r.pending is not None), key=lambda r: r.served)
+        decoding.sort(key=lambda r: r.job.deadline)
+        prompt_room = budget
+        if decoding:  # they wait for this step's prompt chunks: sized in time, as their deadlines allow
+            seconds = deadlines.chunk_seconds([w for w in chosen if w.handle.pending is not None], now, self.costs)
+            prompt_room = max(1, int(seconds / self.costs.per_token))
         wants: dict[int, list[int]] = {}
         left = budget
         for i, r in enumerate(decoding):
@@ -271,11 +278,11 @@ class StepLoop:
             room = min(left - (len(decoding) - i), self.n_ctx - len(r.slot.tokens) - 1)
             wants[id(r)] = [r.pending, *r.decoder.drafts(room)]
             left -= len(wants[id(r)])
-        allowed = self.shares.split([(_tenant(r), len(wants[id(r)]) if r.pending is not None else len(r.prompt) - r.done,
-                                      r.job.request.weight) for r in self.running], budget)
+        allowed = self.shares.split([(tenant_of(r), len(wants[id(r)]) if r.pending is not None else len(r.prompt) - r.done,
+                                      r.job.request.weight) for r in members], budget)
         # Every generating sequence its next token, as far as its tenant's share goes; then the drafts.
         for r in decoding:
-            tenant = _tenant(r)
+            tenant = tenant_of(r)
             if allowed[tenant] >= 1:
                 r.batch = wants[id(r)][:1]
                 allowed[tenant] -= 1
@@ -283,7 +290,7 @@ class StepLoop:
             else:
                 r.batch = []
         for r in decoding:
-            tenant = _tenant(r)
+            tenant = tenant_of(r)
             if r.batch and allowed[tenant] > 0:
                 more = wants[id(r)][1 : 1 + allowed[tenant]]
                 r.batch += more
@@ -298,10 +305,13 @@ class StepLoop:
             entries += [(r.slot.seq, n_past + k, t, want_all or k == len(r.batch) - 1) for k, t in enumerate(r.batch)]
         budget -= len(entries)
         for r in self.running:
+            if r not in members:
+                r.batch = []
+        for r in members:
             if r.pending is not None or r not in self.running:
                 continue
-            tenant = _tenant(r)
-            room = min(budget, allowed.get(tenant, 0))
+            tenant = tenant_of(r)
+            room = min(budget, allowed.get(tenant, 0), prompt_room)
             chunk = r.prompt[r.done : r.done + room] if room > 0 else []
             if not chunk:
                 r.batch = []
@@ -311,29 +321,9 @@ class StepLoop:
             last = r.done + len(chunk) == len(r.prompt)
             entries += [(r.slot.seq, r.done + k, t, last and k == len(chunk) - 1) for k, t in enumerate(chunk)]
             budget -= len(chunk)
+            prompt_room -= len(chunk)
             allowed[tenant] -= len(chunk)
         return entries
-
-    def _growth_entries(self, now: float) -> tuple[Slot | None, list]:
-        g = self.growth
-        placed = self.slots.acquire(g.key, g.salt, g.tokens, now)
-        if placed is None:
-            return None, []
-        slot = placed.slot
-        self.stats.counters["shared_prefix_tokens"] += placed.shared
-        start = len(slot.tokens)
-        chunk = g.tokens[start : start + GROW_CHUNK]
-        entries = [(slot.seq, start + k, t, k == len(chunk) - 1) for k, t in enumerate(chunk)]
-        return slot, entries
-
-    def _grown(self, slot: Slot, chunk: list[int]) -> None:
-        slot.tokens.extend(chunk)
-        self.stats.counters["grown_tokens"] += len(chunk)
-        self.slots.release(slot, time.monotonic())
-        if self.growth is not None and len(slot.tokens) >= len(self.growth.tokens):
-            self.growth = None
-            self.stats.counters["windows_grown"] += 1
-            log.debug("grew a cold window to its full %d tokens", len(slot.tokens))
 
     # -- after a step ------------------------------------------------------------
 
@@ -387,6 +377,8 @@ class StepLoop:
     def _finish(self, r: Running, reason: str | None = None) -> None:
         if reason is not None:
             r.job.result.finish_reason = reason
+        if r.job.result.finish_reason in ("stop", "length"):  # an answer complete: how long they are
+            self.lengths.observe(r.job.result.completion_tokens)
         r.batch = []
         if r in self.running:
             self.running.remove(r)

@@ -1,0 +1,116 @@
+"""Which running requests a step advances: earliest deadline first, as wide as pays.
+
+An editor's answer is worth something only before the person's next keystroke.
+On a CPU a step of W sequences costs much more than a step of one (`costs.py`),
+so decoding everything that arrived side by side can make every answer late
+together, where one at a time most would have been in time. Each step therefore
+plans with the engine's measured costs:
+
+1. Each request has a deadline (`GenerationRequest.deadline`; a request with
+   none gets a nominal one `NOMINAL_S` after it arrived, so it is neither
+   first nor starved), work left (prompt tokens not yet evaluated, answer tokens
+   expected: `costs.AnswerLengths`), and is *feasible* when, run alone from now,
+   it would finish by its deadline.
+2. A request with a hard deadline (the client's `deadline_ms`) that is not
+   feasible is dropped before it costs anything more (`must_drop`). One with a
+   soft deadline (learned) is kept, but goes after every feasible one.
+3. Order: feasible before infeasible, then by deadline. For each width W the
+   plan projects how many requests finish in time if the first W run together
+   (the batch narrowing as each finishes, its prompts evaluated first), then
+   the rest one at a time; the step takes the W with the most in time, then the
+   one that finishes all of them soonest (a wide batch does more per second on
+   any machine: it leaves the engine free for the next arrivals sooner), then
+   the soonest finishes in sum. So the batch is wide when the deadlines allow
+   it and one request at a time when they do not.
+4. A request not advanced for `STARVE_S` joins the step anyway: a request
+   that is late, or of another tenant, never waits without end.
+
+The bench's ceiling (codefill/bench/ceiling.py) simulates the same rule with
+every answer's length known: the share it reaches is what this planner could
+reach with a perfect guess of the lengths.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .costs import StepCosts
+
+# The deadline assumed for a request without one, after its arrival.
+NOMINAL_S = 2.0
+# A running request is advanced at least this often, whatever its deadline.
+STARVE_S = 0.5
+# A step's prompt chunk may take this long beside decoding sequences (more when their deadlines allow).
+CHUNK_S = 0.08
+
+
+@dataclass
+class Work:
+    """A running request as the planner sees it."""
+
+    handle: object
+    deadline: float
+    prefill: int  # prompt tokens still to evaluate
+    tokens: int  # answer tokens expected still
+    hard: bool = False
+    waited_since: float = 0.0  # when it was last advanced (or arrived)
+
+
+def finish_alone(w: Work, now: float, costs: StepCosts) -> float:
+    """When `w` would finish, run alone from `now` (its first token comes with its prompt's last)."""
+    decode_steps = max(w.tokens - (1 if w.prefill else 0), 0)
+    return now + (costs.step(1, w.prefill - 1) if w.prefill else 0.0) + decode_steps * costs.decode(1)
+
+
+def feasible(w: Work, now: float, costs: StepCosts) -> bool:
+    return finish_alone(w, now, costs) <= w.deadline
+
+
+def must_drop(w: Work, now: float, costs: StepCosts) -> bool:
+    """A hard deadline that cannot be met any more, even alone."""
+    return w.hard and not feasible(w, now, costs)
+
+
+def project(ordered: Sequence[Work], width: int, now: float, costs: StepCosts) -> tuple[int, float, float]:
+    """(requests in time, when the last finishes, sum of finish times) if the first `width` run
+    together, then the rest alone."""
+    batch = sorted(ordered[:width], key=lambda w: w.tokens)
+    prompt = sum(w.prefill for w in batch)
+    t = now + prompt * costs.per_token
+    in_time, total, done = 0, 0.0, 0
+    for i, w in enumerate(batch):  # the batch narrows by one as each (shortest first) finishes
+        t += max(w.tokens - done, 0) * costs.decode(len(batch) - i)
+        done = max(done, w.tokens)
+        in_time += t <= w.deadline
+        total += t
+    for w in ordered[width:]:
+        t = finish_alone(w, t, costs)
+        in_time += t <= w.deadline
+        total += t
+    return in_time, t, total
+
+
+def plan(works: Sequence[Work], now: float, costs: StepCosts, max_width: int) -> list[Work]:
+    """The requests this step advances, most urgent first (see the module's docstring)."""
+    if not works:
+        return []
+    ordered = sorted(works, key=lambda w: (not feasible(w, now, costs), w.deadline))
+    best, best_key = 1, None
+    for width in range(1, min(len(ordered), max_width) + 1):
+        in_time, last, finish = project(ordered, width, now, costs)
+        key = (in_time, -round(last, 6), -finish)
+        if best_key is None or key > best_key:
+            best, best_key = width, key
+    chosen = ordered[:best]
+    chosen += [w for w in ordered[best:] if now - w.waited_since >= STARVE_S]
+    return chosen
+
+
+def chunk_seconds(decoders: Sequence[Work], now: float, costs: StepCosts) -> float:
+    """How long this step's prompt chunks may take beside `decoders` (the step's decoding requests):
+    what the tightest feasible one can spare, and at least `CHUNK_S`."""
+    width = len(decoders)
+    slack = [w.deadline - (now + w.tokens * costs.decode(width)) for w in decoders]
+    spare = min((s for s in slack if s > 0), default=CHUNK_S)
+    return max(spare, CHUNK_S)

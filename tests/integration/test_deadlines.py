@@ -1,0 +1,88 @@
+"""Deadline scheduling on the real default model through the llama.cpp engine: a request whose
+hard deadline cannot be met is dropped and counted, never answered late after the others were;
+under contention the earliest deadline is answered first; the engine's measured costs are real.
+(The planner's rules on a fake context: tests/unit/test_deadlines.py; deadline_ms over HTTP:
+tests/integration/test_deadline_http.py.)"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from codefill.models.store import resolve_model
+from codefill.server.engines.base import DeadlineMissed, GenerationRequest, GenerationResult
+from codefill.server.engines.llama_cpp import LlamaCppEngine
+from tests.integration.test_batching import FILES
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def engine():
+    e = LlamaCppEngine(resolve_model("default", fetch=False), model_id="test", n_ctx=2048, sequences=4,
+                       step_tokens=128)
+    asyncio.run(e.start())
+    yield e
+    asyncio.run(e.close())
+
+
+async def ask(engine, prompt, *, session, deadline_s=None, hard=False, max_tokens=12):
+    """(tokens, result, when it ended, the exception if any)."""
+    deadline = time.monotonic() + deadline_s if deadline_s is not None else None
+    req = GenerationRequest(engine.tokenize(prompt, add_bos=True), max_tokens, session=session,
+                            deadline=deadline, deadline_hard=hard)
+    result, tokens = GenerationResult(), []
+    try:
+        async for t in engine.generate(req, result):
+            tokens.append(t)
+    except DeadlineMissed as exc:
+        return tokens, result, time.monotonic(), exc
+    return tokens, result, time.monotonic(), None
+
+
+def test_the_engine_measures_its_step_costs_at_start(engine):
+    costs = engine._loop.costs
+    # Real numbers of a real model on this machine: a step of one is milliseconds, not the defaults.
+    assert 1e-4 < costs.decode(1) < 1.0 and 1e-6 < costs.per_token < 0.1
+    assert costs.decode(1) != 0.03
+
+
+def test_a_deadline_that_cannot_be_met_is_dropped_and_counted_never_answered_late(engine):
+    async def run():
+        dropped_before = engine.stats["deadline_dropped"]
+        # A long cold prompt with a 5 ms deadline: no machine evaluates it in time.
+        hopeless = ask(engine, FILES[0] * 3, session="hopeless", deadline_s=0.005, hard=True)
+        fine = [ask(engine, p, session=f"fine-{i}", deadline_s=60, hard=True) for i, p in enumerate(FILES[1:])]
+        return await asyncio.gather(hopeless, *fine), engine.stats["deadline_dropped"] - dropped_before
+
+    (hopeless, *fine), dropped = asyncio.run(run())
+    tokens, result, ended, exc = hopeless
+    assert isinstance(exc, DeadlineMissed) and exc.status == 503 and exc.code == "deadline_exceeded"
+    assert tokens == [] and result.finish_reason == "deadline" and dropped == 1
+    # Dropped before the others were answered, not after them.
+    assert all(ended < other_end for _, _, other_end, _ in fine)
+    assert all(e is None and toks for toks, _, _, e in fine)
+
+
+def test_a_soft_deadline_orders_work_but_is_answered_even_when_late(engine):
+    tokens, result, _, exc = asyncio.run(ask(engine, FILES[2], session="soft-late", deadline_s=0.001))
+    assert exc is None and tokens and result.finish_reason in ("stop", "length")
+
+
+def test_under_contention_the_earliest_deadline_is_answered_first(engine):
+    async def run():
+        # Warm the four sessions so each keystroke's work is decoding only.
+        await asyncio.gather(*(ask(engine, p, session=f"edf-{i}", max_tokens=1) for i, p in enumerate(FILES)))
+        # Deadlines one answer's time apart (from the measured step cost), in reverse order of arrival: one at
+        # a time all four are in time, side by side most would not be, so the most urgent goes first.
+        answer_s = 16 * engine._loop.costs.decode(1) * 1.5
+        asks = [ask(engine, p, session=f"edf-{i}", deadline_s=(4 - i) * answer_s, max_tokens=16)
+                for i, p in enumerate(FILES)]
+        return await asyncio.gather(*asks)
+
+    answers = asyncio.run(run())
+    assert all(e is None and toks for toks, _, _, e in answers)
+    ends = [end for _, _, end, _ in answers]
+    assert ends[3] < ends[2] < ends[1] < ends[0]  # earliest deadline first
