@@ -8,9 +8,9 @@ the engine's iterator is closed, which stops generation at once.
 
 It orchestrates; the parts are elsewhere: the prompt in server/prompt/,
 typing-through memory in typed_through.py, usage and its metrics in usage.py,
-the turns at the engine in fair.py, each request's deadline in deadlines.py. A stream is OpenAI's completion chunks
-(`Chunks`) as dicts; the HTTP layer writes them as server-sent events and
-ends the stream (api/sse.py).
+the turns at the engine in fair.py, each request's deadline in deadlines.py.
+A stream is OpenAI's completion chunks (`Chunks`) as dicts; the HTTP layer
+writes them as server-sent events and ends the stream (api/sse.py).
 """
 
 from __future__ import annotations
