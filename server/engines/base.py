@@ -42,6 +42,10 @@ class GenerationRequest:
     # session's cached state, and a newer request of a session supersedes an
     # older one. Engines treat it as an opaque string.
     session: str | None = None
+    # Whether requests of the session supersede each other. False for a session the server chose
+    # for a client that sent none (service/sessionless.py): two such clients may share one and must
+    # not cancel each other's requests; its cached state is kept all the same.
+    supersede: bool = True
     # Whose cached KV / prefix state this request may reuse: requests whose
     # salts differ never share any (the same idea as vLLM's `cache_salt`: a
     # shared prefix cache leaks prompts through timing). The tenant's name, or

@@ -13,7 +13,9 @@ this holds the rest of the Engine protocol (base.py):
 - Sessions: `_latest`, the newest request of each session. The session is
   the serving layer's `session_key(tenant, user)` (tenants.py), opaque here. A
   newer request marks the older one `superseded`; the engine stops the older
-  its own way, and the older's consumer gets `Superseded` (409).
+  its own way, and the older's consumer gets `Superseded` (409). Requests
+  entered with `supersede=False` (`GenerationRequest.supersede`) count as in
+  flight but neither supersede nor are superseded.
 """
 
 from __future__ import annotations
@@ -45,11 +47,15 @@ class SessionTable(Generic[R]):
 
     def __init__(self) -> None:
         self._newest: dict[str, R] = {}
+        self._alongside: dict[int, R] = {}  # id -> a request that does not supersede
 
-    def enter(self, session: str | None, request: R) -> R | None:
+    def enter(self, session: str | None, request: R, *, supersede: bool = True) -> R | None:
         """`request` becomes its session's newest. Returns the one it supersedes, marked
-        `superseded` (the engine stops it), or None."""
+        `superseded` (the engine stops it), or None. With `supersede` False it only counts."""
         if session is None:
+            return None
+        if not supersede:
+            self._alongside[id(request)] = request
             return None
         older = self._newest.get(session)
         self._newest[session] = request
@@ -59,12 +65,14 @@ class SessionTable(Generic[R]):
 
     def leave(self, session: str | None, request: R) -> None:
         """`request` is over: forget it, unless a newer one has taken its place."""
-        if session is not None and self._newest.get(session) is request:
+        if self._alongside.get(id(request)) is request:
+            del self._alongside[id(request)]
+        elif session is not None and self._newest.get(session) is request:
             del self._newest[session]
 
     def __len__(self) -> int:
-        """Sessions with a request in flight."""
-        return len(self._newest)
+        """Sessions with a request in flight (each request that does not supersede counts as one)."""
+        return len(self._newest) + len(self._alongside)
 
 
 def superseded(session: str | None) -> Superseded:

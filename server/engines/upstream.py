@@ -20,9 +20,11 @@ codefill both take token-id prompts on /v1/completions.
 
 Each request carries the session (tenant-scoped) as `user` and as the
 `X-Session-Id` header a router hashes on, and the tenant as vLLM's
-`cache_salt`, so prefix caches are never shared across tenants. Closing the
-token stream closes the upstream HTTP request, which vLLM (and codefill) take
-as an abort. Failures are answered, never retried: the upstream unreachable
+`cache_salt`, so prefix caches are never shared across tenants (a session
+that does not supersede, one the gateway chose for a client that sent none,
+is not forwarded: the upstream would let its requests cancel each other).
+Closing the token stream closes the upstream HTTP request, which vLLM (and
+codefill) take as an abort. Failures are answered, never retried: the upstream unreachable
 or saying 503 (its back-pressure) is a 503 with Retry-After; breaking off
 mid-completion a 502; silence a 504.
 
@@ -156,7 +158,7 @@ class UpstreamEngine(EngineBase):
     async def generate(self, request: GenerationRequest, result: GenerationResult) -> AsyncIterator[GeneratedToken]:
         self._require_ready()
         job = _Job(request)
-        older = self._latest.enter(request.session, job)
+        older = self._latest.enter(request.session, job, supersede=request.supersede)
         if older is not None:
             if older.pump is not None:
                 older.pump.cancel()
@@ -184,7 +186,10 @@ class UpstreamEngine(EngineBase):
         req = job.request
         result.prompt_tokens = len(req.prompt_tokens)
         emitted = False
-        headers = {SESSION_HEADER: req.session} if req.session is not None else {}
+        # A session that does not supersede (chosen here for a client that sent none) stays here: the
+        # upstream would take it for a client's own and let its requests cancel each other.
+        forward = req.session is not None and req.supersede
+        headers = {SESSION_HEADER: req.session} if forward else {}
         if req.request_id:
             headers["X-Request-Id"] = req.request_id
         log.debug("request %s (session %s) -> %s", req.request_id, req.session, self.url)
@@ -244,7 +249,7 @@ class UpstreamEngine(EngineBase):
         }
         if s.seed is not None:
             body["seed"] = s.seed
-        if req.session is not None:
+        if req.session is not None and req.supersede:
             body["user"] = req.session
         if req.cache_salt:
             body["cache_salt"] = req.cache_salt  # vLLM: prefix caches are shared only within one salt

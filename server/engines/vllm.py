@@ -258,7 +258,7 @@ class VllmEngine(EngineBase):
 
         job = _Job(f"{request.request_id or 'cmpl'}-{uuid.uuid4().hex[:8]}")
         session = request.session
-        older = self._latest.enter(session, job)
+        older = self._latest.enter(session, job, supersede=request.supersede)
         if older is not None:
             await self._abort(older, f"superseded by {job.request_id}")
         result.prompt_tokens = len(request.prompt_tokens)

@@ -37,6 +37,7 @@ from .admission import Asked, Call, check_served, default_max_tokens, prompt_lis
 from .concurrent import merged
 from .deadlines import Deadline, Rhythm, deadline_of
 from .fair import FairQueue
+from .sessionless import ImplicitSessions, is_implicit
 from .typed_through import AnswerMemory
 from .usage import Usage, record_choice
 
@@ -126,6 +127,7 @@ class CompletionService:
         self._order_warned = False
         self._reported_fields: set[str] = set()
         self.answers, self.tenants = AnswerMemory(), tenants or TenantSettings()
+        self.sessionless = ImplicitSessions()  # sessions for clients that send none (sessionless.py)
         self.rhythm = Rhythm()  # sessions' typing rhythm: soft deadlines (deadlines.py)
         self._fair: FairQueue | None = None
         self._tokens: TokenMemory | None = None  # made on first use: the engine's vocabulary is loaded by then
@@ -228,6 +230,7 @@ class CompletionService:
                                 request_id=request_id,
                                 # One session per request: the first choice's (the others would supersede it).
                                 session=session_key(tenant, req.user) if choice.index == 0 else None,
+                                supersede=not is_implicit(req.user),  # its clients must not cancel each other
                                 cache_salt=self.tenants.salt_of(tenant, req.cache_salt),
                                 tenant=tenant, weight=self.tenants.weights.get(tenant, 1.0),
                                 lookup_tokens=shown.lookup_tokens, heal=shown.heal, cold_tokens=shown.cold_tokens,
@@ -238,7 +241,8 @@ class CompletionService:
             yield _Delta(choice.index, prompt.text)
         granted = False
         try:  # waits while the engine is full (fair.py); a hard deadline may pass meanwhile
-            async with self.fair.turn(tenant, gen.session, deadline.at if deadline.hard else None):
+            queued_as = gen.session if gen.supersede else None  # fair.py supersedes by session
+            async with self.fair.turn(tenant, queued_as, deadline.at if deadline.hard else None):
                 granted = True
                 stream = self.engine.generate(gen, choice.result)
                 try:
@@ -273,6 +277,7 @@ class CompletionService:
 
     async def _deltas(self, req: CompletionRequest, choices: list[_Choice], prompts: list[_Prompt], max_tokens: int,
                       request_id: str, tenant: str | None, deadline: Deadline) -> AsyncIterator[_Delta]:
+        req = self.sessionless.assign(req, prompts, tenant) or req  # a session for a client that sent none
         remembered = self.answers.recall(req, prompts, tenant)
         if remembered is not None:
             self.metrics.typed_through.inc()
