@@ -13,6 +13,7 @@ import { LatencyLog, formatMs } from "./latency.js";
 import { MonacoNextEdits } from "./nextedit.js";
 import { createProvider } from "./provider.js";
 import { LANGUAGES } from "./samples.js";
+import { playgroundSettings } from "./settings.js";
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const params = new URLSearchParams(location.search);
@@ -38,14 +39,13 @@ let currentStatus: Status = "ready";
 const session = newSessionId();
 const completer = new Completer(
   () => client,
-  () => ({
-    enabled: ($("enabled") as HTMLInputElement).checked,
-    languages: ["*"],
-    triggerMode: "automatic",
-    debounceMs: Number(($("debounce") as HTMLInputElement).value) || 0,
-    maxTokens: 64,
-    mode: ($("mode") as HTMLSelectElement).value as "auto",
-  }),
+  () =>
+    playgroundSettings({
+      enabled: ($("enabled") as HTMLInputElement).checked,
+      debounce: ($("debounce") as HTMLInputElement).value,
+      deadline: ($("deadline") as HTMLInputElement).value,
+      mode: ($("mode") as HTMLSelectElement).value,
+    }),
   session,
   (s, detail) => render((currentStatus = s), detail),
 );

@@ -1,8 +1,9 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { CodefillClient, Completer, CompleterSettings, EventTracker } from "../../../common/src/index.js";
 import { MODELS, completionStream, fakeFetch, json, sse } from "../../../common/test/fake-fetch.js";
 import { LatencyLog, formatMs } from "../../src/latency.js";
 import { createProvider, textSource } from "../../src/provider.js";
+import { playgroundSettings } from "../../src/settings.js";
 import { workerFile } from "../../src/workers.js";
 
 const settings: CompleterSettings = { enabled: true, languages: ["*"], triggerMode: "automatic", debounceMs: 40, maxTokens: 16, mode: "auto" };
@@ -78,6 +79,42 @@ describe("Monaco provider", () => {
   it("reads a model as 0-based lines", () => {
     const src = textSource(model("a\nb"));
     expect([src.lineCount, src.lineAt(0), src.lineAt(1)]).toEqual([2, "a", "b"]);
+  });
+});
+
+describe("the deadline (the page's deadline control)", () => {
+  const controls = { enabled: true, debounce: "0", deadline: "1500", mode: "auto" };
+  const sentWith = async (deadline: string) => {
+    const server = fakeFetch((req) => (req.url.endsWith("/v1/models") ? json(200, MODELS) : sse(completionStream("c", ["1"]), req.signal)));
+    const client = new CodefillClient({ baseUrl: "http://h:1", fetch: server.fetch });
+    const provider = createProvider(new Completer(() => client, () => playgroundSettings({ ...controls, deadline }), "s"), new EventTracker(() => undefined));
+    await provider.provideInlineCompletions(model("x = "), { lineNumber: 1, column: 5 } as any, { triggerKind: EXPLICIT } as any, token().t as any);
+    return server.calls.find((c) => c.url.endsWith("/completions"))!.body;
+  };
+
+  it("sends deadline_ms: the page's 1500, what the user typed, nothing at 0", async () => {
+    expect((await sentWith("1500")).deadline_ms).toBe(1500);
+    expect((await sentWith("")).deadline_ms).toBe(1500); // an emptied box: the default
+    expect((await sentWith("400")).deadline_ms).toBe(400);
+    expect((await sentWith("99999")).deadline_ms).toBe(60000); // the server's largest
+    expect("deadline_ms" in (await sentWith("0"))).toBe(false);
+  });
+
+  it("a 503 deadline_exceeded shows no ghost text and no error, and is not asked again", async () => {
+    const debug = vi.spyOn(console, "debug").mockImplementation(() => undefined);
+    const error = { message: "could not finish before its deadline", type: "service_unavailable", param: "deadline_ms", code: "deadline_exceeded" };
+    const server = fakeFetch((req) => (req.url.endsWith("/v1/models") ? json(200, MODELS) : json(503, { error })));
+    const client = new CodefillClient({ baseUrl: "http://h:1", fetch: server.fetch });
+    const statuses: string[] = [];
+    const provider = createProvider(
+      new Completer(() => client, () => playgroundSettings(controls), "s", (st, detail) => statuses.push(detail ? `${st}: ${detail}` : st)),
+      new EventTracker(() => undefined),
+    );
+    const list = await provider.provideInlineCompletions(model("x = "), { lineNumber: 1, column: 5 } as any, { triggerKind: EXPLICIT } as any, token().t as any);
+    expect(list).toEqual({ items: [] });
+    expect(statuses).toEqual(["thinking", "ready"]);
+    expect(server.calls.filter((c) => c.url.endsWith("/completions"))).toHaveLength(1);
+    debug.mockRestore();
   });
 });
 
