@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
-from ..api.protocol import CompletionUsage, ParamError
+from ..api.protocol import CompletionUsage, DeadlineMs, ParamError
 
 MAX_HISTORY_EVENTS = 64
 MAX_HISTORY_BYTES = 64 * 1024
@@ -97,6 +97,10 @@ class NextEditRequest(BaseModel):
     and 64 more, at most a quarter of the context."""
     format: FormatName | None = None
     """The prompt format; by default the server's `--next-edit-format` (auto: from the model's name)."""
+    deadline_ms: DeadlineMs | None = None
+    """Milliseconds from when the server receives the request after which the answer is of no use, 1 to
+    60000, as in `/v1/completions`: 503 `deadline_exceeded` when it cannot be answered in time, or at
+    once 503 `overloaded` (Retry-After) when the wait for the engine alone would outlast it."""
 
     # What the service checked and rendered at admission (service.py `asked`), run as it is.
     _prepared: Any = PrivateAttr(default=None)

@@ -28,7 +28,7 @@ from typing import Protocol
 
 from codefill.config import default
 
-from ..engines.base import Engine, GenerationRequest, GenerationResult, SamplingParams, Superseded
+from ..engines.base import DeadlineMissed, Engine, GenerationRequest, GenerationResult, SamplingParams, Superseded
 from ..errors import APIError
 from ..languages import detect_language
 from ..metrics import Metrics
@@ -173,12 +173,28 @@ class NextEditService:
                      language=req.language or detect_language(None, req.path))
 
     async def complete(self, req: NextEditRequest, call: Call) -> NextEdit:
-        return await self._answer(req, req._prepared or self.prepare(req), call, stream=False)
+        prepared = req._prepared or self.prepare(req)
+        self._admit(req, call)
+        return await self._answer(req, prepared, call, stream=False)
 
     def stream(self, req: NextEditRequest, call: Call) -> AsyncIterator[dict]:
         """Checked now (errors become HTTP statuses); then one event with the answer."""
         prepared = req._prepared or self.prepare(req)
+        self._admit(req, call)
         return self._stream(req, prepared, call)
+
+    @staticmethod
+    def _deadline(req: NextEditRequest, call: Call) -> float | None:
+        """The client's hard deadline (time.monotonic()), counted from when the request came."""
+        return None if req.deadline_ms is None else call.received + req.deadline_ms / 1000.0
+
+    def _admit(self, req: NextEditRequest, call: Call) -> None:
+        """503 `overloaded` at once when the wait for the engine would outlast the deadline (fair.py)."""
+        try:
+            self.fair.admit(call.tenant, next_edit_session(call.tenant, req.user), self._deadline(req, call))
+        except APIError:
+            self.metrics.deadline_missed.labels(call.tenant, "admission").inc()
+            raise
 
     async def _stream(self, req: NextEditRequest, prepared: Prepared, call: Call) -> AsyncIterator[dict]:
         answer = await self._answer(req, prepared, call, stream=True)
@@ -214,10 +230,12 @@ class NextEditService:
                                 session=next_edit_session(tenant, req.user),
                                 cache_salt=self.tenants.salt_of(tenant), tenant=tenant,
                                 weight=self.tenants.weights.get(tenant, 1.0),
-                                lookup_tokens=tuple(self.engine.tokenize(p.excerpt.region_text)))
-        text, stopped = "", False
+                                lookup_tokens=tuple(self.engine.tokenize(p.excerpt.region_text)),
+                                deadline=self._deadline(req, call), deadline_hard=req.deadline_ms is not None)
+        text, stopped, granted = "", False, False
         try:
-            async with self.fair.turn(tenant, gen.session):
+            async with self.fair.turn(tenant, gen.session, gen.deadline):
+                granted = True
                 tokens = self.engine.generate(gen, result)
                 try:
                     async for token in tokens:
@@ -234,6 +252,9 @@ class NextEditService:
             self.metrics.superseded.inc()
             raise APIError(409, f"This request was {exc}: an editor only needs the answer to its latest "
                            "keystroke.", code="superseded") from None
+        except DeadlineMissed:
+            self.metrics.deadline_missed.labels(tenant, "engine" if granted else "queue").inc()
+            raise
         finally:
             record_choice(self.metrics, result)
         return text, stopped or result.finish_reason == "stop"
