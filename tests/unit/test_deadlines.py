@@ -178,3 +178,18 @@ def test_a_stream_dropped_midway_ends_with_an_error_event_then_done(open_client)
     error = json.loads(data[-2])["error"]
     assert error["code"] == "deadline_exceeded" and error["param"] == "deadline_ms"
     assert _missed(c, "engine") == 1
+
+
+# --- next edits -----------------------------------------------------------------
+
+def test_next_edit_takes_the_deadline_and_refuses_a_bad_one(open_client):
+    engine = FakeEngine("<|editable_region_end|>")
+    c = open_client(engine)
+    body = {"model": MODEL, "path": "a.py", "text": "x = 1\n", "cursor": {"line": 0, "character": 5}}
+    assert_openai_error(c.post("/v1/next_edit", json={**body, "deadline_ms": 0}), 400, "deadline_ms")
+    before = time.monotonic()
+    assert c.post("/v1/next_edit", json={**body, "deadline_ms": 700}).status_code == 200
+    gen = engine.requests[-1]
+    assert gen.deadline_hard is True and before + 0.7 <= gen.deadline <= time.monotonic() + 0.7
+    assert c.post("/v1/next_edit", json=body).status_code == 200
+    assert engine.requests[-1].deadline is None
