@@ -82,6 +82,27 @@ class CodefillHttpClient(
     fun complete(request: CompletionRequest): CompletableFuture<Completion> =
         exchange(post("/v1/completions", request.toJson(), request.user)) { CompletionApi.parseCompletion(it) }
 
+    /**
+     * [complete] for ghost text: a completion, or null when the server has no answer and nothing is
+     * wrong ([CodefillException.isNoSuggestion]: superseded, or past the request's deadline), which
+     * [quiet] hears (to log at debug level). Any other failure fails the future as [complete] does.
+     */
+    fun completeOrNull(request: CompletionRequest, quiet: (CodefillException) -> Unit = {}): CompletableFuture<Completion?> {
+        val result = CompletableFuture<Completion?>()
+        val call = complete(request)
+        call.whenComplete { completion, err ->
+            val cause = if (err is CompletionException && err.cause != null) err.cause!! else err
+            when {
+                cause == null -> result.complete(completion)
+                cause is CodefillException && cause.isNoSuggestion -> { quiet(cause); result.complete(null) }
+                cause is CancellationException -> result.cancel(false)
+                else -> result.completeExceptionally(cause)
+            }
+        }
+        result.whenComplete { _, _ -> if (result.isCancelled) call.cancel(true) }
+        return result
+    }
+
     /** A JSON POST in [session]; the session goes as a header too: what a load balancer in front of several servers hashes on. */
     private fun post(path: String, json: String, session: String): HttpRequest =
         request(path).header("Content-Type", "application/json").header("X-Session-Id", session)

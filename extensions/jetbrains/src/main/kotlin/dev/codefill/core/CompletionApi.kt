@@ -14,28 +14,54 @@ class CompletionRequest(
     val user: String,
     val maxTokens: Int = 128,
     val mode: String = "auto",
-    val temperature: Double = 0.0
+    val temperature: Double = 0.0,
+    /**
+     * How long the editor waits for ghost text (the `deadlineMs` setting), sent as `deadline_ms`:
+     * the server drops an answer that would come later (503 `deadline_exceeded`). 0: not sent
+     * (the server learns a deadline from the session's typing).
+     */
+    val deadlineMs: Int = CompletionApi.DEFAULT_DEADLINE_MS
 ) {
-    fun toJson(): String = Json.write(linkedMapOf(
-        "model" to model,
-        "prompt" to prompt,
-        "suffix" to suffix,
-        "max_tokens" to maxTokens,
-        "temperature" to temperature,
-        "stream" to false,
-        "user" to user,
-        "mode" to mode,
-        "language" to language,
-        "filepath" to filepath
-    ))
+    fun toJson(): String {
+        val body = linkedMapOf<String, Any?>(
+            "model" to model,
+            "prompt" to prompt,
+            "suffix" to suffix,
+            "max_tokens" to maxTokens,
+            "temperature" to temperature,
+            "stream" to false,
+            "user" to user,
+            "mode" to mode,
+            "language" to language,
+            "filepath" to filepath
+        )
+        if (deadlineMs > 0) body["deadline_ms"] = deadlineMs
+        return Json.write(body)
+    }
 }
 
 class Completion(val id: String, val text: String, val finishReason: String?)
 
 /** The server said no (an OpenAI error object), or could not be reached (status null). */
-class CodefillException(message: String, val status: Int?, val code: String?) : RuntimeException(message)
+class CodefillException(message: String, val status: Int?, val code: String?) : RuntimeException(message) {
+    /**
+     * No answer for this request, and nothing is wrong: a newer request of the session superseded
+     * it (409 `superseded`), or it could not finish before its `deadline_ms`, when the editor no
+     * longer waits (503 `deadline_exceeded`). Show nothing, log at debug level, do not ask again.
+     */
+    val isNoSuggestion: Boolean
+        get() = (status == 409 && code == "superseded") || (status == 503 && code == "deadline_exceeded")
+}
 
 object CompletionApi {
+    /** The deadlineMs of every client unless the user sets one (docs/CLIENTS.md, "The deadline"). */
+    const val DEFAULT_DEADLINE_MS = 1500
+    /** The largest deadline_ms the server takes; a larger one would be a 400 on every request. */
+    const val MAX_DEADLINE_MS = 60000
+
+    /** A deadlineMs setting as sent: 0 (not sent) up to the server's largest. */
+    fun deadlineMs(setting: Int): Int = setting.coerceIn(0, MAX_DEADLINE_MS)
+
     fun parseCompletion(body: String): Completion {
         val root = Json.parse(body) as? Map<*, *> ?: throw CodefillException("the server's answer is not a JSON object", null, null)
         val choices = root["choices"] as? List<*>

@@ -11,7 +11,7 @@ import com.intellij.ui.dsl.builder.COLUMNS_LARGE
 import com.intellij.ui.dsl.builder.panel
 import com.intellij.ui.dsl.builder.toNullableProperty
 
-/** Settings | Tools | codefill: server URL, API key, debounce, trigger mode. */
+/** Settings | Tools | codefill: server URL, API key, debounce, deadline, trigger mode. */
 class CodefillConfigurable : BoundConfigurable("codefill") {
     private val settings = CodefillSettings.getInstance()
     private var apiKey: String = settings.apiKey ?: ""
@@ -30,6 +30,10 @@ class CodefillConfigurable : BoundConfigurable("codefill") {
             }
             row("Model:") { textField().bindText(o::model).comment("Empty: the first model the server lists") }
             row("Debounce (ms):") { intTextField(0..5000).bindIntText(o::debounceMs) }
+            row("Deadline (ms):") {
+                intTextField(0..60000).bindIntText(o::deadlineMs)
+                    .comment("How long to wait for gray text: the server drops a later answer. 0: let the server learn it from your typing")
+            }
             row("Trigger:") {
                 comboBox(listOf("automatic", "manual")).bindItem(o::triggerMode.toNullableProperty())
                     .comment("manual: only on Code | Call Inline Completion (Alt+\\)")

@@ -15,6 +15,7 @@ import com.intellij.openapi.project.guessProjectDir
 import com.intellij.openapi.vfs.VfsUtilCore
 import dev.codefill.core.CodefillException
 import dev.codefill.core.CodefillHttpClient
+import dev.codefill.core.CompletionApi
 import dev.codefill.core.CompletionRequest
 import dev.codefill.core.ContextWindow
 import kotlinx.coroutines.delay
@@ -83,10 +84,11 @@ class CodefillInlineProvider : InlineCompletionProvider {
         val client = CodefillClients.get()
         val text = try {
             val model = client.resolveModel(o.model.ifBlank { null }).await()
-            client.complete(
+            // Superseded, or past the deadline: no gray text, only a debug line, and no retry.
+            client.completeOrNull(
                 CompletionRequest(model, ctx.prompt, ctx.suffix, snapshot.language, snapshot.path, CodefillClients.sessionId,
-                    o.maxTokens, o.completionMode)
-            ).await().text
+                    o.maxTokens, o.completionMode, deadlineMs = CompletionApi.deadlineMs(o.deadlineMs))
+            ) { thisLogger().debug("codefill: no suggestion: ${it.message}") }.await()?.text ?: ""
         } catch (e: CodefillException) {
             thisLogger().warn("codefill: ${e.message}")
             ""

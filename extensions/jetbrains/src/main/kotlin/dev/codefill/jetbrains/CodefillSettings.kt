@@ -8,6 +8,7 @@ import com.intellij.openapi.components.PersistentStateComponent
 import com.intellij.openapi.components.Service
 import com.intellij.openapi.components.State
 import com.intellij.openapi.components.Storage
+import dev.codefill.core.CompletionApi
 
 /**
  * The plugin's settings (Settings | Tools | codefill). The API key is not
@@ -22,6 +23,11 @@ class CodefillSettings : PersistentStateComponent<CodefillSettings.Options> {
         var serverUrl: String = "http://127.0.0.1:8000"
         var model: String = ""
         var debounceMs: Int = 150
+        /**
+         * How long the editor waits for gray text (ms), sent as deadline_ms: the server drops an
+         * answer later than this (no suggestion, no error). 0: not sent, the server learns one.
+         */
+        var deadlineMs: Int = CompletionApi.DEFAULT_DEADLINE_MS
         /** "automatic": while typing; "manual": only on the IDE's "Call Inline Completion" action. */
         var triggerMode: String = "automatic"
         var completionMode: String = "auto"

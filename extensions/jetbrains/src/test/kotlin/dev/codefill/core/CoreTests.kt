@@ -31,6 +31,17 @@ fun unitTests(s: Suite) {
         eq("python", body["language"]); eq("src/f.py", body["filepath"]); eq("session-1", body["user"])
         eq(64.0, body["max_tokens"]); eq("single_line", body["mode"]); eq(false, body["stream"]); eq(0.0, body["temperature"])
     }
+    s.test("request: deadline_ms is 1500 by default, the setting as given, left out at 0") {
+        val body = { deadline: Int? ->
+            val r = if (deadline == null) CompletionRequest("m", "p", "s", "python", "f.py", "u")
+            else CompletionRequest("m", "p", "s", "python", "f.py", "u", deadlineMs = deadline)
+            Json.parse(r.toJson()) as Map<*, *>
+        }
+        eq(1500.0, body(null)["deadline_ms"])
+        eq(700.0, body(700)["deadline_ms"])
+        check("deadline_ms" !in body(0)) { "deadline_ms sent at 0" }
+        eq(60000, CompletionApi.deadlineMs(90000)); eq(0, CompletionApi.deadlineMs(-5)); eq(1500, CompletionApi.deadlineMs(1500))
+    }
     s.test("response: the first choice's text, id and finish reason") {
         val c = CompletionApi.parseCompletion("""{"id":"cmpl-9","object":"text_completion","choices":[{"index":0,"text":"return 1","finish_reason":"stop"}]}""")
         eq("cmpl-9", c.id); eq("return 1", c.text); eq("stop", c.finishReason)
@@ -40,6 +51,13 @@ fun unitTests(s: Suite) {
         val e = CompletionApi.parseError(404, """{"error":{"message":"The model 'x' does not exist.","type":"not_found_error","param":"model","code":"model_not_found"}}""")
         eq("The model 'x' does not exist.", e.message); eq(404, e.status); eq("model_not_found", e.code)
         eq("HTTP 502", CompletionApi.parseError(502, "<html>bad gateway</html>").message)
+    }
+    s.test("errors: a 503 deadline_exceeded and a 409 superseded are no suggestion, others are errors") {
+        val late = CompletionApi.parseError(503, """{"error":{"message":"could not finish before its deadline","type":"service_unavailable","param":"deadline_ms","code":"deadline_exceeded"}}""")
+        eq("deadline_exceeded", late.code); eq(true, late.isNoSuggestion)
+        eq(true, CompletionApi.parseError(409, """{"error":{"message":"superseded","code":"superseded"}}""").isNoSuggestion)
+        eq(false, CompletionApi.parseError(503, """{"error":{"message":"The model is still loading.","code":"model_loading"}}""").isNoSuggestion)
+        eq(false, CompletionApi.parseError(400, """{"error":{"message":"bad","code":"deadline_exceeded"}}""").isNoSuggestion)
     }
     s.test("models and events: ids from /v1/models, the event body") {
         eq(listOf("a", "b"), CompletionApi.parseModelIds("""{"object":"list","data":[{"id":"a"},{"id":"b"}]}"""))
@@ -83,6 +101,21 @@ fun unitTests(s: Suite) {
             eq("unsupported", client.sendEvent("shown", "cmpl-f").get(5, TimeUnit.SECONDS))
             eq("unsupported", client.sendEvent("accepted", "cmpl-f").get(5, TimeUnit.SECONDS))
             eq(1, server.hits("/v1/events")) // not asked again after the 404
+        }
+    }
+    s.test("http: a 503 deadline_exceeded is no completion and no error, heard once, not asked again (local fake server)") {
+        FakeServer { path, _, _ ->
+            if (path == "/v1/completions") Pair(503, """{"error":{"message":"could not finish before its deadline","type":"service_unavailable","param":"deadline_ms","code":"deadline_exceeded"}}""")
+            else Pair(404, """{"error":{"message":"No such endpoint."}}""")
+        }.use { server ->
+            val client = CodefillHttpClient(server.url)
+            val heard = mutableListOf<String?>()
+            eq(null, client.completeOrNull(CompletionRequest("m", "p", "", "python", "f.py", "u")) { heard.add(it.code) }.get(5, TimeUnit.SECONDS))
+            eq(listOf<String?>("deadline_exceeded"), heard)
+            eq(1, server.hits("/v1/completions"))
+            // any other failure still fails the future
+            val e = raises<ExecutionException> { CodefillHttpClient("http://127.0.0.1:9").completeOrNull(CompletionRequest("m", "p", "", "python", "f.py", "u")).get(10, TimeUnit.SECONDS) }
+            eq("unreachable", (e.cause as CodefillException).code)
         }
     }
     s.test("next edit: the request carries file, cursor, history, session; language and related only when given") {

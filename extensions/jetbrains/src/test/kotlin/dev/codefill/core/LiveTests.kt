@@ -12,11 +12,13 @@ import java.util.concurrent.TimeUnit
 fun liveTests(s: Suite, url: String) {
     val client = CodefillHttpClient(url)
 
-    s.test("live: a completion for Python code, with an id and text") {
+    s.test("live: a completion for Python code, with an id and text (deadline_ms sent)") {
         val model = client.resolveModel(null).get(10, TimeUnit.SECONDS)
         // (not a fresh function body: SmolLM2 answers that with a copy of the `def` line, which is dropped)
         val ctx = ContextWindow().build("import os\n\nfiles = os.\n", 24)
-        val c = client.complete(CompletionRequest(model, ctx.prompt, ctx.suffix, "python", "f.py", "kotlin-live", 24, "single_line"))
+        // The longest deadline the server takes: sent, and not dropped on a busy CPU.
+        val c = client.complete(CompletionRequest(model, ctx.prompt, ctx.suffix, "python", "f.py", "kotlin-live", 24, "single_line",
+            deadlineMs = CompletionApi.MAX_DEADLINE_MS))
             .get(60, TimeUnit.SECONDS)
         check(c.id.startsWith("cmpl-")) { "id ${c.id}" }
         check(c.text.isNotEmpty()) { "empty completion" }
@@ -33,7 +35,9 @@ fun liveTests(s: Suite, url: String) {
     s.test("live: cancelling a long completion stops the server generating") {
         val model = client.resolveModel(null).get(10, TimeUnit.SECONDS)
         val before = cancelledCount(url)
-        val f = client.complete(CompletionRequest(model, "1, 2, 3, 4, 5, 6, 7, 8, 9, 10,", "", "text", "n.txt", "kotlin-live", 3000, "raw"))
+        // No deadline: 3000 tokens may not fit any, and this is about cancelling, not dropping.
+        val f = client.complete(CompletionRequest(model, "1, 2, 3, 4, 5, 6, 7, 8, 9, 10,", "", "text", "n.txt", "kotlin-live", 3000, "raw",
+            deadlineMs = 0))
         Thread.sleep(500)
         check(!f.isDone) { "finished before it could be cancelled" }
         f.cancel(true)
@@ -47,7 +51,8 @@ fun liveTests(s: Suite, url: String) {
     }
     s.test("live: an event for a real completion is sent; an unknown id fails alone") {
         val model = client.resolveModel(null).get(10, TimeUnit.SECONDS)
-        val c = client.complete(CompletionRequest(model, "import os\n\nfiles = os.", "\n", "python", "f.py", "kotlin-live", 16))
+        val c = client.complete(CompletionRequest(model, "import os\n\nfiles = os.", "\n", "python", "f.py", "kotlin-live", 16,
+            deadlineMs = CompletionApi.MAX_DEADLINE_MS))
             .get(60, TimeUnit.SECONDS)
         val unknown = client.sendEvent("shown", "cmpl-never-issued").get(10, TimeUnit.SECONDS)
         check(unknown == "failed") { "unknown id: $unknown" }
