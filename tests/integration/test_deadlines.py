@@ -1,8 +1,8 @@
 """Deadline scheduling on the real default model through the llama.cpp engine: a request whose
 hard deadline cannot be met is dropped and counted, never answered late after the others were;
 under contention the earliest deadline is answered first; the engine's measured costs are real.
-(The planner's rules on a fake context: tests/unit/test_deadlines.py; deadline_ms over HTTP:
-tests/integration/test_deadline_http.py.)"""
+(The planner's rules on a fake context: tests/unit/test_step_planner.py; deadline_ms, the typing
+rhythm and shedding in the service: tests/unit/test_deadlines.py, test_fair_shedding.py.)"""
 
 from __future__ import annotations
 

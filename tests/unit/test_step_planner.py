@@ -1,0 +1,142 @@
+"""Deadline scheduling in the llama.cpp engine: the cost model, the planner's rules, and the step
+loop on a fake context (the real model's tests: tests/integration/test_deadlines.py)."""
+
+import time
+
+from codefill.server.engines.base import DeadlineMissed, GenerationRequest, GenerationResult
+from codefill.server.engines.llama_cpp.costs import AnswerLengths, StepCosts
+from codefill.server.engines.llama_cpp.deadlines import (STARVE_S, Work, chunk_seconds, feasible, must_drop,
+                                                         plan)
+from codefill.server.engines.llama_cpp.jobs import DONE, Job
+from tests.unit.test_batching import ImmediateLoop, Sink, make_loop, run_until_done, tokens
+
+
+def costs(step=0.02, per_token=0.004, **widths):
+    c = StepCosts()
+    c.seed(step, per_token)
+    for w, s in widths.items():
+        c.observe(int(w[1:]), 0, s)  # w2=0.03: a measured width
+    return c
+
+
+# -- the cost model ---------------------------------------------------------------
+
+def test_step_costs_learn_decode_by_width_and_the_cost_of_extra_tokens():
+    c = costs(0.02, 0.004)
+    assert c.decode(1) == 0.02
+    assert 0.02 < c.decode(4) < 4 * 0.02  # unmeasured: extrapolated, less than four steps of one
+    for _ in range(50):
+        c.observe(4, 0, 0.05)
+    assert abs(c.decode(4) - 0.05) < 1e-3
+    assert c.decode(6) > c.decode(4)  # extrapolated from the widest measured
+    for _ in range(50):
+        c.observe(1, 32, 0.02 + 32 * 0.003)  # one decoding sequence and a 32-token prompt chunk
+    assert abs(c.per_token - 0.003) < 2e-4
+    assert c.step(2, 10) == c.decode(2) + 10 * c.per_token
+
+
+def test_answer_lengths_are_the_median_of_recent_answers():
+    lengths = AnswerLengths()
+    for n in (3, 4, 30, 5, 4):
+        lengths.observe(n)
+    assert lengths.left(0, 32) == 4
+    assert lengths.left(0, 2) == 2  # never more than max_tokens
+    assert lengths.left(10, 32) == 1  # past the guess: one more at a time
+
+
+# -- the planner ------------------------------------------------------------------
+
+def test_tight_deadlines_run_one_at_a_time_and_loose_ones_side_by_side():
+    c = costs(0.02, 0.004, w2=0.036)
+    tight = [Work(i, deadline=0.25, prefill=0, tokens=10) for i in range(2)]
+    # Together both take 10 x 36 ms = 360 ms: both late. One at a time the first is in time at 200 ms.
+    assert [w.handle for w in plan(tight, 0.0, c, max_width=2)] == [0]
+    loose = [Work(i, deadline=2.0, prefill=0, tokens=10) for i in range(2)]
+    # Both in time either way: side by side finishes both sooner (360 ms against 400 ms).
+    assert len(plan(loose, 0.0, c, max_width=2)) == 2
+
+
+def test_earliest_deadline_first_and_infeasible_ones_after_every_feasible_one():
+    c = costs(0.02, 0.004)
+    late = Work("late", deadline=0.05, prefill=0, tokens=10)  # 200 ms of work, 50 ms left: cannot make it
+    soon = Work("soon", deadline=0.3, prefill=0, tokens=5)
+    later = Work("later", deadline=0.6, prefill=0, tokens=5)
+    assert not feasible(late, 0.0, c) and feasible(soon, 0.0, c)
+    assert plan([later, late, soon], 0.0, c, max_width=1)[0].handle == "soon"
+
+
+def test_only_hard_deadlines_are_dropped():
+    c = costs(0.02, 0.004)
+    soft = Work("soft", deadline=0.01, prefill=100, tokens=5)
+    hard = Work("hard", deadline=0.01, prefill=100, tokens=5, hard=True)
+    assert not must_drop(soft, 0.0, c)
+    assert must_drop(hard, 0.0, c)
+    assert not must_drop(Work("ok", deadline=5.0, prefill=100, tokens=5, hard=True), 0.0, c)
+
+
+def test_a_request_left_out_too_long_joins_the_step():
+    c = costs(0.02, 0.004)
+    urgent = Work("urgent", deadline=0.25, prefill=0, tokens=10)
+    starved = Work("starved", deadline=0.26, prefill=0, tokens=10, waited_since=-STARVE_S)
+    chosen = [w.handle for w in plan([urgent, starved], 0.0, c, max_width=1)]
+    assert chosen == ["urgent", "starved"]
+
+
+def test_prompt_chunks_beside_decoding_requests_take_what_their_deadlines_spare():
+    c = costs(0.02, 0.004)
+    decoders = [Work("d", deadline=0.5, prefill=0, tokens=5)]  # needs 100 ms: 400 ms to spare
+    assert abs(chunk_seconds(decoders, 0.0, c) - 0.4) < 1e-9
+    tight = [Work("d", deadline=0.11, prefill=0, tokens=5)]
+    assert chunk_seconds(tight, 0.0, c) == 0.08  # at least CHUNK_S: prompts always move
+
+
+# -- the step loop ----------------------------------------------------------------
+
+def submit(loop, prompt, *, max_tokens=3, deadline=None, hard=False, session=None):
+    req = GenerationRequest(list(prompt), max_tokens, session=session, deadline=deadline, deadline_hard=hard)
+    job = Job(req, GenerationResult(), ImmediateLoop(), Sink())
+    loop.waiting.append(job)
+    return job
+
+
+def test_a_hard_deadline_that_cannot_be_met_is_dropped_before_it_costs_anything_and_counted():
+    loop, ctx = make_loop(n_seq=2, step_tokens=16)
+    loop.costs.seed(0.02, 0.004)
+    hopeless = submit(loop, range(1, 200), deadline=time.monotonic() + 0.05, hard=True, session="a")
+    fine = submit(loop, range(210, 220), deadline=time.monotonic() + 30, hard=True, session="b")
+    run_until_done(loop, [hopeless, fine])
+    assert isinstance(hopeless.out.items[0], DeadlineMissed) and hopeless.out.items[-1] is DONE
+    assert hopeless.result.finish_reason == "deadline"
+    assert loop.stats.counters["deadline_dropped"] == 1
+    assert sum(len(step) for step in ctx.steps) == 10 + 2  # fine's prompt and two decode steps: none of its 199
+    assert len(tokens(fine)) == 3
+
+
+def test_a_soft_deadline_that_cannot_be_met_is_still_answered():
+    loop, _ = make_loop(n_seq=2, step_tokens=16)
+    loop.costs.seed(0.02, 0.004)
+    late = submit(loop, range(1, 100), deadline=time.monotonic() + 0.01, session="a")
+    run_until_done(loop, [late])
+    assert len(tokens(late)) == 3 and loop.stats.counters["deadline_dropped"] == 0
+
+
+def test_requests_get_a_sequence_earliest_deadline_first():
+    loop, ctx = make_loop(n_seq=1, step_tokens=16)
+    now = time.monotonic()
+    jobs = {name: submit(loop, range(base, base + 5), max_tokens=1, deadline=now + d, session=name)
+            for name, base, d in (("late", 100, 20.0), ("later", 150, 30.0), ("first", 200, 10.0))}
+    run_until_done(loop, list(jobs.values()))
+    prompts = [step[0][2] // 50 for step in ctx.steps if len(step) == 5]  # the steps that read a prompt
+    assert prompts == [4, 2, 3]  # 200s first, then 100s, then 150s
+
+
+def test_an_answer_a_filter_completed_teaches_the_engine_its_length():
+    loop, _ = make_loop(n_seq=1, step_tokens=16)
+    job = submit(loop, range(1, 6), max_tokens=20, session="a")
+    for _ in range(4):
+        loop.step()
+    job.result.finish_reason = "stop"  # as the service marks an answer its filters completed
+    job.cancelled.set()
+    loop.step()
+    assert job.result.finish_reason == "stop"
+    assert loop.lengths.left(0, 32) == job.result.completion_tokens
