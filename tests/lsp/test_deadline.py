@@ -12,7 +12,7 @@ import pytest
 import pytest_asyncio
 from lsprotocol import types
 
-from tests.lsp.bridge_helpers import inline_at, open_document, start_bridge, stop_bridge
+from tests.lsp.bridge_helpers import _plain, inline_at, open_document, start_bridge, stop_bridge
 from tests.lsp.fake_codefill import FakeCodefill
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -92,3 +92,15 @@ async def test_a_dropped_request_shows_nothing_and_is_not_asked_again(fake):
     finally:
         fake.completion = None
         await stop_bridge(client)
+
+
+async def test_the_live_server_takes_the_deadline_and_answers(bridge):
+    """The real server (tests/conftest.py), through the shared bridge, whose
+    deadlineMs is the longest the server takes (conftest.py)."""
+    uri = open_document(bridge, "deadline_live.py", "import os\n\nfiles = os.\n")
+    result = await inline_at(bridge, uri, 2, len("files = os."))
+    sent = _plain(await bridge.protocol.send_request_async("codefill/lastRequest", {}))
+    assert sent["deadline_ms"] == 60000 and sent["prompt"].endswith("files = os.")
+    # Answered (200): a refusal would have left no answer and an empty result.
+    assert await bridge.protocol.send_request_async("codefill/lastAnswer", {}) is not None
+    assert result is not None and len(result.items) == 1
