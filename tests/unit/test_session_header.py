@@ -3,6 +3,7 @@ Behind nginx with real servers: tests/integration/test_load_balancer.py."""
 
 from __future__ import annotations
 
+from codefill.server.service.sessionless import is_implicit
 from codefill.server.tenants import session_key
 from tests.fakes import FakeEngine
 from tests.helpers import MODEL, assert_openai_error, make_client, post, wait_ready
@@ -25,8 +26,10 @@ def test_user_in_the_body_wins_over_the_header():
     assert _session_of({"X-Session-Id": "editor-7"}, user="from-body") == session_key("anonymous", "from-body")
 
 
-def test_no_header_and_no_user_is_no_session():
-    assert _session_of({}) is None
+def test_no_header_and_no_user_is_an_implicit_session():
+    """None of its own: the server picks one (service/sessionless.py; its requests do not supersede)."""
+    session = _session_of({})
+    assert session is not None and is_implicit(session.removeprefix(session_key("anonymous", "")))
 
 
 def test_an_overlong_header_is_a_400_naming_it():
