@@ -24,9 +24,9 @@ Each request carries the session (tenant-scoped) as `user` and as the
 that does not supersede, one the gateway chose for a client that sent none,
 is not forwarded: the upstream would let its requests cancel each other).
 Closing the token stream closes the upstream HTTP request, which vLLM (and
-codefill) take as an abort. Failures are answered, never retried: the upstream unreachable
-or saying 503 (its back-pressure) is a 503 with Retry-After; breaking off
-mid-completion a 502; silence a 504.
+codefill) take as an abort. Failures are answered, never retried: the upstream
+unreachable or saying 503 (its back-pressure) is a 503 with Retry-After;
+breaking off mid-completion a 502; silence a 504.
 
 In detail:
 - A request goes upstream with `stream: true`, `include_usage`, the family's

@@ -38,8 +38,11 @@ Isolation: an implicit session is the `user` IMPLICIT_USER.format(n) inside
 the tenant (`session_key(tenant, user)` as for any session) and the table is
 per tenant, so one tenant's sessionless requests never land on another's
 state; KV reuse is also bounded by the cache salt, which differs per tenant
-(tenants.py `salt_of`). A client of the same tenant that sends that `user`
-itself shares its state, which is only ever its own tenant's.
+unless an operator groups tenants (tenants.py `salt_of`, `--share-cache`). A
+client of the same tenant that sends that `user` itself shares its state,
+which is only ever its own tenant's. The admin API's drop of a tenant's cache
+reaches its implicit sessions' KV states and answers (their keys sit inside
+the tenant's), not the last prompts kept here, which only steer matching.
 
 No supersede: two sessionless clients of one tenant may match one implicit
 session (two plugins in one file), and must not cancel each other's requests
@@ -49,6 +52,8 @@ engines keep them out of their supersede table) and enter the fair queue
 without a session (fair.py supersedes and hands slots over by session). The
 serving layer tells them by their name (`is_implicit`), so a client that
 sends such a `user` itself only gives up superseding its own requests.
+The session is chosen once the request is admitted, so the typing rhythm
+(deadlines.py, read at admission) is not learned for implicit sessions.
 """
 
 from __future__ import annotations
