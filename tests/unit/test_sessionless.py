@@ -9,14 +9,17 @@ The real model and engine: tests/integration/test_sessionless_live.py."""
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 from dataclasses import dataclass
 
+import httpx
 import pytest
 
 from codefill.server.auth import KeyStore
 from codefill.server.engines.base import GenerationRequest, GenerationResult, Superseded
 from codefill.server.engines.common import SessionTable
+from codefill.server.engines.upstream import UpstreamEngine, _Job
 from codefill.server.service.sessionless import (MAX_PER_TENANT, ImplicitSessions, common_prefix, common_suffix,
                                                  is_implicit)
 from codefill.server.tenants import session_key
@@ -235,3 +238,25 @@ async def test_batches_and_clients_with_a_session_get_no_implicit_one(body):
         assert r.status_code == 200
     assert engine.requests and all(r.supersede for r in engine.requests)
     assert {r.session for r in engine.requests} <= {None, session_key("alice", "mine")}
+
+
+async def test_the_gateway_forwards_no_implicit_session():
+    """Upstream, a session is a client's own, whose requests supersede each other: an implicit one
+    stays in the gateway (its cache salt still goes)."""
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, content=b"data: [DONE]\n\n", headers={"Content-Type": "text/event-stream"})
+
+    engine = UpstreamEngine("http://upstream/v1/", "unused.gguf", model_id="m", transport=httpx.MockTransport(handler))
+    engine.upstream_model = "served-model"
+    for supersede in (True, False):
+        request = GenerationRequest([1], 4, session=session_key("team", "~sessionless-1"), cache_salt="team",
+                                    supersede=supersede)
+        await engine._send(_Job(request), GenerationResult())
+    await engine.close()
+    own, implicit = seen
+    assert "x-session-id" in own.headers and "user" in json.loads(own.content)
+    assert "x-session-id" not in implicit.headers and "user" not in json.loads(implicit.content)
+    assert json.loads(implicit.content)["cache_salt"] == "team"
