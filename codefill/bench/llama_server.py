@@ -4,11 +4,15 @@ Built once from the llama.cpp source that the pinned llama-cpp-python
 vendors (its sdist from PyPI), so both sides run the same kernels, and cached
 under `$XDG_CACHE_HOME/codefill/llama-server-<version>/` (default
 `~/.cache`). `codefill bench build-llama-server` builds it ahead of time;
-`codefill bench replay --llama-server N` builds it on first use.
+`codefill bench replay --llama-server N` builds it on first use. It is
+compiled with the engine's own flags for this CPU (codefill/native_flags.py),
+and the cache folder's name carries them.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import os
 import shutil
 import subprocess
@@ -19,11 +23,18 @@ from importlib.metadata import version
 from pathlib import Path
 
 from codefill.launch import Server, free_port, start_command
+from codefill.native_flags import native_flags
+
+
+@functools.cache
+def _flags() -> str:
+    return native_flags()
 
 
 def cache_dir() -> Path:
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return cache / "codefill" / f"llama-server-{version('llama-cpp-python')}"
+    key = hashlib.sha256(_flags().encode()).hexdigest()[:8]
+    return cache / "codefill" / f"llama-server-{version('llama-cpp-python')}-{key}"
 
 
 def binary() -> Path:
@@ -48,7 +59,8 @@ def build(jobs: int = 2) -> Path:
         cmake = shutil.which("cmake") or "cmake"
         subprocess.run([cmake, "-S", str(source), "-B", str(build_dir), "-DCMAKE_BUILD_TYPE=Release",
                         "-DLLAMA_CURL=OFF", "-DLLAMA_BUILD_TESTS=OFF", "-DLLAMA_BUILD_EXAMPLES=OFF",
-                        "-DLLAMA_BUILD_SERVER=ON", "-DBUILD_SHARED_LIBS=OFF"], check=True)
+                        "-DLLAMA_BUILD_SERVER=ON", "-DBUILD_SHARED_LIBS=OFF",
+                        f"-DCMAKE_C_FLAGS={_flags()}", f"-DCMAKE_CXX_FLAGS={_flags()}"], check=True)
         subprocess.run([cmake, "--build", str(build_dir), "--target", "llama-server", "-j", str(jobs)], check=True)
         built = next(build_dir.rglob("llama-server"))
         target.parent.mkdir(parents=True, exist_ok=True)

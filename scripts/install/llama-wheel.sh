@@ -4,7 +4,7 @@
 # later installs, fresh clones and virtualenvs reuse: ~/.cache/codefill/wheels/ (CODEFILL_WHEELS).
 #
 # llama.cpp is compiled with -march=native. Where the CPU reports AMX but faults on its
-# instructions (some virtual machines), amx_probe.c fails and AMX is compiled out: otherwise
+# instructions (some virtual machines), AMX is compiled out (codefill/native_flags.py): otherwise
 # llama.cpp crashes on its first quantized matrix multiplication. The folder's name carries the
 # compiler flags, so a wheel is never reused under other flags (pip's own wheel cache would).
 # CMAKE_ARGS from the environment is passed on (e.g. -DGGML_CUDA=on).
@@ -16,16 +16,8 @@ python=$("$pip" --version | sed -n 's/.*(python \([0-9.]*\)).*/\1/p')
 version=$(sed -n 's/^ *"llama-cpp-python==\([^"]*\)".*/\1/p' "$root/pyproject.toml")
 [ -n "$version" ] || { echo "llama-wheel.sh: no llama-cpp-python pin in pyproject.toml" >&2; exit 1; }
 
-flags=""
-if grep -qw amx_tile /proc/cpuinfo 2>/dev/null; then
-    probe=$(mktemp -d)
-    if ! { ${CC:-cc} -O1 -mamx-tile -o "$probe/amx_probe" "$here/amx_probe.c" && "$probe/amx_probe"; } \
-            >/dev/null 2>&1; then
-        flags="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
-        echo ">>> this CPU reports AMX but faults on it: llama.cpp is compiled without AMX" >&2
-    fi
-    rm -rf "$probe"
-fi
+flags=$(python3 "$root/codefill/native_flags.py")  # AMX compiled out where it faults (see there)
+[ -z "$flags" ] || echo ">>> this CPU reports AMX but faults on it: llama.cpp is compiled without AMX" >&2
 cmake_args="${CMAKE_ARGS:-}${flags:+ -DCMAKE_C_FLAGS='$flags' -DCMAKE_CXX_FLAGS='$flags'}"
 key=$(printf '%s|%s|%s|%s' "$version" "$python" "$cmake_args" "$(uname -m)" | sha256sum | cut -c1-12)
 dir="${CODEFILL_WHEELS:-$HOME/.cache/codefill/wheels}/llama-cpp-python-$version-$key"
