@@ -45,6 +45,8 @@ DECLARED: dict[str, tuple[type, str, str, tuple[str, ...]]] = {
                    "Completions stopped because a newer request of the same session came", ()),
     "typed_through": (Counter, "codefill_completions_typed_through_total",
                       "Answers served from the session's last completion, without the model", ()),
+    "repeated": (Counter, "codefill_completions_repeated_total",
+                 "Requests asked again unchanged, answered with the session's last answer, without the model", ()),
     "healed": (Counter, "codefill_completions_token_healed_total",
                "Completions whose prompt's last token the model chose again (token healing)", ()),
     "cold_window": (Counter, "codefill_completions_cold_window_total",

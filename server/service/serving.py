@@ -278,10 +278,11 @@ class CompletionService:
     async def _deltas(self, req: CompletionRequest, choices: list[_Choice], prompts: list[_Prompt], max_tokens: int,
                       request_id: str, tenant: str | None, deadline: Deadline) -> AsyncIterator[_Delta]:
         req = self.sessionless.assign(req, prompts, tenant) or req  # a session for a client that sent none
-        remembered = self.answers.recall(req, prompts, tenant)
+        remembered = self.answers.recall(req, prompts, tenant, self.settings.default_temperature)
         if remembered is not None:
-            self.metrics.typed_through.inc()
-            yield _Delta(0, remembered, None, "stop")
+            how, text = remembered
+            getattr(self.metrics, how).inc()  # typed_through or repeated
+            yield _Delta(0, text, None, "stop")
             return
         texts: list[str] = []
         runs = [self._run_choice(c, prompts[c.index // req.n], req, max_tokens, request_id, tenant, deadline)

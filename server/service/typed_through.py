@@ -1,5 +1,7 @@
 """Typing-through: each session's last answer, so that when the user types
-what it began with, the rest is answered at once without the engine.
+what it began with, the rest is answered at once without the engine; and
+when the same place is asked again unchanged (the editor re-triggers after a
+cursor move back, a focus change, a dismissed suggestion), the same answer.
 
 Sessions are tenant-scoped keys (tenants.py `session_key`): one tenant's
 answers are never handed to another, whatever `user` they send.
@@ -9,6 +11,9 @@ session, a suffix, one prompt, `n` 1, no echo or logprobs). When the next
 request's prefix is the remembered prefix plus characters that begin the
 remembered answer, with the same suffix and no line end typed, the rest of
 the answer comes back at once (`codefill_completions_typed_through_total`).
+A request identical to the remembered one (prefix, suffix and every option
+that shapes the answer) that decodes greedily gets the remembered answer:
+the engine would compute exactly it again (`codefill_completions_repeated_total`).
 """
 
 from __future__ import annotations
@@ -27,6 +32,19 @@ class _LastAnswer:
     prefix: str
     suffix: str | None
     text: str
+    shape: tuple = ()  # the options that shape an answer (`shape_of`); () where unknown
+
+
+def shape_of(req: CompletionRequest) -> tuple:
+    """What besides prefix and suffix decides the answer: a repeat must match it all, and decode greedily."""
+    extra = tuple((f.filename, f.text) for f in req.input_extra or ())
+    stop = (req.stop,) if isinstance(req.stop, str) else tuple(req.stop or ())
+    return (req.model, req.mode, req.max_tokens, stop, req.language, req.filepath, extra, req.cache_salt,
+            req.frequency_penalty, req.presence_penalty)
+
+
+def greedy(req: CompletionRequest) -> bool:
+    return not req.temperature  # None: the server's default, 0 unless --default-temperature says otherwise
 
 
 def rememberable(req: CompletionRequest, prompts: list) -> bool:
@@ -44,9 +62,9 @@ class AnswerMemory:
     def __len__(self) -> int:
         return len(self._answers)
 
-    def remember(self, session: str, prefix: str, suffix: str | None, text: str) -> None:
+    def remember(self, session: str, prefix: str, suffix: str | None, text: str, shape: tuple = ()) -> None:
         """Keep the session's last answer, most recently used first."""
-        self._answers[session] = _LastAnswer(prefix, suffix, text)
+        self._answers[session] = _LastAnswer(prefix, suffix, text, shape)
         self._answers.move_to_end(session)
         while len(self._answers) > self.max_sessions:
             self._answers.popitem(last=False)
@@ -66,16 +84,32 @@ class AnswerMemory:
         self.remember(session, prefix, suffix, rest)
         return rest
 
-    def recall(self, req: CompletionRequest, prompts: list, tenant: str | None) -> str | None:
-        """The rest of the session's last answer for `req`, when it can be answered by typing-through."""
+    def repeated(self, session: str, prefix: str, suffix: str | None, shape: tuple) -> str | None:
+        """The session's last answer when it is asked again exactly as it was (greedy requests only:
+        the caller checks)."""
+        last = self._answers.get(session)
+        if last is None or not shape or last.shape != shape or last.prefix != prefix or last.suffix != suffix:
+            return None
+        self._answers.move_to_end(session)
+        return last.text
+
+    def recall(self, req: CompletionRequest, prompts: list, tenant: str | None,
+               default_temperature: float = 0.0) -> tuple[str, str] | None:
+        """("repeated" | "typed_through", the answer) when `req` can be answered from the session's last answer."""
         if not rememberable(req, prompts):
             return None
-        return self.typed_through(session_key(tenant, req.user), prompts[0].text, req.suffix)
+        session = session_key(tenant, req.user)
+        if greedy(req) and not (req.temperature is None and default_temperature):
+            again = self.repeated(session, prompts[0].text, req.suffix, shape_of(req))
+            if again is not None:
+                return "repeated", again
+        rest = self.typed_through(session, prompts[0].text, req.suffix)
+        return ("typed_through", rest) if rest is not None else None
 
     def keep(self, req: CompletionRequest, prompts: list, tenant: str | None, text: str) -> None:
         """Remember `text` as the answer to `req`, where a later keystroke may type through it."""
         if rememberable(req, prompts):
-            self.remember(session_key(tenant, req.user), prompts[0].text, req.suffix, text)
+            self.remember(session_key(tenant, req.user), prompts[0].text, req.suffix, text, shape_of(req))
 
     def forget(self, *, session: str | None = None, session_prefix: str | None = None) -> int:
         """Drop one session's answer, or every session's whose key starts with `session_prefix` (a tenant's)."""

@@ -313,3 +313,19 @@ def test_typing_through_answers_from_the_last_completion_without_the_model():
         assert ask("x = foo(bzo", user="u2") == "o(bar)"  # another session has its own memory
         assert len(engine.requests) == 3
         assert "codefill_completions_typed_through_total 2.0" in c.get("/metrics").text
+
+
+def test_a_place_asked_again_unchanged_gets_the_same_answer_without_the_model():
+    engine = FakeEngine("o(bar)")
+    with make_client(engine) as c:
+        wait_ready(c)
+        body = {"model": MODEL, "prompt": "x = fo", "suffix": "\n", "user": "u1", "max_tokens": 20}
+        ask = lambda **change: post(c, {**body, **change}).json()["choices"][0]["text"]
+        assert ask() == "o(bar)" and len(engine.requests) == 1
+        assert ask() == "o(bar)" and len(engine.requests) == 1  # the same request: remembered
+        assert ask(max_tokens=8) == "o(bar)" and len(engine.requests) == 2  # another option: the model again
+        assert ask(max_tokens=8) == "o(bar)" and len(engine.requests) == 2
+        assert ask(max_tokens=8, temperature=0.7) == "o(bar)" and len(engine.requests) == 3  # sampled: never
+        assert ask(max_tokens=8, user="u2") == "o(bar)" and len(engine.requests) == 4  # another session's own
+        metrics = c.get("/metrics").text
+        assert "codefill_completions_repeated_total 2.0" in metrics
