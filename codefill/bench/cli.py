@@ -33,6 +33,12 @@ def add_bench(sub) -> None:
     r.add_argument("--dialect", choices=DIALECTS, default="openai",
                    help="the wire format to ask in: OpenAI's /v1/completions, Ollama's /api/generate, llama.cpp's "
                         "/infill (as llama.vscode sends it) or Tabby's /v1/completions with segments")
+    r.add_argument("--also-dialect", action="append", default=[], choices=DIALECTS, metavar="DIALECT",
+                   help="with --compare, also replay codefill's servers in this wire format (repeatable), side by "
+                        "side with the first: e.g. llamacpp, as llama.vscode asks")
+    r.add_argument("--sessionless", action="store_true",
+                   help="the --also-dialect runs send no session (no user, no X-Session-Id), as llama.vscode, "
+                        "Ollama clients and plain OpenAI clients do")
     r.add_argument("--against", action="append", default=[], metavar="URL",
                    help="also run the same requests against this server (repeatable; alternating per round), "
                         "e.g. a plugin's usual backend such as llama.cpp's llama-server with --dialect llamacpp")

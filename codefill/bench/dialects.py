@@ -16,12 +16,12 @@ DIALECTS = ("openai", "ollama", "llamacpp", "tabby")
 
 
 def request(dialect: str, model: str, stroke: Keystroke, *, max_tokens: int, with_suffix: bool,
-            user: str) -> tuple[str, dict]:
-    """(path, JSON body) of one keystroke's completion request in `dialect`."""
+            user: str | None) -> tuple[str, dict]:
+    """(path, JSON body) of one keystroke's completion request in `dialect` (`user` None: no session)."""
     suffix = stroke.suffix if with_suffix else ""
     if dialect == "openai":
         body = {"model": model, "prompt": stroke.prefix, "max_tokens": max_tokens, "temperature": 0,
-                "stop": ["\n"], "user": user}
+                "stop": ["\n"], **({"user": user} if user else {})}
         if with_suffix:
             body["suffix"] = stroke.suffix
         return "/v1/completions", body
@@ -35,7 +35,7 @@ def request(dialect: str, model: str, stroke: Keystroke, *, max_tokens: int, wit
                            "top_p": 0.99, "stop": ["\n"], "stream": False, "cache_prompt": True,
                            "samplers": ["top_k", "top_p", "infill"]}
     if dialect == "tabby":
-        return "/v1/completions", {"language": "python", "user": user,
+        return "/v1/completions", {"language": "python", **({"user": user} if user else {}),
                                    "segments": {"prefix": stroke.prefix, "suffix": suffix}}
     raise ValueError(f"unknown dialect {dialect!r}; one of {', '.join(DIALECTS)}")
 

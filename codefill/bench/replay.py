@@ -38,6 +38,7 @@ class RunConfig:
     api_key: str | None = None  # sent as 'Authorization: Bearer KEY'
     user: str = "typist"  # the typists' `user` is this and their number
     dialect: str = "openai"  # the wire format (bench/dialects.py)
+    session: bool = True  # send each typist's session (`user`, X-Session-Id); False: as clients that send none
 
 
 @dataclass
@@ -87,11 +88,11 @@ async def _ask(client: httpx.AsyncClient, cfg: RunConfig, stroke: Keystroke, typ
     res.requests += 1
     started = time.monotonic()
     try:
-        user = f"{cfg.user}-{typist}"
+        user = f"{cfg.user}-{typist}" if cfg.session else None
         path, body = dialects.request(cfg.dialect, cfg.model, stroke, max_tokens=cfg.max_tokens,
                                       with_suffix=cfg.with_suffix, user=user)
         # The session as a header too, as editors send it: what a load balancer hashes on.
-        r = await client.post(cfg.url + path, json=body, headers={"X-Session-Id": user})
+        r = await client.post(cfg.url + path, json=body, headers={"X-Session-Id": user} if user else None)
     except asyncio.CancelledError:
         res.abandoned += 1
         raise

@@ -18,10 +18,22 @@ def run_name(args, label: str, typists: int) -> str:
     return f"{label} @{typists}" if len(args.typists) > 1 else label
 
 
-def run_config(args, url: str, model: str, label: str, with_suffix: bool, typists: int | None = None) -> RunConfig:
+def run_config(args, url: str, model: str, label: str, with_suffix: bool, typists: int | None = None, *,
+               dialect: str | None = None, session: bool = True) -> RunConfig:
     return RunConfig(url=url, model=model, typists=typists or args.typists[0], open_loop=args.open_loop,
                      interval=args.interval, with_suffix=with_suffix, max_tokens=args.max_tokens, label=label,
-                     details=args.details, dialect=getattr(args, "dialect", "openai"))
+                     details=args.details, dialect=dialect or getattr(args, "dialect", "openai"), session=session)
+
+
+def _ways(args, server) -> list[tuple[str, str | None, bool]]:
+    """(label, dialect, session) of each way `server` is replayed: as asked, and for codefill servers
+    also in each `--also-dialect` (without sessions with `--sessionless`)."""
+    ways = [(server.label, None, True)]
+    if server.label.startswith("codefill"):
+        for dialect in getattr(args, "also_dialect", None) or ():
+            session = not getattr(args, "sessionless", False)
+            ways.append((f"{server.label} [{dialect}{'' if session else ', no session'}]", dialect, session))
+    return ways
 
 
 def run_servers(args, servers, workload, *, typists: int | None = None, stop: bool = True) -> list[dict]:
@@ -31,12 +43,14 @@ def run_servers(args, servers, workload, *, typists: int | None = None, stop: bo
     try:
         for i in range(args.rounds):
             for s in servers:
-                _wait_until_idle(servers)
-                with_suffix = not args.no_suffix and s.label.startswith("codefill")
-                typists = typists or args.typists[0]
-                label = f"{run_name(args, s.label, typists)} #{i + 1}"
-                cfg = run_config(args, s.url, s.model, label, with_suffix, typists)
-                summaries.append(asyncio.run(run(cfg, workload)).summary())
+                for name, dialect, session in _ways(args, s):
+                    _wait_until_idle(servers)
+                    with_suffix = not args.no_suffix and s.label.startswith("codefill")
+                    typists = typists or args.typists[0]
+                    label = f"{run_name(args, name, typists)} #{i + 1}"
+                    cfg = run_config(args, s.url, s.model, label, with_suffix, typists, dialect=dialect,
+                                     session=session)
+                    summaries.append(asyncio.run(run(cfg, workload)).summary())
     finally:
         for s in servers if stop else ():
             s.stop()

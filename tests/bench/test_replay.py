@@ -90,6 +90,37 @@ async def test_each_keystroke_names_its_typist_in_body_and_header():
     assert json.loads(seen[0].content)["user"] == seen[0].headers["x-session-id"] == "typist-3"
 
 
+async def test_a_sessionless_run_sends_no_session_at_all():
+    """--sessionless: as llama.vscode and plain clients ask, no user and no X-Session-Id."""
+    import httpx
+
+    from codefill.bench.replay import Result, RunConfig, _ask
+    from codefill.bench.workload import Keystroke
+
+    seen: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"content": "x", "choices": [{"text": "x", "finish_reason": "stop"}]})
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as client:
+        for dialect in ("openai", "llamacpp"):
+            cfg = RunConfig(url="http://s:8000", model="m", dialect=dialect, session=False)
+            await _ask(client, cfg, Keystroke("f:1", "a = ", "\n", "x"), 3, Result("t"))
+    assert all("x-session-id" not in r.headers and "user" not in json.loads(r.content) for r in seen)
+
+
+def test_also_dialect_replays_codefill_servers_in_each_way_side_by_side():
+    from types import SimpleNamespace
+
+    from codefill.bench.runs import _ways
+
+    args = SimpleNamespace(also_dialect=["llamacpp"], sessionless=True)
+    codefill, other = SimpleNamespace(label="codefill"), SimpleNamespace(label="llama-server -np 1")
+    assert _ways(args, codefill) == [("codefill", None, True), ("codefill [llamacpp, no session]", "llamacpp", False)]
+    assert _ways(args, other) == [("llama-server -np 1", None, True)]
+
+
 @functools.cache
 def _openai_baseline(url: str) -> dict:
     [result] = bench("--url", url)

@@ -104,6 +104,12 @@ class LlamaCppEngine(EngineBase):
         await asyncio.to_thread(self._load)
         self._worker = threading.Thread(target=self._loop.run, name="llama-cpp-steps", daemon=True)
         self._worker.start()
+        # The deadline planner's first costs (the step loop keeps them up to date while serving), measured
+        # on the worker thread before any request: llama.cpp's compute threads belong to the thread that
+        # calls it, and a second set, left spinning by a call from another thread, halves every step.
+        token = max(self._llm.token_bos(), 0)
+        self._loop.jobs.put(lambda: (probe(self._context, self._loop.costs, token=token),
+                                     log.info("step costs: %s", self._loop.costs.snapshot())))
 
     def _load(self) -> None:
         from llama_cpp import Llama
@@ -124,9 +130,6 @@ class LlamaCppEngine(EngineBase):
         self._loop = StepLoop(self._context, slots, n_ctx=o.n_ctx, step_tokens=o.step_tokens,
                               cold_saving=o.cold_saving, new_decoder=self._decoder, stats=self._stats,
                               grow_after=o.grow_after)
-        # The deadline planner's first costs (the step loop keeps them up to date while serving).
-        probe(self._context, self._loop.costs, token=llm.token_bos() if llm.token_bos() >= 0 else 0)
-        log.info("step costs: %s", self._loop.costs.snapshot())
         arch = llm.metadata.get("general.architecture")
         family = self._identify(arch, path=self._path, n_ctx=o.n_ctx)
         log.info(

@@ -172,7 +172,7 @@ class StepLoop:
         if growth is not None:
             if self.growth.grown(self.slots, self.stats, growth, [e[2] for e in entries]):
                 self.growth = None
-            self.costs.observe(0, len(entries), time.monotonic() - started)
+            self.costs.observe(1, len(entries) - 1, time.monotonic() - started)  # a step's own cost, and tokens
             return
         stepped = [r for r in self.running if r.batch]
         width = sum(r.pending is not None for r in stepped)
@@ -180,6 +180,7 @@ class StepLoop:
             r.served_at = started
             self._advance(r)
         self.last_busy = time.monotonic()
+        width = max(width, 1)  # a step of prompt chunks alone costs one step and its further tokens
         self.costs.observe(width, len(entries) - width, self.last_busy - started)
 
     # -- deadlines ---------------------------------------------------------------
