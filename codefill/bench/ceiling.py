@@ -29,12 +29,19 @@ The model and its assumptions:
   --cold-window` does; growing the window later, while idle, is not counted).
 - Its answer is as long as the true rest of the line, in tokens, plus one to
   stop, at most `max_tokens`: the scheduler knows every answer's length.
+- The KV cache holds only what was evaluated: a keystroke given up before its
+  prompt was evaluated leaves that prompt to its typist's next keystroke at the
+  same place (a cold window is paid once, by whichever keystroke gets to it).
 - The scheduler: at each step, among the keystrokes that can still finish in
   time if run alone, the W earliest deadlines run together, with W chosen to
   maximise the answers projected to finish in time (that batch as it shrinks,
-  then the rest one at a time); keystrokes that can no longer finish are
-  dropped at once and cost nothing more. This is a feasible schedule, so the
-  machine allows at least this share; it is greedy, not proven optimal.
+  then the rest one at a time). Keystrokes that can no longer finish are not
+  answered in time, but their prompts still have to be evaluated for the
+  keystrokes after them: that is done, `CHUNK` tokens a step, oldest first,
+  whenever no keystroke that can still make it is waiting; a keystroke's work
+  is given up when its typist's next keystroke comes. This is a feasible
+  schedule, so the machine allows at least this share; it is greedy, not
+  proven optimal.
 """
 
 from __future__ import annotations
@@ -44,6 +51,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 COLD_WINDOW = 384  # tokens; `serve --cold-window`'s default
+CHUNK = 128  # prompt tokens a step evaluates of a late keystroke (`serve --step-tokens`' default)
 _OVERLAP_CHARS = 256  # how much of the previous prefix locates it in the next one
 
 
@@ -73,11 +81,14 @@ class Job:
     prompt: int
     answer: int
     waited: bool = False  # the typist waits for it: it counts whenever it finishes
+    cold: bool = False  # the first keystroke of a place: nothing of an earlier one's prompt carries over
     decoded: int = field(default=0, compare=False)
+    evaluated: int = field(default=0, compare=False)  # prompt tokens evaluated (late keystrokes, a chunk a step)
+    carried: int = field(default=0, compare=False)  # prompt tokens left to it by its typist's earlier keystrokes
 
     @property
     def prompt_left(self) -> int:
-        return self.prompt if self.decoded == 0 else 0
+        return self.prompt + self.carried - self.evaluated if self.decoded == 0 else 0
 
     @property
     def tokens_left(self) -> int:
@@ -128,7 +139,7 @@ def schedule(workload, *, typists: int, interval: float, count_tokens: Callable[
     for i, (typist, arrival, deadline, cold, waited) in enumerate(shapes):
         prompt, answer = counts[2 * i], counts[2 * i + 1]
         prompt = max(1, min(prompt, cold_window) if cold else prompt)
-        jobs.append(Job(typist, arrival, deadline, prompt, max(1, min(answer + 1, max_tokens)), waited))
+        jobs.append(Job(typist, arrival, deadline, prompt, max(1, min(answer + 1, max_tokens)), waited, cold))
     jobs.sort(key=lambda j: (j.arrival, j.typist))
     return jobs
 
@@ -160,14 +171,28 @@ def simulate(jobs: Sequence[Job], costs: Costs) -> int:
     """How many of `jobs` the earliest-deadline-first scheduler answers in time (see the module's docstring)."""
     jobs = sorted(jobs, key=lambda j: j.arrival)
     for job in jobs:
-        job.decoded = 0
+        job.decoded = job.evaluated = job.carried = 0
     live: list[Job] = []
+    late: list[Job] = []  # cannot be in time; their prompts are evaluated in spare steps
     answered, now, nxt = 0, 0.0, 0
-    while nxt < len(jobs) or live:
+    while nxt < len(jobs) or live or late:
         while nxt < len(jobs) and jobs[nxt].arrival <= now:
-            live.append(jobs[nxt])
+            new = jobs[nxt]
+            for old in [j for j in live + late if j.typist == new.typist and not j.waited]:
+                if not new.cold:  # its unevaluated prompt is the next keystroke's to evaluate
+                    new.carried += old.prompt_left
+                (live if old in live else late).remove(old)
+            live.append(new)
             nxt += 1
+        late += [j for j in live if not (j.waited or _alone(j, now, costs) <= j.deadline)]
         live = [j for j in live if j.waited or _alone(j, now, costs) <= j.deadline]
+        late = [j for j in late if j.prompt_left > 0]  # its prompt is all that is worth doing for it
+        if not live and late:  # a spare step: a chunk of the oldest late prompt
+            job = min(late, key=lambda j: j.arrival)
+            chunk = min(CHUNK, job.prompt_left)
+            now += costs.step(1) + chunk / costs.prefill_tps
+            job.evaluated += chunk
+            continue
         if not live:
             if nxt < len(jobs):
                 now = max(now, jobs[nxt].arrival)

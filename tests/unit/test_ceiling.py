@@ -54,9 +54,24 @@ def test_width_follows_the_deadlines_not_the_arrivals():
     assert simulate(jobs, Costs(FAST_PROMPT, (0.012, 0.02, 0.03))) == 2
 
 
-def test_a_job_that_cannot_finish_is_dropped_and_costs_nothing():
+def test_a_job_that_cannot_finish_is_not_answered_and_its_answer_costs_nothing():
     jobs = [job(0, 0.0, 0.25, answer=100), job(1, 0.0, 0.25, answer=10)]
     assert simulate(jobs, Costs(FAST_PROMPT, (0.02, 0.04))) == 1
+
+
+def test_a_prompt_given_up_is_the_next_keystrokes_to_evaluate():
+    """The cache holds only what was evaluated: a cold prompt nobody had time for is paid by the keystroke after
+    it (at the same place), not skipped."""
+    costs = Costs(1000.0, (0.01,))
+    cold = Job(0, 0.0, 0.25, prompt=400, answer=5, cold=True)  # 0.4 s of prompt: cannot be in time
+    warm = Job(0, 0.25, 0.5, prompt=1, answer=5)
+    # The cold prompt is evaluated in the spare time while no other keystroke waits: the next one is in time.
+    assert simulate([cold, warm], costs) == 1
+    assert warm.carried > 0
+    # A keystroke at a new place starts cold: nothing of the place before carries over.
+    elsewhere = Job(0, 0.25, 0.5, prompt=1, answer=5, cold=True)
+    simulate([cold, elsewhere], costs)
+    assert elsewhere.carried == 0
 
 
 def test_prompt_time_counts():
