@@ -25,8 +25,9 @@ The model and its assumptions:
   did not already hold: an ideal KV cache keeps the rest (the suffix first,
   so it survives while the prefix grows; a window sliding down the file keeps
   its shared text). The first keystroke of a place is a cold prompt, answered
-  from at most `cold_window` tokens before the cursor (as `serve
-  --cold-window` does; growing the window later, while idle, is not counted).
+  from at most `cold_window` tokens before the cursor, shared out between the
+  typists as the prompt stage does (`cold_target`: 384 tokens for one typist,
+  128 for three or more; growing the window later, while idle, is not counted).
 - Its answer is as long as the true rest of the line, in tokens, plus one to
   stop, at most `max_tokens`: the scheduler knows every answer's length.
 - The KV cache holds only what was evaluated: a keystroke given up before its
@@ -37,9 +38,12 @@ The model and its assumptions:
   maximise the answers projected to finish in time (that batch as it shrinks,
   then the rest one at a time). Keystrokes that can no longer finish are not
   answered in time, but their prompts still have to be evaluated for the
-  keystrokes after them: that is done, `CHUNK` tokens a step, oldest first,
-  whenever no keystroke that can still make it is waiting; a keystroke's work
-  is given up when its typist's next keystroke comes. This is a feasible
+  keystrokes after them: the oldest one's prompt is evaluated a chunk a step
+  beside the batch, as long as the batch can spare (at least `CHUNK_S`, at
+  most `CHUNK` tokens); a keystroke's work is given up when its typist's next
+  keystroke comes. (The engine, server/engines/llama_cpp/deadlines.py, does
+  less for late prompts: it advances them every `STARVE_S`; doing it every
+  step, as here, answered fewer in time there, measured.) This is a feasible
   schedule, so the machine allows at least this share; it is greedy, not
   proven optimal.
 """
@@ -50,8 +54,11 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from codefill.server.prompt import cold_target
+
 COLD_WINDOW = 384  # tokens; `serve --cold-window`'s default
-CHUNK = 128  # prompt tokens a step evaluates of a late keystroke (`serve --step-tokens`' default)
+CHUNK = 128  # the most prompt tokens a step evaluates of a late keystroke (`serve --step-tokens`' default)
+CHUNK_S = 0.08  # ... and the seconds it may always take beside a batch (the engine's deadlines.CHUNK_S)
 _OVERLAP_CHARS = 256  # how much of the previous prefix locates it in the next one
 
 
@@ -138,7 +145,7 @@ def schedule(workload, *, typists: int, interval: float, count_tokens: Callable[
     jobs = []
     for i, (typist, arrival, deadline, cold, waited) in enumerate(shapes):
         prompt, answer = counts[2 * i], counts[2 * i + 1]
-        prompt = max(1, min(prompt, cold_window) if cold else prompt)
+        prompt = max(1, min(prompt, cold_target(cold_window, typists)) if cold else prompt)
         jobs.append(Job(typist, arrival, deadline, prompt, max(1, min(answer + 1, max_tokens)), waited, cold))
     jobs.sort(key=lambda j: (j.arrival, j.typist))
     return jobs
@@ -187,7 +194,7 @@ def simulate(jobs: Sequence[Job], costs: Costs) -> int:
         late += [j for j in live if not (j.waited or _alone(j, now, costs) <= j.deadline)]
         live = [j for j in live if j.waited or _alone(j, now, costs) <= j.deadline]
         late = [j for j in late if j.prompt_left > 0]  # its prompt is all that is worth doing for it
-        if not live and late:  # a spare step: a chunk of the oldest late prompt
+        if not live and late:  # a step of the oldest late prompt alone
             job = min(late, key=lambda j: j.arrival)
             chunk = min(CHUNK, job.prompt_left)
             now += costs.step(1) + chunk / costs.prefill_tps
@@ -204,7 +211,15 @@ def simulate(jobs: Sequence[Job], costs: Costs) -> int:
             if best_key is None or (in_time, -finish) > best_key:
                 best, best_key = width, (in_time, -finish)
         batch = ready[:best]
-        now += costs.step(best) + sum(j.prompt_left for j in batch) / costs.prefill_tps
+        step = costs.step(best) + sum(j.prompt_left for j in batch) / costs.prefill_tps
+        if late:  # beside the batch, a chunk of the oldest late prompt, as long as the batch can spare
+            job = min(late, key=lambda j: j.arrival)
+            spare = min((j.deadline - now - j.tokens_left * costs.step(best) for j in batch if not j.waited),
+                        default=CHUNK_S)
+            chunk = min(CHUNK, job.prompt_left, max(1, int(max(spare, CHUNK_S) * costs.prefill_tps)))
+            step += chunk / costs.prefill_tps
+            job.evaluated += chunk
+        now += step
         for job in batch:
             job.decoded += 1
             if job.tokens_left == 0:

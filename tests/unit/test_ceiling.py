@@ -90,13 +90,14 @@ def test_schedule_types_like_the_replay():
     place's last keystroke is waited for; a typed word is the only new prompt text; a new place is cold."""
     workload = [typed_line("a.py:1", "alpha beta gamma"), typed_line("b.py:1", "one two"),
                 typed_line("c.py:1", "left right")]
-    jobs = schedule(workload, typists=2, interval=0.5, count_tokens=words, max_tokens=32, cold_window=3)
+    jobs = schedule(workload, typists=2, interval=0.5, count_tokens=words, max_tokens=32, cold_window=6)
     by_typist = {t: [j for j in jobs if j.typist == t] for t in (0, 1)}
     assert [j.arrival for j in by_typist[0]] == [0.0, 0.5, 1.0, 1.5, 2.0]  # a.py, then c.py
     assert [j.arrival for j in by_typist[1]] == [0.0, 0.5]  # b.py
     assert all(j.deadline == j.arrival + 0.5 for j in jobs)
     assert [j.waited for j in by_typist[0]] == [False, False, True, False, True]
-    # Cold: "x = 1\n" + "" + "\nrest\n" is 4 words, cut to the cold window of 3; then one word each.
+    # Cold: "x = 1\n" + "" + "\nrest\n" is 4 words, cut to the cold window (6 shared by 2 typists: 3); then
+    # one word each.
     assert [j.prompt for j in by_typist[0]] == [3, 1, 1, 3, 1]
     assert [j.answer for j in by_typist[0]] == [4, 3, 2, 3, 2]  # the rest of the line and a stop
     assert [j.arrival for j in jobs] == sorted(j.arrival for j in jobs)

@@ -5,7 +5,7 @@ import time
 
 from codefill.server.engines.base import DeadlineMissed, GenerationRequest, GenerationResult
 from codefill.server.engines.llama_cpp.costs import AnswerLengths, StepCosts
-from codefill.server.engines.llama_cpp.deadlines import (STARVE_S, Work, chunk_seconds, feasible, must_drop,
+from codefill.server.engines.llama_cpp.deadlines import (CHUNK_S, STARVE_S, Work, chunk_seconds, feasible, must_drop,
                                                          plan)
 from codefill.server.engines.llama_cpp.jobs import DONE, Job
 from tests.unit.test_batching import ImmediateLoop, Sink, make_loop, run_until_done, tokens
@@ -87,7 +87,9 @@ def test_prompt_chunks_beside_decoding_requests_take_what_their_deadlines_spare(
     decoders = [Work("d", deadline=0.5, prefill=0, tokens=5)]  # needs 100 ms: 400 ms to spare
     assert abs(chunk_seconds(decoders, 0.0, c) - 0.4) < 1e-9
     tight = [Work("d", deadline=0.11, prefill=0, tokens=5)]
-    assert chunk_seconds(tight, 0.0, c) == 0.08  # at least CHUNK_S: prompts always move
+    assert chunk_seconds(tight, 0.0, c) == CHUNK_S  # at least CHUNK_S: prompts always move
+    late = [Work("d", deadline=0.05, prefill=0, tokens=5)]
+    assert chunk_seconds(late, 0.0, c) is None  # nobody to keep in time: no limit
 
 
 # -- the step loop ----------------------------------------------------------------

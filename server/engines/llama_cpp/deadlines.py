@@ -103,14 +103,21 @@ def plan(works: Sequence[Work], now: float, costs: StepCosts, max_width: int) ->
         if best_key is None or key > best_key:
             best, best_key = width, key
     chosen = ordered[:best]
-    chosen += [w for w in ordered[best:] if now - w.waited_since >= STARVE_S]
+    chosen += [w for w in ordered[best:]
+               if now - w.waited_since >= STARVE_S]
     return chosen
 
 
-def chunk_seconds(decoders: Sequence[Work], now: float, costs: StepCosts) -> float:
-    """How long this step's prompt chunks may take beside `decoders` (the step's decoding requests):
-    what the tightest feasible one can spare, and at least `CHUNK_S`."""
+def chunk_seconds(decoders: Sequence[Work], now: float, costs: StepCosts) -> float | None:
+    """How long this step's prompt chunks may take beside `decoders` (the step's decoding requests): what
+    the tightest one that can still make its deadline can spare, at least `CHUNK_S`; None (no limit) when
+    none of them can make it any more (their answers are late whatever the step costs). The whole spare
+    time, not a share per remaining step: a prompt in the step was chosen because its answer can still
+    be in time, and it is sooner done in one long chunk than in many (measured side by side, default
+    workload, 4 typists, 2 rounds: 26.6 and 19.7 % answered against 15.1 and 19.0 % with 15 ms a step)."""
     width = len(decoders)
-    slack = [w.deadline - (now + w.tokens * costs.decode(width)) for w in decoders]
-    spare = min((s for s in slack if s > 0), default=CHUNK_S)
-    return max(spare, CHUNK_S)
+    spare = [w.deadline - (now + w.tokens * costs.decode(width)) for w in decoders]
+    spare = [s for s in spare if s > 0]
+    if not spare:
+        return None
+    return max(min(spare), CHUNK_S)

@@ -271,7 +271,8 @@ class StepLoop:
         prompt_room = budget
         if decoding:  # they wait for this step's prompt chunks: sized in time, as their deadlines allow
             seconds = deadlines.chunk_seconds([w for w in chosen if w.handle.pending is not None], now, self.costs)
-            prompt_room = max(1, int(seconds / self.costs.per_token))
+            if seconds is not None:
+                prompt_room = max(1, int(seconds / self.costs.per_token))
         wants: dict[int, list[int]] = {}
         left = budget
         for i, r in enumerate(decoding):
