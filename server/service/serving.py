@@ -280,17 +280,27 @@ class CompletionService:
         req = self.sessionless.assign(req, prompts, tenant) or req  # a session for a client that sent none
         remembered = self.answers.recall(req, prompts, tenant, self.settings.default_temperature)
         if remembered is not None:
-            how, text = remembered
-            getattr(self.metrics, how).inc()  # typed_through or repeated
-            yield _Delta(0, text, None, "stop")
+            getattr(self.metrics, remembered.how).inc()  # typed_through or repeated
+            # As it came the first time (a repeat): the same pieces, the same counts, its prompt all cached.
+            choices[0].result = GenerationResult(prompt_tokens=remembered.prompt_tokens,
+                                                 completion_tokens=remembered.completion_tokens,
+                                                 cached_prompt_tokens=remembered.prompt_tokens,
+                                                 finish_reason="stop")
+            *head, last = remembered.pieces or ("",)
+            for piece in head:
+                yield _Delta(0, piece)
+            yield _Delta(0, last, None, remembered.finish_reason)
             return
         texts: list[str] = []
+        reason = "stop"
         runs = [self._run_choice(c, prompts[c.index // req.n], req, max_tokens, request_id, tenant, deadline)
                 for c in choices]
         async for delta in merged(runs):  # side by side: parallel sequences in the engine
             texts.append(delta.text)
+            reason = delta.finish_reason or reason
             yield delta
-        self.answers.keep(req, prompts, tenant, "".join(texts))
+        result = choices[0].result
+        self.answers.keep(req, prompts, tenant, texts, result.prompt_tokens, result.completion_tokens, reason)
 
     # -- entry points ----------------------------------------------------------
 

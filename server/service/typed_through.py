@@ -14,6 +14,9 @@ the answer comes back at once (`codefill_completions_typed_through_total`).
 A request identical to the remembered one (prefix, suffix and every option
 that shapes the answer) that decodes greedily gets the remembered answer:
 the engine would compute exactly it again (`codefill_completions_repeated_total`).
+It comes back as it came the first time, in the same pieces when streamed and
+with the same token counts, its whole prompt counted as cached: a client (or a
+dialect's `tokens_predicted`, `eval_count`) cannot tell it from a computed one.
 """
 
 from __future__ import annotations
@@ -33,6 +36,22 @@ class _LastAnswer:
     suffix: str | None
     text: str
     shape: tuple = ()  # the options that shape an answer (`shape_of`); () where unknown
+    pieces: tuple[str, ...] = ()  # the answer as it was streamed
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    finish_reason: str = "stop"
+
+
+@dataclass
+class Recalled:
+    """An answer from memory: "repeated" (as it came, `pieces` and token counts) or "typed_through"."""
+
+    how: str
+    text: str
+    pieces: tuple[str, ...] = ()
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    finish_reason: str = "stop"
 
 
 def shape_of(req: CompletionRequest) -> tuple:
@@ -62,9 +81,12 @@ class AnswerMemory:
     def __len__(self) -> int:
         return len(self._answers)
 
-    def remember(self, session: str, prefix: str, suffix: str | None, text: str, shape: tuple = ()) -> None:
+    def remember(self, session: str, prefix: str, suffix: str | None, text: str, shape: tuple = (),
+                 pieces: tuple[str, ...] = (), prompt_tokens: int = 0, completion_tokens: int = 0,
+                 finish_reason: str = "stop") -> None:
         """Keep the session's last answer, most recently used first."""
-        self._answers[session] = _LastAnswer(prefix, suffix, text, shape)
+        self._answers[session] = _LastAnswer(prefix, suffix, text, shape, pieces or (text,), prompt_tokens,
+                                             completion_tokens, finish_reason)
         self._answers.move_to_end(session)
         while len(self._answers) > self.max_sessions:
             self._answers.popitem(last=False)
@@ -84,32 +106,36 @@ class AnswerMemory:
         self.remember(session, prefix, suffix, rest)
         return rest
 
-    def repeated(self, session: str, prefix: str, suffix: str | None, shape: tuple) -> str | None:
+    def repeated(self, session: str, prefix: str, suffix: str | None, shape: tuple) -> Recalled | None:
         """The session's last answer when it is asked again exactly as it was (greedy requests only:
         the caller checks)."""
         last = self._answers.get(session)
         if last is None or not shape or last.shape != shape or last.prefix != prefix or last.suffix != suffix:
             return None
         self._answers.move_to_end(session)
-        return last.text
+        return Recalled("repeated", last.text, last.pieces, last.prompt_tokens, last.completion_tokens,
+                        last.finish_reason)
 
     def recall(self, req: CompletionRequest, prompts: list, tenant: str | None,
-               default_temperature: float = 0.0) -> tuple[str, str] | None:
-        """("repeated" | "typed_through", the answer) when `req` can be answered from the session's last answer."""
+               default_temperature: float = 0.0) -> Recalled | None:
+        """The answer when `req` can be answered from the session's last answer."""
         if not rememberable(req, prompts):
             return None
         session = session_key(tenant, req.user)
         if greedy(req) and not (req.temperature is None and default_temperature):
             again = self.repeated(session, prompts[0].text, req.suffix, shape_of(req))
             if again is not None:
-                return "repeated", again
+                return again
         rest = self.typed_through(session, prompts[0].text, req.suffix)
-        return ("typed_through", rest) if rest is not None else None
+        return Recalled("typed_through", rest, (rest,)) if rest is not None else None
 
-    def keep(self, req: CompletionRequest, prompts: list, tenant: str | None, text: str) -> None:
-        """Remember `text` as the answer to `req`, where a later keystroke may type through it."""
+    def keep(self, req: CompletionRequest, prompts: list, tenant: str | None, pieces: list[str],
+             prompt_tokens: int = 0, completion_tokens: int = 0, finish_reason: str = "stop") -> None:
+        """Remember the answer to `req` (as streamed, in `pieces`), where a later keystroke may type
+        through it or ask it again."""
         if rememberable(req, prompts):
-            self.remember(session_key(tenant, req.user), prompts[0].text, req.suffix, text, shape_of(req))
+            self.remember(session_key(tenant, req.user), prompts[0].text, req.suffix, "".join(pieces), shape_of(req),
+                          tuple(pieces), prompt_tokens, completion_tokens, finish_reason)
 
     def forget(self, *, session: str | None = None, session_prefix: str | None = None) -> int:
         """Drop one session's answer, or every session's whose key starts with `session_prefix` (a tenant's)."""

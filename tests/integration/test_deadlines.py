@@ -75,6 +75,10 @@ def test_under_contention_the_earliest_deadline_is_answered_first(engine):
     async def run():
         # Warm the four sessions so each keystroke's work is decoding only.
         await asyncio.gather(*(ask(engine, p, session=f"edf-{i}", max_tokens=1) for i, p in enumerate(FILES)))
+        # The planner expects answers of the median length seen (the warm-ups' single tokens among them);
+        # these answers are up to 16 tokens, and it is told so, as serving a while would teach it.
+        for _ in range(64):
+            engine._loop.lengths.observe(16)
         # Deadlines one answer's time apart (from the measured step cost), in reverse order of arrival: one at
         # a time all four are in time, side by side most would not be, so the most urgent goes first.
         answer_s = 16 * engine._loop.costs.decode(1) * 1.5

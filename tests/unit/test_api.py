@@ -329,3 +329,27 @@ def test_a_place_asked_again_unchanged_gets_the_same_answer_without_the_model():
         assert ask(max_tokens=8, user="u2") == "o(bar)" and len(engine.requests) == 4  # another session's own
         metrics = c.get("/metrics").text
         assert "codefill_completions_repeated_total 2.0" in metrics
+
+
+def test_a_repeated_answer_comes_as_it_came_the_first_time():
+    # In the same pieces when streamed, with the same token counts (the prompt all cached), and the same
+    # finish reason: a client, or a dialect's tokens_predicted / eval_count, cannot tell it was remembered.
+    engine = FakeEngine("o(bar) + baz")
+    with make_client(engine) as c:
+        wait_ready(c)
+        body = {"model": MODEL, "prompt": "x = fo", "suffix": "\n", "user": "u1", "max_tokens": 4, "stream": True,
+                "stream_options": {"include_usage": True}}
+
+        def ask():
+            events = [json.loads(e[len("data: "):]) for e in post(c, body).text.split("\n\n")
+                      if e.startswith("data: {")]
+            pieces = [(e["choices"][0]["text"], e["choices"][0]["finish_reason"]) for e in events if e["choices"]]
+            return pieces, events[-1]["usage"]
+
+        first, first_usage = ask()
+        again, again_usage = ask()
+        assert len(engine.requests) == 1 and len(first) > 1
+        assert again == first and again[-1][1] == "length"
+        assert again_usage["completion_tokens"] == first_usage["completion_tokens"] > 0
+        assert again_usage["prompt_tokens"] == first_usage["prompt_tokens"] > 0
+        assert again_usage["prompt_tokens_details"]["cached_tokens"] == again_usage["prompt_tokens"]

@@ -15,7 +15,8 @@ def costs(step=0.02, per_token=0.004, **widths):
     c = StepCosts()
     c.seed(step, per_token)
     for w, s in widths.items():
-        c.observe(int(w[1:]), 0, s)  # w2=0.03: a measured width
+        for _ in range(60):
+            c.observe(int(w[1:]), 0, s)  # w2=0.03: a measured width
     return c
 
 
@@ -33,6 +34,23 @@ def test_step_costs_learn_decode_by_width_and_the_cost_of_extra_tokens():
         c.observe(1, 32, 0.02 + 32 * 0.003)  # one decoding sequence and a 32-token prompt chunk
     assert abs(c.per_token - 0.003) < 2e-4
     assert c.step(2, 10) == c.decode(2) + 10 * c.per_token
+
+
+def test_one_slow_step_does_not_price_a_width_out_of_the_plans():
+    # A width's first step is slow (ggml sizes its buffers for the new batch shape): it moves the
+    # estimate a little, never above W steps of one, so the planner still tries the width and learns it.
+    c = costs(0.01, 0.004)
+    c.observe(2, 0, 0.035)
+    assert c.decode(1) < c.decode(2) < 2 * c.decode(1)
+    works = [Work("a", deadline=10.0, prefill=0, tokens=8), Work("b", deadline=10.0, prefill=0, tokens=8)]
+    assert len(plan(works, 0.0, c, max_width=2)) == 2
+    for _ in range(60):
+        c.observe(2, 0, 0.015)
+    assert abs(c.decode(2) - 0.015) < 1e-3
+    # The machine slows (another process): a step of one is seen slower, and so is every width.
+    for _ in range(60):
+        c.observe(1, 0, 0.02)
+    assert abs(c.decode(2) - 0.03) < 2e-3
 
 
 def test_answer_lengths_are_the_median_of_recent_answers():
@@ -142,3 +160,13 @@ def test_an_answer_a_filter_completed_teaches_the_engine_its_length():
     loop.step()
     assert job.result.finish_reason == "stop"
     assert loop.lengths.left(0, 32) == job.result.completion_tokens
+
+
+def test_a_prompt_at_its_last_token_batches_like_a_decoding_sequence():
+    # Its last prompt token is the pass that gives its first answer token: priced as a decoding sequence
+    # beside the others, as when run alone, not as an extra prompt token on top (measured on the engine:
+    # n=4 choices were decoded two at a time while the fourth's last prompt token waited).
+    c = costs(0.005, 0.0086)
+    works = [Work("a", deadline=1.0, prefill=0, tokens=1), Work("b", deadline=1.0, prefill=0, tokens=1),
+             Work("c", deadline=1.0, prefill=1, tokens=2)]
+    assert len(plan(works, 0.0, c, max_width=3)) == 3

@@ -38,24 +38,35 @@ DEFAULT_ANSWER_TOKENS = 8
 
 
 class StepCosts:
+    """`decode(W)` is kept as a step of one (`decode(1)`) times a width's ratio to it, so a machine that
+    slows down slows every width; a ratio is learned only from steps of that width, between one step of
+    one and W of them (a step that took longer had a hiccup: ggml sizing its buffers for a new batch
+    shape the first time, another process), and starts from the extrapolated guess, not from its first
+    step. A single slow step must not price a width out of every plan: the planner would never choose it
+    again, and so never see what it really costs."""
+
     def __init__(self, step_s: float = DEFAULT_STEP_S, token_s: float = DEFAULT_TOKEN_S) -> None:
-        self._decode: dict[int, float] = {1: step_s}
+        self._one = step_s
+        self._ratio: dict[int, float] = {1: 1.0}  # decode(W) / decode(1), for the widths seen
         self.per_token = token_s
 
     def seed(self, step_s: float, token_s: float) -> None:
         """The first measurements (the engine's start-up probe), replacing the defaults."""
-        self._decode = {1: max(step_s, 1e-4)}
+        self._one = max(step_s, 1e-4)
         self.per_token = max(token_s, 1e-6)
+
+    def ratio(self, width: int) -> float:
+        """A step of `width` in steps of one: measured, or extrapolated from the widest measured below."""
+        if width in self._ratio:
+            return self._ratio[width]
+        known = max(w for w in self._ratio if w < width)
+        return self._ratio[known] + (width - known) * WIDTH_GROWTH
 
     def decode(self, width: int) -> float:
         """Seconds of a step in which `width` sequences each decode one token."""
         if width <= 0:
             return 0.0
-        if width in self._decode:
-            return self._decode[width]
-        known = max((w for w in self._decode if w < width), default=1)
-        base = self._decode.get(known, self._decode[1])
-        return base + (width - known) * WIDTH_GROWTH * self._decode[1]
+        return self._one * self.ratio(width)
 
     def step(self, width: int, extra_tokens: int) -> float:
         """Seconds of a step: `width` decoding sequences and `extra_tokens` more (prompt, drafts)."""
@@ -65,9 +76,12 @@ class StepCosts:
         """One timed step."""
         if seconds <= 0:
             return
-        if extra_tokens == 0 and width > 0:
-            old = self._decode.get(width)
-            self._decode[width] = seconds if old is None else old + ALPHA * (seconds - old)
+        if extra_tokens == 0 and width == 1:
+            self._one += ALPHA * (seconds - self._one)
+        elif extra_tokens == 0 and width > 1:
+            seen = min(max(seconds / self._one, 1.0), float(width))
+            guess = self.ratio(width)
+            self._ratio[width] = guess + ALPHA * (seen - guess)
         elif extra_tokens > 0:
             per = max(seconds - self.decode(width), 0.0) / extra_tokens
             if per > 0:
@@ -75,7 +89,7 @@ class StepCosts:
 
     def snapshot(self) -> dict[str, float]:
         """For logs and tests: decode step seconds by width, and seconds per extra token."""
-        return {**{f"decode_{w}": round(s, 5) for w, s in sorted(self._decode.items())},
+        return {**{f"decode_{w}": round(self.decode(w), 5) for w in sorted(self._ratio)},
                 "per_token": round(self.per_token, 6)}
 
 

@@ -75,8 +75,10 @@ def must_drop(w: Work, now: float, costs: StepCosts) -> bool:
 def project(ordered: Sequence[Work], width: int, now: float, costs: StepCosts) -> tuple[int, float, float]:
     """(requests in time, when the last finishes, sum of finish times) if the first `width` run
     together, then the rest alone."""
+    # A prompt's last token is evaluated in the pass that gives its first answer token, as a decoding
+    # sequence's is: its other tokens are the extra ones (as `finish_alone` counts them).
     batch = sorted(ordered[:width], key=lambda w: w.tokens)
-    prompt = sum(w.prefill for w in batch)
+    prompt = sum(max(w.prefill - 1, 0) for w in batch)
     t = now + prompt * costs.per_token
     in_time, total, done = 0, 0.0, 0
     for i, w in enumerate(batch):  # the batch narrows by one as each (shortest first) finishes

@@ -10,6 +10,7 @@ the stream (the client left, a filter saw enough) sets the same flag.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import ctypes
 import logging
 import os
@@ -107,9 +108,19 @@ class LlamaCppEngine(EngineBase):
         # The deadline planner's first costs (the step loop keeps them up to date while serving), measured
         # on the worker thread before any request: llama.cpp's compute threads belong to the thread that
         # calls it, and a second set, left spinning by a call from another thread, halves every step.
+        # Start returns once they are measured: the first requests are planned with this machine's costs.
         token = max(self._llm.token_bos(), 0)
-        self._loop.jobs.put(lambda: (probe(self._context, self._loop.costs, token=token),
-                                     log.info("step costs: %s", self._loop.costs.snapshot())))
+        measured: concurrent.futures.Future[None] = concurrent.futures.Future()
+
+        def measure() -> None:
+            try:
+                probe(self._context, self._loop.costs, token=token)
+                log.info("step costs: %s", self._loop.costs.snapshot())
+            finally:
+                measured.set_result(None)
+
+        self._loop.jobs.put(measure)
+        await asyncio.wrap_future(measured)
 
     def _load(self) -> None:
         from llama_cpp import Llama
