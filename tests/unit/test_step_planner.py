@@ -132,6 +132,25 @@ def test_a_hard_deadline_that_cannot_be_met_is_dropped_before_it_costs_anything_
     assert len(tokens(fine)) == 3
 
 
+def test_costs_measured_too_high_are_measured_again_once_requests_were_dropped():
+    # Measured while another process computed: every hard deadline looks infeasible and is dropped, so no
+    # step would ever correct the costs. Idle after a drop, the loop measures again (the engine's probe).
+    loop, _ = make_loop(n_seq=2, step_tokens=16)
+    loop.costs.seed(3.0, 0.5)
+    measured = []
+    loop.measure = lambda: (measured.append(1), loop.costs.seed(0.02, 0.004))
+    first = submit(loop, range(1, 20), deadline=time.monotonic() + 1.0, hard=True, session="a")
+    loop.step()
+    assert isinstance(first.out.items[0], DeadlineMissed)
+    loop.jobs.put(None)  # so that the idle wait ends
+    assert not loop._take_jobs() and measured == [1]  # idle: measured once, not again until the next drop
+    loop.jobs.put(None)
+    assert not loop._take_jobs() and measured == [1]
+    second = submit(loop, range(1, 20), deadline=time.monotonic() + 1.0, hard=True, session="a")
+    run_until_done(loop, [second])
+    assert len(tokens(second)) == 3 and loop.stats.counters["deadline_dropped"] == 1
+
+
 def test_a_soft_deadline_that_cannot_be_met_is_still_answered():
     loop, _ = make_loop(n_seq=2, step_tokens=16)
     loop.costs.seed(0.02, 0.004)

@@ -109,17 +109,23 @@ class LlamaCppEngine(EngineBase):
         # on the worker thread before any request: llama.cpp's compute threads belong to the thread that
         # calls it, and a second set, left spinning by a call from another thread, halves every step.
         # Start returns once they are measured: the first requests are planned with this machine's costs.
+        # The loop measures again when idle after dropping requests as infeasible (scheduler.py `remeasure`).
         token = max(self._llm.token_bos(), 0)
-        measured: concurrent.futures.Future[None] = concurrent.futures.Future()
 
         def measure() -> None:
+            probe(self._context, self._loop.costs, token=token)
+            log.info("step costs: %s", self._loop.costs.snapshot())
+
+        measured: concurrent.futures.Future[None] = concurrent.futures.Future()
+
+        def first() -> None:
             try:
-                probe(self._context, self._loop.costs, token=token)
-                log.info("step costs: %s", self._loop.costs.snapshot())
+                measure()
             finally:
                 measured.set_result(None)
 
-        self._loop.jobs.put(measure)
+        self._loop.measure = measure
+        self._loop.jobs.put(first)
         await asyncio.wrap_future(measured)
 
     def _load(self) -> None:

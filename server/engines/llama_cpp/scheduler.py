@@ -31,6 +31,7 @@ import logging
 import queue
 import time
 from collections import deque
+from collections.abc import Callable
 
 from ...tenants import salt_covers
 from ..base import DeadlineMissed
@@ -69,6 +70,12 @@ class StepLoop:
         self.shares = StepShares()
         self.costs = StepCosts()
         self.lengths = AnswerLengths()
+        # Measures the step costs afresh (the engine's probe), and whether they are to be: a request was
+        # dropped as infeasible and no step has been timed since. Costs measured while the machine was busy
+        # (another process computing) would otherwise drop every hard deadline, and with nothing run, nothing
+        # would correct them.
+        self.measure: Callable[[], None] | None = None
+        self.remeasure = False
 
     # -- the loop --------------------------------------------------------------
 
@@ -85,6 +92,9 @@ class StepLoop:
         elif self.growth is not None:  # until the growth is due
             wait = max(0.0, self.last_busy + self.grow_after - time.monotonic())
         else:
+            if self.remeasure and self.measure is not None:  # idle after dropping: are the costs right?
+                self.remeasure = False
+                self.measure()
             wait = None  # nothing to do but wait for a request
         while True:
             try:
@@ -182,6 +192,7 @@ class StepLoop:
         self.last_busy = time.monotonic()
         width = max(width, 1)  # a step of prompt chunks alone costs one step and its further tokens
         self.costs.observe(width, len(entries) - width, self.last_busy - started)
+        self.remeasure = False
 
     # -- deadlines ---------------------------------------------------------------
 
@@ -208,6 +219,7 @@ class StepLoop:
 
     def _missed(self, job: Job) -> None:
         self.stats.counters["deadline_dropped"] += 1
+        self.remeasure = True
         job.emit(DeadlineMissed())
 
     # -- placing a request -------------------------------------------------------
