@@ -55,9 +55,11 @@ def test_the_engine_measures_its_step_costs_at_start(engine):
 def test_a_deadline_that_cannot_be_met_is_dropped_and_counted_never_answered_late(engine):
     async def run():
         dropped_before = engine.stats["deadline_dropped"]
-        # A long cold prompt with a 5 ms deadline: no machine evaluates it in time.
+        # A long cold prompt with a 5 ms deadline: no machine evaluates it in time. The others' deadlines
+        # are soft: they order the work but drop nothing, so the count does not hang on how fast this
+        # machine is while the rest of the suite computes beside it.
         hopeless = ask(engine, FILES[0] * 3, session="hopeless", deadline_s=0.005, hard=True)
-        fine = [ask(engine, p, session=f"fine-{i}", deadline_s=60, hard=True) for i, p in enumerate(FILES[1:])]
+        fine = [ask(engine, p, session=f"fine-{i}", deadline_s=60) for i, p in enumerate(FILES[1:])]
         return await asyncio.gather(hopeless, *fine), engine.stats["deadline_dropped"] - dropped_before
 
     (hopeless, *fine), dropped = asyncio.run(run())
