@@ -3,7 +3,7 @@ disconnects and cancellations, then checks that the server is whole.
 
 Usage: .venv/bin/python scripts/load-test.py [--clients 50] [--duration 60] [--url URL [--admin-key KEY]]
                                              [--disconnect 0.15] [--cancel 0.1] [--serve-arg=--max-pending=32]
-                                             [--tenants 2]
+                                             [--tenants 2] [--deadline-ms 1500]
 
 Without --url it starts its own `codefill serve` on a free loopback port (so it
 can read the server's memory); with --url the server must be on loopback.
@@ -13,7 +13,9 @@ streamed or not), and with some probability leaves a stream after its first
 chunk or cancels a request after a random delay. Refusals count as answers:
 429/503 with Retry-After (a full server says so at once: its admission bound,
 or a projected wait longer than --max-queue-wait) and 408 when a request ran
-past the server's --request-timeout (latency stays bounded). The latency
+past the server's --request-timeout (latency stays bounded), and with
+--deadline-ms (what the editor clients send) a 503 `deadline_exceeded` for one
+dropped because its deadline could not be met. The latency
 percentiles are the answered requests' only; refusals are counted apart.
 
 Afterwards: admitted requests and HTTP requests in flight back to zero, memory
@@ -68,6 +70,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--cancel", type=float, default=0.10, help="share of requests cancelled after a random delay")
     p.add_argument("--stream", type=float, default=0.7, help="share of requests streamed")
     p.add_argument("--max-tokens", type=int, default=32)
+    p.add_argument("--deadline-ms", type=int, default=0,
+                   help="sent as deadline_ms, as the editor clients send 1500 (0: not sent)")
     p.add_argument("--lines", type=int, default=30, help="lines before the cursor in each prompt")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--serve-arg", action="append", default=[], help="extra `codefill serve` argument (repeat)")
@@ -164,7 +168,13 @@ async def one_request(client: httpx.AsyncClient, body: dict, rng: random.Random,
 
 
 def refusal(r: httpx.Response) -> bool:
-    """A clear, bounded "not now": busy or rate-limited with Retry-After, or over the request time limit."""
+    """A clear, bounded "not now": busy or rate-limited with Retry-After, over the request time limit, or
+    dropped because its deadline_ms could not be met."""
+    if r.status_code == 503 and "retry-after" not in r.headers:
+        try:
+            return r.json()["error"]["code"] == "deadline_exceeded"
+        except (ValueError, KeyError, TypeError):
+            return False
     return (r.status_code in (429, 503) and "retry-after" in r.headers) or r.status_code == 408
 
 
@@ -210,6 +220,8 @@ async def client_loop(i: int, url: str, headers: dict, model: str, places, args,
             body = {"model": model, "prompt": prefix, "suffix": suffix, "max_tokens": args.max_tokens,
                     "stream": rng.random() < args.stream, "user": user,
                     "mode": rng.choice(["auto", "auto", "single_line", "multi_line"])}
+            if args.deadline_ms:
+                body["deadline_ms"] = args.deadline_ms
             await one_request(client, body, rng, args, tally)
             if once:
                 return
