@@ -76,6 +76,7 @@ class StepLoop:
         # would correct them.
         self.measure: Callable[[], None] | None = None
         self.remeasure = False
+        self._plan_seen: tuple = ([], set(), 0)  # the last step's plan, for the debug trace
 
     # -- the loop --------------------------------------------------------------
 
@@ -193,6 +194,18 @@ class StepLoop:
         width = max(width, 1)  # a step of prompt chunks alone costs one step and its further tokens
         self.costs.observe(width, len(entries) - width, self.last_busy - started)
         self.remeasure = False
+        if log.isEnabledFor(logging.DEBUG):
+            self._trace_step(now, width, len(entries), self.last_busy - started)
+
+    def _trace_step(self, now: float, width: int, tokens: int, seconds: float) -> None:
+        """A step as the planner saw it, for `--log-level debug`: per running request its session, ms to
+        its deadline, prompt tokens left, answer tokens expected, whether it was feasible and chosen."""
+        works, chosen, waiting = self._plan_seen
+        parts = [f"{w.handle.job.request.session or '-'}:{1000 * (w.deadline - now):.0f}ms"
+                 f"/p{w.prefill}/t{w.tokens}{'' if deadlines.feasible(w, now, self.costs) else '!'}"
+                 f"{'*' if id(w) in chosen else ''}" for w in works]
+        log.debug("step %d: %.1f ms, %d decoding, %d tokens, %d waiting; %s", self.stats.counters["steps"],
+                  1000 * seconds, width, tokens, waiting, " ".join(parts))
 
     # -- deadlines ---------------------------------------------------------------
 
@@ -276,6 +289,8 @@ class StepLoop:
                 self._finish(r, "length")
         works = [r.work(self.lengths) for r in self.running]
         chosen = deadlines.plan(works, now, self.costs, max_width=len(works))
+        if log.isEnabledFor(logging.DEBUG):
+            self._plan_seen = (works, {id(w) for w in chosen}, len(self.waiting))
         members = [w.handle for w in chosen]
         # Most urgent first (the planner's order); a tenant held to a small share takes turns.
         decoding = sorted((r for r in members if r.pending is not None), key=lambda r: r.served)
@@ -391,6 +406,10 @@ class StepLoop:
     def _finish(self, r: Running, reason: str | None = None) -> None:
         if reason is not None:
             r.job.result.finish_reason = reason
+        if log.isEnabledFor(logging.DEBUG):
+            result = r.job.result
+            log.debug("finished %s: %s, %d tokens, %.0f ms after its deadline", r.job.request.session or "-",
+                      result.finish_reason, result.completion_tokens, 1000 * (time.monotonic() - r.job.deadline))
         if r.job.result.finish_reason in ("stop", "length"):  # an answer complete: how long they are
             self.lengths.observe(r.job.result.completion_tokens)
         r.batch = []
