@@ -69,6 +69,16 @@ class Rhythm:
         return min(max(median(gaps), self.floor_s), self.ceiling_s)
 
 
+    def typing(self, now: float) -> int:
+        """Sessions typing now: those whose last request came within a pause (`pause_s`) of `now`."""
+        count = 0
+        for last, _ in reversed(self._sessions.values()):  # most recently seen first
+            if now - last > self.pause_s:
+                break
+            count += 1
+        return count
+
+
 def deadline_of(rhythm: Rhythm, session: str | None, received: float, deadline_ms: int | None) -> Deadline:
     """The deadline of a request received at `received`: the client's own (`deadline_ms`) when it gives
     one, else the session's rhythm after `received` (soft), else none. Every request of a session

@@ -202,8 +202,14 @@ class CompletionService:
         vocab = self._tokens.for_salt(self.tenants.salt_of(tenant or "anonymous", req.cache_salt))
         shown = render_prompt(prompt.text, prompt.token_ids, req, mode=post.mode, max_tokens=max_tokens,
                               engine=self.engine, family=self.family, settings=self.prompt_settings, vocab=vocab,
-                              busy_sessions=self.engine.sessions_in_flight)
+                              busy_sessions=self.busy_sessions())
         return Prepared(language, post, shown)
+
+    def busy_sessions(self) -> int:
+        """Editor sessions sharing the engine's prompt speed now: those with requests in it, or typing
+        (a request within a pause: between keystrokes a typist has none in flight, and its next one
+        needs the engine as much)."""
+        return max(self.engine.sessions_in_flight, self.rhythm.typing(time.monotonic()))
 
     def forget_tokens(self, salt: str | None) -> None:
         """Forget the prompt lines `salt` (and the salts narrowed from it) had tokenized."""

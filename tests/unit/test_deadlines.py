@@ -109,6 +109,29 @@ def test_memory_is_bounded_and_the_least_recently_seen_go_first():
     assert rhythm.arrived("a", 3.5) == pytest.approx(1.75)  # kept: gaps 3.0 and 0.5
 
 
+def test_sessions_typing_now_are_those_seen_within_a_pause():
+    rhythm = Rhythm(pause_s=3.0)
+    assert rhythm.typing(0.0) == 0
+    for s, at in (("a", 0.0), ("b", 1.0), ("c", 2.0), ("a", 2.5)):
+        rhythm.arrived(s, at)
+    assert rhythm.typing(2.6) == 3
+    assert rhythm.typing(4.5) == 2  # b's last request is 3.5 s old: a pause, it is not typing
+    assert rhythm.typing(6.0) == 0
+
+
+def test_the_cold_window_is_shared_between_the_sessions_typing_not_only_those_in_flight(open_client):
+    """Between keystrokes a typist has no request in the engine, yet its next one needs the engine's
+    prompt speed as much: the service counts the sessions typing."""
+    client = open_client()
+    service = client.app.state.service
+    for k in range(3):
+        r = client.post("/v1/completions", json={"model": MODEL, "prompt": "x = 1\n", "max_tokens": 1,
+                                                      "user": f"typist-{k}"})
+        assert r.status_code == 200
+    assert service.engine.sessions_in_flight == 0
+    assert service.busy_sessions() == 3
+
+
 def test_the_client_deadline_wins_over_the_rhythm():
     rhythm = Rhythm(min_gaps=1)
     assert deadline_of(rhythm, "s", 10.0, None) is NO_DEADLINE

@@ -204,8 +204,9 @@ class StepLoop:
         parts = [f"{w.handle.job.request.session or '-'}:{1000 * (w.deadline - now):.0f}ms"
                  f"/p{w.prefill}/t{w.tokens}{'' if deadlines.feasible(w, now, self.costs) else '!'}"
                  f"{'*' if id(w) in chosen else ''}" for w in works]
-        log.debug("step %d: %.1f ms, %d decoding, %d tokens, %d waiting; %s", self.stats.counters["steps"],
-                  1000 * seconds, width, tokens, waiting, " ".join(parts))
+        log.debug("step %d: %.1f ms, %d decoding, %d tokens, %d waiting; costs %.1f ms + %.2f ms a token; %s",
+                  self.stats.counters["steps"], 1000 * seconds, width, tokens, waiting, 1000 * self.costs.decode(1),
+                  1000 * self.costs.per_token, " ".join(parts))
 
     # -- deadlines ---------------------------------------------------------------
 
