@@ -83,6 +83,17 @@ def test_earliest_deadline_first_and_infeasible_ones_after_every_feasible_one():
     assert plan([later, late, soon], 0.0, c, max_width=1)[0].handle == "soon"
 
 
+def test_late_requests_do_not_widen_a_batch_of_timely_ones():
+    # Side by side costs little more than alone here, so a batch of all three finishes them all
+    # soonest; but the late one's answer is thrown away when it comes: only the timely ones run.
+    c = costs(0.02, 0.004, w2=0.022, w3=0.024)
+    timely = [Work(f"t{k}", deadline=0.5, prefill=0, tokens=4, waited_since=0.0) for k in range(2)]
+    late = Work("late", deadline=0.01, prefill=0, tokens=4, waited_since=0.0)
+    assert {w.handle for w in plan([late, *timely], 0.0, c, max_width=3)} == {"t0", "t1"}
+    # With none in time, the late ones run side by side (the engine has nothing better to do).
+    assert len(plan([late, Work("late2", deadline=0.01, prefill=0, tokens=4)], 0.0, c, max_width=3)) == 2
+
+
 def test_only_hard_deadlines_are_dropped():
     c = costs(0.02, 0.004)
     soft = Work("soft", deadline=0.01, prefill=100, tokens=5)

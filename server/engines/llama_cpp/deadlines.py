@@ -21,7 +21,8 @@ plans with the engine's measured costs:
    one that finishes all of them soonest (a wide batch does more per second on
    any machine: it leaves the engine free for the next arrivals sooner), then
    the soonest finishes in sum. So the batch is wide when the deadlines allow
-   it and one request at a time when they do not.
+   it and one request at a time when they do not; infeasible requests widen it
+   only when none is feasible (decoding a late answer is work thrown away).
 4. A request not advanced for `STARVE_S` joins the step anyway: a request
    that is late, or of another tenant, never waits without end.
 
@@ -98,8 +99,12 @@ def plan(works: Sequence[Work], now: float, costs: StepCosts, max_width: int) ->
     if not works:
         return []
     ordered = sorted(works, key=lambda w: (not feasible(w, now, costs), w.deadline))
+    # While some can still be in time, the late ones do not widen their batch: decoding an answer that
+    # comes after its typist's next keystroke is work thrown away, and it slows the step of the ones that
+    # can make it. (They still join when starved; with none in time, all may run.)
+    timely = sum(feasible(w, now, costs) for w in ordered) or len(ordered)
     best, best_key = 1, None
-    for width in range(1, min(len(ordered), max_width) + 1):
+    for width in range(1, min(timely, max_width) + 1):
         in_time, last, finish = project(ordered, width, now, costs)
         key = (in_time, -round(last, 6), -finish)
         if best_key is None or key > best_key:
