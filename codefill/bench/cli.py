@@ -269,8 +269,12 @@ def _compare_quality(args, tasks, executor, config, details) -> list:
 def cmd_replay(args: argparse.Namespace) -> int:
     if args.details:
         args.details = open(args.details, "a", encoding="utf-8")  # noqa: SIM115 (closed at exit)
-    workload = build_workload(tuple(f for f in args.files.split(",") if f), places=args.places,
-                              lines_per_place=args.lines, seed=args.seed)
+    try:
+        workload = build_workload(tuple(f for f in args.files.split(",") if f), places=args.places,
+                                  lines_per_place=args.lines, seed=args.seed)
+    except ValueError as exc:
+        print(f"codefill: error: {exc}", file=sys.stderr)
+        return 2
     strokes = sum(len(p.keystrokes) for p in workload)
     mode = f"open loop, a word every {args.interval}s" if args.open_loop else "closed loop"
     print(f"replay: {len(workload)} places, {strokes} keystrokes, {args.typists} typist(s), {mode}",

@@ -135,8 +135,12 @@ def add_fairness(bsub) -> None:
 
 
 def cmd_fairness(args: argparse.Namespace) -> int:
-    workload = build_workload(tuple(x for x in args.files.split(",") if x), places=args.places,
-                              lines_per_place=args.lines, seed=args.seed)
+    try:
+        workload = build_workload(tuple(x for x in args.files.split(",") if x), places=args.places,
+                                  lines_per_place=args.lines, seed=args.seed)
+    except ValueError as exc:
+        print(f"codefill: error: {exc}", file=sys.stderr)
+        return 2
     print(f"fairness: {sum(len(p.keystrokes) for p in workload)} keystrokes for B, A floods {args.flood}",
           file=sys.stderr)
     if args.url:

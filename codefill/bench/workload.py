@@ -81,5 +81,9 @@ def build_workload(files: tuple[str, ...] = DEFAULT_FILES, *, places: int = 2, l
     rng = random.Random(seed)
     workload: list[Place] = []
     for name in files:
+        if not stdlib_file(name).is_file():
+            raise ValueError(f"--files: {name} is not a file of this Python's standard library "
+                             "(a module path such as json/decoder.py or zipfile/__init__.py where it is a package)")
+    for name in files:
         workload += places_in(stdlib_file(name), places=places, lines_per_place=lines_per_place, rng=rng)
     return workload

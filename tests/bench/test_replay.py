@@ -36,6 +36,13 @@ def bench(*args):
     return json.loads(out.stdout)
 
 
+def test_a_file_not_in_the_standard_library_is_a_clear_error_not_a_traceback():
+    run = subprocess.run([sys.executable, "-m", "codefill.cli", "bench", "replay", "--files", "zipfile/nothing.py",
+                          "--url", "http://127.0.0.1:9"], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 2 and "Traceback" not in run.stderr
+    assert "zipfile/nothing.py is not a file of this Python's standard library" in run.stderr
+
+
 def test_closed_loop_against_live_server(live_server):
     [result] = bench("--url", live_server.url)
     assert result["requests"] == result["completed"] > 0
