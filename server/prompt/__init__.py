@@ -13,8 +13,8 @@ so the render route shows exactly what the model sees. In order:
 4. `build_prompt`: the family's layout, trimmed to the budget;
 5. `with_crossfile`: the declarations of `input_extra` in the room left;
 6. `build_cold_prompt`: the cold window, only where the engine
-   `uses_cold_window`; while other editor sessions have requests in the
-   engine (the caller says how many: `busy_sessions`) it is shorter
+   `uses_cold_window`; while other editor sessions are typing or have
+   requests in the engine (the caller says how many: `busy_sessions`) it is shorter
    (`cold_target`);
 7. the lookup tokens: the suffix's head, for speculative drafts.
 Steps 4-7 tokenize through the request's cache salt's memory of tokenized
@@ -94,8 +94,8 @@ def render_prompt(text: str, token_ids: list[int] | None, req: CompletionRequest
                   vocab: Vocabulary | None = None) -> EngineInput:
     """The engine's input for one prompt of `req`: `text` (the client's token ids
     `token_ids` where it sent ids), in the resolved post-processing `mode`.
-    `busy_sessions`: editor sessions with requests in the engine now (the cold
-    window shrinks as they grow). `vocab`: the engine's vocabulary through the
+    `busy_sessions`: editor sessions typing or with requests in the engine now
+    (the cold window shrinks as they grow). `vocab`: the engine's vocabulary through the
     request's cache salt's memory of tokenized lines (tokens.py); default: the
     engine's own."""
     vocab = vocab if vocab is not None else engine
@@ -132,8 +132,8 @@ def _build(text: str, token_ids: list[int] | None, req: CompletionRequest, *, vo
 
 
 def cold_target(cold_window: int, sessions: int) -> int:
-    """The cold window's size while `sessions` editor sessions have requests in the
-    engine: they share its prompt speed (one cold window is about a second of a
+    """The cold window's size while `sessions` editor sessions are typing (or have
+    requests in the engine): they share its prompt speed (one cold window is about a second of a
     CPU's prefill), so each gets its share of `--cold-window`, down to a third of
     it. Four typists at new places then cost what one did, not four times that
     (docs/BENCHMARKS.md, "Where four typists' time goes")."""
