@@ -90,6 +90,9 @@ def test_late_requests_do_not_widen_a_batch_of_timely_ones():
     timely = [Work(f"t{k}", deadline=0.5, prefill=0, tokens=4, waited_since=0.0) for k in range(2)]
     late = Work("late", deadline=0.01, prefill=0, tokens=4, waited_since=0.0)
     assert {w.handle for w in plan([late, *timely], 0.0, c, max_width=3)} == {"t0", "t1"}
+    # A soft deadline long past with no newer keystroke: the typist paused and waits; it joins them.
+    paused = Work("paused", deadline=-1.0, prefill=0, tokens=4, waited_since=0.0)
+    assert {w.handle for w in plan([paused, *timely], 0.0, c, max_width=3)} == {"t0", "t1", "paused"}
     # With none in time, the late ones run side by side (the engine has nothing better to do).
     assert len(plan([late, Work("late2", deadline=0.01, prefill=0, tokens=4)], 0.0, c, max_width=3)) == 2
 

@@ -22,7 +22,9 @@ plans with the engine's measured costs:
    any machine: it leaves the engine free for the next arrivals sooner), then
    the soonest finishes in sum. So the batch is wide when the deadlines allow
    it and one request at a time when they do not; infeasible requests widen it
-   only when none is feasible (decoding a late answer is work thrown away).
+   only when none is feasible (decoding a late answer is work thrown away),
+   unless its soft deadline passed `PAUSED_S` ago with no newer keystroke:
+   the typist paused and waits for it.
 4. A request not advanced for `STARVE_S` joins the step anyway: a request
    that is late, or of another tenant, never waits without end.
 
@@ -42,6 +44,8 @@ from .costs import StepCosts
 NOMINAL_S = 2.0
 # A running request is advanced at least this often, whatever its deadline.
 STARVE_S = 0.5
+# A soft deadline this far behind with no newer keystroke: the typist has paused, and waits for this answer.
+PAUSED_S = 0.1
 # A step's prompt chunk may take this long beside decoding sequences (more when their deadlines allow).
 CHUNK_S = 0.08
 
@@ -62,6 +66,12 @@ def finish_alone(w: Work, now: float, costs: StepCosts) -> float:
     """When `w` would finish, run alone from `now` (its first token comes with its prompt's last)."""
     decode_steps = max(w.tokens - (1 if w.prefill else 0), 0)
     return now + (costs.step(1, w.prefill - 1) if w.prefill else 0.0) + decode_steps * costs.decode(1)
+
+
+def paused(w: Work, now: float) -> bool:
+    """A soft deadline passed a while ago and the request is still wanted (no newer keystroke superseded
+    it): its typist stopped typing and is waiting for this answer, so it is not thrown-away work."""
+    return not w.hard and w.deadline + PAUSED_S <= now
 
 
 def feasible(w: Work, now: float, costs: StepCosts) -> bool:
@@ -98,11 +108,12 @@ def plan(works: Sequence[Work], now: float, costs: StepCosts, max_width: int) ->
     """The requests this step advances, most urgent first (see the module's docstring)."""
     if not works:
         return []
-    ordered = sorted(works, key=lambda w: (not feasible(w, now, costs), w.deadline))
+    ordered = sorted(works, key=lambda w: (not feasible(w, now, costs), not paused(w, now), w.deadline))
     # While some can still be in time, the late ones do not widen their batch: decoding an answer that
     # comes after its typist's next keystroke is work thrown away, and it slows the step of the ones that
-    # can make it. (They still join when starved; with none in time, all may run.)
-    timely = sum(feasible(w, now, costs) for w in ordered) or len(ordered)
+    # can make it. (They still join when starved; with none in time, all may run.) A request whose typist
+    # has paused is wanted however late it is: it may widen the batch, after the ones still in time.
+    timely = sum(feasible(w, now, costs) or paused(w, now) for w in ordered) or len(ordered)
     best, best_key = 1, None
     for width in range(1, min(timely, max_width) + 1):
         in_time, last, finish = project(ordered, width, now, costs)
