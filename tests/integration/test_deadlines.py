@@ -14,7 +14,7 @@ import pytest
 from codefill.models.store import resolve_model
 from codefill.server.engines.base import DeadlineMissed, GenerationRequest, GenerationResult
 from codefill.server.engines.llama_cpp import LlamaCppEngine
-from codefill.server.engines.llama_cpp.costs import DEFAULT_STEP_S, DEFAULT_TOKEN_S
+from codefill.server.engines.llama_cpp.costs import DEFAULT_STEP_S, DEFAULT_TOKEN_S, StepCosts
 from tests.integration.test_batching import FILES
 
 pytestmark = pytest.mark.integration
@@ -76,22 +76,44 @@ def test_a_soft_deadline_orders_work_but_is_answered_even_when_late(engine):
     assert exc is None and tokens and result.finish_reason in ("stop", "length")
 
 
+class SerialCosts(StepCosts):
+    """The engine's costs as measured just now, held still, and with a step of W sequences priced at W + 1
+    steps of one: side by side is never worth it, so each step advances one request, and which one is
+    the deadlines' call alone. (With the costs as learned, whether four answers go one at a time or two
+    abreast turns on a few milliseconds, and the rest of the suite computing beside the test moves them.)"""
+
+    def __init__(self, measured: StepCosts) -> None:
+        super().__init__(measured.decode(1), measured.per_token)
+
+    def ratio(self, width: int) -> float:
+        return 1.0 if width <= 1 else width + 1.0
+
+    def observe(self, width: int, extra_tokens: int, seconds: float) -> None:
+        pass
+
+
 def test_under_contention_the_earliest_deadline_is_answered_first(engine):
     async def run():
-        # Warm the four sessions so each keystroke's work is decoding only.
+        # Warm the four sessions so each keystroke's work is decoding only, and time a 16-token answer alone
+        # so the step cost the deadlines are made from is this minute's.
         await asyncio.gather(*(ask(engine, p, session=f"edf-{i}", max_tokens=1) for i, p in enumerate(FILES)))
+        await ask(engine, FILES[0] + "\n", session="edf-probe", max_tokens=16)
         # The planner expects answers of the median length seen (the warm-ups' single tokens among them);
         # these answers are up to 16 tokens, and it is told so, as serving a while would teach it.
         for _ in range(64):
             engine._loop.lengths.observe(16)
-        # Deadlines one answer's time apart (from the measured step costs), in reverse order of arrival: one at
-        # a time all four are in time, side by side most would not be (an answer's time is halfway between
-        # alone and two abreast), so the most urgent goes first.
-        costs = engine._loop.costs
-        answer_s = 16 * costs.decode(1) * (1 + costs.ratio(2)) / 2
-        asks = [ask(engine, p, session=f"edf-{i}", deadline_s=(4 - i) * answer_s, max_tokens=16)
-                for i, p in enumerate(FILES)]
-        return await asyncio.gather(*asks)
+        learned = engine._loop.costs
+        engine._loop.costs = SerialCosts(learned)
+        try:
+            # Deadlines in reverse order of arrival, each one far later than one at a time needs (the machine
+            # may slow down ten times over while the test runs and all stay feasible): a FIFO engine
+            # answers 0, 1, 2, 3; a deadline-first one answers 3, 2, 1, 0.
+            answer_s = 16 * engine._loop.costs.decode(1)
+            asks = [ask(engine, p, session=f"edf-{i}", deadline_s=(4 - i) * 10 * answer_s, max_tokens=16)
+                    for i, p in enumerate(FILES)]
+            return await asyncio.gather(*asks)
+        finally:
+            engine._loop.costs = learned
 
     answers = asyncio.run(run())
     assert all(e is None and toks for toks, _, _, e in answers)
