@@ -16,7 +16,7 @@ from .decode import int_list as _int_list
 from .replay import format_table, run
 from .runs import run_config, run_name, run_servers
 from .servers import add_other_codefill_arguments
-from .workload import DEFAULT_FILES, build_workload
+from .workload import DEFAULT_FILES, workload_from_args
 
 
 def add_bench(sub) -> None:
@@ -269,11 +269,8 @@ def _compare_quality(args, tasks, executor, config, details) -> list:
 def cmd_replay(args: argparse.Namespace) -> int:
     if args.details:
         args.details = open(args.details, "a", encoding="utf-8")  # noqa: SIM115 (closed at exit)
-    try:
-        workload = build_workload(tuple(f for f in args.files.split(",") if f), places=args.places,
-                                  lines_per_place=args.lines, seed=args.seed)
-    except ValueError as exc:
-        print(f"codefill: error: {exc}", file=sys.stderr)
+    workload = workload_from_args(args)
+    if workload is None:
         return 2
     strokes = sum(len(p.keystrokes) for p in workload)
     mode = f"open loop, a word every {args.interval}s" if args.open_loop else "closed loop"

@@ -28,7 +28,7 @@ import httpx
 
 from .replay import RunConfig, format_table, run
 from .servers import add_other_codefill_arguments
-from .workload import DEFAULT_FILES, Place, build_workload
+from .workload import DEFAULT_FILES, Place, workload_from_args
 
 FLOOD_KEY = "bench-flood-key-0001"
 TYPIST_KEY = "bench-typist-key-0001"
@@ -135,11 +135,8 @@ def add_fairness(bsub) -> None:
 
 
 def cmd_fairness(args: argparse.Namespace) -> int:
-    try:
-        workload = build_workload(tuple(x for x in args.files.split(",") if x), places=args.places,
-                                  lines_per_place=args.lines, seed=args.seed)
-    except ValueError as exc:
-        print(f"codefill: error: {exc}", file=sys.stderr)
+    workload = workload_from_args(args)
+    if workload is None:
         return 2
     print(f"fairness: {sum(len(p.keystrokes) for p in workload)} keystrokes for B, A floods {args.flood}",
           file=sys.stderr)

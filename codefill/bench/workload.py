@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import random
 import re
+import sys
 import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,3 +88,14 @@ def build_workload(files: tuple[str, ...] = DEFAULT_FILES, *, places: int = 2, l
     for name in files:
         workload += places_in(stdlib_file(name), places=places, lines_per_place=lines_per_place, rng=rng)
     return workload
+
+
+def workload_from_args(args) -> list[Place] | None:
+    """The workload a bench command's `--files`, `--places`, `--lines` and `--seed` ask for; None, with the
+    reason on stderr, when a file is not one of the standard library's (the command then exits 2)."""
+    try:
+        return build_workload(tuple(f for f in args.files.split(",") if f), places=args.places,
+                              lines_per_place=args.lines, seed=args.seed)
+    except ValueError as exc:
+        print(f"codefill: error: {exc}", file=sys.stderr)
+        return None

@@ -68,7 +68,6 @@ class Rhythm:
             return None
         return min(max(median(gaps), self.floor_s), self.ceiling_s)
 
-
     def typing(self, now: float) -> int:
         """Sessions typing now: those whose last request came within a pause (`pause_s`) of `now`."""
         count = 0
