@@ -138,8 +138,9 @@ class Settings(BaseSettings):
                                               "(default: trim them to the context)", group="team", ge=1)
     max_tokens_limit: int | None = opt(None, "largest max_tokens a request may ask for", group="team", ge=1)
     max_queue_wait: float = opt(5.0, "refuse a request at once (503 overloaded, Retry-After) when its projected "
-                                     "wait for the engine is longer than this many seconds (one with "
-                                     "deadline_ms: longer than its deadline); 0: never", metavar="SECONDS",
+                                     "answer time (the engine work ahead of it and its own) is longer than "
+                                     "this many seconds (one with deadline_ms: longer than its deadline); "
+                                     "0: never", metavar="SECONDS",
                                 group="team", ge=0.0)
     request_timeout: float = opt(300.0, "seconds a completion may take, waiting included", group="team", gt=0)
     events_rate_limit_rps: float | None = opt(20.0, "/v1/events reports per second per key", group="team", gt=0)

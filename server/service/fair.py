@@ -25,12 +25,19 @@ next keystroke is thrown away, so waiting for it only makes the queue longer.
 A request with a hard deadline (`deadline_ms`, service/deadlines.py) leaves
 the queue the moment that deadline passes (`DeadlineMissed`, 503). And
 `admit` refuses a request at once (503 `overloaded`, with `Retry-After`) when
-its projected wait is longer than it can afford: its hard deadline, or else
-`--max-queue-wait` seconds (0: never). The projected wait is the turns ahead
-of it (its tenant's queue, and as many of each other tenant's as take turns
-with them) over the engine's rate: `slots` turns per mean turn's time, the
-mean an EWMA of how long recent turns held a slot. A request is never shed
-while a slot is free, nor before a turn has been measured.
+its projected answer time is longer than it can afford: its hard deadline, or
+else `--max-queue-wait` seconds (0: never). The projection is the engine work
+ahead of it and its own: its tenant's requests (running and waiting), as many
+of each other tenant's as take turns with them, and itself, each at the
+engine's measured cost of a request: the share of the engine a request had
+while it ran (the engine's time split evenly between the requests running at
+each moment; an EWMA over recent requests, cancelled ones included: that is
+what an admitted request costs). So under load the engine runs
+only as many requests side by side as can be answered within the bound: a
+wide batch of cold prompts makes every one of them slow. A request is never
+shed before a request has been measured, nor when nothing of its own tenant
+or another's is ahead of it. `Retry-After` says when the work ahead of it
+will have drained enough for it to fit.
 """
 
 from __future__ import annotations
@@ -48,15 +55,16 @@ from ..errors import APIError
 
 # How long a tenant counts as active after its last request, for the last free slot.
 RECENT_S = 60.0
-# Weight of the newest turn in the mean turn's time (EWMA): about the last ten turns count.
-TURN_EWMA = 0.2
+# Weight of the newest request in the engine's cost of a request (EWMA): about the last ten count.
+COST_EWMA = 0.2
 
 
-def overloaded(wait: float) -> APIError:
-    """The refusal of a request that would wait `wait` seconds for the engine, more than it can afford."""
-    return APIError(503, f"The server is overloaded: this request would wait about {wait:.1f} s for the engine, "
+def overloaded(answer: float, afford: float) -> APIError:
+    """The refusal of a request whose answer would take `answer` seconds, more than the `afford` it may."""
+    return APIError(503, f"The server is overloaded: this request's answer would take about {answer:.1f} s, "
                     "longer than its deadline (deadline_ms) or the server's --max-queue-wait allow; try again "
-                    "later.", code="overloaded", headers={"Retry-After": str(max(1, math.ceil(wait)))})
+                    "later.", code="overloaded",
+                    headers={"Retry-After": str(max(1, math.ceil(answer - max(afford, 0.0))))})
 
 
 @dataclass(eq=False)
@@ -67,7 +75,7 @@ class _Turn:
     granted: asyncio.Future = field(default_factory=lambda: asyncio.get_running_loop().create_future())
     # The slot went on to a newer request of the same session: its end frees nothing.
     handed_over: bool = False
-    started: float = 0.0  # when it got its slot
+    work_at: float = 0.0  # the queue's work clock when it got its slot
     expiry: asyncio.TimerHandle | None = None  # its deadline's timer while it waits
 
 
@@ -75,9 +83,13 @@ class FairQueue:
     def __init__(self, slots: int, weights: dict[str, float] | None = None, *, max_wait: float = 0.0) -> None:
         self.slots = max(1, slots)
         self.weights = weights or {}
-        self.max_wait = max_wait  # seconds a request without a deadline may be expected to wait; 0: any
-        self.turn_s: float | None = None  # mean time a turn holds a slot (EWMA); None: none measured yet
+        self.max_wait = max_wait  # seconds a request without a deadline may take to answer; 0: any
+        self.cost_s: float | None = None  # the engine's time per request (EWMA); None: none measured yet
         self.running = 0
+        # Work clock: the engine time each running request has had, summed over the queue's life (it
+        # advances by dt / running while requests run). A request's cost is its advance while it ran.
+        self._work = 0.0
+        self._ticked = time.monotonic()
         self._queues: dict[str, deque[_Turn]] = {}
         self._vtime: dict[str, float] = {}
         self._clock = 0.0
@@ -93,29 +105,35 @@ class FairQueue:
     def waiting_by_tenant(self) -> dict[str, int]:
         return {t: len(q) for t, q in self._queues.items() if q}
 
-    def projected_wait(self, tenant: str) -> float | None:
-        """Seconds a request of `tenant` arriving now would wait for a slot; None: it would not wait
-        (a slot is free) or no turn has been measured yet."""
-        if self.running < self.slots or self.turn_s is None:
+    def projected(self, tenant: str) -> float | None:
+        """Seconds until a request of `tenant` arriving now would be answered, from the engine work ahead
+        of it and its own (see the module's docstring); None: nothing is ahead of it, or no request has
+        been measured yet."""
+        if self.cost_s is None:
             return None
-        own = len(self._queues.get(tenant, ()))
-        ahead = own + sum(min(len(q), own + 1) for t, q in self._queues.items() if t != tenant)
-        return (ahead + 1) * self.turn_s / self.slots
+        counts = {t: len(q) for t, q in self._queues.items()}
+        for t, held in self._held.items():
+            counts[t] = counts.get(t, 0) + held
+        own = counts.get(tenant, 0)
+        ahead = own + sum(min(n, own + 1) for t, n in counts.items() if t != tenant)
+        if ahead == 0:
+            return None
+        return (ahead + 1) * self.cost_s
 
     def admit(self, tenant: str, session: str | None, deadline: float | None = None) -> None:
-        """Raise 503 `overloaded` (Retry-After) if the request would wait longer than it can afford: until
-        its hard `deadline` (time.monotonic()), or else `max_wait`. A session's newer request takes its
-        older one's place or slot, so it is never refused."""
+        """Raise 503 `overloaded` (Retry-After) if the request's answer would take longer than it can
+        afford: until its hard `deadline` (time.monotonic()), or else `max_wait`. A session's newer
+        request takes its older one's place or slot, so it is never refused."""
         if session is not None and (session in self._waiting or session in self._holding):
             return
         if deadline is None and self.max_wait <= 0:
             return
-        wait = self.projected_wait(tenant)
-        if wait is None:
+        answer = self.projected(tenant)
+        if answer is None:
             return
         afford = deadline - time.monotonic() if deadline is not None else self.max_wait
-        if wait > afford:
-            raise overloaded(wait)
+        if answer > afford:
+            raise overloaded(answer, afford)
 
     @asynccontextmanager
     async def turn(self, tenant: str, session: str | None, deadline: float | None = None) -> AsyncIterator[None]:
@@ -202,9 +220,17 @@ class FairQueue:
         me.granted.exception()  # retrieved: no "never retrieved" warning if nobody waits
         self._forget(me)
 
+    def _tick(self) -> None:
+        """Advance the work clock to now."""
+        now = time.monotonic()
+        if self.running:
+            self._work += (now - self._ticked) / self.running
+        self._ticked = now
+
     def _grant(self, me: _Turn, *, new_slot: bool = True) -> None:
         self._unwatch(me)
-        me.started = time.monotonic()
+        self._tick()
+        me.work_at = self._work
         if me.session is not None:
             self._holding[me.session] = me
         if new_slot:
@@ -217,8 +243,9 @@ class FairQueue:
             del self._holding[me.session]
         if me.handed_over:
             return
-        took = time.monotonic() - me.started
-        self.turn_s = took if self.turn_s is None else self.turn_s + TURN_EWMA * (took - self.turn_s)
+        self._tick()
+        cost = self._work - me.work_at  # cancelled and dropped ones too: the engine time a request takes
+        self.cost_s = cost if self.cost_s is None else self.cost_s + COST_EWMA * (cost - self.cost_s)
         self.running -= 1
         self._held[me.tenant] -= 1
         self._dispatch()

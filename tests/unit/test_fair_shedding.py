@@ -1,5 +1,5 @@
 """The fair queue under overload: a waiting request leaves when its hard deadline passes, and a
-request whose projected wait is longer than it can afford is refused at once (503 overloaded)."""
+request whose projected answer time is longer than it can afford is refused at once (503 overloaded)."""
 
 from __future__ import annotations
 
@@ -56,43 +56,63 @@ async def test_a_request_granted_before_its_deadline_keeps_its_slot():
     assert ran and queue.running == 0
 
 
-async def test_turns_are_measured():
-    queue = FairQueue(2)
-    assert queue.turn_s is None
-    async with queue.turn("a", None):
-        await asyncio.sleep(0.05)
-    assert queue.turn_s is not None and 0.04 < queue.turn_s < 0.5
+async def test_a_request_costs_its_share_of_the_engine():
+    queue = FairQueue(4)
+    assert queue.cost_s is None
+    release = asyncio.Event()
+    side = asyncio.create_task(_hold(queue, "b", release))
+    await asyncio.sleep(0)
+    async with queue.turn("a", None):  # 0.2 s beside another: half the engine's time
+        await asyncio.sleep(0.2)
+    assert queue.cost_s is not None and 0.08 < queue.cost_s < 0.15
+    release.set()
+    await side
+    assert queue.running == 0
 
 
-async def test_no_shedding_while_a_slot_is_free_or_before_a_turn_is_measured():
+async def test_no_shedding_before_a_request_is_measured_or_with_nothing_ahead():
     queue = FairQueue(2, max_wait=0.001)
-    queue.admit("a", None)  # nothing measured
-    queue.turn_s = 10.0  # as if measured
-    queue.admit("a", None)  # both slots free
     release = asyncio.Event()
     holder = asyncio.create_task(_hold(queue, "a", release))
     await asyncio.sleep(0)
-    queue.admit("b", None)  # one slot free
+    queue.admit("a", None)  # nothing measured
     release.set()
     await holder
+    queue.cost_s = 10.0  # as if measured
+    queue.admit("a", None)  # nothing running or waiting
+    queue.admit("b", None)
 
 
-async def test_a_request_that_would_wait_too_long_is_refused_with_retry_after():
+async def test_a_request_whose_answer_would_take_too_long_is_refused_with_retry_after():
     queue = FairQueue(1, max_wait=5.0)
     release = asyncio.Event()
     holders = [asyncio.create_task(_hold(queue, "a", release, session=f"s{i}")) for i in range(4)]  # 1 runs, 3 wait
     await asyncio.sleep(0)
-    queue.turn_s = 2.0
-    queue.admit("b", None)  # b takes turns with a: 1 ahead, (1 + 1) * 2 s = 4 s
+    queue.cost_s = 1.5
+    queue.admit("b", None)  # b takes turns with a: 1 ahead and itself, 2 * 1.5 s = 3 s
     with pytest.raises(APIError) as refused:
-        queue.admit("a", None)  # behind its own 3: 4 * 2 s = 8 s
+        queue.admit("a", None)  # behind its own 4 (running and waiting): 5 * 1.5 s = 7.5 s
     assert refused.value.status == 503 and refused.value.code == "overloaded"
-    assert refused.value.headers == {"Retry-After": "8"}
-    with pytest.raises(APIError):  # its own deadline is less than b's 4 s
-        queue.admit("b", None, deadline=time.monotonic() + 3.0)
-    queue.admit("b", None, deadline=time.monotonic() + 4.5)  # a hard deadline replaces max_wait
+    assert refused.value.headers == {"Retry-After": "3"}  # 7.5 s - 5 s, when the excess has drained
+    with pytest.raises(APIError):  # its own deadline is less than b's 3 s
+        queue.admit("b", None, deadline=time.monotonic() + 2.5)
+    queue.admit("b", None, deadline=time.monotonic() + 3.5)  # a hard deadline replaces max_wait
     queue.admit("a", "s0")  # not for a session that holds a slot (it takes that slot) or waits (its place)
     queue.admit("a", "s3")
+    release.set()
+    await asyncio.gather(*holders)
+
+
+async def test_free_slots_do_not_admit_a_flood_but_another_tenant_gets_in():
+    queue = FairQueue(8, max_wait=5.0)
+    release = asyncio.Event()
+    holders = [asyncio.create_task(_hold(queue, "a", release)) for _ in range(3)]  # 3 of 8 slots
+    await asyncio.sleep(0)
+    assert queue.running == 3
+    queue.cost_s = 2.0
+    with pytest.raises(APIError):  # a's fourth: its 3 and itself, 8 s, though 5 slots are free
+        queue.admit("a", None)
+    queue.admit("b", None)  # b takes turns with a: one of a's ahead of it, 4 s
     release.set()
     await asyncio.gather(*holders)
 
@@ -102,7 +122,7 @@ async def test_max_wait_zero_never_sheds():
     release = asyncio.Event()
     holders = [asyncio.create_task(_hold(queue, "a", release)) for _ in range(5)]
     await asyncio.sleep(0)
-    queue.turn_s = 100.0
+    queue.cost_s = 100.0
     queue.admit("a", None)
     with pytest.raises(APIError):  # a deadline still counts
         queue.admit("a", None, deadline=time.monotonic() + 1.0)
@@ -114,7 +134,7 @@ async def test_an_overloaded_server_sheds_through_the_app():
     engine = FakeEngine("x" * 40, delay=0.02)
     engine.max_sequences = 1
     async with in_process(engine) as (app, client):
-        app.state.service.fair.turn_s = 5.0  # as if turns took 5 s
+        app.state.service.fair.cost_s = 5.0  # as if a request took 5 s of the engine
         body = {"model": MODEL, "prompt": "x = ", "max_tokens": 40, "mode": "raw"}
         first = asyncio.create_task(client.post("/v1/completions", json=body))
         while app.state.service.fair.running == 0:
@@ -126,3 +146,4 @@ async def test_an_overloaded_server_sheds_through_the_app():
         registry = app.state.metrics.registry
         assert registry.get_sample_value("codefill_deadline_missed_total",
                                          {"tenant": "anonymous", "stage": "admission"}) == 1
+
