@@ -111,7 +111,7 @@ class FairQueue:
         been measured yet."""
         if self.cost_s is None:
             return None
-        counts = {t: len(q) for t, q in self._queues.items()}
+        counts = self.waiting_by_tenant()
         for t, held in self._held.items():
             counts[t] = counts.get(t, 0) + held
         own = counts.get(tenant, 0)
