@@ -301,6 +301,11 @@ def cmd_replay(args: argparse.Namespace) -> int:
         print(json.dumps(summaries, indent=2))
     else:
         print(format_table(summaries))
+        for s in summaries:
+            if "vs_session" in s:
+                v = s["vs_session"]
+                print(f"{s['label']}: {v['median_ratio']}x the latency of the same keystroke in {v['of']} "
+                      f"(median over {v['keystrokes']} keystrokes)")
         if args.compare:
             for typists in args.typists:
                 ours = run_name(args, "codefill", typists)

@@ -52,6 +52,7 @@ class Result:
     exact: int = 0
     latencies: list[float] = field(default_factory=list)
     wall: float = 0.0
+    by_stroke: dict[tuple[str, int], float] = field(default_factory=dict)  # (place, prefix length) -> latency
 
     def summary(self) -> dict:
         lat = sorted(self.latencies)
@@ -80,6 +81,17 @@ class Result:
         }
 
 
+def paired_ratio(base: Result, other: Result) -> tuple[float, int] | None:
+    """The median over the keystrokes both answered of other's latency / base's, and how many there
+    were. Where a run's latencies are two clusters (answers from memory in a few ms, the model's in
+    tens), its p50 is whichever cluster holds the middle keystroke, and two runs of the same
+    requests can differ several-fold there while no keystroke is slower by more than a little:
+    this compares each keystroke with itself."""
+    both = [other.by_stroke[k] / base.by_stroke[k] for k in base.by_stroke.keys() & other.by_stroke.keys()
+            if base.by_stroke[k] > 0]
+    return (round(statistics.median(both), 3), len(both)) if both else None
+
+
 def _ms(seconds: float | None) -> float | None:
     return None if seconds is None else round(seconds * 1000, 1)
 
@@ -104,6 +116,7 @@ async def _ask(client: httpx.AsyncClient, cfg: RunConfig, stroke: Keystroke, typ
         return
     latency = time.monotonic() - started
     res.latencies.append(latency)
+    res.by_stroke[stroke.place, len(stroke.prefix)] = latency
     res.completed += 1
     answer = dialects.answer(cfg.dialect, r.json())
     exact = dialects.first_line(answer).strip() == stroke.expected.strip()

@@ -10,7 +10,7 @@ import time
 
 import httpx
 
-from .replay import RunConfig, run
+from .replay import RunConfig, paired_ratio, run
 
 
 def run_name(args, label: str, typists: int) -> str:
@@ -43,6 +43,7 @@ def run_servers(args, servers, workload, *, typists: int | None = None, stop: bo
     try:
         for i in range(args.rounds):
             for s in servers:
+                first = None  # the server's run as asked, this round: what a sessionless one is paired with
                 for name, dialect, session in _ways(args, s):
                     _wait_until_idle(servers)
                     with_suffix = not args.no_suffix and s.label.startswith("codefill")
@@ -50,7 +51,14 @@ def run_servers(args, servers, workload, *, typists: int | None = None, stop: bo
                     label = f"{run_name(args, name, typists)} #{i + 1}"
                     cfg = run_config(args, s.url, s.model, label, with_suffix, typists, dialect=dialect,
                                      session=session)
-                    summaries.append(asyncio.run(run(cfg, workload)).summary())
+                    result = asyncio.run(run(cfg, workload))
+                    summary = result.summary()
+                    paired = paired_ratio(first, result) if first is not None and not session else None
+                    if paired is not None:
+                        summary["vs_session"] = {"of": first.label, "median_ratio": paired[0],
+                                                 "keystrokes": paired[1]}
+                    first = first or result
+                    summaries.append(summary)
     finally:
         for s in servers if stop else ():
             s.stop()

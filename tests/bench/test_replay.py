@@ -128,6 +128,34 @@ def test_also_dialect_replays_codefill_servers_in_each_way_side_by_side():
     assert _ways(args, other) == [("llama-server -np 1", None, True)]
 
 
+def test_a_sessionless_run_is_compared_keystroke_by_keystroke():
+    """Answers from memory take a few ms and the model's tens: with about half of each, p50 is whichever
+    cluster holds the middle keystroke. The paired ratio compares each keystroke with itself."""
+    from codefill.bench.replay import Result, paired_ratio
+
+    base, other = Result("with"), Result("without")
+    for i in range(10):
+        fast = i < 5
+        base.by_stroke["f:1", i] = 0.002 if fast else 0.050
+        other.by_stroke["f:1", i] = (0.002 if fast and i < 4 else 0.050) * 1.1  # one memory answer lost
+        base.latencies.append(base.by_stroke["f:1", i])
+        other.latencies.append(other.by_stroke["f:1", i])
+    other.by_stroke["f:2", 0] = 1.0  # answered by one run only: not paired
+    assert other.summary()["p50_ms"] > 10 * base.summary()["p50_ms"]
+    assert paired_ratio(base, other) == (1.1, 10)
+    assert paired_ratio(base, Result("nothing")) is None
+
+
+def test_compare_pairs_the_sessionless_dialect_with_the_same_server_with_sessions():
+    results = bench("--compare", "--no-reference", "--also-dialect", "llamacpp", "--sessionless")
+    with_session, without = results
+    assert [r["label"] for r in results] == ["codefill #1", "codefill [llamacpp, no session] #1"]
+    assert "vs_session" not in with_session
+    assert without["vs_session"]["of"] == "codefill #1"
+    assert without["vs_session"]["keystrokes"] == without["completed"] == with_session["completed"] > 0
+    assert without["vs_session"]["median_ratio"] > 0
+
+
 @functools.cache
 def _openai_baseline(url: str) -> dict:
     [result] = bench("--url", url)
