@@ -296,7 +296,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     if shares is not None:
         from .step_costs import add_ceilings
 
-        add_ceilings(summaries, shares)
+        add_ceilings(summaries, _ceilings(args, workload, again=True))
     if args.json:
         print(json.dumps(summaries, indent=2))
     else:
@@ -319,8 +319,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return 0
 
 
-def _ceilings(args, workload) -> dict | None:
-    """The ceiling per typist count (bench/ceiling.py) for an open-loop run on the llama.cpp engine."""
+def _ceilings(args, workload, *, again: bool = False) -> dict | None:
+    """The ceiling per typist count (bench/ceiling.py) for an open-loop run on the llama.cpp engine
+    (`again`: measured once more after the runs, step_costs.py)."""
     if not args.open_loop or args.no_ceiling or args.vllm:
         return None
     from codefill.models.store import resolve_model
@@ -328,7 +329,7 @@ def _ceilings(args, workload) -> dict | None:
     from .step_costs import ceilings
 
     return ceilings(workload, args.typists, model=resolve_model(args.model_file), interval=args.interval,
-                    max_tokens=args.max_tokens)
+                    max_tokens=args.max_tokens, again=again)
 
 
 def _compare(args, workload) -> list[dict]:

@@ -122,3 +122,27 @@ def test_the_table_shows_the_ceiling_beside_the_share():
     assert header.split()[3:6] == ["answered", "ceiling", "answered/ceiling"]
     assert row.split()[5:8] == ["0.4", "0.8", "0.5"]  # after the label's three words and the requests, completed
     assert ratio(0.4, 0.0) is None and ratio(None, 0.8) is None
+
+
+def test_costs_measured_again_keep_the_faster_of_each(monkeypatch, tmp_path):
+    """A shared machine's speed drifts: the ceiling takes each cost at its faster measurement, before or
+    after the runs (the higher ceiling), not whichever the start of the run happened to give."""
+    import json
+    import subprocess
+
+    from codefill.bench import step_costs
+
+    outputs = iter([{"prefill_tps": 500.0, "step_seconds": [0.010, 0.020, 0.030], "tokens": [3]},
+                    {"prefill_tps": 420.0, "step_seconds": [0.009, 0.022, 0.025], "tokens": [3]}])
+
+    def fake_run(cmd, **kw):
+        return subprocess.CompletedProcess(cmd, 0, stdout=json.dumps(next(outputs)), stderr="")
+
+    monkeypatch.setattr(step_costs.subprocess, "run", fake_run)
+    model = tmp_path / "m.gguf"
+    model.write_bytes(b"x")
+    first, tokens = step_costs.measure(model, widths=3, texts=["a b c"])
+    assert first == Costs(500.0, (0.010, 0.020, 0.030)) and tokens == [3]
+    again, _ = step_costs.measure(model, widths=3, texts=["a b c"], again=True)
+    assert again == Costs(500.0, (0.009, 0.020, 0.025))
+    assert step_costs.measure(model, widths=3)[0] == again  # cached for the rest of the run
