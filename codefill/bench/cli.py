@@ -304,8 +304,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
         for s in summaries:
             if "vs_session" in s:
                 v = s["vs_session"]
-                print(f"{s['label']}: {v['median_ratio']}x the latency of the same keystroke in {v['of']} "
-                      f"(median over {v['keystrokes']} keystrokes)")
+                print(f"{s['label']}: per keystroke, {v['median_ratio']}x the latency of the same keystroke in "
+                      f"{v['of']}, {v['median_extra_ms']:+} ms (medians over {v['keystrokes']} keystrokes)")
         if args.compare:
             for typists in args.typists:
                 ours = run_name(args, "codefill", typists)

@@ -81,15 +81,18 @@ class Result:
         }
 
 
-def paired_ratio(base: Result, other: Result) -> tuple[float, int] | None:
-    """The median over the keystrokes both answered of other's latency / base's, and how many there
-    were. Where a run's latencies are two clusters (answers from memory in a few ms, the model's in
-    tens), its p50 is whichever cluster holds the middle keystroke, and two runs of the same
-    requests can differ several-fold there while no keystroke is slower by more than a little:
-    this compares each keystroke with itself."""
-    both = [other.by_stroke[k] / base.by_stroke[k] for k in base.by_stroke.keys() & other.by_stroke.keys()
-            if base.by_stroke[k] > 0]
-    return (round(statistics.median(both), 3), len(both)) if both else None
+def paired(base: Result, other: Result) -> dict | None:
+    """Each keystroke both runs answered, compared with itself: the median of other's latency / base's,
+    the median of other's minus base's (ms), and how many there were. Where a run's latencies are two
+    clusters (answers from memory in a few ms, the model's in tens), its p50 is whichever cluster
+    holds the middle keystroke, and two runs of the same requests can differ several-fold there while
+    no keystroke is slower by more than a little."""
+    keys = [k for k in base.by_stroke.keys() & other.by_stroke.keys() if base.by_stroke[k] > 0]
+    if not keys:
+        return None
+    return {"median_ratio": round(statistics.median(other.by_stroke[k] / base.by_stroke[k] for k in keys), 3),
+            "median_extra_ms": _ms(statistics.median(other.by_stroke[k] - base.by_stroke[k] for k in keys)),
+            "keystrokes": len(keys)}
 
 
 def _ms(seconds: float | None) -> float | None:

@@ -10,7 +10,7 @@ import time
 
 import httpx
 
-from .replay import RunConfig, paired_ratio, run
+from .replay import RunConfig, paired, run
 
 
 def run_name(args, label: str, typists: int) -> str:
@@ -53,10 +53,9 @@ def run_servers(args, servers, workload, *, typists: int | None = None, stop: bo
                                      session=session)
                     result = asyncio.run(run(cfg, workload))
                     summary = result.summary()
-                    paired = paired_ratio(first, result) if first is not None and not session else None
-                    if paired is not None:
-                        summary["vs_session"] = {"of": first.label, "median_ratio": paired[0],
-                                                 "keystrokes": paired[1]}
+                    compared = paired(first, result) if first is not None and not session else None
+                    if compared is not None:
+                        summary["vs_session"] = {"of": first.label, **compared}
                     first = first or result
                     summaries.append(summary)
     finally:

@@ -131,7 +131,7 @@ def test_also_dialect_replays_codefill_servers_in_each_way_side_by_side():
 def test_a_sessionless_run_is_compared_keystroke_by_keystroke():
     """Answers from memory take a few ms and the model's tens: with about half of each, p50 is whichever
     cluster holds the middle keystroke. The paired ratio compares each keystroke with itself."""
-    from codefill.bench.replay import Result, paired_ratio
+    from codefill.bench.replay import Result, paired
 
     base, other = Result("with"), Result("without")
     for i in range(10):
@@ -142,8 +142,8 @@ def test_a_sessionless_run_is_compared_keystroke_by_keystroke():
         other.latencies.append(other.by_stroke["f:1", i])
     other.by_stroke["f:2", 0] = 1.0  # answered by one run only: not paired
     assert other.summary()["p50_ms"] > 10 * base.summary()["p50_ms"]
-    assert paired_ratio(base, other) == (1.1, 10)
-    assert paired_ratio(base, Result("nothing")) is None
+    assert paired(base, other) == {"median_ratio": 1.1, "median_extra_ms": 5.0, "keystrokes": 10}
+    assert paired(base, Result("nothing")) is None
 
 
 def test_compare_pairs_the_sessionless_dialect_with_the_same_server_with_sessions():
@@ -153,7 +153,7 @@ def test_compare_pairs_the_sessionless_dialect_with_the_same_server_with_session
     assert "vs_session" not in with_session
     assert without["vs_session"]["of"] == "codefill #1"
     assert without["vs_session"]["keystrokes"] == without["completed"] == with_session["completed"] > 0
-    assert without["vs_session"]["median_ratio"] > 0
+    assert without["vs_session"]["median_ratio"] > 0 and isinstance(without["vs_session"]["median_extra_ms"], float)
 
 
 @functools.cache
