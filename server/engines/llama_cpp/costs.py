@@ -2,20 +2,12 @@
 
 The deadline planner (`deadlines.py`) needs to know how long work takes on
 this machine, now: a step's time is modelled as `decode(W)`, the cost of a
-step of W sequences (each decoding one token or reading its prompt), plus
-the cost of its further tokens (prompt chunks, typed words, drafts). The
-first grows with W by less than W (one pass over the weights, W attentions).
-The second is not linear at small counts: on a CPU a step of one sequence
-costs 9.9 ms with one token, 18.5 with two, 22.7 with four, 31.7 with
-eight, 92 with 32 and ~240 with 128 (SmolLM2-135M Q8_0, 2 cores), so a few
-further tokens cost 4-9 ms each and a chunk's ~1.8. One rate for all (as
-before) was pulled to 5-9 ms a token by the few tokens of each keystroke,
-and the planner then took every prompt chunk for 3-4x slower than it is.
-So the rate is learned per size class (`size_class`: 1, 2-3, 4-7, 8-15,
-16-31, 32 and more further tokens); `per_token` is the largest class's, a
-chunk's. Each step the engine times is one observation: a step with no
-extra tokens updates `decode(W)`, one with extra tokens updates its size
-class's rate from what is left after `decode(W)`. Moving averages, so
+step in which W sequences each decode one token, plus `per_token` seconds
+for every further token in it (prompt chunks, drafts). On a CPU the second
+part is close to linear; the first grows with W by less than W (one pass over
+the weights, W attentions). Each step the engine times is one observation:
+a step with no extra tokens updates `decode(W)`, one with extra tokens
+updates `per_token` from what is left after `decode(W)`. Moving averages, so
 the model follows the machine (another process computing beside it, thermal
 throttling) within a few dozen steps. A width never seen yet is extrapolated
 from the widest one seen, at `WIDTH_GROWTH` of a step per added sequence
@@ -45,15 +37,6 @@ ANSWERS_KEPT = 64
 DEFAULT_ANSWER_TOKENS = 8
 
 
-# The size classes of a step's further tokens, each with a rate of its own: 1, 2-3, 4-7, 8-15, 16-31, 32+.
-SIZE_CLASSES = (1, 2, 4, 8, 16, 32)
-
-
-def size_class(tokens: int) -> int:
-    """The size class of `tokens` further tokens in a step (the largest of SIZE_CLASSES not above it)."""
-    return max((c for c in SIZE_CLASSES if c <= tokens), default=1)
-
-
 class StepCosts:
     """`decode(W)` is kept as a step of one (`decode(1)`) times a width's ratio to it, so a machine that
     slows down slows every width; a ratio is learned only from steps of that width, between one step of
@@ -65,22 +48,12 @@ class StepCosts:
     def __init__(self, step_s: float = DEFAULT_STEP_S, token_s: float = DEFAULT_TOKEN_S) -> None:
         self._one = step_s
         self._ratio: dict[int, float] = {1: 1.0}  # decode(W) / decode(1), for the widths seen
-        self._rate: dict[int, float] = dict.fromkeys(SIZE_CLASSES, token_s)  # seconds a further token, by size
+        self.per_token = token_s
 
     def seed(self, step_s: float, token_s: float) -> None:
-        """The first measurements (the engine's start-up probe: a chunk), replacing the defaults. Until a
-        smaller size class is seen, its rate is the chunk's: too low, and learned within a few steps."""
+        """The first measurements (the engine's start-up probe), replacing the defaults."""
         self._one = max(step_s, 1e-4)
-        self._rate = dict.fromkeys(SIZE_CLASSES, max(token_s, 1e-6))
-
-    @property
-    def per_token(self) -> float:
-        """Seconds a further token costs in a chunk (32 tokens or more)."""
-        return self._rate[SIZE_CLASSES[-1]]
-
-    def extra(self, tokens: int) -> float:
-        """Seconds `tokens` further tokens add to a step."""
-        return tokens * self._rate[size_class(tokens)] if tokens > 0 else 0.0
+        self.per_token = max(token_s, 1e-6)
 
     def ratio(self, width: int) -> float:
         """A step of `width` in steps of one: measured, or extrapolated from the widest measured below."""
@@ -96,8 +69,8 @@ class StepCosts:
         return self._one * self.ratio(width)
 
     def step(self, width: int, extra_tokens: int) -> float:
-        """Seconds of a step: `width` sequences and `extra_tokens` more (prompt, drafts)."""
-        return self.decode(width) + self.extra(extra_tokens)
+        """Seconds of a step: `width` decoding sequences and `extra_tokens` more (prompt, drafts)."""
+        return self.decode(width) + extra_tokens * self.per_token
 
     def observe(self, width: int, extra_tokens: int, seconds: float) -> None:
         """One timed step."""
@@ -112,14 +85,12 @@ class StepCosts:
         elif extra_tokens > 0:
             per = max(seconds - self.decode(width), 0.0) / extra_tokens
             if per > 0:
-                size = size_class(extra_tokens)
-                self._rate[size] += ALPHA * (per - self._rate[size])
+                self.per_token += ALPHA * (per - self.per_token)
 
     def snapshot(self) -> dict[str, float]:
         """For logs and tests: decode step seconds by width, and seconds per extra token."""
         return {**{f"decode_{w}": round(self.decode(w), 5) for w in sorted(self._ratio)},
-                "per_token": round(self.per_token, 6),
-                **{f"per_token_{c}": round(r, 6) for c, r in self._rate.items() if c != SIZE_CLASSES[-1]}}
+                "per_token": round(self.per_token, 6)}
 
 
 def probe(context, costs: StepCosts, *, token: int, chunk: int = 64, steps: int = 3) -> None:

@@ -186,16 +186,12 @@ class StepLoop:
             self.costs.observe(1, len(entries) - 1, time.monotonic() - started)  # a step's own cost, and tokens
             return
         stepped = [r for r in self.running if r.batch]
+        width = sum(r.pending is not None for r in stepped)
         for r in stepped:
             r.served_at = started
             self._advance(r)
         self.last_busy = time.monotonic()
-        # A step of W sequences costs a decode step of W plus its further tokens, whether a sequence
-        # decodes or reads a few prompt tokens (a typed word): each is a row of logits and an attention
-        # over its own cells, as the planner prices them (deadlines.project). Counting only the decoding
-        # ones priced the others' few prompt tokens at several times a chunk token's cost, and the
-        # planner then took every prompt for 3-4x slower than it is (seen in `--log-level debug`).
-        width = len({e[0] for e in entries})
+        width = max(width, 1)  # a step of prompt chunks alone costs one step and its further tokens
         self.costs.observe(width, len(entries) - width, self.last_busy - started)
         self.remeasure = False
         if log.isEnabledFor(logging.DEBUG):
@@ -208,7 +204,7 @@ class StepLoop:
         parts = [f"{w.handle.job.request.session or '-'}:{1000 * (w.deadline - now):.0f}ms"
                  f"/p{w.prefill}/t{w.tokens}{'' if deadlines.feasible(w, now, self.costs) else '!'}"
                  f"{'*' if id(w) in chosen else ''}" for w in works]
-        log.debug("step %d: %.1f ms, %d sequences, %d tokens, %d waiting; costs %.1f ms + %.2f ms a token; %s",
+        log.debug("step %d: %.1f ms, %d decoding, %d tokens, %d waiting; costs %.1f ms + %.2f ms a token; %s",
                   self.stats.counters["steps"], 1000 * seconds, width, tokens, waiting, 1000 * self.costs.decode(1),
                   1000 * self.costs.per_token, " ".join(parts))
 
