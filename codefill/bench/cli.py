@@ -276,7 +276,12 @@ def cmd_replay(args: argparse.Namespace) -> int:
     mode = f"open loop, a word every {args.interval}s" if args.open_loop else "closed loop"
     print(f"replay: {len(workload)} places, {strokes} keystrokes, {args.typists} typist(s), {mode}",
           file=sys.stderr)
-    shares = _ceilings(args, workload)
+    if _wants_ceiling(args):  # the costs before the runs; the ceiling from them and another measurement after
+        from codefill.models.store import resolve_model
+
+        from .step_costs import measured
+
+        measured(workload, args.typists, model=resolve_model(args.model_file))
     if args.vllm:
         from .vllm import compare
 
@@ -293,10 +298,10 @@ def cmd_replay(args: argparse.Namespace) -> int:
                     label = f"{run_name(args, url, typists)} #{i + 1}"
                     cfg = run_config(args, url, models[url], label, not args.no_suffix, typists)
                     summaries.append(asyncio.run(run(cfg, workload)).summary())
-    if shares is not None:
+    if _wants_ceiling(args):
         from .step_costs import add_ceilings
 
-        add_ceilings(summaries, _ceilings(args, workload, again=True))
+        add_ceilings(summaries, _ceilings(args, workload))
     if args.json:
         print(json.dumps(summaries, indent=2))
     else:
@@ -319,17 +324,19 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return 0
 
 
-def _ceilings(args, workload, *, again: bool = False) -> dict | None:
-    """The ceiling per typist count (bench/ceiling.py) for an open-loop run on the llama.cpp engine
-    (`again`: measured once more after the runs, step_costs.py)."""
-    if not args.open_loop or args.no_ceiling or args.vllm:
-        return None
+def _wants_ceiling(args) -> bool:
+    """Whether the run reports the ceiling (bench/ceiling.py): open loop on the llama.cpp engine."""
+    return args.open_loop and not args.no_ceiling and not args.vllm
+
+
+def _ceilings(args, workload) -> dict:
+    """The ceiling per typist count, from the costs measured again after the runs (step_costs.py)."""
     from codefill.models.store import resolve_model
 
     from .step_costs import ceilings
 
     return ceilings(workload, args.typists, model=resolve_model(args.model_file), interval=args.interval,
-                    max_tokens=args.max_tokens, again=again)
+                    max_tokens=args.max_tokens, again=True)
 
 
 def _compare(args, workload) -> list[dict]:

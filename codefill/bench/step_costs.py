@@ -72,18 +72,25 @@ def measure(model: Path, *, widths: int, threads: int | None = None, texts: list
     return cached, out["tokens"]
 
 
-def ceilings(workload, typists: list[int], *, model: Path, interval: float, max_tokens: int,
-             threads: int | None = None, say=None, again: bool = False) -> dict[int, float | None]:
-    """The ceiling of the open-loop replay of `workload` for each typist count: a measurement
-    of the engine's costs (at the start of a run, before servers compete for the machine; with
-    `again`, after the runs, each cost the faster of both), then a simulation per count."""
+def measured(workload, typists: list[int], *, model: Path, threads: int | None = None, say=None,
+             again: bool = False) -> tuple[Costs, dict[str, int]]:
+    """The engine's costs for the ceiling of `workload` (said), and the token count of each of its texts:
+    measured at the start of a run, before servers compete for the machine; with `again`, after the
+    runs, each cost the faster of both."""
     texts = ceiling.texts(workload)
     costs, tokens = measure(model, widths=max(typists), threads=threads, texts=texts, again=again)
     say = say or (lambda msg: print(msg, file=sys.stderr, flush=True))
     say(f"ceiling{' (the faster of before and after the runs)' if again else ''}: {model.name}: "
         f"prompt {costs.prefill_tps:.0f} tokens/s; a decode step of width 1..{costs.widths}: "
         + " ".join(f"{s * 1000:.1f}" for s in costs.step_seconds) + " ms")
-    lookup = dict(zip(texts, tokens))
+    return costs, dict(zip(texts, tokens))
+
+
+def ceilings(workload, typists: list[int], *, model: Path, interval: float, max_tokens: int,
+             threads: int | None = None, say=None, again: bool = False) -> dict[int, float | None]:
+    """The ceiling of the open-loop replay of `workload` for each typist count: the costs
+    (`measured`), then a simulation per count."""
+    costs, lookup = measured(workload, typists, model=model, threads=threads, say=say, again=again)
     return {n: ceiling.share(ceiling.schedule(workload, typists=n, interval=interval, max_tokens=max_tokens,
                                               count_tokens=lambda ts: [lookup[t] for t in ts]), costs)
             for n in typists}
