@@ -184,7 +184,9 @@ def _batching(stats: dict, histograms):
                                          "sequence of the same cache salt instead of computed (seq_cp)"),
                 "steps": ("codefill_engine_steps", "Engine steps (one batch each)"),
                 "evicted_to_ram": ("codefill_engine_sessions_to_ram", "Idle sessions' KV states moved to RAM"),
-                "restored_from_ram": ("codefill_engine_sessions_from_ram", "Sessions' KV states brought back from RAM")}
+                "restored_from_ram": ("codefill_engine_sessions_from_ram", "Sessions' KV states brought back from RAM"),
+                "forecasts": ("codefill_engine_forecasts", "Requests drafted from their session's earlier answer "
+                              "(the user typed what it began with)")}
     for key, (name, text) in counters.items():
         if key in stats:
             yield CounterMetricFamily(name, text, value=stats[key])

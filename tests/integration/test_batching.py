@@ -129,6 +129,39 @@ def test_a_session_moved_to_ram_and_back_answers_the_same_and_reports_its_cached
     assert result.cached_prompt_tokens == result.prompt_tokens - 1
 
 
+def test_a_keystroke_that_types_the_start_of_the_last_answer_is_drafted_from_the_rest_of_it(engine):
+    """The user typed the first two tokens of the session's last answer: the rest of that answer is
+    the new request's drafts (the model computed it from this very prompt), so the same answer comes
+    in a few steps instead of one a token. Nothing of it reaches another tenant's session of the
+    same name, nor another session of the same tenant."""
+
+    async def answer(tokens, session, salt):
+        result = GenerationResult()
+        req = GenerationRequest(list(tokens), 10, session=session, cache_salt=salt)
+        steps = engine.stats["steps"]
+        got = [t.token_id async for t in engine.generate(req, result)]
+        return got, result, engine.stats["steps"] - steps
+
+    async def go():
+        prompt = engine.tokenize(FILES[2], add_bos=True)
+        first, _, _ = await answer(prompt, "typing", "tenant-a")
+        typed = prompt + first[:2]
+        forecasts = engine.stats["forecasts"]
+        again = await answer(typed, "typing", "tenant-a")
+        drafted = engine.stats["forecasts"] - forecasts
+        other_tenant = await answer(typed, "typing", "tenant-b")
+        other_session = await answer(typed, "reading", "tenant-a")
+        return first, again, drafted, other_tenant, other_session, engine.stats["forecasts"] - forecasts
+
+    first, (again, result, steps), drafted, other_tenant, other_session, forecasts = asyncio.run(go())
+    assert len(first) == 10 and len(again) == 10
+    assert again[:8] == first[2:]  # the rest of the answer it typed through, then more
+    assert drafted == 1 and result.accepted_draft_tokens >= 7 and steps <= 4
+    for tokens, other, _ in (other_tenant, other_session):
+        assert tokens == again and other.draft_tokens == 0
+    assert forecasts == 1
+
+
 def test_a_shared_head_is_computed_once_within_a_tenant_and_never_across_tenants(engine):
     head = FILES[1]
 

@@ -54,14 +54,14 @@ class FakeContext:
         return True
 
 
-def make_loop(n_seq=4, step_tokens=16):
+def make_loop(n_seq=4, step_tokens=16, draft_max=0):
     ctx = FakeContext()
     stats = EngineStats()
     slots = Slots(n_seq, ctx, _SessionStates(1 << 20), stats.counters)
 
     def decoder(req, result, prompt):
         return Decoder(req, result, prompt, healer=None, stop_ids=frozenset(), is_eog=lambda t: False,
-                       piece=lambda t: b"x", top_text=str, draft_max=0, draft_ngram_min=3)
+                       piece=lambda t: b"x", top_text=str, draft_max=draft_max, draft_ngram_min=3)
 
     loop = StepLoop(ctx, slots, n_ctx=500, step_tokens=step_tokens, cold_saving=8, new_decoder=decoder, stats=stats)
     return loop, ctx
@@ -137,6 +137,44 @@ def test_a_session_keeps_its_cells_and_an_evicted_one_comes_back_from_ram():
     run_until_done(loop, [again])
     assert loop.stats.counters["restored_from_ram"] == 1
     assert again.result.cached_prompt_tokens == 20
+
+
+def test_a_keystroke_that_types_what_the_last_answer_began_with_drafts_the_rest_of_it():
+    loop, ctx = make_loop(draft_max=4)
+    run_until_done(loop, [submit(loop, [1, 2, 3], 6, session="s1")])  # answers 4..9; the slot holds 1..8
+    typed = submit(loop, [1, 2, 3, 4, 5], 4, session="s1")  # the user typed the answer's first two tokens
+    before = len(ctx.steps)
+    run_until_done(loop, [typed])
+    assert loop.stats.counters["forecasts"] == 1
+    assert tokens(typed) == [6, 7, 8, 9]  # the same answer as decoding one token at a time
+    # One step, not four: the prompt's last token (5) with the drafts 6, 7, 8 gives 6, 7, 8 and 9.
+    assert typed.result.accepted_draft_tokens == 3
+    assert len(ctx.steps) - before == 1
+    # Another session, or the same session name under another salt (tenant), drafts nothing from it.
+    other = submit(loop, [1, 2, 3, 4, 5, 6], 2, session="s2")
+    salted = submit(loop, [1, 2, 3, 4, 5, 6], 2, session="s1", salt="other tenant")
+    run_until_done(loop, [other, salted])
+    assert loop.stats.counters["forecasts"] == 1
+    assert other.result.draft_tokens == salted.result.draft_tokens == 0
+
+
+def test_a_healed_first_token_is_not_drafted_from_the_forecast_and_a_wrong_forecast_is_dropped():
+    def decoder(heal=""):
+        req = GenerationRequest([1, 2, 3], 8, heal=heal)
+        d = Decoder(req, GenerationResult(), [1, 2, 3], healer=None, stop_ids=frozenset(), is_eog=lambda t: False,
+                    piece=lambda t: b"x", top_text=str, draft_max=0, draft_ngram_min=3)
+        d.foresee([4, 5, 6])
+        return d
+
+    assert decoder().first_drafts(16) == [4, 5, 6]
+    assert decoder().first_drafts(2) == [4, 5]
+    healed = decoder(heal="x")  # the model picks among tokens that begin with "x": 4 may not be its pick
+    assert healed.first_drafts(16) == []
+    healed.accept(4)  # ... but when it is, the rest of the forecast follows it
+    assert healed.drafts(16) == [5, 6]
+    wrong = decoder()
+    wrong.accept(9)  # the answer left the forecast: no more drafts from it
+    assert wrong.drafts(16) == []
 
 
 def test_a_head_is_shared_within_a_salt_and_never_across_salts():

@@ -14,7 +14,12 @@ between steps and a long prompt never stalls anyone's next token.
 - `states.py`: idle sessions' KV states in RAM, when a new session needs their
   sequence; they come back on the session's next keystroke.
 - `decoding.py`: greedy and sampled decoding, token healing, logprobs,
-  prompt-lookup speculation.
+  prompt-lookup speculation, and the forecast: when a keystroke's whole prompt
+  is in its session's sequence and the sequence goes on past it (the user
+  typed what the session's last answer began with, and that answer was
+  abandoned or superseded before it was kept whole), the rest of the sequence
+  is the new answer's drafts, from the prompt's last token on, with or without
+  `--speculative` (greedy requests; counted in `codefill_engine_forecasts_total`).
 - `context.py`: the context, through llama-cpp-python's low-level API.
 - `engine.py`: the Engine protocol (`generate`, supersede, cancellation).
 

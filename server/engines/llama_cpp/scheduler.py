@@ -276,7 +276,12 @@ class StepLoop:
         result.cold_window = kind == "cold"
         result.prompt_tokens = len(tokens)
         result.cached_prompt_tokens = placed.cached
-        return Running(job, placed.slot, tokens, placed.cached, self.new_decoder(req, result, tokens))
+        decoder = self.new_decoder(req, result, tokens)
+        if placed.continuation:
+            decoder.foresee(placed.continuation)
+            self.stats.counters["forecasts"] += 1
+            log.debug("forecast for %s: %d tokens", req.session or "-", len(placed.continuation))
+        return Running(job, placed.slot, tokens, placed.cached, decoder)
 
     # -- building a step ---------------------------------------------------------
 
@@ -308,8 +313,12 @@ class StepLoop:
             room = min(left - (len(decoding) - i), self.n_ctx - len(r.slot.tokens) - 1)
             wants[id(r)] = [r.pending, *r.decoder.drafts(room)]
             left -= len(wants[id(r)])
-        allowed = self.shares.split([(tenant_of(r), len(wants[id(r)]) if r.pending is not None else len(r.prompt) - r.done,
-                                      r.job.request.weight) for r in members], budget)
+        def want(r: Running) -> int:  # a prompt's: what is left of it, and the forecast's drafts with its last token
+            if r.pending is not None:
+                return len(wants[id(r)])
+            return len(r.prompt) - r.done + len(r.decoder.first_drafts(budget))
+
+        allowed = self.shares.split([(tenant_of(r), want(r), r.job.request.weight) for r in members], budget)
         # Every generating sequence its next token, as far as its tenant's share goes; then the drafts.
         for r in decoding:
             tenant = tenant_of(r)
@@ -344,15 +353,19 @@ class StepLoop:
             room = min(budget, allowed.get(tenant, 0), prompt_room)
             chunk = r.prompt[r.done : r.done + room] if room > 0 else []
             if not chunk:
-                r.batch = []
+                r.batch, r.drafted = [], 0
                 continue
-            r.batch = chunk
-            r.row = len(entries)
             last = r.done + len(chunk) == len(r.prompt)
+            # With the prompt's last token, the forecast's first tokens (decoding.py `foresee`): checked
+            # against the answer's first tokens in this same step.
+            drafts = r.decoder.first_drafts(room - len(chunk)) if last else []
+            r.batch, r.drafted = chunk + drafts, len(drafts)
+            r.row = len(entries)
             entries += [(r.slot.seq, r.done + k, t, last and k == len(chunk) - 1) for k, t in enumerate(chunk)]
-            budget -= len(chunk)
-            prompt_room -= len(chunk)
-            allowed[tenant] -= len(chunk)
+            entries += [(r.slot.seq, r.done + len(chunk) + k, t, True) for k, t in enumerate(drafts)]
+            budget -= len(chunk) + len(drafts)
+            prompt_room -= len(chunk) + len(drafts)
+            allowed[tenant] -= len(chunk) + len(drafts)
         return entries
 
     # -- after a step ------------------------------------------------------------
@@ -361,30 +374,35 @@ class StepLoop:
         batch, r.batch = r.batch, []
         n_past = len(r.slot.tokens)
         r.slot.tokens.extend(batch)
-        ctx, decoder = self.context, r.decoder
-        if r.pending is None:  # reading the prompt
-            r.done += len(batch)
+        if r.pending is None:  # reading the prompt (and, with its last token, maybe drafts)
+            drafted, r.drafted = r.drafted, 0
+            read = len(batch) - drafted
+            r.done += read
             if r.done < len(r.prompt):
                 return
             if r.job.request.max_tokens == 0:
+                self.slots.truncate(r.slot, n_past + read)
                 self._finish(r, "length")
                 return
-            row = r.row + len(batch) - 1
-            token = decoder.pick(ctx.logits(row))
-            if self._emit(r, token, row):
-                r.pending = token
+            self._verify(r, r.row + read - 1, batch[read:], n_past + read)
             return
-        picks = [decoder.pick(ctx.logits(r.row))]
-        drafts = batch[1:]
+        self._verify(r, r.row, batch[1:], n_past + 1)
+
+    def _verify(self, r: Running, row: int, drafts: list[int], kept: int) -> None:
+        """The tokens from logits `row` on: the model's pick there, and after each draft it agrees with,
+        its pick after that draft; the drafts' cells past the first disagreement are removed (the slot
+        keeps `kept` cells and the accepted drafts). Then handed out; the last is the next step's."""
+        decoder = r.decoder
+        picks = [decoder.pick(self.context.logits(row))]
         if drafts:
             while len(picks) <= len(drafts) and picks[-1] == drafts[len(picks) - 1]:
-                picks.append(decoder.pick(ctx.logits(r.row + len(picks))))
+                picks.append(decoder.pick(self.context.logits(row + len(picks))))
             accepted = len(picks) - 1
             r.job.result.draft_tokens += len(drafts)
             r.job.result.accepted_draft_tokens += accepted
-            self.slots.truncate(r.slot, n_past + 1 + accepted)
+            self.slots.truncate(r.slot, kept + accepted)
         for k, token in enumerate(picks):
-            if not self._emit(r, token, r.row + k):
+            if not self._emit(r, token, row + k):
                 return
         r.pending = picks[-1]
 

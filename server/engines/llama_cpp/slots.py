@@ -55,6 +55,9 @@ class Placement:
     slot: Slot
     cached: int  # prompt tokens already in the slot's KV cells
     shared: int  # of those, copied from another session's sequence
+    # What the session's sequence held after the whole of this prompt: its earlier answer from here on,
+    # when the user typed what that answer began with (drafts for this one: decoding.py `foresee`).
+    continuation: tuple[int, ...] = ()
 
 
 def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
@@ -109,12 +112,15 @@ class Slots:
         if from_donor < MIN_SHARED:  # a BOS and a few tokens are not worth a copy
             from_donor = 0
         shared = 0
+        mine = slot.key == key  # the slot holds this session's own tokens (not a copy of another's head)
         if max(in_ram, from_donor) > here:
             self._clear(slot)
+            mine = False
             if in_ram >= from_donor and self.kv.restore(slot.seq, saved):
                 self.saved.take(key)
                 self.counters["restored_from_ram"] += 1
                 slot.tokens = list(saved.tokens)
+                mine = True
             elif from_donor > 0:
                 self.kv.copy(donor.seq, slot.seq, from_donor)
                 slot.tokens = list(donor.tokens[:from_donor])
@@ -122,11 +128,13 @@ class Slots:
         elif slot.key != key:
             self._clear(slot)
         # The last prompt token is always evaluated again: its logits give the first answer token.
-        keep = min(common_prefix(slot.tokens, tokens), len(tokens) - 1)
+        held = common_prefix(slot.tokens, tokens)
+        continuation = tuple(slot.tokens[held:]) if mine and held == len(tokens) else ()
+        keep = min(held, len(tokens) - 1)
         shared = min(shared, keep)
         self.truncate(slot, keep)
         slot.key, slot.salt, slot.busy, slot.last_used = key, salt, True, now
-        return Placement(slot, keep, shared)
+        return Placement(slot, keep, shared, continuation)
 
     def release(self, slot: Slot, now: float) -> None:
         slot.busy = False
