@@ -186,7 +186,11 @@ def _batching(stats: dict, histograms):
                 "evicted_to_ram": ("codefill_engine_sessions_to_ram", "Idle sessions' KV states moved to RAM"),
                 "restored_from_ram": ("codefill_engine_sessions_from_ram", "Sessions' KV states brought back from RAM"),
                 "forecasts": ("codefill_engine_forecasts", "Requests drafted from their session's earlier answer "
-                              "(the user typed what it began with)")}
+                              "(the user typed what it began with)"),
+                "forecast_drafted": ("codefill_engine_forecast_draft_tokens", "Tokens drafted from sessions' earlier "
+                                     "answers (not counted in codefill_speculative_draft_tokens_total)"),
+                "forecast_accepted": ("codefill_engine_forecast_accepted_tokens", "Tokens drafted from sessions' "
+                                      "earlier answers that the model kept")}
     for key, (name, text) in counters.items():
         if key in stats:
             yield CounterMetricFamily(name, text, value=stats[key])

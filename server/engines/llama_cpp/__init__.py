@@ -19,7 +19,8 @@ between steps and a long prompt never stalls anyone's next token.
   typed what the session's last answer began with, and that answer was
   abandoned or superseded before it was kept whole), the rest of the sequence
   is the new answer's drafts, from the prompt's last token on, with or without
-  `--speculative` (greedy requests; counted in `codefill_engine_forecasts_total`).
+  `--speculative` (greedy requests; counted in `codefill_engine_forecasts_total`
+  and `codefill_engine_forecast_{draft,accepted}_tokens_total`, apart from prompt lookup's).
 - `context.py`: the context, through llama-cpp-python's low-level API.
 - `engine.py`: the Engine protocol (`generate`, supersede, cancellation).
 

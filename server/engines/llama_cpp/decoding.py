@@ -112,6 +112,10 @@ class Decoder:
             return []
         return self.lookup.propose()[:room]
 
+    def forecast_left(self) -> int:
+        """The forecast's tokens the answer has not reached yet (0: none, or the answer left it)."""
+        return len(self._forecast) - self._followed
+
     def first_drafts(self, room: int) -> list[int]:
         """Drafts for the answer's first tokens, evaluated with the prompt's last token: the forecast's;
         none when the first token is healed (the forecast's first may be only the healed text, where

@@ -393,13 +393,18 @@ class StepLoop:
         its pick after that draft; the drafts' cells past the first disagreement are removed (the slot
         keeps `kept` cells and the accepted drafts). Then handed out; the last is the next step's."""
         decoder = r.decoder
+        forecast = decoder.forecast_left() > 0  # the drafts are the forecast's, else prompt lookup's
         picks = [decoder.pick(self.context.logits(row))]
         if drafts:
             while len(picks) <= len(drafts) and picks[-1] == drafts[len(picks) - 1]:
                 picks.append(decoder.pick(self.context.logits(row + len(picks))))
             accepted = len(picks) - 1
-            r.job.result.draft_tokens += len(drafts)
-            r.job.result.accepted_draft_tokens += accepted
+            if forecast:
+                self.stats.counters["forecast_drafted"] += len(drafts)
+                self.stats.counters["forecast_accepted"] += accepted
+            else:
+                r.job.result.draft_tokens += len(drafts)
+                r.job.result.accepted_draft_tokens += accepted
             self.slots.truncate(r.slot, kept + accepted)
         for k, token in enumerate(picks):
             if not self._emit(r, token, row + k):
