@@ -16,8 +16,9 @@ between steps and a long prompt never stalls anyone's next token.
 - `decoding.py`: greedy and sampled decoding, token healing, logprobs,
   prompt-lookup speculation, and the forecast: when a keystroke's whole prompt
   is in its session's sequence and the sequence goes on past it (the user
-  typed what the session's last answer began with, and that answer was
-  abandoned or superseded before it was kept whole), the rest of the sequence
+  typed what the session's last answer began with, and that answer could not
+  be typed through: abandoned or superseded while it was decoded, or asked
+  with other options), the rest of the sequence
   is the new answer's drafts, from the prompt's last token on, with or without
   `--speculative` (greedy requests; counted in `codefill_engine_forecasts_total`
   and `codefill_engine_forecast_{draft,accepted}_tokens_total`, apart from prompt lookup's).
