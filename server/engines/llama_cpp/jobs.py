@@ -59,7 +59,6 @@ class Running:
     decoder: Decoder
     pending: int | None = None  # handed out, not yet evaluated
     batch: list[int] = field(default_factory=list)
-    drafted: int = 0  # of `batch`, the drafts after the prompt's last token (the forecast's first tokens)
     row: int = 0
     served: int = 0  # the last step that gave it a token
     served_at: float = 0.0  # when it was last advanced (or placed)

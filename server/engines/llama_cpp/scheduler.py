@@ -353,13 +353,13 @@ class StepLoop:
             room = min(budget, allowed.get(tenant, 0), prompt_room)
             chunk = r.prompt[r.done : r.done + room] if room > 0 else []
             if not chunk:
-                r.batch, r.drafted = [], 0
+                r.batch = []
                 continue
             last = r.done + len(chunk) == len(r.prompt)
             # With the prompt's last token, the forecast's first tokens (decoding.py `foresee`): checked
             # against the answer's first tokens in this same step.
             drafts = r.decoder.first_drafts(room - len(chunk)) if last else []
-            r.batch, r.drafted = chunk + drafts, len(drafts)
+            r.batch = chunk + drafts
             r.row = len(entries)
             entries += [(r.slot.seq, r.done + k, t, last and k == len(chunk) - 1) for k, t in enumerate(chunk)]
             entries += [(r.slot.seq, r.done + len(chunk) + k, t, True) for k, t in enumerate(drafts)]
@@ -374,9 +374,8 @@ class StepLoop:
         batch, r.batch = r.batch, []
         n_past = len(r.slot.tokens)
         r.slot.tokens.extend(batch)
-        if r.pending is None:  # reading the prompt (and, with its last token, maybe drafts)
-            drafted, r.drafted = r.drafted, 0
-            read = len(batch) - drafted
+        if r.pending is None:  # reading the prompt (and, with its last token, maybe drafts after it)
+            read = min(len(batch), len(r.prompt) - r.done)
             r.done += read
             if r.done < len(r.prompt):
                 return
