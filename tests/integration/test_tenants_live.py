@@ -97,9 +97,12 @@ def test_one_tenants_answers_never_reach_another_with_the_same_user(server):
     assert leaks_possible >= 3
 
 
+def _cold(tag: str) -> str:
+    return "".join(f"{tag}_{i}_{time.time_ns() % 991} = {i} * {i}\n" for i in range(40)) + COUNT
+
+
 def test_no_supersede_across_tenants(server):
-    cold = "".join(f"value_{i}_{time.time_ns() % 991} = {i} * {i}\n" for i in range(40)) + COUNT
-    body = {"prompt": cold, "max_tokens": 48, "user": "dev", "suffix": "\n", "mode": "raw"}
+    body = {"prompt": _cold("value"), "max_tokens": 48, "user": "dev", "suffix": "\n", "mode": "raw"}
     results: dict[str, httpx.Response] = {}
     alice = threading.Thread(target=lambda: results.setdefault("alice", _post(server, "alice", **body)))
     alice.start()
@@ -110,7 +113,10 @@ def test_no_supersede_across_tenants(server):
     alice.join(300)
     assert results["alice"].status_code == 200, results["alice"].text  # not superseded by bob's `dev`
     assert results["bob"].status_code == 200
-    # Control: within a tenant, the newer request of a session does supersede the older one.
+    # Control: within a tenant, the newer request of a session does supersede the older one. A prompt
+    # of its own: the same one again would be answered from the session's sequence in a few steps
+    # (its whole answer is drafted from what the first request left there).
+    body["prompt"] = _cold("other")
     first = threading.Thread(target=lambda: results.setdefault("first", _post(server, "alice", **body)))
     first.start()
     while _metric(server, "codefill_admission_pending") < 1 and time.monotonic() < deadline + 60:
