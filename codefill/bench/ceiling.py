@@ -18,9 +18,14 @@ The model and its assumptions:
   width): each decodes one token, and one that has not yet seen its prompt
   evaluates it in that step first (llama.cpp returns the first token's
   logits with the prompt's last one). A step costs `step_seconds[W-1]` (a
-  decode step of width W, measured) plus its prompt tokens / `prefill_tps`
-  (measured on a chunk): prompt and decode in one batch are taken to cost
-  the sum of both alone.
+  decode step of width W, measured) plus what its further tokens (prompts
+  beyond one token a sequence) add to a batch of W tokens: the difference
+  of a step of one sequence with W + extra tokens and one with W, from
+  `token_seconds` (measured by token count). A few tokens cost more each
+  than a chunk's: on a CPU a batch of one token is a matrix-vector product,
+  of two or more a matrix product (measured here: 9.9 ms with one token,
+  18.5 with two, 31.7 with eight, ~240 with 128). Without `token_seconds`,
+  every further token costs 1 / `prefill_tps` (measured on a chunk).
 - A keystroke's prompt work is only the tokens its typist's previous prompt
   did not already hold: an ideal KV cache keeps the rest (the suffix first,
   so it survives while the prefix grows; a window sliding down the file keeps
@@ -64,14 +69,35 @@ _OVERLAP_CHARS = 256  # how much of the previous prefix locates it in the next o
 
 @dataclass(frozen=True)
 class Costs:
-    """Measured engine costs: prompt tokens per second (evaluated in chunks), and
-    the seconds of one decode step of width 1, 2, ... (one token per sequence)."""
+    """Measured engine costs: prompt tokens per second (evaluated in chunks), the seconds
+    of one decode step of width 1, 2, ... (one token per sequence), and the seconds of a
+    step of one sequence by its token count ((tokens, seconds), ascending)."""
 
     prefill_tps: float
     step_seconds: tuple[float, ...]
+    token_seconds: tuple[tuple[int, float], ...] = ()
 
     def step(self, width: int) -> float:
         return self.step_seconds[min(width, len(self.step_seconds)) - 1]
+
+    def tokens(self, n: int) -> float:
+        """Seconds of a step of one sequence with `n` tokens: interpolated between the measured counts,
+        beyond the largest at the chunk rate."""
+        points = self.token_seconds or ((1, self.step(1)),)
+        if n <= points[0][0]:
+            return points[0][1] * n / points[0][0]
+        for (n0, s0), (n1, s1) in zip(points, points[1:]):
+            if n <= n1:
+                return s0 + (s1 - s0) * (n - n0) / (n1 - n0)
+        n_last, s_last = points[-1]
+        return s_last + (n - n_last) / self.prefill_tps
+
+    def extra(self, width: int, tokens: int) -> float:
+        """What `tokens` further tokens (prompts, a late chunk) add to a step of `width` decoding sequences."""
+        if tokens <= 0:
+            return 0.0
+        base = max(width, 1)
+        return max(self.tokens(base + tokens) - self.tokens(base), 0.0)
 
     @property
     def widths(self) -> int:
@@ -151,16 +177,21 @@ def schedule(workload, *, typists: int, interval: float, count_tokens: Callable[
     return jobs
 
 
+def _further(batch: Sequence[Job]) -> int:
+    """A step's tokens beyond one a sequence: its prompts' all but last (which gives the first answer token)."""
+    return sum(max(j.prompt_left - 1, 0) for j in batch)
+
+
 def _alone(job: Job, now: float, costs: Costs) -> float:
     """When `job` would finish, run alone from `now`."""
-    return now + job.prompt_left / costs.prefill_tps + job.tokens_left * costs.step(1)
+    return now + costs.extra(1, _further([job])) + job.tokens_left * costs.step(1)
 
 
 def _project(ready: list[Job], width: int, now: float, costs: Costs) -> tuple[int, float]:
     """(answers in time, sum of finish times) if the first `width` of `ready` (by deadline)
     run together, the batch shrinking as they finish, then the rest one at a time."""
     batch = sorted(ready[:width], key=lambda j: j.tokens_left)
-    t = now + sum(j.prompt_left for j in batch) / costs.prefill_tps
+    t = now + costs.extra(len(batch), _further(batch))
     in_time, total, done_steps = 0, 0.0, 0
     for i, job in enumerate(batch):  # width shrinks by one as each (shortest first) finishes
         t += (job.tokens_left - done_steps) * costs.step(len(batch) - i)
@@ -197,7 +228,7 @@ def simulate(jobs: Sequence[Job], costs: Costs) -> int:
         if not live and late:  # a step of the oldest late prompt alone
             job = min(late, key=lambda j: j.arrival)
             chunk = min(CHUNK, job.prompt_left)
-            now += costs.step(1) + chunk / costs.prefill_tps
+            now += costs.tokens(chunk)
             job.evaluated += chunk
             continue
         if not live:
@@ -211,14 +242,15 @@ def simulate(jobs: Sequence[Job], costs: Costs) -> int:
             if best_key is None or (in_time, -finish) > best_key:
                 best, best_key = width, (in_time, -finish)
         batch = ready[:best]
-        step = costs.step(best) + sum(j.prompt_left for j in batch) / costs.prefill_tps
+        further = _further(batch)
         if late:  # beside the batch, a chunk of the oldest late prompt, as long as the batch can spare
             job = min(late, key=lambda j: j.arrival)
             spare = min((j.deadline - now - j.tokens_left * costs.step(best) for j in batch if not j.waited),
                         default=CHUNK_S)
             chunk = min(CHUNK, job.prompt_left, max(1, int(max(spare, CHUNK_S) * costs.prefill_tps)))
-            step += chunk / costs.prefill_tps
+            further += chunk
             job.evaluated += chunk
+        step = costs.step(best) + costs.extra(best, further)
         now += step
         for job in batch:
             job.decoded += 1

@@ -1,5 +1,7 @@
 """The engine's costs on this machine, measured for the replay's ceiling (ceiling.py):
-prompt tokens per second for a chunk, and the time of one decode step by width.
+prompt tokens per second for a chunk, the time of one decode step by width, and
+the time of a step of one sequence by its token count (a keystroke's few new
+tokens cost more each than a chunk's).
 
 Measured with llama.cpp itself, in a subprocess (as `codefill models prepare`
 measures), with the context the llama.cpp engine makes: one KV stream per
@@ -7,7 +9,7 @@ sequence, the model's default offload (every layer on a GPU build), the
 engine's default batch size. A prompt is evaluated into sequence 0 in chunks
 of `--chunk` tokens (the engine's default step) to `DEPTH`, copied to the
 other sequences, and then steps of width 1..N decode one token per sequence at
-that depth; each cost is the best of a few tries (the machine's noise only ever
+that depth, and steps of one sequence with 1..`CHUNK` tokens; each cost is the best of a few tries (the machine's noise only ever
 slows a run down). The same subprocess counts tokens of texts with the
 model's tokenizer. Measured once per model file and thread count at the start
 of a run and once more after it (`again`): a shared machine's speed drifts over
@@ -37,14 +39,18 @@ CHUNK = 128  # `serve --step-tokens`' default
 # Deeper sequences cost more per step (attention over every cell): 256 tokens deep measured ~35 % cheaper.
 DEPTH = 4 * CHUNK
 N_BATCH = 256  # `serve --n-batch`' default
+# The token counts a step of one sequence is timed at (the ceiling interpolates between them).
+TOKEN_COUNTS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, CHUNK)
 TRIES = 3
 _cache: dict[tuple, Costs] = {}
 
 
 def faster(a: Costs, b: Costs) -> Costs:
     """Each cost at the faster of two measurements (over the widths both measured)."""
+    b_tokens = dict(b.token_seconds)
     return Costs(max(a.prefill_tps, b.prefill_tps),
-                 tuple(min(x, y) for x, y in zip(a.step_seconds, b.step_seconds)))
+                 tuple(min(x, y) for x, y in zip(a.step_seconds, b.step_seconds)),
+                 tuple((n, min(s, b_tokens[n])) for n, s in a.token_seconds if n in b_tokens))
 
 
 def measure(model: Path, *, widths: int, threads: int | None = None, texts: list[str] | None = None,
@@ -67,7 +73,8 @@ def measure(model: Path, *, widths: int, threads: int | None = None, texts: list
         raise RuntimeError(f"measuring the engine's costs failed:\n{proc.stderr.strip()[-2000:]}")
     out = json.loads(proc.stdout)
     if cached is None:
-        cached = Costs(out["prefill_tps"], tuple(out["step_seconds"]))
+        cached = Costs(out["prefill_tps"], tuple(out["step_seconds"]),
+                       tuple((int(n), float(t)) for n, t in out.get("token_seconds", ())))
         cached = _cache[key] = faster(earlier, cached) if earlier is not None else cached
     return cached, out["tokens"]
 
@@ -82,7 +89,9 @@ def measured(workload, typists: list[int], *, model: Path, threads: int | None =
     say = say or (lambda msg: print(msg, file=sys.stderr, flush=True))
     say(f"ceiling{' (the faster of before and after the runs)' if again else ''}: {model.name}: "
         f"prompt {costs.prefill_tps:.0f} tokens/s; a decode step of width 1..{costs.widths}: "
-        + " ".join(f"{s * 1000:.1f}" for s in costs.step_seconds) + " ms")
+        + " ".join(f"{s * 1000:.1f}" for s in costs.step_seconds) + " ms; a step of one sequence with "
+        + " ".join(f"{n}" for n, _ in costs.token_seconds) + " tokens: "
+        + " ".join(f"{t * 1000:.1f}" for _, t in costs.token_seconds) + " ms")
     return costs, dict(zip(texts, tokens))
 
 
@@ -167,6 +176,14 @@ def _measure_steps(model, llama_cpp, *, widths: int, threads: int) -> dict:
 
         decode([(0, t) for t in chunks[-1]])
         prefill_tps = CHUNK / _best(chunk)
+        token_seconds = []
+        for n in TOKEN_COUNTS:  # one sequence's step of n tokens at the prompt's depth, then taken back
+            def one_sequence(n=n) -> None:
+                decode([(0, t) for t in extra[:n]])
+                llama_cpp.llama_memory_seq_rm(mem, 0, pos[0] - n, -1)
+                pos[0] -= n
+            one_sequence()  # untimed: a batch of a new shape allocates its graph once
+            token_seconds.append([n, round(_best(one_sequence), 6)])
         for seq in range(1, widths):
             llama_cpp.llama_memory_seq_cp(mem, 0, seq, -1, -1)
             pos[seq] = pos[0]
@@ -175,7 +192,8 @@ def _measure_steps(model, llama_cpp, *, widths: int, threads: int) -> dict:
             step = lambda w=width: decode([(s, tokens[pos[s] % len(tokens)]) for s in range(w)])  # noqa: E731
             step()  # untimed: a batch of a new shape allocates its graph once
             steps.append(_best(step))
-        return {"prefill_tps": round(prefill_tps, 1), "step_seconds": [round(s, 6) for s in steps]}
+        return {"prefill_tps": round(prefill_tps, 1), "step_seconds": [round(s, 6) for s in steps],
+                "token_seconds": token_seconds}
     finally:
         llama_cpp.llama_batch_free(batch)
         context.close()

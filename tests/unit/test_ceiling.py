@@ -80,6 +80,28 @@ def test_prompt_time_counts():
     assert simulate([job(0, 0.0, 0.25, answer=5, prompt=300)], costs) == 0  # 0.3 s of prompt alone
 
 
+def test_a_step_of_a_few_tokens_costs_what_it_was_measured_at_not_the_chunk_rate():
+    """On a CPU one token is a matrix-vector product and two or more a matrix product: a keystroke's few new
+    prompt tokens cost more each than a chunk's. The ceiling prices a step's further tokens from the measured
+    steps of one sequence by token count, interpolated, and at the chunk rate beyond the largest measured."""
+    measured = ((1, 0.010), (2, 0.0185), (8, 0.0317), (128, 0.240))
+    costs = Costs(500.0, (0.010, 0.021), measured)
+    assert costs.tokens(1) == 0.010 and costs.tokens(2) == 0.0185 and costs.tokens(128) == 0.240
+    assert abs(costs.tokens(5) - (0.0185 + 0.0132 / 2)) < 1e-9  # halfway between 2 and 8
+    assert abs(costs.tokens(138) - (0.240 + 10 / 500.0)) < 1e-9
+    assert abs(costs.extra(1, 1) - 0.0085) < 1e-9  # a second token: the jump to a matrix product
+    assert abs(costs.extra(2, 6) - (0.0317 - 0.0185)) < 1e-9  # beside two decoding sequences: from 2 to 8
+    assert costs.extra(2, 0) == 0.0
+    # Without the measurement every further token costs a chunk's: the model the ceiling had before.
+    plain = Costs(500.0, (0.010,))
+    assert abs(plain.extra(1, 3) - 3 / 500.0) < 1e-9
+    # A keystroke of four new tokens and a 10-token answer, 0.2 s of decoding: in time at the chunk rate
+    # (+6 ms), not at what four tokens in one step were measured to cost (+60 ms).
+    keystroke = [job(0, 0.0, 0.25, answer=10, prompt=4)]
+    assert simulate(keystroke, Costs(500.0, (0.02,))) == 1
+    assert simulate(keystroke, Costs(500.0, (0.02,), ((1, 0.02), (4, 0.08), (128, 0.3)))) == 0
+
+
 def test_a_waited_answer_counts_even_when_late():
     """The replay waits for a place's last answer: it counts whenever it comes."""
     assert simulate([job(0, 0.0, 0.25, answer=100, waited=True)], Costs(FAST_PROMPT, (0.02,))) == 1
@@ -132,8 +154,10 @@ def test_costs_measured_again_keep_the_faster_of_each(monkeypatch, tmp_path):
 
     from codefill.bench import step_costs
 
-    outputs = iter([{"prefill_tps": 500.0, "step_seconds": [0.010, 0.020, 0.030], "tokens": [3]},
-                    {"prefill_tps": 420.0, "step_seconds": [0.009, 0.022, 0.025], "tokens": [3]}])
+    outputs = iter([{"prefill_tps": 500.0, "step_seconds": [0.010, 0.020, 0.030], "tokens": [3],
+                     "token_seconds": [[1, 0.010], [4, 0.024]]},
+                    {"prefill_tps": 420.0, "step_seconds": [0.009, 0.022, 0.025], "tokens": [3],
+                     "token_seconds": [[1, 0.011], [4, 0.022]]}])
 
     def fake_run(cmd, **kw):
         return subprocess.CompletedProcess(cmd, 0, stdout=json.dumps(next(outputs)), stderr="")
@@ -142,7 +166,7 @@ def test_costs_measured_again_keep_the_faster_of_each(monkeypatch, tmp_path):
     model = tmp_path / "m.gguf"
     model.write_bytes(b"x")
     first, tokens = step_costs.measure(model, widths=3, texts=["a b c"])
-    assert first == Costs(500.0, (0.010, 0.020, 0.030)) and tokens == [3]
+    assert first == Costs(500.0, (0.010, 0.020, 0.030), ((1, 0.010), (4, 0.024))) and tokens == [3]
     again, _ = step_costs.measure(model, widths=3, texts=["a b c"], again=True)
-    assert again == Costs(500.0, (0.009, 0.020, 0.025))
+    assert again == Costs(500.0, (0.009, 0.020, 0.025), ((1, 0.010), (4, 0.022)))
     assert step_costs.measure(model, widths=3)[0] == again  # cached for the rest of the run
