@@ -9,8 +9,9 @@ sequence, the model's default offload (every layer on a GPU build), the
 engine's default batch size. A prompt is evaluated into sequence 0 in chunks
 of `--chunk` tokens (the engine's default step) to `DEPTH`, copied to the
 other sequences, and then steps of width 1..N decode one token per sequence at
-that depth, and steps of one sequence with 1..`CHUNK` tokens; each cost is the best of a few tries (the machine's noise only ever
-slows a run down). The same subprocess counts tokens of texts with the
+that depth; before that, steps of one sequence with 1..`CHUNK` tokens (the
+chunk's gives prompt tokens/s). Each cost is the best of a few tries (the
+machine's noise only ever slows a run down). The same subprocess counts tokens of texts with the
 model's tokenizer. Measured once per model file and thread count at the start
 of a run and once more after it (`again`): a shared machine's speed drifts over
 minutes (prompt tokens/s measured 420-550 within a quarter of an hour here),
@@ -169,21 +170,17 @@ def _measure_steps(model, llama_cpp, *, widths: int, threads: int) -> dict:
             decode([(0, t) for t in c])
         extra = tokens[depth:depth + CHUNK]
 
-        def chunk() -> None:  # one chunk at the prompt's depth, then taken back
-            decode([(0, t) for t in extra])
-            llama_cpp.llama_memory_seq_rm(mem, 0, pos[0] - CHUNK, -1)
-            pos[0] -= CHUNK
+        def one_sequence(n: int) -> None:  # a step of n tokens at the prompt's depth, then taken back
+            decode([(0, t) for t in extra[:n]])
+            llama_cpp.llama_memory_seq_rm(mem, 0, pos[0] - n, -1)
+            pos[0] -= n
 
         decode([(0, t) for t in chunks[-1]])
-        prefill_tps = CHUNK / _best(chunk)
         token_seconds = []
-        for n in TOKEN_COUNTS:  # one sequence's step of n tokens at the prompt's depth, then taken back
-            def one_sequence(n=n) -> None:
-                decode([(0, t) for t in extra[:n]])
-                llama_cpp.llama_memory_seq_rm(mem, 0, pos[0] - n, -1)
-                pos[0] -= n
-            one_sequence()  # untimed: a batch of a new shape allocates its graph once
-            token_seconds.append([n, round(_best(one_sequence), 6)])
+        for n in TOKEN_COUNTS:
+            one_sequence(n)  # untimed: a batch of a new shape allocates its graph once
+            token_seconds.append([n, round(_best(lambda n=n: one_sequence(n)), 6)])
+        prefill_tps = CHUNK / token_seconds[-1][1]  # a whole chunk (the last count timed)
         for seq in range(1, widths):
             llama_cpp.llama_memory_seq_cp(mem, 0, seq, -1, -1)
             pos[seq] = pos[0]

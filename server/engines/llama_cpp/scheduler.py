@@ -267,9 +267,10 @@ class StepLoop:
         placed = self.slots.acquire((salt, req.session, kind), salt, tokens, now)
         if placed is None:
             return None
-        log.debug("placed %s: %s prompt, %d tokens to evaluate (full %d of %d, cold %s)", req.session or "-", kind,
-                  cost[kind], cost["full"], len(options["full"]),
-                  f"{cost['cold']} of {len(options['cold'])}" if "cold" in options else "none")
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("placed %s: %s prompt, %d tokens to evaluate (full %d of %d, cold %s)", req.session or "-",
+                      kind, cost[kind], cost["full"], len(options["full"]),
+                      f"{cost['cold']} of {len(options['cold'])}" if "cold" in options else "none")
         if kind == "cold":
             self.growth = Growth((salt, req.session, "full"), salt, options["full"])
         elif self.growth is not None and self.growth.key == (salt, req.session, "full"):
