@@ -49,6 +49,9 @@ def test_the_engine_measures_its_step_costs_at_start(engine):
     # (what they are depends on what else computes beside the test: seconds, under the whole suite).
     assert 1e-4 < costs.decode(1) < 10.0 and 1e-6 < costs.per_token < 1.0
     assert (costs.decode(1), costs.per_token) != (DEFAULT_STEP_S, DEFAULT_TOKEN_S)
+    # And what a step costs by its token count: more tokens never cost less, a chunk more than a token.
+    table = [v for k, v in costs.snapshot().items() if k.startswith("tokens_")]
+    assert table == sorted(table) and table[-1] > table[0]
     assert engine._loop.measure is not None  # and measured again after dropping requests (unit tests)
 
 

@@ -31,9 +31,35 @@ def test_step_costs_learn_decode_by_width_and_the_cost_of_extra_tokens():
     assert abs(c.decode(4) - 0.05) < 1e-3
     assert c.decode(6) > c.decode(4)  # extrapolated from the widest measured
     for _ in range(50):
-        c.observe(1, 32, 0.02 + 32 * 0.003)  # one decoding sequence and a 32-token prompt chunk
-    assert abs(c.per_token - 0.003) < 2e-4
-    assert c.step(2, 10) == c.decode(2) + 10 * c.per_token
+        c.observe(1, 31, 0.02 + 31 * 0.003)  # a step of a 32-token prompt chunk alone
+    assert abs(c.extra(1, 31) - 31 * 0.003) < 1e-3
+    assert c.step(2, 10) == c.decode(2) + c.extra(2, 10)
+
+
+def test_a_few_tokens_and_a_chunk_are_priced_each_as_measured():
+    # A CPU: two tokens in a step cost far more each than a chunk's tokens (a matrix product instead of a
+    # matrix-vector one). Draft steps of two tokens must not price prompt chunks at their rate.
+    c = costs(0.02, 0.003)
+    for _ in range(200):
+        c.observe(1, 1, 0.02 + 0.012)  # a decoding sequence and one draft: 12 ms more
+    assert abs(c.extra(1, 1) - 0.012) < 1e-3
+    assert abs(c.extra(1, 95) - 95 * 0.003) < 0.02  # a chunk: still ~3 ms a token
+    assert 0.002 < c.per_token < 0.0045
+    # Chunks sized in time: 100 ms beside one decoding sequence is ~30 tokens, not 100 / 12.
+    assert 25 <= c.room(1, 0.1, 512) <= 35
+    assert c.room(1, 0.0, 512) == 1 and c.room(1, 100.0, 512) == 512
+
+
+def test_the_probe_table_is_interpolated_and_a_chunk_beyond_it_is_priced_in_proportion():
+    c = StepCosts()
+    c.seed(0.01, 0.0, {1: 0.01, 2: 0.019, 8: 0.032, 64: 0.2})  # a step of one sequence by token count
+    assert abs(c.step(1, 1) - 0.019) < 1e-9  # one decoding token and one more: the step of two tokens
+    assert abs(c.step(1, 3) - (0.019 + (0.032 - 0.019) * 2 / 6)) < 1e-9  # four tokens: between 2 and 8
+    assert abs(c.step(1, 63) - 0.2) < 1e-9
+    assert abs(c.step(1, 127) - 0.4) < 1e-9  # twice the largest timed
+    # A slower machine (the step of one measured again) slows every estimate, the table's shape kept.
+    c.reseed(0.02)
+    assert abs(c.step(1, 63) - 0.4) < 1e-9
 
 
 def test_one_slow_step_does_not_price_a_width_out_of_the_plans():

@@ -90,7 +90,7 @@ def project(ordered: Sequence[Work], width: int, now: float, costs: StepCosts) -
     # sequence's is: its other tokens are the extra ones (as `finish_alone` counts them).
     batch = sorted(ordered[:width], key=lambda w: w.tokens)
     prompt = sum(max(w.prefill - 1, 0) for w in batch)
-    t = now + prompt * costs.per_token
+    t = now + costs.extra(len(batch), prompt)
     in_time, total, done = 0, 0.0, 0
     for i, w in enumerate(batch):  # the batch narrows by one as each (shortest first) finishes
         t += max(w.tokens - done, 0) * costs.decode(len(batch) - i)

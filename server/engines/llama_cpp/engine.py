@@ -112,15 +112,15 @@ class LlamaCppEngine(EngineBase):
         # The loop measures again when idle after dropping requests as infeasible (scheduler.py `remeasure`).
         token = max(self._llm.token_bos(), 0)
 
-        def measure() -> None:
-            probe(self._context, self._loop.costs, token=token)
+        def measure(table: bool = False) -> None:  # again (when idle): the step of one, the table's shape kept
+            probe(self._context, self._loop.costs, token=token, table=table)
             log.info("step costs: %s", self._loop.costs.snapshot())
 
         measured: concurrent.futures.Future[None] = concurrent.futures.Future()
 
         def first() -> None:
             try:
-                measure()
+                measure(table=True)
             finally:
                 measured.set_result(None)
 

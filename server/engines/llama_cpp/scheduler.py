@@ -192,21 +192,23 @@ class StepLoop:
             self._advance(r)
         self.last_busy = time.monotonic()
         width = max(width, 1)  # a step of prompt chunks alone costs one step and its further tokens
+        expected = self.costs.step(width, len(entries) - width) if log.isEnabledFor(logging.DEBUG) else 0.0
         self.costs.observe(width, len(entries) - width, self.last_busy - started)
         self.remeasure = False
         if log.isEnabledFor(logging.DEBUG):
-            self._trace_step(now, width, len(entries), self.last_busy - started)
+            self._trace_step(now, width, len(entries), self.last_busy - started, expected)
 
-    def _trace_step(self, now: float, width: int, tokens: int, seconds: float) -> None:
-        """A step as the planner saw it, for `--log-level debug`: per running request its session, ms to
-        its deadline, prompt tokens left, answer tokens expected, whether it was feasible and chosen."""
+    def _trace_step(self, now: float, width: int, tokens: int, seconds: float, expected: float) -> None:
+        """A step as the planner saw it, for `--log-level debug`: its time and the time the costs expected
+        of it, then per running request its session, ms to its deadline, prompt tokens left, answer tokens
+        expected, whether it was feasible and chosen."""
         works, chosen, waiting = self._plan_seen
         parts = [f"{w.handle.job.request.session or '-'}:{1000 * (w.deadline - now):.0f}ms"
                  f"/p{w.prefill}/t{w.tokens}{'' if deadlines.feasible(w, now, self.costs) else '!'}"
                  f"{'*' if id(w) in chosen else ''}" for w in works]
-        log.debug("step %d: %.1f ms, %d decoding, %d tokens, %d waiting; costs %.1f ms + %.2f ms a token; %s",
-                  self.stats.counters["steps"], 1000 * seconds, width, tokens, waiting, 1000 * self.costs.decode(1),
-                  1000 * self.costs.per_token, " ".join(parts))
+        log.debug("step %d: %.1f ms (expected %.1f), %d decoding, %d tokens, %d waiting; costs %.1f ms + %.2f ms "
+                  "a chunk's token; %s", self.stats.counters["steps"], 1000 * seconds, 1000 * expected, width, tokens,
+                  waiting, 1000 * self.costs.decode(1), 1000 * self.costs.per_token, " ".join(parts))
 
     # -- deadlines ---------------------------------------------------------------
 
@@ -309,7 +311,7 @@ class StepLoop:
         if decoding:  # they wait for this step's prompt chunks: sized in time, as their deadlines allow
             seconds = deadlines.chunk_seconds([w for w in chosen if w.handle.pending is not None], now, self.costs)
             if seconds is not None:
-                prompt_room = max(1, int(seconds / self.costs.per_token))
+                prompt_room = self.costs.room(len(decoding), seconds, budget)
         wants: dict[int, list[int]] = {}
         left = budget
         for i, r in enumerate(decoding):
