@@ -14,7 +14,7 @@ from .dialects import DIALECTS, discover_model
 from .decode import add_engine_benchmarks
 from .decode import int_list as _int_list
 from .replay import format_table, run
-from .runs import run_config, run_name, run_servers
+from .runs import round_order, run_config, run_name, run_servers
 from .servers import add_other_codefill_arguments
 from .workload import DEFAULT_FILES, workload_from_args
 
@@ -67,7 +67,7 @@ def add_bench(sub) -> None:
     r.add_argument("--places", type=int, default=2, help="places per file")
     r.add_argument("--lines", type=int, default=3, help="consecutive lines typed at each place")
     r.add_argument("--max-tokens", type=int, default=32)
-    r.add_argument("--rounds", type=int, default=1, help="repetitions (with --compare: A, B, A, B, ...)")
+    r.add_argument("--rounds", type=int, default=1, help="repetitions (with --compare: A, B, then B, A, ...)")
     r.add_argument("--seed", type=int, default=0, help="chooses the places")
     r.add_argument("--json", action="store_true", help="print results as JSON on stdout")
     r.add_argument("--details", metavar="FILE", help="append every answer (the line typed so far, the answer, the "
@@ -294,7 +294,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         summaries = []
         for typists in args.typists:
             for i in range(args.rounds):
-                for url in urls:
+                for url in round_order(urls, i):
                     label = f"{run_name(args, url, typists)} #{i + 1}"
                     cfg = run_config(args, url, models[url], label, not args.no_suffix, typists)
                     summaries.append(asyncio.run(run(cfg, workload)).summary())

@@ -62,9 +62,10 @@ def test_open_loop_abandons_what_is_late(live_server):
     assert result["answered/ceiling"] == round(result["answered"] / result["ceiling"], 2)
 
 
-def test_compare_runs_both_servers():
-    results = bench("--compare")
-    assert [r["label"] for r in results] == ["codefill #1", "llama-cpp-python #1"]
+def test_compare_runs_both_servers_each_first_in_every_other_round():
+    results = bench("--compare", "--rounds", "2")
+    assert [r["label"] for r in results] == ["codefill #1", "llama-cpp-python #1", "llama-cpp-python #2",
+                                             "codefill #2"]
     assert all(r["completed"] == r["requests"] > 0 for r in results)
 
 
