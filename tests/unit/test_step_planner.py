@@ -5,8 +5,8 @@ import time
 
 from codefill.server.engines.base import DeadlineMissed, GenerationRequest, GenerationResult
 from codefill.server.engines.llama_cpp.costs import AnswerLengths, StepCosts
-from codefill.server.engines.llama_cpp.deadlines import (CHUNK_S, STARVE_S, Work, chunk_seconds, feasible, must_drop,
-                                                         plan)
+from codefill.server.engines.llama_cpp.deadlines import (CHUNK_S, SPARE_SHARE, STARVE_S, Work, chunk_seconds, feasible,
+                                                         in_time_together, must_drop, plan)
 from codefill.server.engines.llama_cpp.jobs import DONE, Job
 from tests.unit.test_batching import ImmediateLoop, Sink, make_loop, run_until_done, tokens
 
@@ -109,6 +109,24 @@ def test_earliest_deadline_first_and_infeasible_ones_after_every_feasible_one():
     assert plan([later, late, soon], 0.0, c, max_width=1)[0].handle == "soon"
 
 
+def test_a_long_prompt_feasible_alone_does_not_make_three_short_keystrokes_late():
+    # Linear costs: 20 ms a step, 4 ms a further token. The cold prompt (200 tokens, ~0.8 s) has the
+    # earliest deadline and can make it alone; but run first it makes the three keystrokes behind it late
+    # (each ~60 ms of work, due within 0.9 s). Earliest deadline first answers one of four in time;
+    # leaving the long one out answers three.
+    c = costs(0.02, 0.004)
+    cold = Work("cold", deadline=0.85, prefill=200, tokens=2)
+    keys = [Work(f"k{i}", deadline=0.86 + 0.01 * i, prefill=3, tokens=2) for i in range(3)]
+    assert all(feasible(w, 0.0, c) for w in [cold, *keys])
+    assert in_time_together([cold, *keys], 0.0, c) == {id(k) for k in keys}
+    first = plan([cold, *keys], 0.0, c, max_width=1)
+    assert first[0].handle == "k0"
+    # With time for all, nothing is left out, and the earliest deadline goes first.
+    roomy = [Work("cold", deadline=2.0, prefill=200, tokens=2), *(Work(f"k{i}", 2.1, 3, 2) for i in range(3))]
+    assert len(in_time_together(roomy, 0.0, c)) == 4
+    assert plan(roomy, 0.0, c, max_width=1)[0].handle == "cold"
+
+
 def test_late_requests_do_not_widen_a_batch_of_timely_ones():
     # Side by side costs little more than alone here, so a batch of all three finishes them all
     # soonest; but the late one's answer is thrown away when it comes: only the timely ones run.
@@ -142,8 +160,8 @@ def test_a_request_left_out_too_long_joins_the_step():
 
 def test_prompt_chunks_beside_decoding_requests_take_what_their_deadlines_spare():
     c = costs(0.02, 0.004)
-    decoders = [Work("d", deadline=0.5, prefill=0, tokens=5)]  # needs 100 ms: 400 ms to spare
-    assert abs(chunk_seconds(decoders, 0.0, c) - 0.4) < 1e-9
+    decoders = [Work("d", deadline=0.5, prefill=0, tokens=5)]  # needs 100 ms: 400 ms to spare, by the guess
+    assert abs(chunk_seconds(decoders, 0.0, c) - SPARE_SHARE * 0.4) < 1e-9  # a share: the answer may run longer
     tight = [Work("d", deadline=0.11, prefill=0, tokens=5)]
     assert chunk_seconds(tight, 0.0, c) == CHUNK_S  # at least CHUNK_S: prompts always move
     late = [Work("d", deadline=0.05, prefill=0, tokens=5)]

@@ -14,7 +14,12 @@ plans with the engine's measured costs:
 2. A request with a hard deadline (the client's `deadline_ms`) that is not
    feasible is dropped before it costs anything more (`must_drop`). One with a
    soft deadline (learned) is kept, but goes after every feasible one.
-3. Order: feasible before infeasible, then by deadline. For each width W the
+3. Order: the requests that can be in time together before the others, then
+   by deadline. Which can is Moore and Hodgson's rule (`in_time_together`):
+   taken by deadline, one at a time, and whenever one would be late, the
+   longest taken so far is left out. That keeps the most requests in time,
+   not the earliest: a cold prompt of 200 tokens, feasible alone, does not
+   make three keystrokes of a few tokens each late behind it. For each width W the
    plan projects how many requests finish in time if the first W run together
    (the batch narrowing as each finishes, its prompts evaluated first), then
    the rest one at a time; the step takes the W with the most in time, then the
@@ -46,8 +51,11 @@ NOMINAL_S = 2.0
 STARVE_S = 0.5
 # A soft deadline this far behind with no newer keystroke: the typist has paused, and waits for this answer.
 PAUSED_S = 0.1
-# A step's prompt chunk may take this long beside decoding sequences (more when their deadlines allow).
-CHUNK_S = 0.08
+# A step's prompt chunk may take this long beside decoding sequences (more when their deadlines allow)...
+CHUNK_S = 0.03
+# ...up to this share of what the tightest of them can spare by the answer-length guess (a guess: half the
+# answers are longer than the median it takes).
+SPARE_SHARE = 0.35
 
 
 @dataclass
@@ -104,16 +112,33 @@ def project(ordered: Sequence[Work], width: int, now: float, costs: StepCosts) -
     return in_time, t, total
 
 
+def in_time_together(works: Sequence[Work], now: float, costs: StepCosts) -> set[int]:
+    """The ids of the most requests that finish by their deadlines run one after another from `now`
+    (Moore and Hodgson: by deadline, and whenever the last taken would be late, the longest taken so far
+    is left out). Each is feasible alone; a request left out may still be, but only at others' cost."""
+    taken: list[tuple[float, Work]] = []
+    t = now
+    for w in sorted(works, key=lambda w: w.deadline):
+        seconds = finish_alone(w, 0.0, costs)
+        taken.append((seconds, w))
+        t += seconds
+        if t > w.deadline:
+            longest = max(range(len(taken)), key=lambda i: (taken[i][0], i))  # of equals, the latest deadline
+            t -= taken.pop(longest)[0]
+    return {id(w) for _, w in taken}
+
+
 def plan(works: Sequence[Work], now: float, costs: StepCosts, max_width: int) -> list[Work]:
     """The requests this step advances, most urgent first (see the module's docstring)."""
     if not works:
         return []
-    ordered = sorted(works, key=lambda w: (not feasible(w, now, costs), not paused(w, now), w.deadline))
-    # While some can still be in time, the late ones do not widen their batch: decoding an answer that
+    together = in_time_together(works, now, costs)
+    ordered = sorted(works, key=lambda w: (id(w) not in together, not paused(w, now), w.deadline))
+    # While some can still be in time, the others do not widen their batch: decoding an answer that
     # comes after its typist's next keystroke is work thrown away, and it slows the step of the ones that
     # can make it. (They still join when starved; with none in time, all may run.) A request whose typist
     # has paused is wanted however late it is: it may widen the batch, after the ones still in time.
-    timely = sum(feasible(w, now, costs) or paused(w, now) for w in ordered) or len(ordered)
+    timely = sum(id(w) in together or paused(w, now) for w in ordered) or len(ordered)
     best, best_key = 1, None
     for width in range(1, min(timely, max_width) + 1):
         in_time, last, finish = project(ordered, width, now, costs)
@@ -138,4 +163,4 @@ def chunk_seconds(decoders: Sequence[Work], now: float, costs: StepCosts) -> flo
     spare = [s for s in spare if s > 0]
     if not spare:
         return None
-    return max(min(spare), CHUNK_S)
+    return max(SPARE_SHARE * min(spare), CHUNK_S)
