@@ -40,6 +40,21 @@ def test_two_typists_whose_deadlines_collide_get_half():
     assert share(jobs, costs) == 0.5
 
 
+def test_a_long_prompt_does_not_make_short_keystrokes_late():
+    # One at a time only. The cold prompt (50 tokens, 138 ms in all) is due first and can make it alone,
+    # but by deadline alone it goes first and the keystrokes behind it (44 ms each) miss two of three
+    # deadlines: two answered. Leaving the long one out (Moore and Hodgson) answers the three, the cold
+    # prompt's tokens evaluated beside them as far as their deadlines spare. The ceiling takes the better.
+    def jobs():
+        return [job(0, 0.0, 0.14, answer=2, prompt=50),
+                *(job(t, 0.0, 0.12 + 0.04 * t, answer=2, prompt=3) for t in (1, 2, 3))]
+
+    costs = Costs(500.0, (0.02,))
+    assert simulate(jobs(), costs, together=True) == 3
+    assert simulate(jobs(), costs, together=False) == 2
+    assert share(jobs(), costs) == 0.75
+
+
 def test_a_cheap_wide_step_is_used_when_it_answers_more():
     jobs = [job(t, k * 0.25, (k + 1) * 0.25, answer=10) for k in range(4) for t in (0, 1)]
     wide = Costs(FAST_PROMPT, (0.02, 0.022))  # two sequences per step for 10% more than one
