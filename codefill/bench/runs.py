@@ -37,9 +37,10 @@ def _ways(args, server) -> list[tuple[str, str | None, bool]]:
 
 
 def round_order(servers: list, i: int) -> list:
-    """The order of round `i` (from 0): A, B, then B, A, and so on. Each server runs first in every other
-    round, so what the order costs does not fall on one of them: an invocation's first run answered less
-    than the second on 4 of 6 workloads in each of three sittings here, and its third run more."""
+    """The order of round `i` (from 0): A, B, then B, A, and so on. Over two rounds each server's runs
+    sit at positions that sum the same (1 + 4, 2 + 3), so a drift over the invocation (the machine
+    warming or slowing) does not favour one; with A, B, A, B the first server always ran earlier. The
+    invocation's first run is still the first server's round 1."""
     return list(servers) if i % 2 == 0 else list(reversed(servers))
 
 
