@@ -7,6 +7,7 @@ rhythm and shedding in the service: tests/unit/test_deadlines.py, test_fair_shed
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 
 import pytest
@@ -53,6 +54,45 @@ def test_the_engine_measures_its_step_costs_at_start(engine):
     table = [v for k, v in costs.snapshot().items() if k.startswith("tokens_")]
     assert table == sorted(table) and table[-1] > table[0]
     assert engine._loop.measure is not None  # and measured again after dropping requests (unit tests)
+
+
+def test_the_server_is_ready_only_once_its_step_costs_are_measured(monkeypatch):
+    """/ready said 200 as soon as the weights were loaded, while the probe still ran: a second server
+    started on that signal (or the first requests) computed beside the probe and inflated its costs
+    three-fold, and the first minute of serving was planned with them. Real model, real app: /ready and
+    a completion are refused until the probe is done, then both are served."""
+    from fastapi.testclient import TestClient
+
+    from codefill.server.app import create_app
+    from codefill.server.engines.llama_cpp import engine as engine_module
+
+    entered, gate = threading.Event(), threading.Event()
+    real = engine_module.probe
+
+    def held_probe(*args, **kwargs):
+        entered.set()
+        gate.wait(60)
+        real(*args, **kwargs)
+
+    monkeypatch.setattr(engine_module, "probe", held_probe)
+    e = LlamaCppEngine(resolve_model("default", fetch=False), model_id="test", n_ctx=2048, sequences=2)
+    with TestClient(create_app(e, served_names=["test"])) as client:
+        try:
+            assert entered.wait(60), "the probe never started"
+            assert e.n_vocab > 0  # the weights are loaded: only the measurement is missing
+            r = client.get("/ready")
+            assert r.status_code == 503 and r.json()["error"]["code"] == "model_loading"
+            r = client.post("/v1/completions", json={"model": "test", "prompt": "def f(", "max_tokens": 2})
+            assert r.status_code == 503 and r.json()["error"]["code"] == "model_loading"
+        finally:
+            gate.set()
+        deadline = time.monotonic() + 60
+        while client.get("/ready").status_code != 200 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert client.get("/ready").json()["status"] == "ready"
+        r = client.post("/v1/completions", json={"model": "test", "prompt": "def f(", "max_tokens": 2})
+        assert r.status_code == 200 and r.json()["choices"][0]["text"] is not None
+        assert e._loop.costs.snapshot()["tokens_1"] != DEFAULT_STEP_S  # measured, not the defaults
 
 
 def test_a_deadline_that_cannot_be_met_is_dropped_and_counted_never_answered_late(engine):

@@ -93,8 +93,16 @@ class LlamaCppEngine(EngineBase):
         self._worker: threading.Thread | None = None
         self._healer: Healer | None = None
         self._stats = EngineStats()
+        self._measured = False  # the start-up probe of step costs is done (`start`)
 
     # -- lifecycle -----------------------------------------------------------
+
+    @property
+    def ready(self) -> bool:
+        """Loaded and measured: until the probe is done, /ready says 503 and requests are refused, so
+        nothing a readiness check lets in (the next replica starting, the first requests) computes beside
+        the probe and inflates the costs every plan is made with."""
+        return super().ready and self._measured
 
     @property
     def max_sequences(self) -> int:
@@ -127,6 +135,7 @@ class LlamaCppEngine(EngineBase):
         self._loop.measure = measure
         self._loop.jobs.put(first)
         await asyncio.wrap_future(measured)
+        self._measured = True
 
     def _load(self) -> None:
         from llama_cpp import Llama
