@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import re
+import sys
 import time
+from pathlib import Path
 
 import httpx
 
@@ -54,6 +56,7 @@ def run_servers(args, servers, workload, *, typists: int | None = None, stop: bo
                 first = None  # the server's run as asked, this round: what a sessionless one is paired with
                 for name, dialect, session in _ways(args, s):
                     _wait_until_idle(servers)
+                    wait_until_quiet(servers)
                     with_suffix = not args.no_suffix and s.label.startswith("codefill")
                     typists = typists or args.typists[0]
                     label = f"{run_name(args, name, typists)} #{i + 1}"
@@ -70,6 +73,40 @@ def run_servers(args, servers, workload, *, typists: int | None = None, stop: bo
         for s in servers if stop else ():
             s.stop()
     return summaries
+
+
+def _cpu_ticks(pid: int) -> int | None:
+    """CPU time a process has used so far (user + system, every thread), in clock ticks; None where
+    /proc cannot say (not Linux, or the process is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return int(fields[11]) + int(fields[12])  # utime, stime: fields 14 and 15 of stat(5)
+
+
+def wait_until_quiet(servers, *, window: float = 0.25, most_ticks: int = 2, timeout: float = 30) -> bool:
+    """Wait until no server's process computes (at most `most_ticks` CPU ticks in a `window`), so one
+    server's work after it said ready cannot slow another's run. A codefill from before 3f2ec30 (a
+    `--source` of an older commit) said ready before measuring its step costs, and that probe, ~1.4 s of
+    both cores here, ran during the invocation's first run: the outliers of every earlier A/B's first
+    run (p90 0.6-1.3 s, a third of what the same tree answered in the second position). False, with a
+    note, if one still computes after `timeout` seconds (the runs go on)."""
+    pids = [s.process.pid for s in servers if getattr(s, "process", None) is not None]
+    deadline = time.monotonic() + timeout
+    last = {pid: _cpu_ticks(pid) for pid in pids}
+    while True:
+        time.sleep(window)
+        now = {pid: _cpu_ticks(pid) for pid in pids}
+        busy = [pid for pid in pids if last[pid] is not None and now[pid] is not None
+                and now[pid] - last[pid] > most_ticks]
+        if not busy:
+            return True
+        if time.monotonic() > deadline:
+            print(f"\nnote: server process(es) {busy} still computing after {timeout:g}s; running anyway",
+                  file=sys.stderr)
+            return False
+        last = now
 
 
 def _wait_until_idle(servers, timeout: float = 120) -> None:

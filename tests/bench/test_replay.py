@@ -69,6 +69,36 @@ def test_compare_runs_both_servers_each_first_in_every_other_round():
     assert all(r["completed"] == r["requests"] > 0 for r in results)
 
 
+def test_runs_wait_until_no_server_process_computes():
+    """A server still working after it said ready (an older tree's start-up probe) must not slow the
+    next run: real processes, one computing for a second, one for ever."""
+    import time
+    from types import SimpleNamespace
+
+    from codefill.bench.runs import wait_until_quiet
+
+    def process(code):
+        return SimpleNamespace(process=subprocess.Popen([sys.executable, "-c", code]))
+
+    idle = process("import time; time.sleep(30)")
+    busy_a_second = process("import time\nend = time.monotonic() + 1.0\nwhile time.monotonic() < end: pass\n"
+                            "time.sleep(30)")
+    forever = process("while True: pass")
+    try:
+        time.sleep(0.3)  # the interpreters started
+        started = time.monotonic()
+        assert wait_until_quiet([idle, busy_a_second])
+        assert 0.5 < time.monotonic() - started < 10
+        started = time.monotonic()
+        assert wait_until_quiet([idle])
+        assert time.monotonic() - started < 1
+        assert not wait_until_quiet([idle, forever], timeout=1)
+    finally:
+        for s in (idle, busy_a_second, forever):
+            s.process.kill()
+            s.process.wait()
+
+
 def test_compare_runs_another_source_tree_without_the_reference():
     """Before/after in one run: a second codefill started from a source tree (here this one)."""
     import pathlib
