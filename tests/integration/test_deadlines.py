@@ -57,10 +57,10 @@ def test_the_engine_measures_its_step_costs_at_start(engine):
 
 
 def test_the_server_is_ready_only_once_its_step_costs_are_measured(monkeypatch):
-    """/ready said 200 as soon as the weights were loaded, while the probe still ran: a second server
-    started on that signal (or the first requests) computed beside the probe and inflated its costs
-    three-fold, and the first minute of serving was planned with them. Real model, real app: /ready and
-    a completion are refused until the probe is done, then both are served."""
+    """/ready said 200 as soon as the weights were loaded, while the probe still ran: the first
+    requests, or a server started next on that signal, computed beside the probe (slowed by it, and
+    inflating what it measured). Real model, real app: /ready and a completion are refused until the
+    probe is done, then both are served."""
     from fastapi.testclient import TestClient
 
     from codefill.server.app import create_app

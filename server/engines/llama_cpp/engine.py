@@ -100,8 +100,9 @@ class LlamaCppEngine(EngineBase):
     @property
     def ready(self) -> bool:
         """Loaded and measured: until the probe is done, /ready says 503 and requests are refused, so
-        nothing a readiness check lets in (the next replica starting, the first requests) computes beside
-        the probe and inflates the costs every plan is made with."""
+        the probe (~0.75 s of every core) does not compute beside what a readiness check lets in: the
+        first requests, or another server whose run it slowed (docs/BENCHMARKS.md, "The first run's
+        outliers"); and nothing beside it inflates what it measures."""
         return super().ready and self._measured
 
     @property
