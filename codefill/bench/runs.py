@@ -56,7 +56,6 @@ def run_servers(args, servers, workload, *, typists: int | None = None, stop: bo
                 first = None  # the server's run as asked, this round: what a sessionless one is paired with
                 for name, dialect, session in _ways(args, s):
                     _wait_until_idle(servers)
-                    wait_until_quiet(servers)
                     with_suffix = not args.no_suffix and s.label.startswith("codefill")
                     typists = typists or args.typists[0]
                     label = f"{run_name(args, name, typists)} #{i + 1}"
@@ -112,7 +111,8 @@ def wait_until_quiet(servers, *, window: float = 0.25, most_ticks: int = 2, time
 def _wait_until_idle(servers, timeout: float = 120) -> None:
     """Servers run side by side, so one's background work (codefill growing a
     cold window once its typist stops) would slow the next one's run: wait
-    until no codefill server has any pending."""
+    until no codefill server has any pending, then until no server's process
+    computes at all (`wait_until_quiet`)."""
     deadline = time.monotonic() + timeout
     for s in servers:
         if not s.label.startswith("codefill"):
@@ -122,3 +122,4 @@ def _wait_until_idle(servers, timeout: float = 120) -> None:
             if not re.search(r"^codefill_cold_window_growth_pending 1", text, re.M):
                 break
             time.sleep(0.2)
+    wait_until_quiet(servers)

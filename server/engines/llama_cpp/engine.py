@@ -93,17 +93,8 @@ class LlamaCppEngine(EngineBase):
         self._worker: threading.Thread | None = None
         self._healer: Healer | None = None
         self._stats = EngineStats()
-        self._measured = False  # the start-up probe of step costs is done (`start`)
 
     # -- lifecycle -----------------------------------------------------------
-
-    @property
-    def ready(self) -> bool:
-        """Loaded and measured: until the probe is done, /ready says 503 and requests are refused, so
-        the probe (~0.75 s of every core) does not compute beside what a readiness check lets in: the
-        first requests, or another server whose run it slowed (docs/BENCHMARKS.md, "The first run's
-        outliers"); and nothing beside it inflates what it measures."""
-        return super().ready and self._measured
 
     @property
     def max_sequences(self) -> int:
@@ -111,6 +102,7 @@ class LlamaCppEngine(EngineBase):
         return self.options.sequences
 
     async def start(self) -> None:
+        started = time.monotonic()
         await asyncio.to_thread(self._load)
         self._worker = threading.Thread(target=self._loop.run, name="llama-cpp-steps", daemon=True)
         self._worker.start()
@@ -136,14 +128,24 @@ class LlamaCppEngine(EngineBase):
         self._loop.measure = measure
         self._loop.jobs.put(first)
         await asyncio.wrap_future(measured)
-        self._measured = True
+        # The model's identity is published last, and with it the engine is ready: until the probe is done
+        # /ready says 503 and requests are refused, so the probe (~0.75 s of every core) does not compute
+        # beside what a readiness check lets in (the first requests, or another server whose run it slowed:
+        # docs/BENCHMARKS.md, "The first run's outliers"), and nothing beside it inflates what it measures.
+        o = self.options
+        arch = self._llm.metadata.get("general.architecture")
+        family = self._identify(arch, path=self._path, n_ctx=o.n_ctx)
+        log.info(
+            "loaded %s (%s, family %s, n_ctx %d, %d sequences, %d KV cells, %d tokens a step) and measured "
+            "its step costs in %.1fs", self._path.name, arch, family.name, o.n_ctx, o.sequences,
+            self._context.n_cells, o.step_tokens, time.monotonic() - started,
+        )
 
     def _load(self) -> None:
         from llama_cpp import Llama
 
         from .context import Context
 
-        started = time.monotonic()
         # The vocabulary (tokenizing happens on the event loop), and the weights in a context of many sequences.
         llm = Llama(model_path=str(self._path), vocab_only=True, verbose=False)
         self._llm = llm
@@ -157,13 +159,6 @@ class LlamaCppEngine(EngineBase):
         self._loop = StepLoop(self._context, slots, n_ctx=o.n_ctx, step_tokens=o.step_tokens,
                               cold_saving=o.cold_saving, new_decoder=self._decoder, stats=self._stats,
                               grow_after=o.grow_after)
-        arch = llm.metadata.get("general.architecture")
-        family = self._identify(arch, path=self._path, n_ctx=o.n_ctx)
-        log.info(
-            "loaded %s (%s, family %s, n_ctx %d, %d sequences, %d KV cells, %d tokens a step) in %.1fs",
-            self._path.name, arch, family.name, o.n_ctx, o.sequences, self._context.n_cells,
-            o.step_tokens, time.monotonic() - started,
-        )
 
     async def close(self) -> None:
         if self._worker is not None:
