@@ -4,7 +4,7 @@ loop on a fake context (the real model's tests: tests/integration/test_deadlines
 import time
 
 from codefill.server.engines.base import DeadlineMissed, GenerationRequest, GenerationResult
-from codefill.server.engines.llama_cpp.costs import AnswerLengths, StepCosts
+from codefill.server.engines.llama_cpp.costs import AnswerLengths, StepCosts, survival_median
 from codefill.server.engines.llama_cpp.deadlines import (CHUNK_S, SPARE_SHARE, STARVE_S, Work, chunk_seconds, feasible,
                                                          in_time_together, must_drop, plan)
 from codefill.server.engines.llama_cpp.jobs import DONE, Job
@@ -127,6 +127,25 @@ def test_answer_lengths_are_the_median_of_recent_answers():
     assert lengths.left(0, 32) == 4
     assert lengths.left(0, 2) == 2  # never more than max_tokens
     assert lengths.left(10, 32) == 1  # past the guess: one more at a time
+
+
+def test_answers_left_while_decoding_count_as_at_least_as_long_as_they_got():
+    # Open loop: the short answers finish, the long ones are left by the typist's next word. Counted
+    # only where complete, the guess was the short ones' median.
+    lengths = AnswerLengths()
+    for n in (2, 3, 3, 4, 5, 7, 9):
+        lengths.observe(n)
+    for n in (6, 6, 6, 8):
+        lengths.observe(n, complete=False)
+    assert lengths.left(0, 32) == 7  # not 4 (the median of the complete ones)
+    for _ in range(10):
+        lengths.observe(0, complete=False)  # left before its first token: says nothing
+    assert lengths.left(0, 32) == 7
+    lengths = AnswerLengths()
+    for n in (4, 12, 20):
+        lengths.observe(n, complete=False)
+    assert lengths.left(0, 32) == 20  # none complete: at least the longest seen
+    assert survival_median([(3, True), (4, True), (30, True), (5, True), (4, True)]) == 4  # all complete
 
 
 # -- the planner ------------------------------------------------------------------

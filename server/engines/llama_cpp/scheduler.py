@@ -439,8 +439,8 @@ class StepLoop:
             result = r.job.result
             log.debug("finished %s: %s, %d tokens, %.0f ms after its deadline", r.job.request.session or "-",
                       result.finish_reason, result.completion_tokens, 1000 * (time.monotonic() - r.job.deadline))
-        if r.job.result.finish_reason in ("stop", "length"):  # an answer complete: how long they are
-            self.lengths.observe(r.job.result.completion_tokens)
+        # How long answers are: a complete one, or one left while decoding (at least as long as it got).
+        self.lengths.observe(r.job.result.completion_tokens, r.job.result.finish_reason in ("stop", "length"))
         r.batch = []
         if r in self.running:
             self.running.remove(r)
