@@ -120,7 +120,7 @@ class CompletionRequest(BaseModel):
     the answer is of no use (the editor will have sent its next keystroke):
     an integer from 1 to 60000. A request that cannot be answered in time is
     dropped instead of taking the engine's time: 503 with code
-    `deadline_exceeded` (param `deadline_ms`), or at once, when the wait in
+    `deadline_exceeded` (param `deadline_ms`, `Retry-After`), or at once, when the wait in
     front of the engine alone would be longer, 503 with code `overloaded`
     and `Retry-After`. Without it the server orders work by the session's
     typing rhythm and answers everything it can."""

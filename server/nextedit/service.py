@@ -252,8 +252,9 @@ class NextEditService:
             self.metrics.superseded.inc()
             raise APIError(409, f"This request was {exc}: an editor only needs the answer to its latest "
                            "keystroke.", code="superseded") from None
-        except DeadlineMissed:
+        except DeadlineMissed as exc:
             self.metrics.deadline_missed.labels(tenant, "engine" if granted else "queue").inc()
+            exc.headers = {**(exc.headers or {}), **self.fair.retry_after(tenant, (req.deadline_ms or 0) / 1000)}
             raise
         finally:
             record_choice(self.metrics, result)

@@ -185,6 +185,7 @@ def test_a_request_the_engine_drops_is_a_503_counted_and_charged_unfinished(open
     r = c.post("/v1/completions", json={"model": MODEL, "prompt": "x = ", "deadline_ms": 100})
     err = assert_openai_error(r, 503, "deadline_ms")
     assert err["code"] == "deadline_exceeded"
+    assert r.headers["Retry-After"] == "1"  # nothing ahead of a request like it: at least a second
     assert _missed(c, "engine") == 1
     registry = c.app.state.metrics.registry
     assert registry.get_sample_value("codefill_tenant_completions_unfinished_total", {"key": "anonymous"}) == 1

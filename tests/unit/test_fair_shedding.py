@@ -147,3 +147,25 @@ async def test_an_overloaded_server_sheds_through_the_app():
         assert registry.get_sample_value("codefill_deadline_missed_total",
                                          {"tenant": "anonymous", "stage": "admission"}) == 1
 
+
+
+async def test_a_request_dropped_at_its_deadline_says_when_one_like_it_would_fit():
+    """A client told nothing asks again at once: with the editors' deadline under the load test, the
+    requests came as fast as they were dropped. Retry-After is when the work ahead will have drained
+    enough for the same deadline to fit, as for a refusal at admission."""
+    engine = FakeEngine("x" * 40, delay=0.02)
+    engine.max_sequences = 1
+    async with in_process(engine) as (app, client):
+        fair = app.state.service.fair
+        body = {"model": MODEL, "prompt": "x = ", "max_tokens": 40, "mode": "raw"}
+        first = asyncio.create_task(client.post("/v1/completions", json=body))
+        while fair.running == 0:
+            await asyncio.sleep(0.005)
+        late = asyncio.create_task(client.post("/v1/completions", json={**body, "deadline_ms": 300}))
+        while fair.waiting == 0:
+            await asyncio.sleep(0.005)
+        fair.cost_s = 3.0  # measured meanwhile: the one ahead and itself, 6 s, where 0.3 s was asked
+        r = await late
+        assert r.status_code == 503 and r.json()["error"]["code"] == "deadline_exceeded"
+        assert r.headers["Retry-After"] == "6"
+        assert (await first).status_code == 200
