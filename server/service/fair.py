@@ -61,12 +61,17 @@ RECENT_S = 60.0
 COST_EWMA = 0.2
 
 
+def retry_after(answer: float, afford: float) -> dict[str, str]:
+    """When a request whose answer would take `answer` seconds, and may take `afford`, would fit: once the
+    excess has drained, at least a second."""
+    return {"Retry-After": str(max(1, math.ceil(answer - max(afford, 0.0))))}
+
+
 def overloaded(answer: float, afford: float) -> APIError:
     """The refusal of a request whose answer would take `answer` seconds, more than the `afford` it may."""
     return APIError(503, f"The server is overloaded: this request's answer would take about {answer:.1f} s, "
                     "longer than its deadline (deadline_ms) or the server's --max-queue-wait allow; try again "
-                    "later.", code="overloaded",
-                    headers={"Retry-After": str(max(1, math.ceil(answer - max(afford, 0.0))))})
+                    "later.", code="overloaded", headers=retry_after(answer, afford))
 
 
 @dataclass(eq=False)
@@ -128,8 +133,7 @@ class FairQueue:
         says, and at least a second. Without it, a client asked again at once, and one whose requests
         could not fit sent them as fast as they were dropped (9 requests a second became 81 under the
         load test with the editors' deadline)."""
-        answer = self.projected(tenant) or 0.0
-        return {"Retry-After": str(max(1, math.ceil(answer - budget)))}
+        return retry_after(self.projected(tenant) or 0.0, budget)
 
     def admit(self, tenant: str, session: str | None, deadline: float | None = None) -> None:
         """Raise 503 `overloaded` (Retry-After) if the request's answer would take longer than it can
