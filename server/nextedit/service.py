@@ -254,7 +254,7 @@ class NextEditService:
                            "keystroke.", code="superseded") from None
         except DeadlineMissed as exc:
             self.metrics.deadline_missed.labels(tenant, "engine" if granted else "queue").inc()
-            exc.headers = {**(exc.headers or {}), **self.fair.retry_after(tenant, (req.deadline_ms or 0) / 1000)}
+            exc.headers = self.fair.retry_after(tenant, (req.deadline_ms or 0) / 1000)
             raise
         finally:
             record_choice(self.metrics, result)

@@ -272,7 +272,7 @@ class CompletionService:
                            code="superseded") from None
         except DeadlineMissed as exc:  # the client hears it as it is (503); charged as unfinished (complete, _stream)
             self.metrics.deadline_missed.labels(tenant or "anonymous", "engine" if granted else "queue").inc()
-            exc.headers = {**(exc.headers or {}), **self.fair.retry_after(tenant, (req.deadline_ms or 0) / 1000)}
+            exc.headers = self.fair.retry_after(tenant, (req.deadline_ms or 0) / 1000)
             raise
         finally:
             record_choice(self.metrics, choice.result)

@@ -148,7 +148,6 @@ async def test_an_overloaded_server_sheds_through_the_app():
                                          {"tenant": "anonymous", "stage": "admission"}) == 1
 
 
-
 async def test_a_request_dropped_at_its_deadline_says_when_one_like_it_would_fit():
     """A client told nothing asks again at once: with the editors' deadline under the load test, the
     requests came as fast as they were dropped. Retry-After is when the work ahead will have drained

@@ -200,8 +200,8 @@ def probe(context, costs: StepCosts, *, token: int, chunk: int = 64, steps: int 
     """Seed `costs` by timing, on sequence 0 of a fresh context, one prompt chunk of `chunk` tokens, then
     `steps` one-token steps after it (the best of them) and, with `table`, a step of each count of
     PROBED tokens and the `steps` one-token steps again (a second chance for a disturbed start; `seed`
-    bounds the step of one by the cheapest step of more); the cells are removed after. Without `table` only the step of one is measured again
-    (`reseed`)."""
+    bounds the step of one by the cheapest step of more); the cells are removed after. Without `table`
+    only the step of one is measured again (`reseed`)."""
     if context.decode([(0, k, token, k == chunk - 1) for k in range(chunk)]) != 0:
         return
 
@@ -263,6 +263,7 @@ class AnswerLengths:
         if tokens > 0:
             self._recent.append((tokens, complete))
             self._median = max(1, survival_median(self._recent))
+
     def left(self, generated: int, max_tokens: int) -> int:
         """Tokens a request with `generated` tokens so far is expected still to need (at least one)."""
         return max(1, min(self._median, max_tokens) - generated)
