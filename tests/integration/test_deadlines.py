@@ -163,3 +163,19 @@ def test_under_contention_the_earliest_deadline_is_answered_first(engine):
     assert all(e is None and toks for toks, _, _, e in answers)
     ends = [end for _, _, end, _ in answers]
     assert ends[3] < ends[2] < ends[1] < ends[0]  # earliest deadline first
+
+
+def test_a_live_server_drops_what_cannot_be_in_time_with_retry_after_and_serves_on(live_server):
+    """Over HTTP, the real server and model: a completion that cannot be answered within its deadline_ms
+    is a 503 `deadline_exceeded` in OpenAI's error shape, with Retry-After (a client told nothing asked
+    again at once), and the next request is answered."""
+    import httpx
+
+    body = {"model": live_server.model, "prompt": FILES[0], "suffix": "\n", "max_tokens": 32, "temperature": 0}
+    r = httpx.post(live_server.base_url + "/completions", json={**body, "deadline_ms": 1}, timeout=60)
+    assert r.status_code == 503, r.text
+    error = r.json()["error"]
+    assert (error["type"], error["code"], error["param"]) == ("service_unavailable", "deadline_exceeded",
+                                                              "deadline_ms")
+    assert int(r.headers["Retry-After"]) >= 1
+    assert httpx.post(live_server.base_url + "/completions", json=body, timeout=120).status_code == 200
