@@ -5,7 +5,9 @@ the same failure), a message, the parameter at fault, an error code, headers
 Any part of the server raises `APIError`: the service, the limits, an engine
 (`engines/base.py` `EngineError` is one). The HTTP layer (api/errors.py)
 writes it as OpenAI's `{"error": {"message", "type", "param", "code"}}`, or
-in a dialect's shape; a stream ends with it as an error event (api/sse.py).
+in a dialect's shape; so is a stream's failure before its first body (its
+headers wait for it, api/admission.py), and a later one ends the stream as an
+error event (api/sse.py).
 """
 
 from __future__ import annotations

@@ -6,15 +6,18 @@ request go through the same steps: the session header becomes the body's
 request (429/503) by what its handler says it `Asked` for, the answer gets an
 id that `/v1/events` accepts from the same key, the handler runs it with the
 key as tenant, the ticket is charged the real usage, a client that hangs up
-cancels the work, a stream always ends with `[DONE]` (an error event before
-it when it fails), and the ticket is given back however the answer ends: by
-the route's `@admitted_route` (api/router.py), the one place that does it.
+cancels the work, a stream's status and headers wait for its first body (a
+request that fails before any text gets its own status, a 503's
+`Retry-After` included, as an unstreamed one does), a stream always ends
+with `[DONE]` (an error event before it when it fails later), and the
+ticket is given back however the answer ends: by the route's
+`@admitted_route` (api/router.py), the one place that does it.
 
     @router.post("/v1/next_edit")
     @admitted_route
     async def next_edit(body: NextEditRequest, request: Request):
         admitted = Admitted(request, body, request.app.state.next_edit, dialect="next_edit")
-        return admitted.stream() if body.stream else await admitted.complete()
+        return await admitted.stream() if body.stream else await admitted.complete()
 
 The handler's side (`Handler`, `Asked`, `Call`) is server/service/admission.py.
 """
@@ -95,16 +98,35 @@ class Admitted(Generic[Req, Out]):
         """The whole answer; None when the client left first."""
         return await cancel_on_disconnect(self.request, self.ticket.run(self.handler.complete(self.body, self.call)))
 
-    def stream(self) -> AsyncIterator[dict]:
+    async def stream(self) -> AsyncIterator[dict] | None:
         """The handler's bodies as server-sent events (api/sse.py), ending in `[DONE]`, an error event
-        before it when the answer fails or the ticket's deadline passes. Bad input raises here, before
-        the first byte."""
-        return self._counted(events(self.ticket.bounded(self.handler.stream(self.body, self.call))))
+        before it when the answer fails or the ticket's deadline passes after its first body. Bad input,
+        and any failure before the first body, raises here (`_held`); None when the client left first."""
+        held = await self._held()
+        return None if held is None else self._counted(events(held))
 
-    def bodies(self) -> AsyncIterator[dict]:
+    async def bodies(self) -> AsyncIterator[dict] | None:
         """The handler's bodies as they are, for a dialect that writes its own stream: a failure (the
-        ticket's deadline included) is raised. Bad input raises here, before the first body."""
-        return self._counted(self.ticket.bounded(self.handler.stream(self.body, self.call)))
+        ticket's deadline included) is raised. Bad input, and any failure before the first body, raises
+        here (`_held`); None when the client left first."""
+        held = await self._held()
+        return None if held is None else self._counted(held)
+
+    async def _held(self) -> AsyncIterator[dict] | None:
+        """The handler's bounded bodies once the first has come, so that the response's status and
+        headers wait for it: a request that fails before any text (dropped at its deadline, superseded,
+        timed out) is answered with its own status and headers (a 503's Retry-After) rather than a 200
+        stream with an error event in it. None, the work stopped, when the client leaves first."""
+        bodies = self.ticket.bounded(self.handler.stream(self.body, self.call))
+        try:
+            first = await cancel_on_disconnect(self.request, anext(bodies, _END))
+        except BaseException:
+            await bodies.aclose()
+            raise
+        if first is None:  # the client left
+            await bodies.aclose()
+            return None
+        return _chain(first, bodies)
 
     async def _counted(self, events: AsyncIterator[dict]) -> AsyncIterator[dict]:
         try:
@@ -115,3 +137,17 @@ class Admitted(Generic[Req, Out]):
             raise
         finally:
             await events.aclose()
+
+
+_END: dict = {}  # `anext`'s default: bodies that ended before their first
+
+
+async def _chain(first: dict, rest: AsyncIterator[dict]) -> AsyncIterator[dict]:
+    """`first`, then `rest` (none when `first` is `_END`). Closing this closes `rest`."""
+    try:
+        if first is not _END:
+            yield first
+            async for body in rest:
+                yield body
+    finally:
+        await rest.aclose()

@@ -30,7 +30,7 @@ _ERRORS = {code: {"model": ErrorResponse} for code in (400, 401, 404, 408, 409, 
 @admitted_route
 async def next_edit(body: NextEditRequest, request: Request):
     admitted = Admitted(request, body, request.app.state.next_edit, dialect="next_edit")
-    return admitted.stream() if body.stream else await admitted.complete()
+    return await admitted.stream() if body.stream else await admitted.complete()
 
 
 class RenderedNextEdit(BaseModel):

@@ -114,7 +114,7 @@ class _Streamed(Response):
 @admitted_route
 async def create_completion(body: CompletionRequest, request: Request):
     admitted = Admitted(request, body)
-    return admitted.stream() if body.stream else await admitted.complete()
+    return await admitted.stream() if body.stream else await admitted.complete()
 
 
 @router.get("/v1/models", response_model=ModelList)

@@ -6,7 +6,8 @@ own bodies alike, is a series of JSON bodies; `event` makes one an event
 separators, a ping every 15 s, the shutdown grace of lifecycle.py). `events`
 is the one place an OpenAI-style stream ends: whatever way its bodies stop (finished, an `APIError` such as the
 ticket's deadline or a superseded request, a bug), the client gets an error
-event if it failed and then `data: [DONE]`.
+event if it failed and then `data: [DONE]`. (A failure before the first body
+never gets here: api/admission.py answers it with its status and headers.)
 """
 
 from __future__ import annotations

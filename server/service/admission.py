@@ -23,7 +23,7 @@ and its route (api/), with `@admitted_route` giving the ticket back:
     @admitted_route
     async def next_edit(body: NextEditRequest, request: Request):
         admitted = Admitted(request, body, request.app.state.next_edit, dialect="next_edit")
-        return admitted.stream() if body.stream else await admitted.complete()
+        return await admitted.stream() if body.stream else await admitted.complete()
 """
 
 from __future__ import annotations

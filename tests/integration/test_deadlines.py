@@ -178,4 +178,14 @@ def test_a_live_server_drops_what_cannot_be_in_time_with_retry_after_and_serves_
     assert (error["type"], error["code"], error["param"]) == ("service_unavailable", "deadline_exceeded",
                                                               "deadline_ms")
     assert int(r.headers["Retry-After"]) >= 1
+    # Streamed, the same response (a stream's status and headers wait for its first body), and the same
+    # from the llama.cpp dialect's /infill in its own error shape.
+    r = httpx.post(live_server.base_url + "/completions", json={**body, "deadline_ms": 1, "stream": True},
+                   timeout=60)
+    assert r.status_code == 503 and r.headers["content-type"].startswith("application/json"), r.text
+    assert r.json()["error"]["code"] == "deadline_exceeded" and int(r.headers["Retry-After"]) >= 1
+    r = httpx.post(live_server.url + "/infill", timeout=60,
+                   json={"input_prefix": FILES[0], "input_suffix": "\n", "stream": True, "deadline_ms": 1})
+    assert r.status_code == 503 and int(r.headers["Retry-After"]) >= 1, r.text
+    assert r.json()["error"]["type"] == "unavailable_error"
     assert httpx.post(live_server.base_url + "/completions", json=body, timeout=120).status_code == 200

@@ -131,24 +131,90 @@ def test_error_during_stream_is_an_event_then_done():
     assert set(error["error"]) == {"message", "type", "param", "code"}
 
 
+class _Unreachable(FakeEngine):
+    """Fails every request before its first token, with a status and a header to pass on."""
+
+    async def generate(self, request, result):
+        from codefill.server.engines.base import EngineError
+        raise EngineError(503, "the upstream is unreachable", code="upstream_unavailable",
+                          headers={"Retry-After": "2"})
+        yield  # an async generator, like every engine's
+
+
 def test_an_engine_error_is_answered_with_its_status_code_and_headers():
-    from codefill.server.engines.base import EngineError
-
-    class Unreachable(FakeEngine):
-        async def generate(self, request, result):
-            raise EngineError(503, "the upstream is unreachable", code="upstream_unavailable",
-                              headers={"Retry-After": "2"})
-            yield  # an async generator, like every engine's
-
-    with make_client(Unreachable()) as c:
+    with make_client(_Unreachable()) as c:
         wait_ready(c)
         r = post(c, {"model": MODEL, "prompt": "a"})
         error = assert_openai_error(r, 503)
         assert error["code"] == "upstream_unavailable" and r.headers["retry-after"] == "2"
-        raw = post(c, {"model": MODEL, "prompt": "a", "stream": True}).text
-    events = [e for e in raw.split("\n\n") if e]
-    assert events[-1] == "data: [DONE]"
-    assert json.loads(events[-2][len("data: "):])["error"]["code"] == "upstream_unavailable"
+        # Streamed, the same: a stream's status and headers wait for its first body.
+        r = post(c, {"model": MODEL, "prompt": "a", "stream": True})
+        error = assert_openai_error(r, 503)
+        assert error["code"] == "upstream_unavailable" and r.headers["retry-after"] == "2"
+
+
+NEXT_EDIT = {"model": MODEL, "path": "x.py", "text": "x = 1\n", "cursor": {"line": 0, "character": 5}, "stream": True}
+
+
+@pytest.mark.parametrize("path,body,error_of", [
+    ("/v1/completions", {"model": MODEL, "prompt": "a", "stream": True}, lambda b: b["error"]["message"]),
+    ("/v1/next_edit", NEXT_EDIT, lambda b: b["error"]["message"]),
+    ("/infill", {"input_prefix": "a", "input_suffix": "", "stream": True}, lambda b: b["error"]["message"]),
+    ("/api/generate", {"model": MODEL, "prompt": "a"}, lambda b: b["error"]),  # Ollama streams by default
+])
+def test_a_stream_that_fails_before_its_first_body_gets_the_status_and_headers(path, body, error_of):
+    """Every dialect's stream: the failure is the response (its status, its Retry-After), not a 200
+    stream with an error event in it, so a client can tell when to ask again."""
+    with make_client(_Unreachable()) as c:
+        wait_ready(c)
+        r = c.post(path, json=body)
+        assert r.status_code == 503, r.text
+        assert r.headers["retry-after"] == "2" and r.headers["content-type"].startswith("application/json")
+        assert "unreachable" in error_of(r.json())
+        assert c.get("/metrics").text.count("codefill_admission_pending 0.0") == 1  # the ticket given back
+
+
+async def test_a_client_that_leaves_before_a_streams_first_body_stops_its_work():
+    """While a stream's headers wait for its first body, a client that hangs up still stops the engine."""
+    started, stopped = asyncio.Event(), asyncio.Event()
+
+    class Slow(FakeEngine):
+        async def generate(self, request, result):
+            started.set()
+            try:
+                await asyncio.sleep(60)
+                yield  # never reached
+            finally:
+                stopped.set()
+
+    async with in_process(Slow()) as (app, c):
+        body = json.dumps({"model": MODEL, "prompt": "a", "stream": True}).encode()
+        left, asked, sent = asyncio.Event(), [], []
+
+        async def receive():
+            if not asked:
+                asked.append(True)
+                return {"type": "http.request", "body": body, "more_body": False}
+            await left.wait()
+            return {"type": "http.disconnect"}
+
+        async def send(message):
+            sent.append(message)
+
+        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+                 "scheme": "http", "path": "/v1/completions", "raw_path": b"/v1/completions", "query_string": b"",
+                 "root_path": "", "headers": [(b"content-type", b"application/json"), (b"host", b"t")],
+                 "client": ("127.0.0.1", 1), "server": ("t", 80)}
+        answering = asyncio.create_task(app(scope, receive, send))
+        await asyncio.wait_for(started.wait(), 5)
+        assert not sent, "headers went out before the first body"
+        left.set()
+        await asyncio.wait_for(stopped.wait(), 5)
+        await asyncio.wait_for(answering, 5)
+        assert [m["status"] for m in sent if m["type"] == "http.response.start"] in ([], [499])
+        metrics = (await c.get("/metrics")).text
+        assert "codefill_admission_pending 0.0" in metrics
+        assert "codefill_completions_cancelled_total 1.0" in metrics
 
 
 # --- errors ------------------------------------------------------------------

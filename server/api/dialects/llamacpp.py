@@ -233,7 +233,9 @@ async def infill(body: InfillRequest, request: Request):
     model = served_model(request.app.state.service, body.model)
     answer = _Answer(body, model)
     admitted = Admitted(request, _to_completion(body, model), dialect="llamacpp")
-    events = admitted.bodies()
+    events = await admitted.bodies()  # a failure before the first body raises: its status and headers
+    if events is None:
+        return None  # the client left
     if not body.stream:
         async def collect():
             async for piece, failed in _run(answer, events):

@@ -132,7 +132,9 @@ async def generate(body: GenerateRequest, request: Request):
         out = _final(body.model, choice.finish_reason, usage, started, None)
         out["response"] = choice.text
         return out
-    events = admitted.bodies()
+    events = await admitted.bodies()  # a failure before the first body raises: its status and headers
+    if events is None:
+        return None  # the client left
 
     async def lines():
         reason, usage, first = None, None, None
