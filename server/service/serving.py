@@ -283,8 +283,13 @@ class CompletionService:
         yield _Delta(choice.index, tail, None, reason)
 
     async def _deltas(self, req: CompletionRequest, choices: list[_Choice], prompts: list[_Prompt], max_tokens: int,
-                      request_id: str, tenant: str | None, deadline: Deadline) -> AsyncIterator[_Delta]:
-        req = self.sessionless.assign(req, prompts, tenant) or req  # a session for a client that sent none
+                      call: Call, deadline: Deadline) -> AsyncIterator[_Delta]:
+        request_id, tenant = call.request_id, call.tenant
+        implicit = self.sessionless.assign(req, prompts, tenant)  # a session for a client that sent none
+        if implicit is not None:
+            req = implicit
+            # Its rhythm, as any session's: the soft deadline, and a typist the cold windows are shared with.
+            deadline = deadline_of(self.rhythm, session_key(tenant, req.user), call.received, req.deadline_ms)
         remembered = self.answers.recall(req, prompts, tenant, self.settings.default_temperature)
         if remembered is not None:
             getattr(self.metrics, remembered.how).inc()  # typed_through or repeated
@@ -336,8 +341,7 @@ class CompletionService:
         choices = [_Choice(i) for i in range(len(prompts) * req.n)]
         finished = False
         try:
-            async for delta in self._deltas(req, choices, prompts, max_tokens, call.request_id, call.tenant,
-                                            deadline):
+            async for delta in self._deltas(req, choices, prompts, max_tokens, call, deadline):
                 choice = choices[delta.index]
                 choice.text.append(delta.text)
                 used.text(delta.text)
@@ -373,8 +377,7 @@ class CompletionService:
         choices = [_Choice(i) for i in range(len(prompts) * req.n)]
         finished = False
         try:
-            async for delta in self._deltas(req, choices, prompts, max_tokens, call.request_id, call.tenant,
-                                            deadline):
+            async for delta in self._deltas(req, choices, prompts, max_tokens, call, deadline):
                 if not delta.text and delta.finish_reason is None and delta.logprobs is None:
                     continue
                 used.text(delta.text)

@@ -52,8 +52,9 @@ engines keep them out of their supersede table) and enter the fair queue
 without a session (fair.py supersedes and hands slots over by session). The
 serving layer tells them by their name (`is_implicit`), so a client that
 sends such a `user` itself only gives up superseding its own requests.
-The session is chosen once the request is admitted, so the typing rhythm
-(deadlines.py, read at admission) is not learned for implicit sessions.
+The session is chosen once the request is admitted; the serving layer then
+teaches it the typing rhythm as any session's (deadlines.py): its soft
+deadline, and one more typist that the cold windows are shared with.
 """
 
 from __future__ import annotations

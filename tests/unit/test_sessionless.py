@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import time
 from dataclasses import dataclass
 
 import httpx
@@ -227,6 +228,27 @@ async def test_an_implicit_session_types_through_its_last_answer():
         assert len(engine.requests) == 1  # answered from memory
         other = await _completion(c, BOB, FILE[:500] + "x = val", "\n" + FILE[500:])
         assert other.status_code == 200 and len(engine.requests) == 2  # not from alice's memory
+
+
+async def test_an_implicit_session_learns_its_typing_rhythm():
+    """A sessionless client typing gets a soft deadline from its implicit session's rhythm, as a client
+    with a session does, and counts as a typist for the cold windows; another tenant's does not share it."""
+    engine = FakeEngine("zzz")
+    async with in_process(engine, keys=KEYS) as (app, c):
+        sent = []
+        for k in range(5):  # a keystroke every 0.15 s in one document
+            sent.append(time.monotonic())
+            assert (await _infill(c, ALICE, FILE[:500 + k], FILE[500:])).status_code == 200
+            await asyncio.sleep(0.15 - (time.monotonic() - sent[-1]))
+        assert app.state.service.rhythm.typing(time.monotonic()) == 1
+        assert (await _infill(c, BOB, FILE[:504], FILE[500:])).status_code == 200
+    alice = [r for r in engine.requests if r.tenant == "alice"]
+    assert len(alice) == 5 and len({r.session for r in alice}) == 1
+    assert [r.deadline is None for r in alice] == [True, True, True, False, False]  # three gaps make a rhythm
+    for r, at in zip(alice[3:], sent[3:]):
+        assert not r.deadline_hard and 0.1 <= r.deadline - at <= 1.0, r.deadline - at
+    (bob,) = [r for r in engine.requests if r.tenant == "bob"]
+    assert bob.deadline is None and bob.session != alice[0].session  # its own, with no rhythm yet
 
 
 @pytest.mark.parametrize("body", [{"prompt": ["a = ", "b = "]}, {"prompt": "a = ", "user": "mine"}])
