@@ -336,3 +336,18 @@ def test_a_flood_beside_a_typist_keeps_the_typists_steps_small():
     loop.step()
     assert len(ctx.steps[-1]) == 60
     run_until_done(loop, [more])
+
+
+def test_each_tenant_teaches_the_planner_its_own_answer_lengths():
+    """The answers a tenant finishes set the length the planner expects of that tenant's requests only."""
+    loop, _ = make_loop()
+    long = [submit(loop, [1, 2, 3], max_tokens=12, session=f"f{i}", tenant="flood") for i in range(3)]
+    run_until_done(loop, long)
+    short = [submit(loop, [4, 5, 6], max_tokens=2, session=f"a{i}", tenant="alice") for i in range(3)]
+    run_until_done(loop, short)
+    assert loop.lengths.left(0, 32, "flood") == 12 and loop.lengths.left(0, 32, "alice") == 2
+    job = submit(loop, [7, 8, 9], max_tokens=32, session="a9", tenant="alice")
+    loop.step()
+    (running,) = [r for r in loop.running if r.job is job]
+    generated = job.result.completion_tokens
+    assert running.work(loop.lengths).tokens == max(1, 2 - generated)  # alice's guess, not the flood's 12

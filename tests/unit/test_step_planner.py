@@ -4,7 +4,8 @@ loop on a fake context (the real model's tests: tests/integration/test_deadlines
 import time
 
 from codefill.server.engines.base import DeadlineMissed, GenerationRequest, GenerationResult
-from codefill.server.engines.llama_cpp.costs import AnswerLengths, StepCosts, survival_median
+from codefill.server.engines.llama_cpp.costs import (DEFAULT_ANSWER_TOKENS, TENANTS_KEPT, AnswerLengths, StepCosts,
+                                                    survival_median)
 from codefill.server.engines.llama_cpp.deadlines import (CHUNK_S, SPARE_SHARE, STARVE_S, Work, chunk_seconds, feasible,
                                                          in_time_together, must_drop, plan)
 from codefill.server.engines.llama_cpp.jobs import DONE, Job
@@ -146,6 +147,22 @@ def test_answers_left_while_decoding_count_as_at_least_as_long_as_they_got():
         lengths.observe(n, complete=False)
     assert lengths.left(0, 32) == 20  # none complete: at least the longest seen
     assert survival_median([(3, True), (4, True), (30, True), (5, True), (4, True)]) == 4  # all complete
+
+
+def test_each_tenant_has_its_own_answer_length_guess():
+    """One key's long answers never lengthen the guess for another's requests (which would reorder and
+    drop them); a tenant with no answers yet gets the default, not the others' median."""
+    lengths = AnswerLengths()
+    for _ in range(64):
+        lengths.observe(32, tenant="flood")
+    for n in (3, 4, 5, 4):
+        lengths.observe(n, tenant="alice")
+    assert lengths.left(0, 64, "flood") == 32
+    assert lengths.left(0, 64, "alice") == 4
+    assert lengths.left(0, 64, "new") == DEFAULT_ANSWER_TOKENS
+    for i in range(TENANTS_KEPT):  # the least recently seen is forgotten first
+        lengths.observe(2, tenant=f"t{i}")
+    assert lengths.left(0, 64, "flood") == DEFAULT_ANSWER_TOKENS and lengths.left(0, 64, f"t{i}") == 2
 
 
 # -- the planner ------------------------------------------------------------------

@@ -26,17 +26,18 @@ tokens the table around W + n, from what is left after `decode(W)`. Moving
 averages, so the model follows the machine (another process computing
 beside it, thermal throttling) within a few dozen steps.
 
-`AnswerLengths` keeps the tokens of recent answers: the planner assumes a
-running request needs the median of them (answers left while decoding counted
-as at least as long as they got: `survival_median`), less what it already has
-(at least one more). Answers in the editor are mostly the rest of a line, so the median
-is stable; a request that outlives the guess is given one token at a time.
+`AnswerLengths` keeps the tokens of each tenant's recent answers: the planner
+assumes a running request needs the median of its tenant's (answers left
+while decoding counted as at least as long as they got: `survival_median`),
+less what it already has (at least one more). Answers in the editor are
+mostly the rest of a line, so the median is stable; a request that outlives
+the guess is given one token at a time.
 """
 
 from __future__ import annotations
 
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from itertools import groupby
 
 # A moving average's weight for a new observation.
@@ -49,6 +50,7 @@ DEFAULT_TOKEN_S = 0.004
 # Answers remembered, and the length assumed before any has finished.
 ANSWERS_KEPT = 64
 DEFAULT_ANSWER_TOKENS = 8
+TENANTS_KEPT = 1024  # tenants whose answer lengths are remembered
 # The token counts of one sequence's step whose cost the table keeps. The probe times PROBED (the better
 # of two up to 16 tokens, where a hiccup weighs most; the whole probe ~0.75 s here, 0.4 s without the
 # table); the rest start interpolated, or in proportion to the largest, and are learned while serving.
@@ -245,25 +247,37 @@ def survival_median(samples) -> int:
 
 
 class AnswerLengths:
-    """The planner's guess of a running answer's length. Answers that end on their own are the short
-    ones: most requests are left while decoding (their typist's next word came, a newer keystroke
-    superseded them, a deadline dropped them), longer answers more often. The median of complete answers
-    alone was biased short (5 tokens, four typists on the default workload, where counting each answer
-    left at n tokens as "at least n" gives 8: `survival_median`), so the planner took requests for closer
-    to done than they were."""
+    """The planner's guess of a running answer's length, one per tenant. Answers that end on their own
+    are the short ones: most requests are left while decoding (their typist's next word came, a newer
+    keystroke superseded them, a deadline dropped them), longer answers more often. The median of complete
+    answers alone was biased short (5 tokens, four typists on the default workload, where counting each
+    answer left at n tokens as "at least n" gives 8: `survival_median`), so the planner took requests for
+    closer to done than they were.
+
+    Each tenant's guess comes from its own answers only (the default until it has one): with one guess for
+    all, a key that asked for long answers made the planner take every other key's requests for longer,
+    reordering and dropping them. At most TENANTS_KEPT tenants are remembered, the least recently seen
+    forgotten first."""
 
     def __init__(self) -> None:
-        self._recent: deque[tuple[int, bool]] = deque(maxlen=ANSWERS_KEPT)
-        self._median = DEFAULT_ANSWER_TOKENS
+        self._tenants: OrderedDict[str, tuple[deque[tuple[int, bool]], list[int]]] = OrderedDict()
 
-    def observe(self, tokens: int, complete: bool = True) -> None:
-        """An answer that ended on its own (a stop, a filter saw enough, max_tokens: `complete`), or one
-        left after `tokens` (it would have been at least that long; one left before its first token
-        says nothing)."""
-        if tokens > 0:
-            self._recent.append((tokens, complete))
-            self._median = max(1, survival_median(self._recent))
+    def observe(self, tokens: int, complete: bool = True, tenant: str = "") -> None:
+        """An answer of `tenant` that ended on its own (a stop, a filter saw enough, max_tokens:
+        `complete`), or one left after `tokens` (it would have been at least that long; one left before its
+        first token says nothing)."""
+        if tokens <= 0:
+            return
+        recent, median = self._tenants.pop(tenant, None) or (deque(maxlen=ANSWERS_KEPT), [DEFAULT_ANSWER_TOKENS])
+        recent.append((tokens, complete))
+        median[0] = max(1, survival_median(recent))
+        self._tenants[tenant] = (recent, median)  # most recently seen last
+        while len(self._tenants) > TENANTS_KEPT:
+            self._tenants.popitem(last=False)
 
-    def left(self, generated: int, max_tokens: int) -> int:
-        """Tokens a request with `generated` tokens so far is expected still to need (at least one)."""
-        return max(1, min(self._median, max_tokens) - generated)
+    def left(self, generated: int, max_tokens: int, tenant: str = "") -> int:
+        """Tokens a request of `tenant` with `generated` tokens so far is expected still to need (at least
+        one)."""
+        known = self._tenants.get(tenant)
+        guess = known[1][0] if known is not None else DEFAULT_ANSWER_TOKENS
+        return max(1, min(guess, max_tokens) - generated)

@@ -66,5 +66,5 @@ class Running:
     def work(self, lengths: AnswerLengths) -> deadlines.Work:
         req = self.job.request
         return deadlines.Work(self, self.job.deadline, len(self.prompt) - self.done if self.pending is None else 0,
-                              lengths.left(self.job.result.completion_tokens, req.max_tokens),
+                              lengths.left(self.job.result.completion_tokens, req.max_tokens, tenant_of(self)),
                               req.deadline_hard and req.deadline is not None, self.served_at)

@@ -226,7 +226,8 @@ class StepLoop:
             prompt = len(req.prompt_tokens) - self.slots.reusable(key, req.cache_salt, req.prompt_tokens)
             if req.cold_tokens:
                 prompt = min(prompt, len(req.cold_tokens))
-            work = deadlines.Work(job, req.deadline, max(prompt, 1), self.lengths.left(0, req.max_tokens), True)
+            answer = self.lengths.left(0, req.max_tokens, req.tenant or "")
+            work = deadlines.Work(job, req.deadline, max(prompt, 1), answer, True)
             if deadlines.must_drop(work, now, self.costs):
                 self.waiting.remove(job)
                 self._missed(job)
@@ -440,7 +441,8 @@ class StepLoop:
             log.debug("finished %s: %s, %d tokens, %.0f ms after its deadline", r.job.request.session or "-",
                       result.finish_reason, result.completion_tokens, 1000 * (time.monotonic() - r.job.deadline))
         # How long answers are: a complete one, or one left while decoding (at least as long as it got).
-        self.lengths.observe(r.job.result.completion_tokens, r.job.result.finish_reason in ("stop", "length"))
+        self.lengths.observe(r.job.result.completion_tokens, r.job.result.finish_reason in ("stop", "length"),
+                             tenant_of(r))
         r.batch = []
         if r in self.running:
             self.running.remove(r)
