@@ -109,7 +109,9 @@ def test_prompt_past_the_context_is_trimmed_and_answered(server):
     # the suffix makes it a one-line answer.
     r = _post(server, _body(server, prompt=prompt, suffix="\n", max_tokens=3500), timeout=300)
     assert r.status_code == 200, r.text
-    assert 300 < r.json()["usage"]["prompt_tokens"] <= 4096 - 3500
+    # What the answer came from: the fitted prompt, or its cold window, whose size is shared between the
+    # sessions typing (128-384 tokens; the earlier tests' requests count as typists for 3 s).
+    assert 100 < r.json()["usage"]["prompt_tokens"] <= 4096 - 3500
 
 
 def test_unknown_model(server):
