@@ -48,22 +48,27 @@ class Rhythm:
         self.pause_s = pause_s  # a longer gap is a pause, not the typing pace
         self.floor_s = floor_s
         self.ceiling_s = ceiling_s
-        self._sessions: OrderedDict[str, tuple[float, deque[float]]] = OrderedDict()
+        # session -> (its last request, its last gaps, whether it is implicit: `typing`)
+        self._sessions: OrderedDict[str, tuple[float, deque[float], bool]] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._sessions)
 
-    def arrived(self, session: str, now: float) -> float | None:
+    def arrived(self, session: str, now: float, *, implicit: bool = False) -> float | None:
         """A request of `session` arrived at `now`: its rhythm (seconds, within the bounds), or None
-        while the session has too few gaps."""
-        last, gaps = self._sessions.pop(session, (None, None))
+        while the session has too few gaps. `implicit`: a session the server made up for a client that
+        sent none (service/sessionless.py), one per document; `typing` counts it only while it types."""
+        last, gaps, _ = self._sessions.pop(session, (None, None, implicit))
         if gaps is None:
             gaps = deque(maxlen=self.gaps)
         if last is not None and 0.0 <= now - last <= self.pause_s:
             gaps.append(now - last)
-        self._sessions[session] = (now, gaps)  # most recently seen last
+        self._sessions[session] = (now, gaps, implicit)  # most recently seen last
         while len(self._sessions) > self.max_sessions:
             self._sessions.popitem(last=False)
+        return self._pace(gaps)
+
+    def _pace(self, gaps: deque[float]) -> float | None:
         if len(gaps) < self.min_gaps:
             return None
         return min(max(median(gaps), self.floor_s), self.ceiling_s)
@@ -71,18 +76,26 @@ class Rhythm:
     def typing(self, now: float) -> int:
         """Sessions typing now: those whose last request came within a pause (`pause_s`) of `now`."""
         count = 0
-        for last, _ in reversed(self._sessions.values()):  # most recently seen first
+        for last, gaps, implicit in reversed(self._sessions.values()):  # most recently seen first
             if now - last > self.pause_s:
                 break
-            count += 1
+            if not implicit:
+                count += 1
+            else:
+                # One sessionless client that switches documents leaves an implicit session behind per
+                # document: one counts only while it types steadily (a rhythm, and a request within two
+                # of its gaps), so several people typing count, a person who moved on does not.
+                pace = self._pace(gaps)
+                count += pace is not None and now - last <= 2 * pace
         return count
 
 
-def deadline_of(rhythm: Rhythm, session: str | None, received: float, deadline_ms: int | None) -> Deadline:
+def deadline_of(rhythm: Rhythm, session: str | None, received: float, deadline_ms: int | None, *,
+                implicit: bool = False) -> Deadline:
     """The deadline of a request received at `received`: the client's own (`deadline_ms`) when it gives
     one, else the session's rhythm after `received` (soft), else none. Every request of a session
     teaches the rhythm, those with a deadline of their own too."""
-    pace = rhythm.arrived(session, received) if session is not None else None
+    pace = rhythm.arrived(session, received, implicit=implicit) if session is not None else None
     if deadline_ms is not None:
         return Deadline(received + deadline_ms / 1000.0, hard=True)
     if pace is not None:

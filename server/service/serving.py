@@ -288,8 +288,10 @@ class CompletionService:
         implicit = self.sessionless.assign(req, prompts, tenant)  # a session for a client that sent none
         if implicit is not None:
             req = implicit
-            # Its rhythm, as any session's: the soft deadline, and a typist the cold windows are shared with.
-            deadline = deadline_of(self.rhythm, session_key(tenant, req.user), call.received, req.deadline_ms)
+            # Its rhythm, as any session's: the soft deadline, and, while it types steadily, a typist the
+            # cold windows are shared with (deadlines.py `Rhythm.typing`).
+            deadline = deadline_of(self.rhythm, session_key(tenant, req.user), call.received, req.deadline_ms,
+                                   implicit=True)
         remembered = self.answers.recall(req, prompts, tenant, self.settings.default_temperature)
         if remembered is not None:
             getattr(self.metrics, remembered.how).inc()  # typed_through or repeated

@@ -54,7 +54,9 @@ serving layer tells them by their name (`is_implicit`), so a client that
 sends such a `user` itself only gives up superseding its own requests.
 The session is chosen once the request is admitted; the serving layer then
 teaches it the typing rhythm as any session's (deadlines.py): its soft
-deadline, and one more typist that the cold windows are shared with.
+deadline, and, while it types steadily, one more typist that the cold windows
+are shared with (one client switching documents leaves a session behind per
+document, and must not count as several people).
 """
 
 from __future__ import annotations

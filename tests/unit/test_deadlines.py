@@ -89,6 +89,32 @@ def test_the_rhythm_is_clamped_and_keeps_the_last_gaps():
     assert pace == pytest.approx(0.5)
 
 
+def test_implicit_sessions_count_as_typists_only_while_they_type():
+    """A sessionless client gets an implicit session per document: one person who switches documents
+    counts once, several typing side by side count each, and editor sessions count through a pause."""
+    rhythm = Rhythm(min_gaps=3, pause_s=3.0)
+    t = 0.0
+    for _ in range(6):  # one person types in a.py, then moves to b.py
+        t += 0.25
+        rhythm.arrived("a.py", t, implicit=True)
+    for _ in range(2):
+        t += 0.25
+        rhythm.arrived("b.py", t, implicit=True)
+    assert rhythm.typing(t + 0.01) == 0  # a.py left over two gaps ago, b.py has no rhythm yet
+    for _ in range(2):
+        t += 0.25
+        rhythm.arrived("b.py", t, implicit=True)
+    rhythm.arrived("c.py", t - 0.1, implicit=True)  # a second person, just started
+    assert rhythm.typing(t) == 1  # b.py only: a.py stopped, c.py has no rhythm
+    for _ in range(4):  # both type side by side
+        t += 0.25
+        rhythm.arrived("b.py", t, implicit=True)
+        rhythm.arrived("c.py", t + 0.1, implicit=True)
+    assert rhythm.typing(t + 0.1) == 2
+    rhythm.arrived("editor-1", t)  # an editor's session counts until a pause
+    assert rhythm.typing(t + 2.9) == 1 and rhythm.typing(t + 3.1) == 0
+
+
 def test_sessions_of_different_tenants_never_mix():
     rhythm = Rhythm(min_gaps=2)
     a, b = session_key("alice", "editor-1"), session_key("bob", "editor-1")
