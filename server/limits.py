@@ -29,9 +29,10 @@ In detail:
   (`--request-timeout`): `Ticket.run` turns it into a 408, `Ticket.bounded`
   raises it in a stream: before the stream's first body it is the response
   (api/admission.py holds a stream's headers until then), after it api/sse.py
-  `events` writes the error event and `[DONE]`. `Gate.drain(grace)` (lifecycle.py, on SIGTERM) moves every
-  deadline to at most `grace` away and answers new requests 503
-  `server_shutting_down`; a request cut by the drain gets that 503 too.
+  `events` writes the error event and `[DONE]`. `Gate.drain(grace)`
+  (lifecycle.py, on SIGTERM) moves every deadline to at most `grace` away and
+  answers new requests 503 `server_shutting_down`; a request cut by the drain
+  gets that 503 too.
 """
 
 from __future__ import annotations

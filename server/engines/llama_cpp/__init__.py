@@ -64,8 +64,8 @@ are counted in `codefill_engine_shared_prefix_tokens_total`. `drop_cache`
 (the admin API) forgets a salt's or a session's states, in the context and in
 RAM, run by the step loop between steps. A newer request of a session
 supersedes its queued or running one (409 `superseded`, or an error event in
-its stream once text was sent); a superseded or cancelled request (the client left, a filter saw
-enough) leaves its sequence at the next step. `n > 1` and lists of prompts
+its stream once text was sent); a superseded or cancelled request (the client
+left, a filter saw enough) leaves its sequence at the next step. `n > 1` and lists of prompts
 run as parallel sequences in the same steps; only the first choice carries
 the session (the others would supersede it). Generation stops on the model's
 end-of-generation tokens, the family's stop tokens, `max_tokens` or the

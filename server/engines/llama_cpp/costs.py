@@ -260,7 +260,8 @@ class AnswerLengths:
     forgotten first."""
 
     def __init__(self) -> None:
-        self._tenants: OrderedDict[str, tuple[deque[tuple[int, bool]], list[int]]] = OrderedDict()
+        # tenant -> (its recent answers, their median), the most recently seen last
+        self._tenants: OrderedDict[str, tuple[deque[tuple[int, bool]], int]] = OrderedDict()
 
     def observe(self, tokens: int, complete: bool = True, tenant: str = "") -> None:
         """An answer of `tenant` that ended on its own (a stop, a filter saw enough, max_tokens:
@@ -268,16 +269,14 @@ class AnswerLengths:
         first token says nothing)."""
         if tokens <= 0:
             return
-        recent, median = self._tenants.pop(tenant, None) or (deque(maxlen=ANSWERS_KEPT), [DEFAULT_ANSWER_TOKENS])
+        recent, _ = self._tenants.pop(tenant, None) or (deque(maxlen=ANSWERS_KEPT), 0)
         recent.append((tokens, complete))
-        median[0] = max(1, survival_median(recent))
-        self._tenants[tenant] = (recent, median)  # most recently seen last
+        self._tenants[tenant] = (recent, max(1, survival_median(recent)))
         while len(self._tenants) > TENANTS_KEPT:
             self._tenants.popitem(last=False)
 
     def left(self, generated: int, max_tokens: int, tenant: str = "") -> int:
         """Tokens a request of `tenant` with `generated` tokens so far is expected still to need (at least
         one)."""
-        known = self._tenants.get(tenant)
-        guess = known[1][0] if known is not None else DEFAULT_ANSWER_TOKENS
+        _, guess = self._tenants.get(tenant, (None, DEFAULT_ANSWER_TOKENS))
         return max(1, min(guess, max_tokens) - generated)
