@@ -10,8 +10,10 @@ keystroke, and the answer to one keystroke is stale once the next one comes,
 so the usual gap between a session's requests is how long its answer is worth
 waiting for. The rhythm is the median of the session's last gaps (a median:
 one slow keystroke does not move it), gaps longer than a pause are left out
-(the typist stopped to think; that says nothing about their pace), and until
-a session has a few gaps it has no soft deadline. A soft deadline only orders
+(the typist stopped to think; that says nothing about their pace). A session
+has one from its first gap on: a guess from one gap orders a new typist's
+first keystrokes better than none, which would let them wait behind everyone
+(four typists starting together: measured in docs/BENCHMARKS.md). A soft deadline only orders
 the engine's work (earliest deadline first); nobody is refused for it.
 
 Sessions are the tenant-scoped keys of `tenants.session_key`, so two tenants'
@@ -40,7 +42,7 @@ NO_DEADLINE = Deadline()
 class Rhythm:
     """Each session's typing rhythm, from the gaps between its requests' arrivals."""
 
-    def __init__(self, *, max_sessions: int = 4096, gaps: int = 8, min_gaps: int = 3, pause_s: float = 3.0,
+    def __init__(self, *, max_sessions: int = 4096, gaps: int = 8, min_gaps: int = 1, pause_s: float = 3.0,
                  floor_s: float = 0.1, ceiling_s: float = 2.0) -> None:
         self.max_sessions = max_sessions
         self.gaps = gaps  # the last this many gaps count

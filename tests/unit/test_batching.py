@@ -1,11 +1,14 @@
 """The llama.cpp engine's scheduling rules, on a fake context (the real model's tests are in
 tests/integration/test_batching.py): slots, shared heads, salts, budgets, chunked prefill."""
 
+import time
+
 import numpy as np
 import pytest
 
 from codefill.server.engines.base import GenerationRequest, GenerationResult
 from codefill.server.engines.llama_cpp import check_settings
+from codefill.server.engines.llama_cpp import deadlines
 from codefill.server.engines.llama_cpp.decoding import Decoder
 from codefill.server.engines.llama_cpp.scheduler import DONE, Job, StepLoop
 from codefill.server.engines.llama_cpp.shares import shares
@@ -351,3 +354,35 @@ def test_each_tenant_teaches_the_planner_its_own_answer_lengths():
     (running,) = [r for r in loop.running if r.job is job]
     generated = job.result.completion_tokens
     assert running.work(loop.lengths).tokens == max(1, 2 - generated)  # alice's guess, not the flood's 12
+
+
+def test_a_session_whose_keystrokes_are_given_up_unserved_passes_its_wait_on():
+    """STARVE_S counts per editor: a typist whose every keystroke is superseded before it gets a step would
+    otherwise wait for ever, each new request starting the clock again. Keyed by tenant, salt and session:
+    another tenant's session of the same name inherits nothing, and an answered request passes nothing on."""
+    loop, _ = make_loop(step_tokens=4)
+    first = submit(loop, list(range(1, 21)), max_tokens=8, session="s", tenant="alice")
+    loop.step()  # 4 of its 20 prompt tokens
+    (running,) = loop.running
+    t0 = time.monotonic() - 0.1
+    running.served_at = t0  # when it was last advanced
+    first.cancelled.set()  # the next keystroke came first
+    loop.step()
+    assert first.result.finish_reason == "cancelled" and first.result.completion_tokens == 0
+    alice = submit(loop, [1, 2, 3, 4], session="s", tenant="alice")
+    bob = submit(loop, [1, 2, 3, 4], session="s", tenant="bob")
+    assert loop._waited_since(bob, t0 + 0.2) == t0 + 0.2  # another tenant's session of that name: its own clock
+    assert loop._waited_since(alice, t0 + 0.2) == t0  # alice's next keystroke has waited since then
+    assert loop._waited_since(alice, t0 + 0.3) == t0 + 0.3  # passed on once
+    loop.waiting.clear()
+    loop._unserved(running, t0)
+    answered = submit(loop, [7, 8], max_tokens=1, session="s", tenant="alice")
+    run_until_done(loop, [answered])  # placed (taking the wait), answered: passes nothing on
+    assert loop._waited_since(alice, t0 + 0.5) == t0 + 0.5
+    loop._unserved(running, t0)
+    assert loop._waited_since(alice, t0 + deadlines.STARVE_CHAIN_S + 1) > t0  # a pause: a fresh start
+    # The planner runs a request whose session has waited STARVE_S, whatever its deadline.
+    late = deadlines.Work("late", deadline=0.0, prefill=300, tokens=8, waited_since=t0)
+    timely = deadlines.Work("timely", deadline=t0 + 0.9, prefill=1, tokens=2, waited_since=t0 + 0.5)
+    assert [w.handle for w in deadlines.plan([late, timely], t0 + deadlines.STARVE_S, loop.costs, 2)] == [
+        "timely", "late"]

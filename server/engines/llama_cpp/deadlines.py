@@ -31,7 +31,8 @@ plans with the engine's measured costs:
    unless its soft deadline passed `PAUSED_S` ago with no newer keystroke:
    the typist paused and waits for it.
 4. A request not advanced for `STARVE_S` joins the step anyway: a request
-   that is late, or of another tenant, never waits without end.
+   that is late, or of another tenant, never waits without end. The wait is
+   the session's: a keystroke given up unanswered passes it on to the next.
 
 The bench's ceiling (codefill/bench/ceiling.py) simulates the same rule with
 every answer's length known: the share it reaches is what this planner could
@@ -49,6 +50,9 @@ from .costs import StepCosts
 NOMINAL_S = 2.0
 # A running request is advanced at least this often, whatever its deadline.
 STARVE_S = 0.5
+# ... counted per session (scheduler.py): a request given up unanswered passes its wait on to its session's
+# next one, if that comes within this long (typing on, not back from a pause).
+STARVE_CHAIN_S = 3.0
 # A soft deadline this far behind with no newer keystroke: the typist has paused, and waits for this answer.
 PAUSED_S = 0.1
 # A step's prompt chunk may take this long beside decoding sequences (more when their deadlines allow)...

@@ -30,7 +30,7 @@ from __future__ import annotations
 import logging
 import queue
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable
 
 from ...tenants import salt_covers
@@ -70,6 +70,10 @@ class StepLoop:
         self.shares = StepShares()
         self.costs = StepCosts()
         self.lengths = AnswerLengths()
+        # (tenant, cache salt, session) -> when its last request, given up unanswered, was last advanced: the
+        # session's next request has waited since then. `STARVE_S` counts per editor, not per keystroke: a
+        # typist whose every keystroke is superseded before its prompt gets a step would otherwise never get one.
+        self.unserved: OrderedDict[tuple, float] = OrderedDict()
         # Measures the step costs afresh (the engine's probe), and whether they are to be: a request was
         # dropped as infeasible and no step has been timed since. Costs measured while the machine was busy
         # (another process computing) would otherwise drop every hard deadline, and with nothing run, nothing
@@ -161,7 +165,7 @@ class StepLoop:
                 break
             self.waiting.remove(job)
             self.stats.queue_wait.observe(now - job.arrived)
-            placed.served_at = now
+            placed.served_at = self._waited_since(job, now)
             self.running.append(placed)
         entries = self._build(now)
         growth = None
@@ -433,9 +437,26 @@ class StepLoop:
             self._finish(r)
         return alive
 
+    def _waited_since(self, job: Job, now: float) -> float:
+        """Since when `job`'s session has waited for a step: since its last request was advanced when that
+        one was given up unanswered within `deadlines.STARVE_CHAIN_S`, else since now."""
+        since = self.unserved.pop(_session_key(job), None)
+        return since if since is not None and now - since <= deadlines.STARVE_CHAIN_S else now
+
+    def _unserved(self, r: Running, now: float) -> None:
+        """`r` is given up before its answer: its session's next request inherits its wait."""
+        if r.job.request.session is None:
+            return
+        self.unserved[_session_key(r.job)] = r.served_at
+        self.unserved.move_to_end(_session_key(r.job))
+        while self.unserved and now - next(iter(self.unserved.values())) > deadlines.STARVE_CHAIN_S:
+            self.unserved.popitem(last=False)
+
     def _finish(self, r: Running, reason: str | None = None) -> None:
         if reason is not None:
             r.job.result.finish_reason = reason
+        if r.job.result.finish_reason == "cancelled" and not r.job.result.completion_tokens:
+            self._unserved(r, time.monotonic())
         if log.isEnabledFor(logging.DEBUG):
             result = r.job.result
             log.debug("finished %s: %s, %d tokens, %.0f ms after its deadline", r.job.request.session or "-",
@@ -448,3 +469,8 @@ class StepLoop:
             self.running.remove(r)
         self.slots.release(r.slot, time.monotonic())
         r.job.emit(DONE)
+
+
+def _session_key(job: Job) -> tuple:
+    req = job.request
+    return (req.tenant or "", req.cache_salt, req.session)
