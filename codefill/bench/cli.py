@@ -14,7 +14,7 @@ from .dialects import DIALECTS, discover_model
 from .decode import add_engine_benchmarks
 from .decode import int_list as _int_list
 from .replay import format_table, run
-from .runs import round_order, run_config, run_name, run_servers
+from .runs import Fresh, round_order, run_config, run_name, run_servers
 from .servers import add_other_codefill_arguments
 from .workload import DEFAULT_FILES, workload_from_args
 
@@ -345,26 +345,32 @@ def _compare(args, workload) -> list[dict]:
     from .servers import other_codefills, start_codefill, start_llama_cpp_server
 
     path = str(resolve_model(args.model_file))
-    servers = [start_codefill(path)]
+    starts = {"codefill": lambda: start_codefill(path)}
     for label, source, extra in other_codefills(args.variant, args.source):
-        servers.append(start_codefill(path, source=source, extra=extra, label=label))
+        starts[label] = lambda source=source, extra=extra, label=label: start_codefill(
+            path, source=source, extra=extra, label=label)
     if not args.no_reference:
-        servers.append(start_llama_cpp_server(path))
+        starts["llama-cpp-python"] = lambda: start_llama_cpp_server(path)
     print("note: llama-cpp-python's server and llama-server are sent no suffix (their FIM paths need FIM tokens "
           "this model lacks)", file=sys.stderr)
+    fresh = Fresh(starts)
+    servers = []
     summaries = []
     try:
+        for start in starts.values():
+            servers.append(start())
         for typists in args.typists:
-            extra = []
             if args.llama_server:
                 from . import llama_server
 
-                extra.append(llama_server.start(path, slots=typists))
+                label = f"llama-server -np {typists}"
+                fresh.starts[label] = lambda typists=typists: llama_server.start(path, slots=typists)
+                servers.append(fresh.starts[label]())
             try:
-                summaries += run_servers(args, servers + extra, workload, typists=typists, stop=False)
+                summaries += run_servers(args, servers, workload, typists=typists, stop=False, fresh=fresh)
             finally:
-                for s in extra:
-                    s.stop()
+                if args.llama_server:  # its slots are the typists': a count of its own per run
+                    servers.pop().stop()
     finally:
         for s in servers:
             s.stop()

@@ -8,9 +8,12 @@ import asyncio
 import re
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+
+from codefill.launch import Server
 
 from .replay import RunConfig, paired, run
 
@@ -46,15 +49,40 @@ def round_order(servers: list, i: int) -> list:
     return list(servers) if i % 2 == 0 else list(reversed(servers))
 
 
-def run_servers(args, servers, workload, *, typists: int | None = None, stop: bool = True) -> list[dict]:
+class Fresh:
+    """Servers the bench started itself, each run on a fresh one: a run must not find an earlier run's
+    sessions, KV states, remembered answers or typing rhythms (every run types the same places, and the
+    ceiling assumes nothing cached), so a server that has served a run is stopped and started again
+    (`starts`: how, by label) before the next."""
+
+    def __init__(self, starts: dict[str, Callable[[], Server]]) -> None:
+        self.starts = starts
+        self.used: set[int] = set()  # id() of the servers that have served a run
+
+    def before_run(self, servers: list[Server], s: Server) -> Server:
+        """`s`, or a fresh one in its place in `servers` if it has served a run."""
+        if id(s) in self.used and s.label in self.starts:
+            s.stop()
+            new = self.starts[s.label]()
+            servers[servers.index(s)] = new
+            s = new
+        self.used.add(id(s))
+        return s
+
+
+def run_servers(args, servers: list[Server], workload, *, typists: int | None = None, stop: bool = True,
+                fresh: Fresh | None = None) -> list[dict]:
     """Every server on the same workload, alternating per round; stopped afterwards.
-    Only codefill's servers are sent the suffix."""
+    Only codefill's servers are sent the suffix. With `fresh`, every run starts on a fresh server,
+    replaced in `servers` (the caller's list)."""
     summaries = []
     try:
         for i in range(args.rounds):
             for s in round_order(servers, i):
                 first = None  # the server's run as asked, this round: what a sessionless one is paired with
                 for name, dialect, session in _ways(args, s):
+                    if fresh is not None:
+                        s = fresh.before_run(servers, s)
                     _wait_until_idle(servers)
                     with_suffix = not args.no_suffix and s.label.startswith("codefill")
                     typists = typists or args.typists[0]

@@ -69,6 +69,32 @@ def test_compare_runs_both_servers_each_first_in_every_other_round():
     assert all(r["completed"] == r["requests"] > 0 for r in results)
 
 
+def test_each_run_after_a_servers_first_starts_on_a_fresh_one():
+    """The workload types the same places in every run: a server that served one would answer the next
+    from its KV states, remembered answers and learned rhythms. Each run after its first gets a fresh one,
+    in the caller's list; a server the bench cannot start again (an --against URL) is kept."""
+    from types import SimpleNamespace
+
+    from codefill.bench.runs import Fresh
+
+    started, stopped = [], []
+
+    def server(label):
+        s = SimpleNamespace(label=label)
+        s.stop = lambda: stopped.append(s)
+        started.append(s)
+        return s
+
+    a, other = server("codefill"), SimpleNamespace(label="elsewhere")
+    servers = [a, other]
+    fresh = Fresh({"codefill": lambda: server("codefill")})
+    assert fresh.before_run(servers, a) is a and not stopped  # just started: fresh already
+    b = fresh.before_run(servers, a)
+    assert b is not a and stopped == [a] and servers == [b, other]
+    assert fresh.before_run(servers, b) is not b and stopped == [a, b]
+    assert fresh.before_run(servers, other) is other and fresh.before_run(servers, other) is other
+
+
 def test_runs_wait_until_no_server_process_computes():
     """A server still working after it said ready (an older tree's start-up probe) must not slow the
     next run: real processes, one computing for a second, one for ever."""
