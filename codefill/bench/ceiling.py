@@ -29,10 +29,13 @@ The model and its assumptions:
 - A keystroke's prompt work is only the tokens its typist's previous prompt
   did not already hold: an ideal KV cache keeps the rest (the suffix first,
   so it survives while the prefix grows; a window sliding down the file keeps
-  its shared text). The first keystroke of a place is a cold prompt, answered
-  from at most `cold_window` tokens before the cursor, shared out between the
-  typists as the prompt stage does (`cold_target`: 384 tokens for one typist,
-  128 for three or more; growing the window later, while idle, is not counted).
+  its shared text). The first keystroke of a place is a cold prompt: the
+  prompt stage's own cold window, about `cold_window` tokens before the cursor
+  shared out between the typists (`cold_target`: 384 tokens for one typist,
+  128 for three or more), as long as the prompt stage makes it (its start is a
+  content-defined line near that point: 70-220 tokens at 128 on the default
+  workload), or the full prompt where the engine would use that (server/prompt
+  `first_prompt_tokens`); growing the window later, while idle, is not counted.
 - Its answer is as long as the true rest of the line, in tokens, plus one to
   stop, at most `max_tokens`: the scheduler knows every answer's length.
 - The KV cache holds only what was evaluated: a keystroke given up before its
@@ -160,9 +163,13 @@ def texts(workload) -> list[str]:
 
 
 def schedule(workload, *, typists: int, interval: float, count_tokens: Callable[[list[str]], list[int]],
-             max_tokens: int = 32, cold_window: int = COLD_WINDOW) -> list[Job]:
+             max_tokens: int = 32, cold_window: int = COLD_WINDOW,
+             first_prompt: Callable[[str, str, int], int] | None = None) -> list[Job]:
     """The replay's open-loop keystrokes (workload.py's places) as jobs, in arrival order.
-    `count_tokens`: the model's token count of each text."""
+    `count_tokens`: the model's token count of each text. `first_prompt(prefix, suffix, target)`: the
+    tokens the engine evaluates for a place's first keystroke with a cold window of `target` tokens (the
+    prompt stage's own window, server/prompt `first_prompt_tokens`); without it, the keystroke's text
+    counted up to `target`."""
     texts_, shapes = [], []
     for typist in range(typists):
         t = 0.0
@@ -170,14 +177,17 @@ def schedule(workload, *, typists: int, interval: float, count_tokens: Callable[
             strokes = place_texts(place)
             for k, (new, cold, answer) in enumerate(strokes):
                 texts_ += [new, answer]
-                shapes.append((typist, t, t + interval, cold, k == len(strokes) - 1))
+                shapes.append((typist, t, t + interval, cold, k == len(strokes) - 1, place.keystrokes[k]))
                 t += interval
     counts = count_tokens(texts_) if texts_ else []
+    target = cold_target(cold_window, typists)
     jobs = []
-    for i, (typist, arrival, deadline, cold, waited) in enumerate(shapes):
+    for i, (typist, arrival, deadline, cold, waited, stroke) in enumerate(shapes):
         prompt, answer = counts[2 * i], counts[2 * i + 1]
-        prompt = max(1, min(prompt, cold_target(cold_window, typists)) if cold else prompt)
-        jobs.append(Job(typist, arrival, deadline, prompt, max(1, min(answer + 1, max_tokens)), waited, cold))
+        if cold:
+            prompt = first_prompt(stroke.prefix, stroke.suffix, target) if first_prompt else min(prompt, target)
+        jobs.append(Job(typist, arrival, deadline, max(1, prompt), max(1, min(answer + 1, max_tokens)), waited,
+                        cold))
     jobs.sort(key=lambda j: (j.arrival, j.typist))
     return jobs
 

@@ -24,6 +24,7 @@ higher ceiling of the two, not whichever the moment of the start happened to giv
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import subprocess
@@ -101,9 +102,32 @@ def ceilings(workload, typists: list[int], *, model: Path, interval: float, max_
     """The ceiling of the open-loop replay of `workload` for each typist count: the costs
     (`measured`), then a simulation per count."""
     costs, lookup = measured(workload, typists, model=model, threads=threads, say=say, again=again)
+    first_prompt = first_prompt_counter(model, max_tokens=max_tokens)
     return {n: ceiling.share(ceiling.schedule(workload, typists=n, interval=interval, max_tokens=max_tokens,
-                                              count_tokens=lambda ts: [lookup[t] for t in ts]), costs)
+                                              count_tokens=lambda ts: [lookup[t] for t in ts],
+                                              first_prompt=first_prompt), costs)
             for n in typists}
+
+
+def first_prompt_counter(model: Path, *, max_tokens: int, n_ctx: int | None = None):
+    """(prefix, suffix, cold window target) -> the tokens the engine evaluates for a place's first keystroke,
+    by the prompt stage's own rules on `model`'s vocabulary (server/prompt `first_prompt_tokens`)."""
+    from codefill.server.engines.llama_cpp.engine import LlamaCppOptions
+    from codefill.server.engines.vocab import GgufVocabulary
+    from codefill.server.prompt import first_prompt_tokens
+    from codefill.server.prompt.families import detect_family
+
+    vocab = GgufVocabulary(model)
+    family = detect_family(vocab, vocab.architecture)
+    options = LlamaCppOptions()  # what `bench replay --compare` serves with
+    saving, n_ctx = options.cold_saving, n_ctx or options.n_ctx
+
+    @functools.cache
+    def count(prefix: str, suffix: str, target: int) -> int:
+        return first_prompt_tokens(prefix, suffix, vocab=vocab, family=family, target=target,
+                                   budget=n_ctx - max_tokens, cold_saving=saving)
+
+    return count
 
 
 def add_ceilings(summaries: list[dict], shares: dict[int, float | None]) -> None:

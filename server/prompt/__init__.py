@@ -144,9 +144,27 @@ def _cold(full: BuiltPrompt, *, engine: Engine, vocab: Vocabulary, family: FimFa
           budget: int) -> list[int] | None:
     """The cold window's tokens (engines/llama_cpp/scheduler.py), `target` long, where
     the engine keeps a cache and the full prompt is much longer."""
-    if not target or not engine.uses_cold_window:
+    if not engine.uses_cold_window:
         return None
-    if len(full.tokens) < 2 * target:
+    return cold_tokens(full, vocab=vocab, family=family, target=target, budget=budget)
+
+
+def cold_tokens(full: BuiltPrompt, *, vocab: Vocabulary, family: FimFamily, target: int,
+                budget: int) -> list[int] | None:
+    """The cold window's tokens for the full prompt `full`, about `target` long; None where the full
+    prompt is not much longer."""
+    if not target or len(full.tokens) < 2 * target:
         return None
     built = build_cold_prompt(vocab, family, full, target, budget)
     return built.tokens if built is not None and len(built.tokens) < len(full.tokens) * 2 // 3 else None
+
+
+def first_prompt_tokens(prefix: str, suffix: str, *, vocab: Vocabulary, family: FimFamily, target: int,
+                        budget: int, cold_saving: int) -> int:
+    """How many tokens the llama.cpp engine evaluates for an editor's keystroke at a place its cache holds
+    nothing of, at the default settings: the cold window's (`target` long), or the full prompt's where
+    there is none or it saves no more than `cold_saving` (the engine's rule, scheduler.py `_place`).
+    What the bench's ceiling counts for a place's first keystroke (codefill/bench/ceiling.py)."""
+    full = build_prompt(vocab, family, anchor_window(model_prefix(prefix)), suffix, budget)
+    cold = cold_tokens(full, vocab=vocab, family=family, target=target, budget=budget)
+    return len(cold) if cold is not None and len(full.tokens) - len(cold) > cold_saving else len(full.tokens)

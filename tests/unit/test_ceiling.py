@@ -140,6 +140,21 @@ def test_schedule_types_like_the_replay():
     assert [j.arrival for j in jobs] == sorted(j.arrival for j in jobs)
 
 
+def test_a_places_first_keystroke_costs_the_prompt_stages_own_window_when_given():
+    """With `first_prompt` (the prompt stage's cold window, which may be longer than its target), the cold
+    keystrokes cost what it says, given the cold window's target for the typists; the others their new text."""
+    workload = [typed_line("a.py:1", "alpha beta gamma"), typed_line("b.py:1", "one two")]
+    asked = []
+
+    def first_prompt(prefix, suffix, target):
+        asked.append((prefix, target))
+        return 50
+
+    jobs = schedule(workload, typists=2, interval=0.5, count_tokens=words, cold_window=6, first_prompt=first_prompt)
+    assert sorted(j.prompt for j in jobs if j.cold) == [50, 50] and all(j.prompt == 1 for j in jobs if not j.cold)
+    assert asked == [("x = 1\n", 3), ("x = 1\n", 3)]
+
+
 def test_the_new_prompt_text_survives_a_sliding_window():
     previous = "line1\nline2\nline3 = fo"
     prefix = "line2\nline3 = foo\nline4 "  # the window's head moved down a line with the cursor

@@ -135,3 +135,24 @@ def test_cold_window_shrinks_while_other_sessions_are_in_the_engine():
     # Each about its target, give or take the COLD_WINNOW / 2 lines (26 chars here) the start may move.
     for sessions, target in ((1, 600), (2, 300), (4, 200)):
         assert abs(sizes[sessions] - target) <= 8 * 26 + 40, (sessions, sizes)
+
+
+def test_the_ceilings_first_prompt_is_what_the_engine_would_evaluate():
+    """The bench's ceiling counts a place's first keystroke as the prompt stage makes it (first_prompt_tokens):
+    the cold window where it saves more than the engine's `cold_saving`, else the full prompt."""
+    from codefill.server.api.protocol import CompletionRequest
+    from codefill.server.prompt import PromptSettings, first_prompt_tokens, render_prompt
+
+    e = FakeEngine(n_ctx=8192, family="starcoder", special_tokens=STARCODER.markers)
+    e.uses_cold_window = True
+    for lines in (250, 30):
+        prefix = "".join(f"value_{i:04} = compute({i})\n" for i in range(lines)) + "result = "
+        req = CompletionRequest(model="fake", prompt=prefix, suffix="\nprint(result)\n")
+        shown = render_prompt(req.prompt, None, req, mode="single_line", max_tokens=16, engine=e, family=STARCODER,
+                              settings=PromptSettings(token_healing=False, cold_window=600), busy_sessions=1)
+        counted = first_prompt_tokens(prefix, req.suffix, vocab=e, family=STARCODER, target=600,
+                                      budget=8192 - 16, cold_saving=192)
+        if lines == 250:
+            assert shown.cold_tokens and counted == len(shown.cold_tokens) < len(shown.tokens)
+        else:  # too short for a cold window: the whole prompt
+            assert shown.cold_tokens is None and counted == len(shown.tokens)
