@@ -57,7 +57,8 @@ class Fresh:
 
     def __init__(self, starts: dict[str, Callable[[], Server]]) -> None:
         self.starts = starts
-        self.used: set[int] = set()  # id() of the servers that have served a run
+        # The servers that have served a run, by id() (held, so that no later server can take a stopped one's id).
+        self.used: dict[int, Server] = {}
 
     def before_run(self, servers: list[Server], s: Server) -> Server:
         """`s`, or a fresh one in its place in `servers` if it has served a run."""
@@ -66,7 +67,7 @@ class Fresh:
             new = self.starts[s.label]()
             servers[servers.index(s)] = new
             s = new
-        self.used.add(id(s))
+        self.used[id(s)] = s
         return s
 
 

@@ -447,8 +447,9 @@ class StepLoop:
         """`r` is given up before its answer: its session's next request inherits its wait."""
         if r.job.request.session is None:
             return
-        self.unserved[_session_key(r.job)] = r.served_at
-        self.unserved.move_to_end(_session_key(r.job))
+        key = _session_key(r.job)
+        self.unserved[key] = r.served_at
+        self.unserved.move_to_end(key)
         while self.unserved and now - next(iter(self.unserved.values())) > deadlines.STARVE_CHAIN_S:
             self.unserved.popitem(last=False)
 
