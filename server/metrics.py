@@ -52,6 +52,9 @@ DECLARED: dict[str, tuple[type, str, str, tuple[str, ...]]] = {
     "cold_window": (Counter, "codefill_completions_cold_window_total",
                     "Completions answered from the cold window because the KV cache held too little of the full "
                     "prompt", ()),
+    "cold_kept": (Counter, "codefill_completions_cold_window_kept_total",
+                  "Of those, answered from the session's last cold window grown to the cursor (its start kept, "
+                  "its cache reused) rather than a window started anew", ()),
     "cancelled": (Counter, "codefill_completions_cancelled_total",
                   "Completions stopped because the client went away", ()),
     # Limits and admission (limits.py)

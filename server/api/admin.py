@@ -78,10 +78,12 @@ async def drop_cache(body: DropRequest, request: Request) -> DropResult:
     if body.user is not None:
         session = session_key(body.tenant, body.user)
         answers = service.answers.forget(session=session)
+        service.cold_starts.forget(session=session)
         what = {"session": session}
     else:
         prefix = session_key(body.tenant, "")
         answers = service.answers.forget(session_prefix=prefix)
+        service.cold_starts.forget(session_prefix=prefix)
         # With --share-cache, the tenant's salt is its group's: the group's shared state goes too.
         what = {"salt": service.tenants.salt_of(body.tenant or OPEN_NAME)}
         service.forget_tokens(what["salt"])  # the lines its prompts were tokenized from (prompt/tokens.py)

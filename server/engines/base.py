@@ -68,6 +68,10 @@ class GenerationRequest:
     # `prompt_tokens`; it then evaluates the full prompt in idle time. Engines
     # that do not keep a cache of their own ignore it.
     cold_tokens: list[int] | None = None
+    # The session's last cold window, grown to the cursor (its start kept): an engine takes it instead of
+    # `cold_tokens` where its cache holds more of it (a window's start moves as the cursor does and as
+    # the typists sharing the engine come and go; its cache stays where it was).
+    kept_tokens: list[int] | None = None
     # When the answer is of no use any more (time.monotonic() seconds; None: no deadline), and
     # whose it is. Hard: the client's own (`deadline_ms`): a request that can no longer finish by
     # then is dropped (DeadlineMissed). Soft: learned from the session's typing rhythm (the next
@@ -98,8 +102,9 @@ class GenerationResult:
     # Speculative decoding: tokens drafted, and how many of them the model kept.
     draft_tokens: int = 0
     accepted_draft_tokens: int = 0
-    # The engine answered from the request's cold window.
+    # The engine answered from the request's cold window; `cold_kept`: from the kept one (kept_tokens).
     cold_window: bool = False
+    cold_kept: bool = False
     # "deadline": dropped because it could no longer finish before its hard deadline.
     finish_reason: Literal["stop", "length", "cancelled", "deadline"] | None = None
 

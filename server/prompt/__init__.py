@@ -15,7 +15,10 @@ so the render route shows exactly what the model sees. In order:
 6. `build_cold_prompt`: the cold window, only where the engine
    `uses_cold_window`; while other editor sessions are typing or have
    requests in the engine (the caller says how many: `busy_sessions`) it is shorter
-   (`cold_target`);
+   (`cold_target`); where the session's last cold window (`kept`, its
+   first lines) still starts a line of the prefix, that window grown to the
+   cursor is offered beside it, and the engine takes whichever its cache
+   holds more of (`kept_tokens`);
 7. the lookup tokens: the suffix's head, for speculative drafts.
 Steps 4-7 tokenize through the request's cache salt's memory of tokenized
 lines (tokens.py), so a keystroke tokenizes only what changed.
@@ -46,14 +49,15 @@ from codefill.config import default
 
 from .crossfile import with_crossfile
 from .families import FimFamily
-from .fitting import BuiltPrompt, anchor_window, build_cold_prompt, build_prompt, model_prefix
+from .fitting import (BuiltPrompt, anchor_window, build_cold_prompt, build_prompt, kept_window, model_prefix,
+                      window_head, window_prompt)
 
 if TYPE_CHECKING:
     from ..api.protocol import CompletionRequest
     from ..engines.base import Engine
     from ..engines.vocab import Vocabulary
 
-__all__ = ["EngineInput", "PromptSettings", "render_prompt"]
+__all__ = ["ColdStart", "EngineInput", "PromptSettings", "render_prompt"]
 
 log = logging.getLogger("codefill.prompt")
 
@@ -71,6 +75,16 @@ class PromptSettings:
 
 
 @dataclass(frozen=True)
+class ColdStart:
+    """Where a cold window starts: its first lines (`fitting.window_head`), and the target it was
+    built for (which sizes its share of the suffix). The serving layer keeps the one a session's engine
+    used, and offers it again with the next keystroke (`render_prompt`'s `kept`)."""
+
+    head: str
+    target: int
+
+
+@dataclass(frozen=True)
 class EngineInput:
     """What the engine is given for one prompt (and what the render route reports)."""
 
@@ -79,6 +93,9 @@ class EngineInput:
     heal: str  # text taken off the prompt's end that the first token must begin with
     lookup_tokens: tuple[int, ...]  # the code after the cursor, for speculative drafts
     built: BuiltPrompt  # the prompt's prefix and suffix as used, what trimming dropped, the cross-file snippets
+    cold_start: ColdStart | None = None  # where the cold window starts
+    kept_tokens: list[int] | None = None  # the session's last cold window grown to the cursor; None: none
+    kept_start: ColdStart | None = None  # ... and where it starts (`kept`, as given)
 
     @property
     def crossfile_files(self) -> tuple[str, ...]:
@@ -91,13 +108,13 @@ class EngineInput:
 
 def render_prompt(text: str, token_ids: list[int] | None, req: CompletionRequest, *, mode: str, max_tokens: int,
                   engine: Engine, family: FimFamily, settings: PromptSettings, busy_sessions: int = 0,
-                  vocab: Vocabulary | None = None) -> EngineInput:
+                  vocab: Vocabulary | None = None, kept: ColdStart | None = None) -> EngineInput:
     """The engine's input for one prompt of `req`: `text` (the client's token ids
     `token_ids` where it sent ids), in the resolved post-processing `mode`.
     `busy_sessions`: editor sessions typing or with requests in the engine now
     (the cold window shrinks as they grow). `vocab`: the engine's vocabulary through the
     request's cache salt's memory of tokenized lines (tokens.py); default: the
-    engine's own."""
+    engine's own. `kept`: where the session's last cold window started (the serving layer's memory)."""
     vocab = vocab if vocab is not None else engine
     editor = mode != "raw" and token_ids is None
     shown = text
@@ -110,11 +127,22 @@ def render_prompt(text: str, token_ids: list[int] | None, req: CompletionRequest
         shown = shown[: -len(heal)]
     budget = engine.info.n_ctx - max_tokens
     built = _build(shown, token_ids, req, vocab=vocab, family=family, budget=budget)
-    cold = (_cold(built, engine=engine, vocab=vocab, family=family, budget=budget,
-                  target=cold_target(settings.cold_window, busy_sessions)) if editor else None)
+    cold = kept_prompt = None
+    target = 0
+    if editor and engine.uses_cold_window:
+        target = cold_target(settings.cold_window, busy_sessions)
+        cold = _cold_window(built, vocab=vocab, family=family, target=target, budget=budget)
+        if kept is not None:
+            kept_prompt = _kept_window(built, kept, vocab=vocab, family=family, budget=budget,
+                                       longest=2 * settings.cold_window)
+            if kept_prompt is not None and cold is not None and kept_prompt.tokens == cold.tokens:
+                kept_prompt = None
     # The code after the cursor is a source of speculative drafts even where the template leaves it out.
     lookup = tuple(vocab.tokenize(req.suffix[:LOOKUP_SUFFIX_CHARS])) if req.suffix else ()
-    return EngineInput(built.tokens, cold, heal, lookup, built)
+    return EngineInput(built.tokens, cold.tokens if cold is not None else None, heal, lookup, built,
+                       cold_start=_start(cold, target) if cold is not None else None,
+                       kept_tokens=kept_prompt.tokens if kept_prompt is not None else None,
+                       kept_start=kept if kept_prompt is not None else None)
 
 
 def _build(text: str, token_ids: list[int] | None, req: CompletionRequest, *, vocab: Vocabulary, family: FimFamily,
@@ -140,23 +168,41 @@ def cold_target(cold_window: int, sessions: int) -> int:
     return max(cold_window // max(1, sessions), cold_window // 3)
 
 
-def _cold(full: BuiltPrompt, *, engine: Engine, vocab: Vocabulary, family: FimFamily, target: int,
-          budget: int) -> list[int] | None:
-    """The cold window's tokens (engines/llama_cpp/scheduler.py), `target` long, where
-    the engine keeps a cache and the full prompt is much longer."""
-    if not engine.uses_cold_window:
+def _cold_window(full: BuiltPrompt, *, vocab: Vocabulary, family: FimFamily, target: int,
+                 budget: int) -> BuiltPrompt | None:
+    """The cold window (engines/llama_cpp/scheduler.py), `target` long, where the full prompt is much
+    longer."""
+    if not target or len(full.tokens) < 2 * target:
         return None
-    return cold_tokens(full, vocab=vocab, family=family, target=target, budget=budget)
+    built = build_cold_prompt(vocab, family, full, target, budget)
+    return built if built is not None and len(built.tokens) < len(full.tokens) * 2 // 3 else None
+
+
+def _kept_window(full: BuiltPrompt, kept: ColdStart, *, vocab: Vocabulary, family: FimFamily, budget: int,
+                 longest: int) -> BuiltPrompt | None:
+    """The window that starts where the session's last one did (`kept`), to the cursor: None where the
+    prefix no longer holds that start, or the window has grown past `longest` tokens (or two thirds of
+    the full prompt), or shrunk below half its target (the cursor moved up)."""
+    text = kept_window(full.prefix, kept.head)
+    if text is None or len(text) >= len(full.prefix):
+        return None
+    built = window_prompt(vocab, family, full, text, kept.target, budget)
+    if not kept.target // 2 <= len(built.tokens) <= min(longest, len(full.tokens) * 2 // 3):
+        return None
+    return built
+
+
+def _start(window: BuiltPrompt, target: int) -> ColdStart | None:
+    head = window_head(window.prefix)
+    return ColdStart(head, target) if head is not None else None
 
 
 def cold_tokens(full: BuiltPrompt, *, vocab: Vocabulary, family: FimFamily, target: int,
                 budget: int) -> list[int] | None:
     """The cold window's tokens for the full prompt `full`, about `target` long; None where the full
     prompt is not much longer."""
-    if not target or len(full.tokens) < 2 * target:
-        return None
-    built = build_cold_prompt(vocab, family, full, target, budget)
-    return built.tokens if built is not None and len(built.tokens) < len(full.tokens) * 2 // 3 else None
+    built = _cold_window(full, vocab=vocab, family=family, target=target, budget=budget)
+    return built.tokens if built is not None else None
 
 
 def first_prompt_tokens(prefix: str, suffix: str, *, vocab: Vocabulary, family: FimFamily, target: int,

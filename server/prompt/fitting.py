@@ -36,6 +36,13 @@ next:
   without a cache of their own (vLLM, gateway) get no short prompt
   (`uses_cold_window`). `models prepare` weighs formats by the same picture:
   one cold window per place, then warm keystrokes.
+- The kept window (`window_head`, `kept_window`). A window's start also moves
+  when its target does (the typists sharing the engine come and go) or when
+  the full prompt's characters per token change (its anchor moved), and a
+  moved start makes the cached window useless. So the serving layer keeps
+  the first lines of the window the engine last used for a session
+  (service/cold_starts.py), and the next keystroke also offers that window
+  grown to the cursor; the engine evaluates whichever its cache holds more of.
 """
 
 from __future__ import annotations
@@ -211,7 +218,36 @@ def build_cold_prompt(vocab: Vocabulary, family: FimFamily, full: BuiltPrompt, t
     start = cold_window(full.prefix, int(target * max(chars_per_token, 1.0)))
     if start is None:
         return None
+    return window_prompt(vocab, family, full, start, target, budget)
+
+
+def window_prompt(vocab: Vocabulary, family: FimFamily, full: BuiltPrompt, prefix: str, target: int,
+                  budget: int) -> BuiltPrompt:
+    """A window's prompt: `prefix` (an end of `full`'s) and, for FIM families, at most a quarter of
+    `target` tokens of `full`'s suffix (whole lines)."""
     suffix = full.suffix
     if family.supports_fim and suffix:
         suffix = _fit_lines(vocab, suffix, target // 4, keep_end=False)
-    return build_prompt(vocab, family, start, suffix, budget)
+    return build_prompt(vocab, family, prefix, suffix, budget)
+
+
+# A window's head: the lines that find its start again in a later prefix (`window_head`, `kept_window`).
+HEAD_LINES = 2
+
+
+def window_head(window: str) -> str | None:
+    """The first HEAD_LINES lines of a window's prefix, with their line ends: enough to find its start
+    in the session's next prefix (`kept_window`); None for a window shorter than that."""
+    lines = window.split("\n", HEAD_LINES)
+    if len(lines) <= HEAD_LINES or not "".join(lines[:HEAD_LINES]).strip():
+        return None
+    return "".join(line + "\n" for line in lines[:HEAD_LINES])
+
+
+def kept_window(prefix: str, head: str) -> str | None:
+    """The end of `prefix` from the last line that begins `head` (`window_head` of an earlier window):
+    that window again, grown by what was typed since; None where the prefix no longer holds it."""
+    pos = prefix.rfind(head)
+    while pos > 0 and prefix[pos - 1] != "\n":  # a line's start only
+        pos = prefix.rfind(head, 0, pos + len(head) - 1)
+    return prefix[pos:] if pos >= 0 else None

@@ -34,6 +34,7 @@ from ..prompt.families import FimFamily, get_family
 from ..prompt.tokens import TokenMemory
 from ..tenants import TenantSettings, session_key
 from .admission import Asked, Call, check_served, default_max_tokens, prompt_list
+from .cold_starts import ColdStarts
 from .concurrent import merged
 from .deadlines import Deadline, Rhythm, deadline_of
 from .fair import FairQueue
@@ -129,6 +130,7 @@ class CompletionService:
         self.answers, self.tenants = AnswerMemory(), tenants or TenantSettings()
         self.sessionless = ImplicitSessions()  # sessions for clients that send none (sessionless.py)
         self.rhythm = Rhythm()  # sessions' typing rhythm: soft deadlines (deadlines.py)
+        self.cold_starts = ColdStarts()  # where sessions' last cold windows started (cold_starts.py)
         self._fair: FairQueue | None = None
         self._tokens: TokenMemory | None = None  # made on first use: the engine's vocabulary is loaded by then
 
@@ -191,9 +193,11 @@ class CompletionService:
 
     # -- one choice ------------------------------------------------------------
 
-    def prepare(self, prompt: _Prompt, req: CompletionRequest, max_tokens: int, tenant: str | None) -> Prepared:
+    def prepare(self, prompt: _Prompt, req: CompletionRequest, max_tokens: int, tenant: str | None,
+                first: bool = True) -> Prepared:
         """What the model is shown for `prompt`: the language, the post-processing plan (mode and
-        pipeline) and the engine's input (also what `POST /v1/completions/render` reports)."""
+        pipeline) and the engine's input (also what `POST /v1/completions/render` reports). `first`: the
+        request's first choice, the one the engine runs as the session's (others have none)."""
         language = detect_language(req.language, req.filepath) or infer_language(prompt.text, req.suffix)
         post = plan(prompt.text, req.suffix, language=language, mode=req.mode, stops=req.stop_list,
                     disabled=self.settings.disabled_filters)
@@ -202,7 +206,8 @@ class CompletionService:
         vocab = self._tokens.for_salt(self.tenants.salt_of(tenant or "anonymous", req.cache_salt))
         shown = render_prompt(prompt.text, prompt.token_ids, req, mode=post.mode, max_tokens=max_tokens,
                               engine=self.engine, family=self.family, settings=self.prompt_settings, vocab=vocab,
-                              busy_sessions=self.busy_sessions())
+                              busy_sessions=self.busy_sessions(),
+                              kept=self.cold_starts.get(session_key(tenant, req.user)) if first else None)
         return Prepared(language, post, shown)
 
     def busy_sessions(self) -> int:
@@ -218,7 +223,7 @@ class CompletionService:
 
     async def _run_choice(self, choice: _Choice, prompt: _Prompt, req: CompletionRequest, max_tokens: int,
                           request_id: str, tenant: str | None, deadline: Deadline) -> AsyncIterator[_Delta]:
-        _, post, shown = self.prepare(prompt, req, max_tokens, tenant)
+        _, post, shown = self.prepare(prompt, req, max_tokens, tenant, first=choice.index == 0)
         pipeline = post.pipeline
         if shown.heal:
             self.metrics.healed.inc()
@@ -240,6 +245,7 @@ class CompletionService:
                                 cache_salt=self.tenants.salt_of(tenant, req.cache_salt),
                                 tenant=tenant, weight=self.tenants.weights.get(tenant, 1.0),
                                 lookup_tokens=shown.lookup_tokens, heal=shown.heal, cold_tokens=shown.cold_tokens,
+                                kept_tokens=shown.kept_tokens,
                                 deadline=deadline.at, deadline_hard=deadline.hard)
         offset = 0
         if req.echo:
@@ -276,6 +282,7 @@ class CompletionService:
             raise
         finally:
             record_choice(self.metrics, choice.result)
+            self.cold_starts.keep(gen.session, shown, choice.result)
         tail = pipeline.finish()
         # A filter that ended the text ended it on purpose: "stop", even if
         # the engine ran out of max_tokens at the same moment.

@@ -38,6 +38,8 @@ def record_choice(metrics: Metrics, result: GenerationResult) -> None:
     metrics.observe_drafts(result.draft_tokens, result.accepted_draft_tokens)
     if result.cold_window:
         metrics.cold_window.inc()
+    if result.cold_kept:
+        metrics.cold_kept.inc()
 
 
 class Usage:

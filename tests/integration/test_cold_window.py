@@ -63,3 +63,36 @@ def test_first_keystroke_is_cold_then_the_full_window_grows_while_the_user_pause
     assert third.usage.prompt_tokens_details.cached_tokens >= third.usage.prompt_tokens - 8
     assert first.choices[0].finish_reason in ("stop", "length")
     print(f"cold keystroke {first_s:.2f}s, next {second_s:.2f}s")
+
+
+def test_a_cold_window_whose_start_moved_is_kept_where_its_cache_is():
+    """Twenty lines typed below a cold window move its content-defined start out of reach (the start is
+    winnowed among the 16 lines around the point the target is reached), so a window started anew would
+    be evaluated from scratch. The server offers the session's last window grown to the cursor beside it,
+    and the engine takes that one: only the new lines are evaluated. Another session typing the same
+    text has no kept window and evaluates its own from scratch."""
+    server = start_server("--cold-window", "256", "--grow-after", "600", name="cold-window-kept")
+    try:
+        client = openai.OpenAI(base_url=server.base_url, api_key="unused", max_retries=0)
+        lines = stdlib_file("textwrap.py").read_text().split("\n")
+
+        def keystroke(end: int, user: str):
+            prefix = "\n".join(lines[200:end]) + "\n"
+            return client.completions.create(model=server.model, prompt=prefix, suffix="\n", max_tokens=4,
+                                             temperature=0, user=user)
+
+        first = keystroke(320, "ada")
+        assert metric(server, "codefill_completions_cold_window_total") == 1
+        assert 150 < first.usage.prompt_tokens < 500  # the cold window, not the ~900-token prompt
+        later = keystroke(340, "ada")
+        assert metric(server, "codefill_completions_cold_window_total") == 2
+        assert metric(server, "codefill_completions_cold_window_kept_total") == 1
+        assert later.usage.prompt_tokens > first.usage.prompt_tokens  # the first window and the new lines
+        assert later.usage.prompt_tokens_details.cached_tokens >= first.usage.prompt_tokens - 8
+        # The same keystroke from a session with no window of its own: a new window, nothing of it cached.
+        other = keystroke(340, "bo")
+        assert metric(server, "codefill_completions_cold_window_kept_total") == 1
+        assert other.usage.prompt_tokens < later.usage.prompt_tokens
+        assert other.usage.prompt_tokens_details.cached_tokens < 16
+    finally:
+        stop_server(server)

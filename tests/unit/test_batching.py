@@ -219,6 +219,34 @@ def test_a_cold_window_grows_only_when_nothing_interactive_is_left():
     assert not again.result.cold_window and again.result.cached_prompt_tokens == len(full)
 
 
+def test_the_kept_window_is_taken_where_the_cache_holds_more_of_it_than_of_the_new_one():
+    """A session's next keystroke brings a cold window that starts elsewhere (the target changed with the
+    typists) and its last window grown to the cursor (kept): the engine evaluates the one its cache holds
+    more of, and says which."""
+    loop, ctx = make_loop(step_tokens=16)
+    full = list(range(1, 101))
+    first = Job(GenerationRequest(full, 1, session="s", cold_tokens=list(range(50, 101))), GenerationResult(),
+                ImmediateLoop(), Sink())
+    loop.waiting.append(first)
+    run_until_done(loop, [first])
+    assert first.result.cold_window and not first.result.cold_kept
+    evaluated = sum(len(step) for step in ctx.steps)
+    # The next keystroke at once: a shorter window starting elsewhere, and the kept one, 51 tokens cached.
+    nxt = Job(GenerationRequest(full + [101], 1, session="s", cold_tokens=list(range(70, 102)),
+                                kept_tokens=list(range(50, 102))), GenerationResult(), ImmediateLoop(), Sink())
+    loop.waiting.append(nxt)
+    run_until_done(loop, [nxt])
+    assert nxt.result.cold_window and nxt.result.cold_kept
+    assert nxt.result.cached_prompt_tokens == 51 and nxt.result.prompt_tokens == 52
+    assert sum(len(step) for step in ctx.steps) - evaluated == 1  # the new token (and the answer's)
+    # Nothing cached of either (another session): this keystroke's own, the shorter, is evaluated.
+    other = Job(GenerationRequest(list(range(201, 301)), 1, session="t", cold_tokens=list(range(270, 301)),
+                                  kept_tokens=list(range(250, 301))), GenerationResult(), ImmediateLoop(), Sink())
+    loop.waiting.append(other)
+    run_until_done(loop, [other])
+    assert other.result.cold_window and not other.result.cold_kept and other.result.prompt_tokens == 31
+
+
 def test_a_cold_window_grows_only_after_a_pause_without_requests():
     import time
 

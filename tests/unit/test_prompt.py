@@ -137,6 +137,56 @@ def test_cold_window_shrinks_while_other_sessions_are_in_the_engine():
         assert abs(sizes[sessions] - target) <= 8 * 26 + 40, (sessions, sizes)
 
 
+def test_a_sessions_last_cold_window_is_offered_again_grown_to_the_cursor():
+    """The window whose start the serving layer kept (ColdStart) comes back from that start to the cursor,
+    beside this keystroke's own window, however the typists sharing the engine resized the target."""
+    from codefill.server.api.protocol import CompletionRequest
+    from codefill.server.prompt import ColdStart, PromptSettings, render_prompt
+
+    e = FakeEngine(n_ctx=8192, family="starcoder", special_tokens=STARCODER.markers)
+    e.uses_cold_window = True
+    settings = PromptSettings(anchor=False, token_healing=False, cold_window=600)
+    lines = [f"value_{i:04} = compute({i})\n" for i in range(300)]
+
+    def show(n, busy, kept=None):
+        req = CompletionRequest(model="fake", prompt="".join(lines[:n]) + "result = ", suffix="\nprint(result)\n")
+        return render_prompt(req.prompt, None, req, mode="single_line", max_tokens=16, engine=e, family=STARCODER,
+                             settings=settings, busy_sessions=busy, kept=kept)
+
+    first = show(250, busy=1)
+    start = first.cold_start
+    assert start is not None and start.target == 600 and first.kept_tokens is None
+    assert "".join(lines[:250]).count(start.head) == 1
+    # Four typists now: this keystroke's window is a third as long, and starts elsewhere.
+    later = show(254, busy=4, kept=start)
+    assert len(later.cold_tokens) < len(first.cold_tokens) and later.cold_start != start
+    assert later.kept_start == start
+    from codefill.server.engines.llama_cpp.slots import common_prefix
+
+    text = "".join(lines[:250])
+    lines_kept = len(text) - text.index(start.head)  # one token a character in the fake, after <fim_prefix>
+    assert common_prefix(later.kept_tokens, first.cold_tokens) >= 1 + lines_kept  # its cache's head is reused
+    assert len(later.kept_tokens) > len(first.cold_tokens)  # ... grown by the four lines typed
+    # Gone from the prefix (another file, or the cursor moved above it), or grown too long: not offered.
+    elsewhere = ColdStart("unrelated = 1\nother = 2\n", 600)
+    assert show(254, busy=4, kept=elsewhere).kept_tokens is None
+    assert show(249, busy=4, kept=ColdStart(start.head, 600)).kept_tokens is not None
+    assert show(299, busy=1, kept=ColdStart(lines[100] + lines[101], 200)).kept_tokens is None  # > 2 x 600
+    # The same window as this keystroke's own: offered once.
+    assert show(250, busy=1, kept=start).kept_tokens is None
+
+
+def test_a_windows_head_finds_its_start_at_a_line_start_only():
+    from codefill.server.prompt.fitting import kept_window, window_head
+
+    assert window_head("a = 1\nb = 2\nc = 3") == "a = 1\nb = 2\n"
+    assert window_head("a = 1\nb = 2") is None and window_head("\n\nc") is None
+    prefix = "xa = 1\nb = 2\nq\na = 1\nb = 2\nc\n"
+    assert kept_window(prefix, "a = 1\nb = 2\n") == "a = 1\nb = 2\nc\n"  # the last, at a line start
+    assert kept_window("xa = 1\nb = 2\n", "a = 1\nb = 2\n") is None
+    assert kept_window("a = 1\nb = 2\nz", "a = 1\nb = 2\n") == "a = 1\nb = 2\nz"
+
+
 def test_the_ceilings_first_prompt_is_what_the_engine_would_evaluate():
     """The bench's ceiling counts a place's first keystroke as the prompt stage makes it (first_prompt_tokens):
     the cold window where it saves more than the engine's `cold_saving`, else the full prompt."""

@@ -252,6 +252,44 @@ def test_typing_through_and_salts_stay_within_a_tenant_or_its_group(tenant_clien
     assert salts[session_key("alice", "me")] == "alice+carol" and salts[session_key("bob", "me")] == "bob"
 
 
+class _ColdEngine(FakeEngine):
+    """Takes every cold window it is given, as the llama.cpp engine does with nothing cached."""
+
+    uses_cold_window = True
+
+    async def generate(self, request, result):
+        result.cold_window = request.cold_tokens is not None or request.kept_tokens is not None
+        result.cold_kept = request.kept_tokens is not None
+        async for token in super().generate(request, result):
+            yield token
+
+
+def test_a_sessions_kept_cold_window_start_stays_within_its_tenant(tenant_client):
+    """The start of a session's last cold window (a few lines of its code) is offered again to that
+    tenant's session only: another key sending the same `user` and the same file gets none; the admin
+    API's drop forgets it."""
+    engine = _ColdEngine("x", n_ctx=8192)
+    c = tenant_client(engine, tenants=TenantSettings.build(admin_key=ADMIN))
+    lines = "".join(f"total_{i:03} = add(total_{i:03}, {i})\n" for i in range(90))
+    for key in (ALICE, BOB):
+        assert _complete(c, key, prompt=lines, max_tokens=1).status_code == 200
+    assert [r.kept_tokens for r in engine.requests] == [None, None]
+    engine.sessions_in_flight = 4  # three more typists: this keystroke's window is a third as long
+    more = lines + "total = 0\n"
+    assert _complete(c, ALICE, prompt=more, max_tokens=1).status_code == 200
+    alice = engine.requests[-1]
+    assert alice.kept_tokens and len(alice.kept_tokens) > len(alice.cold_tokens)
+    assert engine.detokenize(alice.kept_tokens).startswith(engine.detokenize(engine.requests[0].cold_tokens))
+    c.post("/admin/cache/drop", json={"tenant": "bob"}, headers={"Authorization": f"Bearer {ADMIN}"})
+    assert _complete(c, BOB, prompt=more, max_tokens=1).status_code == 200
+    assert engine.requests[-1].kept_tokens is None  # Bob's own start was dropped; Alice's is not his
+    r = c.post("/admin/cache/drop", json={"tenant": "alice", "user": "me"},
+               headers={"Authorization": f"Bearer {ADMIN}"})
+    assert r.status_code == 200
+    assert _complete(c, ALICE, prompt=more + "x", max_tokens=1).status_code == 200
+    assert engine.requests[-1].kept_tokens is None
+
+
 def test_unfinished_requests_are_charged_and_counted_per_tenant(tenant_client):
     c = tenant_client(FakeEngine("x" * 200, delay=0.01),
                       limits=LimitSettings(request_timeout=0.3, rate_limit_tpm=1000))

@@ -228,8 +228,10 @@ class StepLoop:
                 continue
             key = (req.cache_salt, req.session, "full")
             prompt = len(req.prompt_tokens) - self.slots.reusable(key, req.cache_salt, req.prompt_tokens)
-            if req.cold_tokens:
-                prompt = min(prompt, len(req.cold_tokens))
+            for window in (req.cold_tokens, req.kept_tokens):
+                if window:
+                    prompt = min(prompt, len(window) - self.slots.reusable((req.cache_salt, req.session, "cold"),
+                                                                           req.cache_salt, window))
             answer = self.lengths.left(0, req.max_tokens, req.tenant or "")
             work = deadlines.Work(job, req.deadline, max(prompt, 1), answer, True)
             if deadlines.must_drop(work, now, self.costs):
@@ -261,30 +263,37 @@ class StepLoop:
     def _place(self, job: Job, now: float) -> Running | None:
         """A sequence for `job`, with its prompt's cached head; None while all are busy.
         With a cold window, the short prompt is chosen when the full one would cost
-        more than `cold_saving` tokens beyond it, and the full one grows later."""
+        more than `cold_saving` tokens beyond it, and the full one grows later. Of the
+        two short prompts, this keystroke's window and the session's last one grown to
+        the cursor (kept), the one the cache holds more of is chosen; on a tie, this one."""
         req = job.request
         salt = req.cache_salt
         options = {"full": list(req.prompt_tokens)}
         if req.cold_tokens:
             options["cold"] = list(req.cold_tokens)
-        cost = {kind: len(tokens) - self.slots.reusable((salt, req.session, kind), salt, tokens)
-                for kind, tokens in options.items()}
-        kind = "cold" if "cold" in cost and cost["full"] - cost["cold"] > self.cold_saving else "full"
+        if req.kept_tokens:
+            options["kept"] = list(req.kept_tokens)
+        keys = {kind: (salt, req.session, "full" if kind == "full" else "cold") for kind in options}
+        cost = {kind: len(tokens) - self.slots.reusable(keys[kind], salt, tokens) for kind, tokens in options.items()}
+        short = min((k for k in ("cold", "kept") if k in cost), key=lambda k: (cost[k], k != "cold"), default=None)
+        kind = short if short is not None and cost["full"] - cost[short] > self.cold_saving else "full"
         tokens = options[kind]
-        placed = self.slots.acquire((salt, req.session, kind), salt, tokens, now)
+        placed = self.slots.acquire(keys[kind], salt, tokens, now)
         if placed is None:
             return None
         if log.isEnabledFor(logging.DEBUG):
-            log.debug("placed %s: %s prompt, %d tokens to evaluate (full %d of %d, cold %s)", req.session or "-",
-                      kind, cost[kind], cost["full"], len(options["full"]),
-                      f"{cost['cold']} of {len(options['cold'])}" if "cold" in options else "none")
-        if kind == "cold":
+            log.debug("placed %s: %s prompt, %d tokens to evaluate (full %d of %d, cold %s, kept %s)",
+                      req.session or "-", kind, cost[kind], cost["full"], len(options["full"]),
+                      f"{cost['cold']} of {len(options['cold'])}" if "cold" in options else "none",
+                      f"{cost['kept']} of {len(options['kept'])}" if "kept" in options else "none")
+        if kind != "full":
             self.growth = Growth((salt, req.session, "full"), salt, options["full"])
         elif self.growth is not None and self.growth.key == (salt, req.session, "full"):
             self.growth = None
         self.stats.counters["shared_prefix_tokens"] += placed.shared
         result = job.result
-        result.cold_window = kind == "cold"
+        result.cold_window = kind != "full"
+        result.cold_kept = kind == "kept"
         result.prompt_tokens = len(tokens)
         result.cached_prompt_tokens = placed.cached
         decoder = self.new_decoder(req, result, tokens)
