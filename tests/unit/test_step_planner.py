@@ -127,7 +127,26 @@ def test_answer_lengths_are_the_median_of_recent_answers():
         lengths.observe(n)
     assert lengths.left(0, 32) == 4
     assert lengths.left(0, 2) == 2  # never more than max_tokens
-    assert lengths.left(10, 32) == 1  # past the guess: one more at a time
+    # Past the guess: the median of the answers at least as long (only the 30 here), not one more at a time.
+    assert lengths.left(10, 32) == 20
+    assert lengths.left(10, 16) == 6 and lengths.left(20, 21) == 1  # never past max_tokens
+    assert lengths.left(30, 64) == 4  # longer than any seen: the usual length again
+    fresh = AnswerLengths()  # a tenant with none seen: the default, then the default again past it
+    assert fresh.left(3, 64) == DEFAULT_ANSWER_TOKENS - 3 and fresh.left(9, 64) == DEFAULT_ANSWER_TOKENS
+
+
+def test_a_long_running_answers_guess_follows_the_long_tail():
+    """Of answers censored and complete alike: the guess for one that has run past most of them is the
+    median of those that ran at least as long."""
+    lengths = AnswerLengths()
+    for n in (4, 4, 5, 5, 6, 6, 7, 20, 24, 28):
+        lengths.observe(n)
+    for n in (12, 16):
+        lengths.observe(n, complete=False)  # left by their typists' next words: at least that long
+    assert lengths.left(0, 64) == 6
+    assert lengths.left(8, 64) == 24 - 8  # of 12+, 16+, 20, 24, 28: half are done by 24
+    assert survival_median([(n, True) for n in (4, 5, 20, 24, 28)], above=10) == 24
+    assert survival_median([(4, True)], above=4) is None
 
 
 def test_answers_left_while_decoding_count_as_at_least_as_long_as_they_got():
