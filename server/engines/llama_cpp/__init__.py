@@ -30,7 +30,9 @@ Cold window: a request may carry a shorter version of its prompt
 prompt that evaluating it would cost more than `cold_saving` tokens beyond
 the short one, the short one is answered, and the full prompt is evaluated
 as low-priority prefill whenever a step has nothing interactive to do; the
-next keystroke there reuses it.
+next keystroke there reuses it. A request may also carry the session's last
+short prompt grown to the cursor (`kept_tokens`): of the two short ones, the
+one the cache holds more of is evaluated (`GenerationResult.cold_kept`).
 
 Settings and their defaults (codefill/config.py):
 - `--sequences` (8): llama.cpp's `n_seq_max`; each sequence has `n_ctx` KV
