@@ -118,3 +118,14 @@ def session_key(tenant: str | None, user: str | None) -> str | None:
     `user` inside the authenticated tenant, so two API keys that send the same
     `user` never share a session. Injective: the tenant's length comes first."""
     return None if user is None else scoped(tenant or "", user)
+
+
+def forget_sessions(store: dict, *, session: str | None = None, session_prefix: str | None = None) -> int:
+    """Drop one session's entry of `store` (keyed by `session_key`), or every session's whose key starts
+    with `session_prefix` (a tenant's: `session_key(tenant, "")`); how many went."""
+    if session is not None:
+        return int(store.pop(session, None) is not None)
+    gone = [k for k in store if session_prefix is not None and k.startswith(session_prefix)]
+    for k in gone:
+        del store[k]
+    return len(gone)

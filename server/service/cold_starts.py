@@ -19,6 +19,7 @@ from collections import OrderedDict
 
 from ..engines.base import GenerationResult
 from ..prompt import ColdStart, EngineInput
+from ..tenants import forget_sessions
 
 _MAX_SESSIONS = 1024
 
@@ -48,9 +49,4 @@ class ColdStarts:
 
     def forget(self, *, session: str | None = None, session_prefix: str | None = None) -> int:
         """Drop one session's start, or every session's whose key starts with `session_prefix` (a tenant's)."""
-        if session is not None:
-            return int(self._starts.pop(session, None) is not None)
-        gone = [k for k in self._starts if session_prefix is not None and k.startswith(session_prefix)]
-        for k in gone:
-            del self._starts[k]
-        return len(gone)
+        return forget_sessions(self._starts, session=session, session_prefix=session_prefix)

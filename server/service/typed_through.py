@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from ..tenants import session_key
+from ..tenants import forget_sessions, session_key
 from ..api.protocol import CompletionRequest
 
 _MAX_REMEMBERED_SESSIONS = 1024
@@ -139,9 +139,4 @@ class AnswerMemory:
 
     def forget(self, *, session: str | None = None, session_prefix: str | None = None) -> int:
         """Drop one session's answer, or every session's whose key starts with `session_prefix` (a tenant's)."""
-        if session is not None:
-            return int(self._answers.pop(session, None) is not None)
-        gone = [k for k in self._answers if session_prefix is not None and k.startswith(session_prefix)]
-        for k in gone:
-            del self._answers[k]
-        return len(gone)
+        return forget_sessions(self._answers, session=session, session_prefix=session_prefix)
