@@ -197,14 +197,6 @@ def _start(window: BuiltPrompt, target: int) -> ColdStart | None:
     return ColdStart(head, target) if head is not None else None
 
 
-def cold_tokens(full: BuiltPrompt, *, vocab: Vocabulary, family: FimFamily, target: int,
-                budget: int) -> list[int] | None:
-    """The cold window's tokens for the full prompt `full`, about `target` long; None where the full
-    prompt is not much longer."""
-    built = _cold_window(full, vocab=vocab, family=family, target=target, budget=budget)
-    return built.tokens if built is not None else None
-
-
 def first_prompt_tokens(prefix: str, suffix: str, *, vocab: Vocabulary, family: FimFamily, target: int,
                         budget: int, cold_saving: int) -> int:
     """How many tokens the llama.cpp engine evaluates for an editor's keystroke at a place its cache holds
@@ -212,5 +204,6 @@ def first_prompt_tokens(prefix: str, suffix: str, *, vocab: Vocabulary, family: 
     there is none or it saves no more than `cold_saving` (the engine's rule, scheduler.py `_place`).
     What the bench's ceiling counts for a place's first keystroke (codefill/bench/ceiling.py)."""
     full = build_prompt(vocab, family, anchor_window(model_prefix(prefix)), suffix, budget)
-    cold = cold_tokens(full, vocab=vocab, family=family, target=target, budget=budget)
-    return len(cold) if cold is not None and len(full.tokens) - len(cold) > cold_saving else len(full.tokens)
+    cold = _cold_window(full, vocab=vocab, family=family, target=target, budget=budget)
+    short = len(cold.tokens) if cold is not None else len(full.tokens)
+    return short if len(full.tokens) - short > cold_saving else len(full.tokens)

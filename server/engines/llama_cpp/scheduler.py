@@ -34,7 +34,7 @@ from collections import OrderedDict, deque
 from collections.abc import Callable
 
 from ...tenants import salt_covers
-from ..base import DeadlineMissed
+from ..base import DeadlineMissed, GenerationRequest
 from . import deadlines
 from .costs import AnswerLengths, StepCosts
 from .growth import Growth
@@ -226,12 +226,7 @@ class StepLoop:
             req = job.request
             if not (req.deadline_hard and req.deadline is not None):
                 continue
-            key = (req.cache_salt, req.session, "full")
-            prompt = len(req.prompt_tokens) - self.slots.reusable(key, req.cache_salt, req.prompt_tokens)
-            for window in (req.cold_tokens, req.kept_tokens):
-                if window:
-                    prompt = min(prompt, len(window) - self.slots.reusable((req.cache_salt, req.session, "cold"),
-                                                                           req.cache_salt, window))
+            prompt = min(cost for _, _, cost in self._prompts(req).values())
             answer = self.lengths.left(0, req.max_tokens, req.tenant or "")
             work = deadlines.Work(job, req.deadline, max(prompt, 1), answer, True)
             if deadlines.must_drop(work, now, self.costs):
@@ -260,6 +255,18 @@ class StepLoop:
                     return True
         return False
 
+    def _prompts(self, req: GenerationRequest) -> dict[str, tuple[tuple, list[int], int]]:
+        """The prompts `req` may be answered from, by kind ("full", and the short ones "cold" and "kept",
+        which share the session's short-window state): each one's state key, tokens, and tokens left to
+        evaluate after what the cache holds."""
+        salt = req.cache_salt
+        out = {}
+        for kind, tokens in (("full", req.prompt_tokens), ("cold", req.cold_tokens), ("kept", req.kept_tokens)):
+            if kind == "full" or tokens:
+                key = (salt, req.session, "full" if kind == "full" else "cold")
+                out[kind] = (key, tokens, len(tokens) - self.slots.reusable(key, salt, tokens))
+        return out
+
     def _place(self, job: Job, now: float) -> Running | None:
         """A sequence for `job`, with its prompt's cached head; None while all are busy.
         With a cold window, the short prompt is chosen when the full one would cost
@@ -268,26 +275,21 @@ class StepLoop:
         the cursor (kept), the one the cache holds more of is chosen; on a tie, this one."""
         req = job.request
         salt = req.cache_salt
-        options = {"full": list(req.prompt_tokens)}
-        if req.cold_tokens:
-            options["cold"] = list(req.cold_tokens)
-        if req.kept_tokens:
-            options["kept"] = list(req.kept_tokens)
-        keys = {kind: (salt, req.session, "full" if kind == "full" else "cold") for kind in options}
-        cost = {kind: len(tokens) - self.slots.reusable(keys[kind], salt, tokens) for kind, tokens in options.items()}
+        prompts = self._prompts(req)
+        cost = {kind: c for kind, (_, _, c) in prompts.items()}
         short = min((k for k in ("cold", "kept") if k in cost), key=lambda k: (cost[k], k != "cold"), default=None)
         kind = short if short is not None and cost["full"] - cost[short] > self.cold_saving else "full"
-        tokens = options[kind]
-        placed = self.slots.acquire(keys[kind], salt, tokens, now)
+        key, tokens, _ = prompts[kind]
+        tokens = list(tokens)
+        placed = self.slots.acquire(key, salt, tokens, now)
         if placed is None:
             return None
         if log.isEnabledFor(logging.DEBUG):
             log.debug("placed %s: %s prompt, %d tokens to evaluate (full %d of %d, cold %s, kept %s)",
-                      req.session or "-", kind, cost[kind], cost["full"], len(options["full"]),
-                      f"{cost['cold']} of {len(options['cold'])}" if "cold" in options else "none",
-                      f"{cost['kept']} of {len(options['kept'])}" if "kept" in options else "none")
+                      req.session or "-", kind, cost[kind], cost["full"], len(req.prompt_tokens),
+                      *(f"{cost[k]} of {len(prompts[k][1])}" if k in prompts else "none" for k in ("cold", "kept")))
         if kind != "full":
-            self.growth = Growth((salt, req.session, "full"), salt, options["full"])
+            self.growth = Growth((salt, req.session, "full"), salt, list(req.prompt_tokens))
         elif self.growth is not None and self.growth.key == (salt, req.session, "full"):
             self.growth = None
         self.stats.counters["shared_prefix_tokens"] += placed.shared
