@@ -55,6 +55,9 @@ DECLARED: dict[str, tuple[type, str, str, tuple[str, ...]]] = {
     "cold_kept": (Counter, "codefill_completions_cold_window_kept_total",
                   "Of those, answered from the session's last cold window grown to the cursor (its start kept, "
                   "its cache reused) rather than a window started anew", ()),
+    "cold_small": (Counter, "codefill_completions_cold_window_small_total",
+                   "Of those, answered from the smallest cold window because other sessions came to share the "
+                   "engine (at placement, or while the request was still reading a longer window)", ()),
     "cancelled": (Counter, "codefill_completions_cancelled_total",
                   "Completions stopped because the client went away", ()),
     # Limits and admission (limits.py)
@@ -169,6 +172,9 @@ class _EngineStats:
                                   "in idle time", value=stats.get("windows_grown", 0))
         yield CounterMetricFamily("codefill_cold_window_grown_tokens", "Prompt tokens evaluated in idle time "
                                   "to grow cold windows", value=stats.get("grown_tokens", 0))
+        yield CounterMetricFamily("codefill_cold_windows_shrunk", "Cold windows given up while still being read, "
+                                  "for the smallest one, because other sessions came to share the engine",
+                                  value=stats.get("cold_shrunk", 0))
         yield GaugeMetricFamily("codefill_cold_window_growth_pending", "1 while a cold window waits for idle "
                                 "time to grow (or is growing)", value=stats.get("growth_pending", 0))
         yield from _batching(stats, getattr(self.engine, "step_histograms", ()))

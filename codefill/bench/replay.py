@@ -121,13 +121,15 @@ async def _ask(client: httpx.AsyncClient, cfg: RunConfig, stroke: Keystroke, typ
     res.latencies.append(latency)
     res.by_stroke[stroke.place, len(stroke.prefix)] = latency
     res.completed += 1
-    answer = dialects.answer(cfg.dialect, r.json())
+    data = r.json()
+    answer = dialects.answer(cfg.dialect, data)
     exact = dialects.first_line(answer).strip() == stroke.expected.strip()
     res.exact += exact
     if cfg.details is not None:
         cfg.details.write(json.dumps({"label": res.label, "typist": typist, "place": stroke.place,
                                       "line": stroke.prefix.rsplit("\n", 1)[-1], "expected": stroke.expected,
-                                      "answer": answer, "exact": exact, "latency": round(latency, 4)}) + "\n")
+                                      "answer": answer, "exact": exact, "latency": round(latency, 4),
+                                      "tokens": (data.get("usage") or {}).get("completion_tokens")}) + "\n")
 
 
 async def _typist(cfg: RunConfig, places: list[Place], typist: int, res: Result, progress) -> None:

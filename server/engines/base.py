@@ -72,6 +72,9 @@ class GenerationRequest:
     # `cold_tokens` where its cache holds more of it (a window's start moves as the cursor does and as
     # the typists sharing the engine come and go; its cache stays where it was).
     kept_tokens: list[int] | None = None
+    # The cold window at the smallest share of the engine: taken instead of the other two where other
+    # sessions share the engine (they may come after this request was rendered, sized for fewer).
+    small_tokens: list[int] | None = None
     # When the answer is of no use any more (time.monotonic() seconds; None: no deadline), and
     # whose it is. Hard: the client's own (`deadline_ms`): a request that can no longer finish by
     # then is dropped (DeadlineMissed). Soft: learned from the session's typing rhythm (the next
@@ -102,9 +105,11 @@ class GenerationResult:
     # Speculative decoding: tokens drafted, and how many of them the model kept.
     draft_tokens: int = 0
     accepted_draft_tokens: int = 0
-    # The engine answered from the request's cold window; `cold_kept`: from the kept one (kept_tokens).
+    # The engine answered from the request's cold window; `cold_kept`: from the kept one (kept_tokens);
+    # `cold_small`: from the small one (small_tokens).
     cold_window: bool = False
     cold_kept: bool = False
+    cold_small: bool = False
     # "deadline": dropped because it could no longer finish before its hard deadline.
     finish_reason: Literal["stop", "length", "cancelled", "deadline"] | None = None
 

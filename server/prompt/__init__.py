@@ -18,7 +18,10 @@ so the render route shows exactly what the model sees. In order:
    (`cold_target`); where the session's last cold window (`kept`, its
    first lines) still starts a line of the prefix, that window grown to the
    cursor is offered beside it, and the engine takes whichever its cache
-   holds more of (`kept_tokens`);
+   holds more of (`kept_tokens`); where the window is longer than the
+   smallest share (`smallest_cold_target`), that one too (`small_tokens`),
+   which the engine takes instead when other sessions come to share it
+   (they may come a moment after this request was rendered);
 7. the lookup tokens: the suffix's head, for speculative drafts.
 Steps 4-7 tokenize through the request's cache salt's memory of tokenized
 lines (tokens.py), so a keystroke tokenizes only what changed.
@@ -96,6 +99,8 @@ class EngineInput:
     cold_start: ColdStart | None = None  # where the cold window starts
     kept_tokens: list[int] | None = None  # the session's last cold window grown to the cursor; None: none
     kept_start: ColdStart | None = None  # ... and where it starts (`kept`, as given)
+    small_tokens: list[int] | None = None  # the cold window at the smallest share; None: none (or the same)
+    small_start: ColdStart | None = None  # ... and where it starts
 
     @property
     def crossfile_files(self) -> tuple[str, ...]:
@@ -127,11 +132,16 @@ def render_prompt(text: str, token_ids: list[int] | None, req: CompletionRequest
         shown = shown[: -len(heal)]
     budget = engine.info.n_ctx - max_tokens
     built = _build(shown, token_ids, req, vocab=vocab, family=family, budget=budget)
-    cold = kept_prompt = None
-    target = 0
+    cold = kept_prompt = small = None
+    target = small_target = 0
     if editor and engine.uses_cold_window:
         target = cold_target(settings.cold_window, busy_sessions)
         cold = _cold_window(built, vocab=vocab, family=family, target=target, budget=budget)
+        small_target = smallest_cold_target(settings.cold_window)
+        if cold is not None and small_target < target:
+            small = _cold_window(built, vocab=vocab, family=family, target=small_target, budget=budget)
+            if small is not None and small.tokens == cold.tokens:
+                small = None
         if kept is not None:
             kept_prompt = _kept_window(built, kept, vocab=vocab, family=family, budget=budget,
                                        longest=2 * settings.cold_window)
@@ -142,7 +152,9 @@ def render_prompt(text: str, token_ids: list[int] | None, req: CompletionRequest
     return EngineInput(built.tokens, cold.tokens if cold is not None else None, heal, lookup, built,
                        cold_start=_start(cold, target) if cold is not None else None,
                        kept_tokens=kept_prompt.tokens if kept_prompt is not None else None,
-                       kept_start=kept if kept_prompt is not None else None)
+                       kept_start=kept if kept_prompt is not None else None,
+                       small_tokens=small.tokens if small is not None else None,
+                       small_start=_start(small, small_target) if small is not None else None)
 
 
 def _build(text: str, token_ids: list[int] | None, req: CompletionRequest, *, vocab: Vocabulary, family: FimFamily,
@@ -165,7 +177,12 @@ def cold_target(cold_window: int, sessions: int) -> int:
     CPU's prefill), so each gets its share of `--cold-window`, down to a third of
     it. Four typists at new places then cost what one did, not four times that
     (docs/BENCHMARKS.md, "Where four typists' time goes")."""
-    return max(cold_window // max(1, sessions), cold_window // 3)
+    return max(cold_window // max(1, sessions), smallest_cold_target(cold_window))
+
+
+def smallest_cold_target(cold_window: int) -> int:
+    """The cold window's size however many sessions share the engine: a third of `--cold-window`."""
+    return cold_window // 3
 
 
 def _cold_window(full: BuiltPrompt, *, vocab: Vocabulary, family: FimFamily, target: int,

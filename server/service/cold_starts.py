@@ -6,7 +6,8 @@ A cold window's start is chosen by the text around the point where its target si
 (the target is their share of `--cold-window`) and when the full prompt's anchor moves (its characters
 per token size the window), and a moved start makes the session's cached window useless: the engine
 evaluates the new one from scratch. Offered both, the engine takes the one its cache holds more of
-(engines/llama_cpp/scheduler.py `_place`), and tells which (`GenerationResult.cold_kept`).
+(engines/llama_cpp/scheduler.py `_place`), and tells which (`GenerationResult.cold_kept`; `cold_small`:
+the smallest window, which it takes once other sessions share it).
 
 Keys are tenant-scoped session keys (tenants.py `session_key`): a start is a few lines of a tenant's
 code and goes to no other tenant's prompts. The memory is bounded (least recently used go first) and
@@ -39,7 +40,7 @@ class ColdStarts:
         """After the engine placed `shown` for `session`: remember the start of the window it used."""
         if session is None or not result.cold_window:
             return
-        start = shown.kept_start if result.cold_kept else shown.cold_start
+        start = shown.kept_start if result.cold_kept else shown.small_start if result.cold_small else shown.cold_start
         if start is None:
             return
         self._starts[session] = start

@@ -15,6 +15,7 @@ writes them as server-sent events and ends the stream (api/sse.py).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -223,6 +224,11 @@ class CompletionService:
 
     async def _run_choice(self, choice: _Choice, prompt: _Prompt, req: CompletionRequest, max_tokens: int,
                           request_id: str, tenant: str | None, deadline: Deadline) -> AsyncIterator[_Delta]:
+        # Requests that came with this one (in the same turn of the event loop) count themselves as typing
+        # first: typists who start at one moment then get cold windows sized for all of them, not the first
+        # one a window sized for itself alone (the engine moves a request still reading a longer window to
+        # its smallest when others come later: scheduler.py `_shrink`).
+        await asyncio.sleep(0)
         _, post, shown = self.prepare(prompt, req, max_tokens, tenant, first=choice.index == 0)
         pipeline = post.pipeline
         if shown.heal:
@@ -245,7 +251,7 @@ class CompletionService:
                                 cache_salt=self.tenants.salt_of(tenant, req.cache_salt),
                                 tenant=tenant, weight=self.tenants.weights.get(tenant, 1.0),
                                 lookup_tokens=shown.lookup_tokens, heal=shown.heal, cold_tokens=shown.cold_tokens,
-                                kept_tokens=shown.kept_tokens,
+                                kept_tokens=shown.kept_tokens, small_tokens=shown.small_tokens,
                                 deadline=deadline.at, deadline_hard=deadline.hard)
         offset = 0
         if req.echo:

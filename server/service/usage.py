@@ -40,6 +40,8 @@ def record_choice(metrics: Metrics, result: GenerationResult) -> None:
         metrics.cold_window.inc()
     if result.cold_kept:
         metrics.cold_kept.inc()
+    if result.cold_small:
+        metrics.cold_small.inc()
 
 
 class Usage:

@@ -247,6 +247,47 @@ def test_the_kept_window_is_taken_where_the_cache_holds_more_of_it_than_of_the_n
     assert other.result.cold_window and not other.result.cold_kept and other.result.prompt_tokens == 31
 
 
+def test_a_cold_window_still_being_read_moves_to_the_smallest_once_another_session_shares_the_engine():
+    """The first of several typists arrives at an idle engine with a window sized for one (rendered before
+    the others came): once another session's request is in the engine, it evaluates its smallest window
+    instead of the rest of the longer one, and a request placed beside another session's takes the smallest
+    from the start. A session's own next keystroke does not count as another."""
+    loop, ctx = make_loop(step_tokens=16)
+    full = list(range(1, 301))
+    a = Job(GenerationRequest(full, 1, session="a", cold_tokens=list(range(181, 301)),
+                              small_tokens=list(range(261, 301))), GenerationResult(), ImmediateLoop(), Sink())
+    loop.waiting.append(a)
+    loop.step()
+    assert not a.result.cold_small and a.result.prompt_tokens == 120  # alone: its own window, 16 tokens read
+    seq = loop.running[0].slot.seq
+    loop.step()
+    assert not a.result.cold_small  # still alone after a second step: nothing to share
+    b = Job(GenerationRequest(list(range(401, 501)), 1, session="b", cold_tokens=list(range(471, 501)),
+                              small_tokens=list(range(481, 501))), GenerationResult(), ImmediateLoop(), Sink())
+    loop.waiting.append(b)
+    loop.step()
+    assert a.result.cold_small and a.result.cold_window and a.result.prompt_tokens == 40
+    assert a.result.cached_prompt_tokens == 0 and loop.stats.counters["cold_shrunk"] == 1
+    assert b.result.cold_small and b.result.prompt_tokens == 20  # placed beside a: the smallest at once
+    run_until_done(loop, [a, b])
+    assert ctx.cells[seq][:40] == list(range(261, 301))  # the small window, from its start
+    assert loop.stats.counters["cold_shrunk"] == 1
+
+    # One session's two keystrokes share nothing with anyone: the second keeps its own longer window.
+    loop, ctx = make_loop(step_tokens=16)
+    first = Job(GenerationRequest(full, 1, session="a", cold_tokens=list(range(181, 301)),
+                                  small_tokens=list(range(261, 301))), GenerationResult(), ImmediateLoop(), Sink())
+    again = Job(GenerationRequest(full + [301], 1, session="a", cold_tokens=list(range(181, 302)),
+                                  small_tokens=list(range(262, 302))), GenerationResult(), ImmediateLoop(), Sink())
+    loop.waiting.append(first)
+    loop.step()
+    loop.waiting.append(again)
+    first.cancelled.set()
+    run_until_done(loop, [again])
+    assert not again.result.cold_small and again.result.cold_window and again.result.prompt_tokens == 121
+    assert loop.stats.counters["cold_shrunk"] == 0
+
+
 def test_a_cold_window_grows_only_after_a_pause_without_requests():
     import time
 

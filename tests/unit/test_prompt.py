@@ -124,14 +124,18 @@ def test_cold_window_shrinks_while_other_sessions_are_in_the_engine():
     prefix = "".join(f"value_{i:04} = compute({i})\n" for i in range(250))  # one char a token in the fake
     req = CompletionRequest(model="fake", prompt=prefix + "result = ", suffix="\nprint(result)\n")
     settings = PromptSettings(anchor=False, token_healing=False, cold_window=600)
-    sizes, full = {}, set()
+    sizes, full, small = {}, set(), {}
     for sessions in (0, 1, 2, 4):
         shown = render_prompt(req.prompt, None, req, mode="single_line", max_tokens=16, engine=e, family=STARCODER,
                               settings=settings, busy_sessions=sessions)
         sizes[sessions] = len(shown.cold_tokens)
+        small[sessions] = shown.small_tokens
         full.add(tuple(shown.tokens))
     assert len(full) == 1 and len(full.pop()) > 6000  # the full window is the same whoever else is typing
     assert sizes[0] == sizes[1] > sizes[2] > sizes[4]
+    # Beside a longer window, the smallest one too (for others who come after this request): the
+    # window four typists get, from the same start.
+    assert small[0] == small[1] == small[2] and len(small[1]) == sizes[4] and small[4] is None
     # Each about its target, give or take the COLD_WINNOW / 2 lines (26 chars here) the start may move.
     for sessions, target in ((1, 600), (2, 300), (4, 200)):
         assert abs(sizes[sessions] - target) <= 8 * 26 + 40, (sessions, sizes)

@@ -290,6 +290,32 @@ def test_a_sessions_kept_cold_window_start_stays_within_its_tenant(tenant_client
     assert engine.requests[-1].kept_tokens is None
 
 
+class _SmallEngine(FakeEngine):
+    """Answers from the smallest cold window, as the llama.cpp engine does once others share it."""
+
+    uses_cold_window = True
+
+    async def generate(self, request, result):
+        result.cold_window = result.cold_small = request.small_tokens is not None
+        async for token in super().generate(request, result):
+            yield token
+
+
+def test_the_start_kept_is_that_of_the_window_the_engine_used(tenant_client):
+    """An engine that moved to the smallest window tells so, and the session's next keystroke is offered
+    that window grown to the cursor, not the longer one it was rendered with first."""
+    engine = _SmallEngine("x", n_ctx=8192)
+    c = tenant_client(engine, tenants=TenantSettings.build(admin_key=ADMIN))
+    lines = "".join(f"total_{i:03} = add(total_{i:03}, {i})\n" for i in range(90))
+    assert _complete(c, ALICE, prompt=lines, max_tokens=1).status_code == 200
+    first = engine.requests[-1]
+    assert first.small_tokens and len(first.small_tokens) < len(first.cold_tokens)
+    assert _complete(c, ALICE, prompt=lines + "total = 0\n", max_tokens=1).status_code == 200
+    kept = engine.requests[-1].kept_tokens
+    assert kept and engine.detokenize(kept).startswith(engine.detokenize(first.small_tokens))
+    assert not engine.detokenize(kept).startswith(engine.detokenize(first.cold_tokens))
+
+
 def test_unfinished_requests_are_charged_and_counted_per_tenant(tenant_client):
     c = tenant_client(FakeEngine("x" * 200, delay=0.01),
                       limits=LimitSettings(request_timeout=0.3, rate_limit_tpm=1000))

@@ -62,6 +62,7 @@ class Running:
     row: int = 0
     served: int = 0  # the last step that gave it a token
     served_at: float = 0.0  # when it was last advanced (or placed)
+    kind: str = "full"  # which of its prompts (scheduler.py `_prompts`)
 
     def work(self, lengths: AnswerLengths) -> deadlines.Work:
         req = self.job.request

@@ -167,6 +167,7 @@ class StepLoop:
             self.stats.queue_wait.observe(now - job.arrived)
             placed.served_at = self._waited_since(job, now)
             self.running.append(placed)
+        self._shrink()
         entries = self._build(now)
         growth = None
         if self.running or self.waiting:
@@ -256,12 +257,13 @@ class StepLoop:
         return False
 
     def _prompts(self, req: GenerationRequest) -> dict[str, tuple[tuple, list[int], int]]:
-        """The prompts `req` may be answered from, by kind ("full", and the short ones "cold" and "kept",
-        which share the session's short-window state): each one's state key, tokens, and tokens left to
-        evaluate after what the cache holds."""
+        """The prompts `req` may be answered from, by kind ("full", and the short ones "cold", "kept" and
+        "small", which share the session's short-window state): each one's state key, tokens, and tokens left
+        to evaluate after what the cache holds."""
         salt = req.cache_salt
         out = {}
-        for kind, tokens in (("full", req.prompt_tokens), ("cold", req.cold_tokens), ("kept", req.kept_tokens)):
+        for kind, tokens in (("full", req.prompt_tokens), ("cold", req.cold_tokens), ("kept", req.kept_tokens),
+                             ("small", req.small_tokens)):
             if kind == "full" or tokens:
                 key = (salt, req.session, "full" if kind == "full" else "cold")
                 out[kind] = (key, tokens, len(tokens) - self.slots.reusable(key, salt, tokens))
@@ -271,13 +273,16 @@ class StepLoop:
         """A sequence for `job`, with its prompt's cached head; None while all are busy.
         With a cold window, the short prompt is chosen when the full one would cost
         more than `cold_saving` tokens beyond it, and the full one grows later. Of the
-        two short prompts, this keystroke's window and the session's last one grown to
-        the cursor (kept), the one the cache holds more of is chosen; on a tie, this one."""
+        short prompts, this keystroke's window and the session's last one grown to
+        the cursor (kept), and, while other sessions share the engine, the smallest
+        window (small), the one that leaves the fewest tokens to evaluate is chosen; on
+        a tie, in that order."""
         req = job.request
         salt = req.cache_salt
         prompts = self._prompts(req)
         cost = {kind: c for kind, (_, _, c) in prompts.items()}
-        short = min((k for k in ("cold", "kept") if k in cost), key=lambda k: (cost[k], k != "cold"), default=None)
+        shorts = ("cold", "kept", "small") if self._shared(job) else ("cold", "kept")
+        short = min((k for k in shorts if k in cost), key=lambda k: (cost[k], shorts.index(k)), default=None)
         kind = short if short is not None and cost["full"] - cost[short] > self.cold_saving else "full"
         key, tokens, _ = prompts[kind]
         tokens = list(tokens)
@@ -296,6 +301,7 @@ class StepLoop:
         result = job.result
         result.cold_window = kind != "full"
         result.cold_kept = kind == "kept"
+        result.cold_small = kind == "small"
         result.prompt_tokens = len(tokens)
         result.cached_prompt_tokens = placed.cached
         decoder = self.new_decoder(req, result, tokens)
@@ -303,7 +309,35 @@ class StepLoop:
             decoder.foresee(placed.continuation)
             self.stats.counters["forecasts"] += 1
             log.debug("forecast for %s: %d tokens", req.session or "-", len(placed.continuation))
-        return Running(job, placed.slot, tokens, placed.cached, decoder)
+        return Running(job, placed.slot, tokens, placed.cached, decoder, kind=kind)
+
+    def _shared(self, job: Job) -> bool:
+        """Whether another session has a request in the engine (running or waiting) beside `job`."""
+        key = _session_key(job)
+        return any(other is not job and (key[2] is None or _session_key(other) != key)
+                   for other in [*self.waiting, *(r.job for r in self.running)])
+
+    def _shrink(self) -> None:
+        """A request still reading a longer cold window (placed while it had the engine to itself) moves to
+        its smallest one once other sessions share the engine, where that leaves fewer tokens to evaluate
+        than what is left of its window: the sessions that came meanwhile were given windows sized for
+        them all, and the one that came first would otherwise cost them its longer prefill."""
+        for r in self.running:
+            small = r.job.request.small_tokens
+            if r.pending is not None or r.kind not in ("cold", "kept") or not small or not self._shared(r.job):
+                continue
+            held = min(common_prefix(r.slot.tokens, small), len(small) - 1)
+            if len(small) - held >= len(r.prompt) - r.done:
+                continue
+            log.debug("shrunk %s: small prompt, %d tokens to evaluate instead of %d", r.job.request.session or "-",
+                      len(small) - held, len(r.prompt) - r.done)
+            self.slots.truncate(r.slot, held)
+            r.prompt, r.done, r.kind = list(small), held, "small"
+            result = r.job.result
+            result.cold_kept, result.cold_small = False, True
+            result.prompt_tokens, result.cached_prompt_tokens = len(small), held
+            r.decoder = self.new_decoder(r.job.request, result, r.prompt)
+            self.stats.counters["cold_shrunk"] += 1
 
     # -- building a step ---------------------------------------------------------
 

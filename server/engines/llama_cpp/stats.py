@@ -49,7 +49,7 @@ class EngineStats:
     def __init__(self) -> None:
         self.counters = {"windows_grown": 0, "grown_tokens": 0, "steps": 0, "shared_prefix_tokens": 0,
                          "evicted_to_ram": 0, "restored_from_ram": 0, "deadline_dropped": 0,
-                         "forecasts": 0, "forecast_drafted": 0, "forecast_accepted": 0}
+                         "forecasts": 0, "forecast_drafted": 0, "forecast_accepted": 0, "cold_shrunk": 0}
         self.histograms = [
             Histogram("codefill_engine_step_tokens", "Tokens evaluated per engine step (decode + prefill)",
                       TOKEN_BUCKETS),
