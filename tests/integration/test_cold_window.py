@@ -96,3 +96,40 @@ def test_a_cold_window_whose_start_moved_is_kept_where_its_cache_is():
         assert other.usage.prompt_tokens_details.cached_tokens < 16
     finally:
         stop_server(server)
+
+
+def test_typists_who_start_together_all_get_windows_sized_for_all_of_them():
+    """Four typists open four places at the same moment. However the requests come in (in one turn of the
+    server's event loop, or one after another while the first is being read), none is left with a window
+    sized for one typist: each prompt is the share of a team (the first, if it was placed alone, moves to
+    its smallest window once the others come). Alone, one typist gets the longer window."""
+    import asyncio
+
+    server = start_server("--grow-after", "600", name="cold-window-team")
+    try:
+        lines = stdlib_file("argparse.py").read_text().split("\n")
+        places = [(400 + 300 * i, f"typist-{i}") for i in range(4)]
+
+        async def keystroke(client, end: int, user: str):
+            prefix = "\n".join(lines[end - 150:end]) + "\n"
+            return await client.completions.create(model=server.model, prompt=prefix, suffix="\n" + lines[end],
+                                                   max_tokens=4, temperature=0, user=user)
+
+        async def together():
+            async with openai.AsyncOpenAI(base_url=server.base_url, api_key="unused", max_retries=0) as client:
+                return await asyncio.gather(*(keystroke(client, end, user) for end, user in places))
+
+        answers = asyncio.run(together())
+        sizes = [a.usage.prompt_tokens for a in answers]
+        assert metric(server, "codefill_completions_cold_window_total") == 4
+        assert max(sizes) < 300, sizes  # the share of three or more typists (128 tokens and the suffix's)
+        time.sleep(3.5)  # the four have stopped typing (a pause): one typist alone now
+
+        async def alone():
+            async with openai.AsyncOpenAI(base_url=server.base_url, api_key="unused", max_retries=0) as client:
+                return await keystroke(client, 1700, "typist-9")
+
+        single = asyncio.run(alone())
+        assert single.usage.prompt_tokens > 350, single.usage.prompt_tokens  # the one-typist window (384)
+    finally:
+        stop_server(server)
