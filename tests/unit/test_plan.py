@@ -8,7 +8,8 @@ from codefill.server.postprocess.filters import ORDER
 
 # The names `codefill serve --disable-filter` has always taken (README, ARCHITECTURE), in pipeline order.
 DOCUMENTED = ("CodeFence", "IndentStyle", "LeadingBlankLines", "SingleLine", "BlockEnd", "BracketBalance",
-              "SyntaxCheck", "SuffixRepeat", "RepeatsAbove", "LoopStop", "SuffixOverlap", "TrailingWhitespace")
+              "SyntaxCheck", "SuffixRepeat", "RepeatsAbove", "LoopStop", "InlineLoop", "SuffixOverlap",
+              "TrailingWhitespace")
 
 
 def names(p):
@@ -42,12 +43,12 @@ def test_the_mode_decides_which_filters_apply():
     single = plan("x = compute(", ")\n", language="python")
     assert single.mode == "single_line"
     assert names(single) == ["CodeFence", "LeadingBlankLines", "SingleLine", "BracketBalance", "SuffixRepeat",
-                             "SuffixOverlap", "TrailingWhitespace"]
+                             "InlineLoop", "SuffixOverlap", "TrailingWhitespace"]
     multi = plan("def f(x):\n    y = 1\n    if y:\n        ", "\n", language="python", stops=["\n\n\n"])
     assert multi.mode == "multi_line"
     assert names(multi) == ["StopSequences", "CodeFence", "IndentStyle", "LeadingBlankLines", "BlockEnd",
                             "BracketBalance", "SyntaxCheck", "SuffixRepeat", "RepeatsAbove", "LoopStop",
-                            "TrailingWhitespace"]
+                            "InlineLoop", "TrailingWhitespace"]
     raw = plan("x = ", None, stops=["\n"])
     assert raw.mode == "raw" and names(raw) == ["StopSequences"]
     assert names(plan("x = ", "\n", mode="raw")) == []

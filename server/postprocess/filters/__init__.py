@@ -26,6 +26,7 @@ or are left out.
 | SuffixRepeat | the completion writing again the line that follows the cursor (bracket-only lines are BracketBalance's) |
 | RepeatsAbove | a copy of one of the last 3 code lines above the cursor (small models do this a lot) |
 | LoopStop | multi-line: a line repeating the previous one, or written a third time |
+| InlineLoop | a loop inside a line: a piece of 8+ characters written again right after itself (`"X", "X", "X", ...` in a list, to `max_tokens`); ends before the copy, which also stops the engine |
 | SuffixOverlap | `x = |;` answered `5;`: the end that the rest of the line already holds (closing brackets: BracketBalance decided) |
 | TrailingWhitespace | whitespace at the very end; with LeadingBlankLines, never an answer of whitespace alone |
 
@@ -57,6 +58,7 @@ from .bracket_balance import BracketBalance
 from .code_fence import CodeFence
 from .indent_style import IndentStyle
 from .leading_blank_lines import LeadingBlankLines
+from .inline_loop import InlineLoop
 from .loop_stop import LoopStop
 from .repeats_above import RepeatsAbove
 from .single_line import SingleLine
@@ -81,10 +83,12 @@ ORDER = (
     SuffixRepeat,
     RepeatsAbove,
     LoopStop,
+    InlineLoop,
     SuffixOverlap,
     TrailingWhitespace,
 )
 
-__all__ = ["ORDER", "BlockEnd", "BracketBalance", "CodeFence", "IndentStyle", "LeadingBlankLines", "LoopStop",
+__all__ = ["ORDER", "BlockEnd", "BracketBalance", "CodeFence", "IndentStyle", "InlineLoop", "LeadingBlankLines",
+           "LoopStop",
            "RepeatsAbove", "SingleLine", "StopSequences", "SuffixOverlap", "SuffixRepeat", "SyntaxCheck",
            "TrailingWhitespace"]
