@@ -1,15 +1,18 @@
 """InlineLoop: a model stuck in a loop inside one line writes the same piece
 again and again, `"HTTPException", "HTTPException", "HTTPException", ...` in
-a list, until it runs out of tokens. The completion ends before a piece of
-MIN_PIECE or more characters written again right after itself (the piece with
-its separator: a copy of the very characters before it), keeping the separator
-that ends the first (`"X", `). That also frees the engine: the answer stops
+a list, until it runs out of tokens. The completion ends before the second
+copy of a piece of MIN_PIECE or more characters written again right after
+itself (a copy of the very characters before it), cut before an item, after a
+space: `"X", ` is kept once. That also frees the engine: the answer stops
 there instead of at `max_tokens`.
 
 A piece counts only with a letter or digit and three different characters
-(`0, 0, 0, 0` or `"--------"` are code, not a loop). Text is held back only
-while it could still be such a copy: from a character that repeats the one a
-piece's length before it, for as long as it goes on repeating."""
+(`0, 0, 0, 0` or `"--------"` are code, not a loop), and only where a space
+comes before a copy of it (`{a.help}#{a.help_sep}` repeats `}#{a.help`, but
+no word starts a copy there; a loop with no space in it is left alone). Text
+is held back only while it could still be such a copy: from a character that
+repeats the one a piece's length before it, for as long as it goes on
+repeating."""
 
 from __future__ import annotations
 
@@ -23,16 +26,16 @@ def _meaningful(piece: str) -> bool:
     return any(ch.isalnum() for ch in piece) and len(set(piece) - {" ", "\t"}) >= 3
 
 
-def _separator(copy: str) -> str:
-    """What of a dropped copy still belongs to the text before it: a copy is found from where the
-    repetition begins, which may be the end of the first item (`", "X` after `"X`), so its head of
-    punctuation up to a space (`", `) is kept; nothing where that head has a letter or digit."""
-    for i, ch in enumerate(copy):
-        if ch.isalnum():
-            return ""
-        if ch.isspace():
-            return copy[: i + 1]
-    return ""
+def _cut(line: str, held: int, periods: set[int]) -> int | None:
+    """Where the loop in `line` is cut, if there is one: `line`'s last `held` characters repeat, with each
+    period in `periods`, the ones before them. The cut goes before an item, after a space (`"X", |"X", `):
+    the text from there holds a whole meaningful copy of the piece before it. None: no such place yet."""
+    start = len(line) - held
+    for k in sorted(periods):
+        for c in range(start, len(line) - k + 1):
+            if c > 0 and line[c - 1].isspace() and not line[c].isspace() and _meaningful(line[c:c + k]):
+                return c
+    return None
 
 
 class InlineLoop(StreamFilter):
@@ -60,10 +63,10 @@ class InlineLoop(StreamFilter):
                 self.periods = {k for k in self.periods if self.line[at - k] == ch}
                 if self.periods:
                     self.held += ch
-                    done = len(self.held)
-                    if done in self.periods and _meaningful(self.held):
-                        self.done = True  # the held text is a whole copy of the piece before it
-                        out.append(_separator(self.held))
+                    cut = _cut(self.line, len(self.held), self.periods)
+                    if cut is not None:  # a whole copy of the piece before it follows the cut
+                        self.done = True
+                        out.append(self.held[: cut - (len(self.line) - len(self.held))])
                         self.held, self.periods = "", set()
                         return "".join(out)
                     continue

@@ -18,6 +18,11 @@ def test_a_list_item_written_again_and_again_ends_before_its_first_copy():
     # The first copy may be the user's own text on the cursor's line.
     line = '__all__ = ["HTTPResponse", "HTTPException", '
     assert both_ways(partial(InlineLoop, line), '"HTTPException", "HTTPException", "IncompleteRead"') == ""
+    # Cut before an item, however the repetition began: one whole copy stays.
+    assert both_ways(partial(InlineLoop, "if isinstance(node, "), "(int, float, int, float, int, str)") == \
+        "(int, float, "
+    assert both_ways(partial(InlineLoop, "flags = re"), ".MULTILINE | re.MULTILINE | re.MULTILINE | r") == \
+        ".MULTILINE | "
 
 
 def test_code_that_repeats_short_or_plain_pieces_is_left_alone():
@@ -26,7 +31,9 @@ def test_code_that_repeats_short_or_plain_pieces_is_left_alone():
                  'print("-" * 40, "=" * 40)',
                  '"--------" + "--------"',  # no letter or digit
                  "values = [first_value, second_value, third_value]\n",
-                 "x = a_long_name + a_long_name\n"):
+                 "x = a_long_name + a_long_name\n",
+                 # '}#{action.help' twice, up to the second's '_sep' (seen on argparse.py, seed 1)
+                 ".append(f'#{i+1}#{action.help}#{action.help_sep}')"):
         assert both_ways(InlineLoop, text) == text
 
 
