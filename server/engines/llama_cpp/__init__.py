@@ -32,7 +32,10 @@ the short one, the short one is answered, and the full prompt is evaluated
 as low-priority prefill whenever a step has nothing interactive to do; the
 next keystroke there reuses it. A request may also carry the session's last
 short prompt grown to the cursor (`kept_tokens`): of the two short ones, the
-one the cache holds more of is evaluated (`GenerationResult.cold_kept`).
+one the cache holds more of is evaluated (`GenerationResult.cold_kept`). And
+the window at the smallest share (`small_tokens`): taken, at placement or
+while a longer one is still being read, once another session's request is in
+the engine (`GenerationResult.cold_small`).
 
 Settings and their defaults (codefill/config.py):
 - `--sequences` (8): llama.cpp's `n_seq_max`; each sequence has `n_ctx` KV

@@ -37,6 +37,7 @@ from ...tenants import salt_covers
 from ..base import DeadlineMissed, GenerationRequest
 from . import deadlines
 from .costs import AnswerLengths, StepCosts
+from .decoding import Decoder
 from .growth import Growth
 from .jobs import DONE, Job, Running, tenant_of
 from .shares import StepShares
@@ -290,21 +291,16 @@ class StepLoop:
         if placed is None:
             return None
         if log.isEnabledFor(logging.DEBUG):
-            log.debug("placed %s: %s prompt, %d tokens to evaluate (full %d of %d, cold %s, kept %s)",
+            log.debug("placed %s: %s prompt, %d tokens to evaluate (full %d of %d, cold %s, kept %s, small %s)",
                       req.session or "-", kind, cost[kind], cost["full"], len(req.prompt_tokens),
-                      *(f"{cost[k]} of {len(prompts[k][1])}" if k in prompts else "none" for k in ("cold", "kept")))
+                      *(f"{cost[k]} of {len(prompts[k][1])}" if k in prompts else "none"
+                        for k in ("cold", "kept", "small")))
         if kind != "full":
             self.growth = Growth((salt, req.session, "full"), salt, list(req.prompt_tokens))
         elif self.growth is not None and self.growth.key == (salt, req.session, "full"):
             self.growth = None
         self.stats.counters["shared_prefix_tokens"] += placed.shared
-        result = job.result
-        result.cold_window = kind != "full"
-        result.cold_kept = kind == "kept"
-        result.cold_small = kind == "small"
-        result.prompt_tokens = len(tokens)
-        result.cached_prompt_tokens = placed.cached
-        decoder = self.new_decoder(req, result, tokens)
+        decoder = self._answer_from(job, kind, tokens, placed.cached)
         if placed.continuation:
             decoder.foresee(placed.continuation)
             self.stats.counters["forecasts"] += 1
@@ -333,11 +329,18 @@ class StepLoop:
                       len(small) - held, len(r.prompt) - r.done)
             self.slots.truncate(r.slot, held)
             r.prompt, r.done, r.kind = list(small), held, "small"
-            result = r.job.result
-            result.cold_kept, result.cold_small = False, True
-            result.prompt_tokens, result.cached_prompt_tokens = len(small), held
-            r.decoder = self.new_decoder(r.job.request, result, r.prompt)
+            r.decoder = self._answer_from(r.job, "small", r.prompt, held)
             self.stats.counters["cold_shrunk"] += 1
+
+    def _answer_from(self, job: Job, kind: str, tokens: list[int], cached: int) -> Decoder:
+        """`job` is answered from its `kind` of prompt, `tokens` of which `cached` are in its sequence: the
+        result says so, and the decoder reads that prompt."""
+        result = job.result
+        result.cold_window = kind != "full"
+        result.cold_kept = kind == "kept"
+        result.cold_small = kind == "small"
+        result.prompt_tokens, result.cached_prompt_tokens = len(tokens), cached
+        return self.new_decoder(job.request, result, tokens)
 
     # -- building a step ---------------------------------------------------------
 

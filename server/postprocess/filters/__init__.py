@@ -89,6 +89,5 @@ ORDER = (
 )
 
 __all__ = ["ORDER", "BlockEnd", "BracketBalance", "CodeFence", "IndentStyle", "InlineLoop", "LeadingBlankLines",
-           "LoopStop",
-           "RepeatsAbove", "SingleLine", "StopSequences", "SuffixOverlap", "SuffixRepeat", "SyntaxCheck",
+           "LoopStop", "RepeatsAbove", "SingleLine", "StopSequences", "SuffixOverlap", "SuffixRepeat", "SyntaxCheck",
            "TrailingWhitespace"]
