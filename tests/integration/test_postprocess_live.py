@@ -92,3 +92,30 @@ def test_prose_in_place_of_a_body_is_not_offered(client, live_server):
     first = next(ln for ln in raw.split("\n") if ln.strip() and not ln.startswith("```"))
     assert syntax_errors("python", prefix + first + suffix) > 0  # what the model wrote is no Python
     assert syntax_errors("python", prefix + edited + suffix) == 0  # what the editor gets is
+
+
+def test_a_list_item_the_model_writes_again_and_again_is_offered_once_and_stops_the_model(client, live_server):
+    """At http/client.py's `__all__`, the default model writes `"UnimplementedSockets", ` over and over.
+    With InlineLoop the answer holds it once and the model stops there (fewer tokens generated); a server
+    with the filter off shows what the model wrote."""
+    from codefill.bench.workload import stdlib_file
+    from tests.helpers import start_server, stop_server
+
+    text = stdlib_file("http/client.py").read_text()
+    at = text.index('"IncompleteRead"')
+    prefix, suffix = text[:at], text[at:][text[at:].index("\n"):]
+
+    def ask(c, model):
+        return c.completions.create(model=model, prompt=prefix, suffix=suffix, max_tokens=MAX_TOKENS, temperature=0,
+                                    extra_body={"language": "python", "cache_salt": uuid.uuid4().hex})
+
+    off = start_server("--disable-filter", "InlineLoop", name="inline-loop-off")
+    try:
+        raw = ask(openai.OpenAI(base_url=off.base_url, api_key="not-needed", max_retries=0, timeout=300), off.model)
+    finally:
+        stop_server(off)
+    piece = '"UnimplementedSockets", '
+    assert raw.choices[0].text.count(piece) >= 2  # the model loops
+    answer = ask(client, live_server.model)
+    assert answer.choices[0].text.count("UnimplementedSockets") == 1
+    assert answer.usage.completion_tokens < raw.usage.completion_tokens
